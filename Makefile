@@ -1,0 +1,60 @@
+# fado: build, test and run the local platform.
+#
+#   make              build the nginx module, the controller and the examples
+#   make test         install what is missing, build, run every suite
+#   make sanitize     build the C code with ASan/UBSan and run its tests
+#   make up / down    start / stop the local platform on loopback
+#
+# Each part keeps its build rules in mk/<part>.mk; this file ties them.
+
+BUILD       ?= build
+CC          ?= cc
+CSTD        := -std=c11 -D_GNU_SOURCE
+WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT         ?= -O2 -g
+SANITIZE    ?=
+CFLAGS_COMMON = $(CSTD) $(WARN) $(OPT) $(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS_COMMON = $(SANITIZE)
+
+ALL_TARGETS :=
+UNIT_TESTS  :=
+
+.PHONY: all deps test sanitize up down clean check-docker
+all:
+
+-include mk/module.mk
+-include mk/controller.mk
+-include mk/examples.mk
+-include mk/unit.mk
+
+all: $(ALL_TARGETS)
+
+deps:
+	@scripts/deps.sh
+
+# unit-tests builds every C unit test binary (listed in UNIT_TESTS by the
+# fragments); scripts/run-tests runs them with the suites.
+unit-tests: $(UNIT_TESTS)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit-tests
+	@scripts/run-tests
+
+# The sanitizer build lives in its own tree so it never mixes with the
+# normal one; the module is checked under valgrind instead (nginx itself is
+# not built with ASan).
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    controller examples unit-tests
+	@FADO_BUILD=build-asan FADO_SUITES=sanitize scripts/run-tests
+
+up: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/fado-up
+
+down:
+	@scripts/fado-local stop
+
+clean:
+	rm -rf build build-asan .run t/servroot*
