@@ -1,0 +1,66 @@
+/*
+ * fado replication: what the reconciler asks of the object stores.
+ *
+ * The controller never copies object data itself. For each bucket it names a
+ * home site (where uploads land) and replica sites; these calls make MinIO on
+ * the home site replicate the bucket to each replica with its own server-side
+ * bucket replication, and report how far each replica is.
+ *
+ * Every call is idempotent and safe to repeat after a crash at any point.
+ * None of them ever deletes or overwrites user data: an existing bucket of
+ * the same name is adopted as it is.
+ */
+
+#ifndef FADO_REPLICATION_H
+#define FADO_REPLICATION_H
+
+#include <stddef.h>
+
+typedef enum {
+    FADO_REPLICA_PENDING = 0,   /* nothing done yet */
+    FADO_REPLICA_SYNCING,       /* replication configured, not caught up */
+    FADO_REPLICA_READY,         /* caught up: may enter the routes */
+    FADO_REPLICA_REMOVING,      /* leaving the placement */
+    FADO_REPLICA_FAILED         /* see reason; retried on the next pass */
+} fado_replica_state_e;
+
+typedef struct {
+    const char  *cluster;       /* cluster name, e.g. "eu-1" */
+    const char  *endpoint;      /* MinIO URL, e.g. "http://127.0.0.1:18010" */
+    const char  *access_key;
+    const char  *secret_key;
+    const char  *region;        /* NULL: "us-east-1" */
+} fado_storage_site_t;
+
+/* Returns a static name: "pending", "syncing", "ready", "removing", "failed". */
+const char *fado_replica_state_name(fado_replica_state_e state);
+
+/*
+ * Make sure the bucket exists on the home site with versioning enabled.
+ * Returns 0 on success, -1 with a message in err.
+ */
+int fado_replication_ensure_home(const fado_storage_site_t *home,
+    const char *bucket, char *err, size_t err_len);
+
+/*
+ * One convergence step for one replica: the bucket exists with versioning
+ * on the replica site, the home site has a remote target and a replication
+ * rule (with the given priority, unique per bucket) towards it, existing
+ * objects are being resynced, and the replica's progress is measured.
+ * Sets *state (SYNCING or READY on success). Returns 0 on success, -1 with
+ * the reason in err (the caller records FAILED with that reason).
+ */
+int fado_replication_converge(const fado_storage_site_t *home,
+    const fado_storage_site_t *replica, const char *bucket, int priority,
+    fado_replica_state_e *state, char *err, size_t err_len);
+
+/*
+ * Stop replicating the bucket to the replica site: remove the rule and the
+ * remote target from the home site. The replica's data is left in place;
+ * deleting it is a separate, explicit request.
+ */
+int fado_replication_stop(const fado_storage_site_t *home,
+    const fado_storage_site_t *replica, const char *bucket,
+    char *err, size_t err_len);
+
+#endif /* FADO_REPLICATION_H */
