@@ -1,0 +1,36 @@
+# ngx_http_fado_module: a dynamic module built against the distribution's
+# nginx sources (nginx-dev), loaded into /usr/sbin/nginx with load_module.
+#
+# nginx's configure runs once (again only when `config` changes, since it
+# lists the sources); a change to a source only recompiles and relinks.
+
+NGX_DIST_SRC   ?= /usr/share/nginx/src
+MODULE_NGX_DIR := $(abspath $(BUILD))/nginx-src
+MODULE_SO      := $(BUILD)/ngx_http_fado_module.so
+MODULE_SRCS    := $(wildcard ngx_fado_module/*.c ngx_fado_module/*.h)
+
+.PHONY: module
+module: $(MODULE_SO)
+ALL_TARGETS += $(MODULE_SO)
+
+$(MODULE_NGX_DIR)/.configured: config
+	rm -rf $(MODULE_NGX_DIR)
+	mkdir -p $(dir $(MODULE_NGX_DIR))
+	cp -r $(NGX_DIST_SRC) $(MODULE_NGX_DIR)
+	cd $(MODULE_NGX_DIR) && bash -c '. ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR)' \
+	    >$(MODULE_NGX_DIR)/configure.log 2>&1 \
+	    || { tail -n 30 $(MODULE_NGX_DIR)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE_SO): $(MODULE_NGX_DIR)/.configured $(MODULE_SRCS)
+	$(MAKE) -C $(MODULE_NGX_DIR) -f objs/Makefile modules
+	cp $(MODULE_NGX_DIR)/objs/ngx_http_fado_module.so $@.tmp && mv $@.tmp $@
+
+# The record decoder has no nginx dependency, so it is unit tested alone.
+MODULE_RECORD_TEST := $(BUILD)/test_fado_record
+UNIT_TESTS += $(MODULE_RECORD_TEST)
+
+$(MODULE_RECORD_TEST): ngx_fado_module/test/ngx_http_fado_record_test.c ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Ingx_fado_module -o $@ ngx_fado_module/test/ngx_http_fado_record_test.c ngx_fado_module/ngx_http_fado_record.c $(LDFLAGS_COMMON)

@@ -1,0 +1,989 @@
+/*
+ * ngx_http_fado_module: directives, variables and the bucket lookup that
+ * runs in the preaccess phase, so an unknown bucket or a bucket no endpoint
+ * can serve gets its configured status before proxying starts.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_fado_module.h"
+
+
+static ngx_int_t ngx_http_fado_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fado_init(ngx_conf_t *cf);
+static void *ngx_http_fado_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_fado_create_srv_conf(ngx_conf_t *cf);
+static void *ngx_http_fado_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fado_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fado_unknown_bucket(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fado_no_route_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_fado_handler(ngx_http_request_t *r);
+static void ngx_http_fado_cleanup(void *data);
+static ngx_int_t ngx_http_fado_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fado_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fado_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_fado_commands[] = {
+
+    { ngx_string("fado_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_fado_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado_shm_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_fado_shm_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_1MORE,
+      ngx_http_fado_upstream,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado_bucket"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fado_bucket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado_unknown_bucket"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fado_unknown_bucket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado_no_route_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fado_no_route_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fado_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fado_status,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("fado_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fado_metrics,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_fado_module_ctx = {
+    ngx_http_fado_add_variables,           /* preconfiguration */
+    ngx_http_fado_init,                    /* postconfiguration */
+
+    ngx_http_fado_create_main_conf,        /* create main configuration */
+    ngx_http_fado_init_main_conf,          /* init main configuration */
+
+    ngx_http_fado_create_srv_conf,         /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_fado_create_loc_conf,         /* create location configuration */
+    ngx_http_fado_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_fado_module = {
+    NGX_MODULE_V1,
+    &ngx_http_fado_module_ctx,             /* module context */
+    ngx_http_fado_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_fado_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_fado_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+enum {
+    NGX_HTTP_FADO_VAR_BUCKET = 0,
+    NGX_HTTP_FADO_VAR_CLUSTER,
+    NGX_HTTP_FADO_VAR_ZONE,
+    NGX_HTTP_FADO_VAR_ENDPOINT,
+    NGX_HTTP_FADO_VAR_LOCALITY,
+    NGX_HTTP_FADO_VAR_TABLE_VERSION
+};
+
+
+static ngx_http_variable_t  ngx_http_fado_vars[] = {
+
+    { ngx_string("fado_bucket"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_BUCKET, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fado_cluster"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_CLUSTER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fado_zone"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_ZONE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fado_endpoint"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_ENDPOINT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fado_locality"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_LOCALITY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fado_table_version"), NULL, ngx_http_fado_variable,
+      NGX_HTTP_FADO_VAR_TABLE_VERSION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_fado_localities[] = {
+    ngx_string("none"),
+    ngx_string("local"),
+    ngx_string("fallback")
+};
+
+
+/* set by directives that need the routing table, checked after parsing */
+static ngx_uint_t  ngx_http_fado_table_needed;
+static u_char     *ngx_http_fado_table_needed_by;
+
+
+void
+ngx_http_fado_need_table(char *directive)
+{
+    ngx_http_fado_table_needed = 1;
+    ngx_http_fado_table_needed_by = (u_char *) directive;
+}
+
+
+ngx_http_fado_table_t *
+ngx_http_fado_table(ngx_http_fado_main_conf_t *fmcf)
+{
+    if (fmcf == NULL || fmcf->shm_zone == NULL) {
+        return NULL;
+    }
+
+    return fmcf->shm_zone->data;
+}
+
+
+static ngx_int_t
+ngx_http_fado_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    ngx_http_fado_table_needed = 0;
+    ngx_http_fado_table_needed_by = NULL;
+
+    for (v = ngx_http_fado_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_fado_main_conf_t   *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fado_module);
+
+    if (ngx_http_fado_table_needed && fmcf->shm_zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" needs a \"fado_shm_zone\" in the http block",
+                      ngx_http_fado_table_needed_by);
+        return NGX_ERROR;
+    }
+
+    if (fmcf->redis_set && fmcf->shm_zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fado_redis\" needs a \"fado_shm_zone\" to fill");
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_fado_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_fado_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    fmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_main_conf_t));
+    if (fmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     fmcf->shm_zone = NULL;
+     *     fmcf->password = { 0, NULL };
+     *     fmcf->prefix = { 0, NULL };
+     *     fmcf->redis_set = 0;
+     */
+
+    fmcf->db = NGX_CONF_UNSET;
+    fmcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    fmcf->read_timeout = NGX_CONF_UNSET_MSEC;
+    fmcf->resync_interval = NGX_CONF_UNSET_MSEC;
+    fmcf->batch = NGX_CONF_UNSET_UINT;
+
+    return fmcf;
+}
+
+
+static ngx_int_t
+ngx_http_fado_key(ngx_conf_t *cf, ngx_str_t *prefix, const char *name,
+    ngx_str_t *key)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    key->data = ngx_pnalloc(cf->pool, prefix->len + len + 1);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = prefix->len + len;
+    ngx_memcpy(ngx_cpymem(key->data, prefix->data, prefix->len), name, len);
+    key->data[key->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_fado_main_conf_t  *fmcf = conf;
+
+    ngx_conf_init_value(fmcf->db, 0);
+    ngx_conf_init_msec_value(fmcf->connect_timeout, 1000);
+    ngx_conf_init_msec_value(fmcf->read_timeout, 2000);
+    ngx_conf_init_msec_value(fmcf->resync_interval, 0);
+    ngx_conf_init_uint_value(fmcf->batch, 5000);
+
+    if (fmcf->prefix.data == NULL) {
+        ngx_str_set(&fmcf->prefix, "fado:");
+    }
+
+    if (ngx_http_fado_key(cf, &fmcf->prefix, "routes", &fmcf->key_routes)
+        != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "version", &fmcf->key_version)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "feed", &fmcf->key_feed)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "default", &fmcf->key_default)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "epoch", &fmcf->key_epoch)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_fado_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_fado_srv_conf_t  *fscf;
+
+    fscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_srv_conf_t));
+    if (fscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     fscf->hash_key = NULL;
+     *     fscf->enabled = 0;
+     */
+
+    fscf->policy = NGX_HTTP_FADO_POLICY_RR;
+    fscf->bounded_load = 125;
+    fscf->max_fails = 1;
+    fscf->fail_timeout = 10000;
+
+    return fscf;
+}
+
+
+static void *
+ngx_http_fado_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_fado_loc_conf_t  *flcf;
+
+    flcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_loc_conf_t));
+    if (flcf == NULL) {
+        return NULL;
+    }
+
+    flcf->bucket = NGX_CONF_UNSET_PTR;
+    flcf->unknown_status = NGX_CONF_UNSET;
+    flcf->no_route_status = NGX_CONF_UNSET;
+
+    return flcf;
+}
+
+
+static char *
+ngx_http_fado_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_fado_loc_conf_t  *prev = parent;
+    ngx_http_fado_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
+    ngx_conf_merge_value(conf->unknown_status, prev->unknown_status, 0);
+    ngx_conf_merge_value(conf->no_route_status, prev->no_route_status,
+                         NGX_HTTP_SERVICE_UNAVAILABLE);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_param(ngx_str_t *arg, const char *name, ngx_str_t *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    if (arg->len > len && ngx_strncmp(arg->data, name, len) == 0
+        && arg->data[len] == '=')
+    {
+        value->data = arg->data + len + 1;
+        value->len = arg->len - len - 1;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static char *
+ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_main_conf_t  *fmcf = conf;
+
+    u_char       *p;
+    ngx_str_t    *value, v, host;
+    ngx_int_t     n, port;
+    ngx_msec_t    ms;
+    ngx_uint_t    i;
+    struct in6_addr  a6;
+
+    if (fmcf->redis_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    fmcf->redis = value[1];
+
+    /* an IP literal: a blocking DNS lookup has no place in a worker */
+    host = value[1];
+    port = 6379;
+
+    if (host.len && host.data[0] == '[') {
+        p = ngx_strlchr(host.data, host.data + host.len, ']');
+        if (p == NULL) {
+            goto bad_addr;
+        }
+
+        if (p + 1 < host.data + host.len) {
+            if (p[1] != ':') {
+                goto bad_addr;
+            }
+
+            port = ngx_atoi(p + 2, host.data + host.len - p - 2);
+        }
+
+        host.len = p - host.data - 1;
+        host.data++;
+
+    } else {
+        p = ngx_strlchr(host.data, host.data + host.len, ':');
+        if (p) {
+            port = ngx_atoi(p + 1, host.data + host.len - p - 1);
+            host.len = p - host.data;
+        }
+    }
+
+    if (port < 1 || port > 65535 || host.len == 0
+        || host.len > NGX_INET6_ADDRSTRLEN)
+    {
+        goto bad_addr;
+    }
+
+    ngx_memcpy(fmcf->redis_host, host.data, host.len);
+    fmcf->redis_host[host.len] = '\0';
+
+    if (ngx_inet_addr(fmcf->redis_host, host.len) == INADDR_NONE
+        && ngx_inet6_addr(fmcf->redis_host, host.len, a6.s6_addr) != NGX_OK)
+    {
+        goto bad_addr;
+    }
+
+    fmcf->redis_port = port;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_http_fado_param(&value[i], "password", &v)) {
+            if (v.len == 0) {
+                return "has an empty \"password=\"";
+            }
+
+            fmcf->password.data = ngx_pnalloc(cf->pool, v.len + 1);
+            if (fmcf->password.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memcpy(fmcf->password.data, v.data, v.len);
+            fmcf->password.data[v.len] = '\0';
+            fmcf->password.len = v.len;
+            continue;
+        }
+
+        if (ngx_http_fado_param(&value[i], "db", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n == NGX_ERROR || n > 65535) {
+                goto invalid;
+            }
+
+            fmcf->db = n;
+            continue;
+        }
+
+        if (ngx_http_fado_param(&value[i], "prefix", &v)) {
+            for (p = v.data; p < v.data + v.len; p++) {
+                if (*p <= ' ' || *p >= 0x7f) {
+                    goto invalid;
+                }
+            }
+
+            if (v.len == 0 || v.len > 128) {
+                goto invalid;
+            }
+
+            fmcf->prefix = v;
+            continue;
+        }
+
+        if (ngx_http_fado_param(&value[i], "batch", &v)) {
+            n = ngx_atoi(v.data, v.len);
+            if (n < 1 || n > 100000) {
+                goto invalid;
+            }
+
+            fmcf->batch = n;
+            continue;
+        }
+
+        if (ngx_http_fado_param(&value[i], "connect_timeout", &v)
+            || ngx_http_fado_param(&value[i], "read_timeout", &v)
+            || ngx_http_fado_param(&value[i], "resync_interval", &v))
+        {
+            ms = ngx_parse_time(&v, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            switch (value[i].data[0]) {
+            case 'c':
+                if (ms == 0) {
+                    goto invalid;
+                }
+                fmcf->connect_timeout = ms;
+                break;
+            case 'r':
+                if (value[i].data[2] == 'a') {
+                    if (ms == 0) {
+                        goto invalid;
+                    }
+                    fmcf->read_timeout = ms;
+                } else {
+                    fmcf->resync_interval = ms;
+                }
+                break;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    fmcf->redis_set = 1;
+
+    return NGX_CONF_OK;
+
+bad_addr:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid Redis address \"%V\" (an IP literal with an "
+                       "optional port is expected)", &value[1]);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    /* never quote a password back */
+    if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid password parameter");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_main_conf_t  *fmcf = conf;
+
+    ssize_t                 size;
+    ngx_str_t              *value;
+    ngx_http_fado_table_t  *t;
+
+    if (fmcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone name \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (64 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" (at least %uzk)",
+                           &value[2], 64 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    t = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_table_t));
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,
+                                           &ngx_http_fado_module);
+    if (fmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (fmcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    t->shm_zone = fmcf->shm_zone;
+    fmcf->shm_zone->init = ngx_http_fado_table_init_zone;
+    fmcf->shm_zone->data = t;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_loc_conf_t  *flcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (flcf->bucket != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid bucket key \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->bucket = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (flcf->bucket == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = flcf->bucket;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_fado_need_table("fado_bucket");
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_parse_status(ngx_str_t *value)
+{
+    ngx_int_t  status;
+
+    status = ngx_atoi(value->data, value->len);
+
+    if (status < 200 || status > 599 || value->len != 3) {
+        return NGX_ERROR;
+    }
+
+    return status;
+}
+
+
+static char *
+ngx_http_fado_unknown_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_loc_conf_t  *flcf = conf;
+
+    ngx_str_t  *value;
+
+    if (flcf->unknown_status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 7 && ngx_strncmp(value[1].data, "default", 7) == 0) {
+        flcf->unknown_status = 0;
+        return NGX_CONF_OK;
+    }
+
+    flcf->unknown_status = ngx_http_fado_parse_status(&value[1]);
+
+    if (flcf->unknown_status == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" (\"default\" or a status "
+                           "code from 200 to 599 is expected)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fado_no_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_loc_conf_t  *flcf = conf;
+
+    ngx_str_t  *value;
+
+    if (flcf->no_route_status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    flcf->no_route_status = ngx_http_fado_parse_status(&value[1]);
+
+    if (flcf->no_route_status == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid status \"%V\" (a code from 200 to 599 is "
+                           "expected)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                   bucket;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_fado_ctx_t        *ctx;
+    ngx_http_fado_shm_t        *sh;
+    ngx_http_fado_route_t      *route;
+    ngx_http_fado_table_t      *t;
+    ngx_http_fado_loc_conf_t   *flcf;
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fado_module);
+
+    if (flcf->bucket == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fado_module);
+    if (ctx && ctx->looked_up) {
+        return NGX_DECLINED;
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fado_module);
+    t = ngx_http_fado_table(fmcf);
+
+    if (ngx_http_complex_value(r, flcf->bucket, &bucket) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fado_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_fado_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->bucket = bucket;
+    ctx->looked_up = 1;
+    ngx_http_set_ctx(r, ctx, ngx_http_fado_module);
+
+    sh = t->sh;
+    route = NULL;
+
+    /* the whole request-path critical section: a hash probe and a ref */
+    ngx_rwlock_rlock(&sh->lock);
+
+    if (bucket.len && bucket.len <= NGX_HTTP_FADO_NAME_MAX) {
+        route = ngx_http_fado_table_lookup(sh, bucket.data, bucket.len);
+    }
+
+    if (route) {
+        ctx->locality = NGX_HTTP_FADO_LOCALITY_LOCAL;
+
+    } else if (flcf->unknown_status == 0 && sh->def) {
+        route = sh->def;
+        ctx->locality = NGX_HTTP_FADO_LOCALITY_FALLBACK;
+    }
+
+    if (route) {
+        ctx->set = route->set;
+        ctx->policy = route->policy;
+        (void) ngx_atomic_fetch_add(&ctx->set->readers, 1);
+    }
+
+    ctx->version = sh->version;
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (route == NULL) {
+        if (flcf->unknown_status) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "fado: bucket \"%V\" unknown, answering %i",
+                           &bucket, flcf->unknown_status);
+            return flcf->unknown_status;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fado: no route for bucket \"%V\" and no default "
+                      "route, answering %i", &bucket, flcf->no_route_status);
+        return flcf->no_route_status;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fado: bucket \"%V\" %V, %uD endpoints, policy %s",
+                   &bucket, &ngx_http_fado_localities[ctx->locality],
+                   ctx->set->n, ngx_http_fado_record_policy_name(ctx->policy));
+
+    if (ctx->set->n == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fado: no endpoint can serve bucket \"%V\" (its route "
+                      "lists none), answering %i",
+                      &bucket, flcf->no_route_status);
+        return flcf->no_route_status;
+    }
+
+    if (ngx_http_fado_balancer_available(ctx->set, NULL) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fado: all %uD endpoints of bucket \"%V\" are "
+                      "saturated, answering %i",
+                      ctx->set->n, &bucket, flcf->no_route_status);
+        return flcf->no_route_status;
+    }
+
+    ctx->tried = ngx_pcalloc(r->pool, ctx->set->n);
+    if (ctx->tried == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_fado_cleanup(void *data)
+{
+    ngx_http_fado_ctx_t  *ctx = data;
+
+    if (ctx->held) {
+        (void) ngx_atomic_fetch_add(&ctx->member->ep->inflight,
+                                    (ngx_atomic_int_t) -1);
+        ctx->held = 0;
+    }
+
+    if (ctx->set) {
+        ngx_http_fado_table_release(ctx->set);
+        ctx->set = NULL;
+        ctx->member = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_fado_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                     *p;
+    ngx_str_t                  *s;
+    ngx_http_fado_ctx_t        *ctx;
+    ngx_http_fado_table_t      *t;
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fado_module);
+
+    s = NULL;
+
+    switch (data) {
+
+    case NGX_HTTP_FADO_VAR_BUCKET:
+        s = ctx ? &ctx->bucket : NULL;
+        break;
+
+    case NGX_HTTP_FADO_VAR_CLUSTER:
+        s = (ctx && ctx->member) ? &ctx->member->ep->cluster : NULL;
+        break;
+
+    case NGX_HTTP_FADO_VAR_ZONE:
+        s = (ctx && ctx->member) ? &ctx->member->ep->zone : NULL;
+        break;
+
+    case NGX_HTTP_FADO_VAR_ENDPOINT:
+        s = (ctx && ctx->member) ? &ctx->member->ep->name : NULL;
+        break;
+
+    case NGX_HTTP_FADO_VAR_LOCALITY:
+        s = &ngx_http_fado_localities[ctx ? ctx->locality : 0];
+        break;
+
+    case NGX_HTTP_FADO_VAR_TABLE_VERSION:
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ctx) {
+            v->len = ngx_sprintf(p, "%uL", ctx->version) - p;
+
+        } else {
+            fmcf = ngx_http_get_module_main_conf(r, ngx_http_fado_module);
+            t = ngx_http_fado_table(fmcf);
+            if (t == NULL) {
+                v->not_found = 1;
+                return NGX_OK;
+            }
+
+            v->len = ngx_sprintf(p, "%uL", t->sh->version) - p;
+        }
+
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+        v->data = p;
+        return NGX_OK;
+    }
+
+    if (s == NULL || s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_fado_sync_init_process(cycle);
+}
+
+
+static void
+ngx_http_fado_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fado_sync_exit_process(cycle);
+}

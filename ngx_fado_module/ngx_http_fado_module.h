@@ -1,0 +1,113 @@
+/*
+ * ngx_http_fado_module: data-aware balancer fed from Redis through shared
+ * memory. Types shared by the files of the module:
+ *
+ *   ngx_http_fado_module.c    directives, variables, bucket lookup
+ *   ngx_http_fado_record.c    the route record decoder (no nginx inside)
+ *   ngx_http_fado_table.c     the routing table in shared memory
+ *   ngx_http_fado_balancer.c  the upstream balancer and its policies
+ *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
+ *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
+ *   ngx_http_fado_status.c    fado_status (JSON) and fado_metrics
+ */
+
+#ifndef NGX_HTTP_FADO_MODULE_H
+#define NGX_HTTP_FADO_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_fado_record.h"
+#include "ngx_http_fado_table.h"
+
+
+enum {
+    NGX_HTTP_FADO_LOCALITY_NONE = 0,
+    NGX_HTTP_FADO_LOCALITY_LOCAL,
+    NGX_HTTP_FADO_LOCALITY_FALLBACK
+};
+
+
+typedef struct {
+    ngx_shm_zone_t            *shm_zone;
+
+    ngx_str_t                  redis;        /* as written, for messages */
+    u_char                     redis_host[NGX_INET6_ADDRSTRLEN + 1];
+    ngx_int_t                  redis_port;
+    ngx_str_t                  password;     /* NUL terminated */
+    ngx_int_t                  db;
+    ngx_str_t                  prefix;
+    ngx_msec_t                 connect_timeout;
+    ngx_msec_t                 read_timeout;
+    ngx_msec_t                 resync_interval;
+    ngx_uint_t                 batch;
+
+    /* prefixed key names, NUL terminated */
+    ngx_str_t                  key_routes;
+    ngx_str_t                  key_version;
+    ngx_str_t                  key_feed;
+    ngx_str_t                  key_default;
+    ngx_str_t                  key_epoch;
+
+    unsigned                   redis_set:1;
+} ngx_http_fado_main_conf_t;
+
+
+typedef struct {
+    /* in upstream{}: the balancer */
+    ngx_uint_t                 policy;
+    ngx_http_complex_value_t  *hash_key;
+    ngx_uint_t                 bounded_load; /* percent, 0 = unbounded */
+    ngx_uint_t                 max_fails;
+    ngx_msec_t                 fail_timeout;
+    unsigned                   enabled:1;
+} ngx_http_fado_srv_conf_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t  *bucket;
+    ngx_int_t                  unknown_status;  /* 0: use the default route */
+    ngx_int_t                  no_route_status;
+} ngx_http_fado_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t        *request;
+    ngx_str_t                  bucket;
+    ngx_http_fado_set_t       *set;           /* referenced until cleanup */
+    ngx_http_fado_member_t    *member;        /* last chosen */
+    ngx_http_fado_srv_conf_t  *uscf;
+    u_char                    *tried;         /* per member of set */
+    uint64_t                   version;       /* table version seen */
+    uint64_t                   start_us;      /* of the current try */
+    uint32_t                   key_hash;      /* for chash */
+    ngx_uint_t                 locality;
+    ngx_uint_t                 policy;        /* the route's override */
+    ngx_uint_t                 nodefault;
+    unsigned                   held:1;        /* member->ep->inflight taken */
+    unsigned                   looked_up:1;
+} ngx_http_fado_ctx_t;
+
+
+extern ngx_module_t  ngx_http_fado_module;
+
+
+ngx_http_fado_table_t *ngx_http_fado_table(ngx_http_fado_main_conf_t *fmcf);
+void ngx_http_fado_need_table(char *directive);
+
+/* balancer */
+char *ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_fado_balancer_available(ngx_http_fado_set_t *set,
+    ngx_http_fado_srv_conf_t *uscf);
+
+/* sync */
+ngx_int_t ngx_http_fado_sync_init_process(ngx_cycle_t *cycle);
+void ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle);
+const char *ngx_http_fado_sync_state_name(ngx_uint_t state);
+
+/* status */
+char *ngx_http_fado_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_fado_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+#endif /* NGX_HTTP_FADO_MODULE_H */

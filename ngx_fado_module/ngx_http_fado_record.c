@@ -1,0 +1,417 @@
+/*
+ * Decoder of the fado route record, contract version 1
+ * (docs/routing-contract.md). Strict: any token off the grammar rejects the
+ * whole record, so a gateway never routes on half-understood data.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ngx_http_fado_record.h"
+
+
+static const char  *ngx_http_fado_record_policies[] = {
+    "-", "rr", "lc", "p2c", "ewma", "chash"
+};
+
+
+static void
+ngx_http_fado_record_err(char *err, const char *what, const char *s,
+    size_t len)
+{
+    /* Quote at most 48 bytes of the offending token: enough to find it. */
+    snprintf(err, NGX_HTTP_FADO_ERR_LEN, "%s \"%.*s\"", what,
+             (int) (len > 48 ? 48 : len), s);
+}
+
+
+/* Parses 1..maxdigits decimal digits, no sign, into *v. */
+static int
+ngx_http_fado_record_uint(const char *s, size_t len, size_t maxdigits,
+    uint64_t *v)
+{
+    size_t    i;
+    uint64_t  n;
+
+    if (len == 0 || len > maxdigits) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        if (n > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10) {
+            return -1;
+        }
+
+        n = n * 10 + (uint64_t) (s[i] - '0');
+    }
+
+    *v = n;
+    return 0;
+}
+
+
+static int
+ngx_http_fado_record_label_valid(const char *s, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > NGX_HTTP_FADO_NAME_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+ngx_http_fado_record_bucket_valid(const char *s, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len < 3 || len > NGX_HTTP_FADO_NAME_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+const char *
+ngx_http_fado_record_policy_name(int policy)
+{
+    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_CHASH) {
+        return "?";
+    }
+
+    return ngx_http_fado_record_policies[policy];
+}
+
+
+int
+ngx_http_fado_record_policy(const char *s, size_t len)
+{
+    int  i;
+
+    for (i = 0; i <= NGX_HTTP_FADO_POLICY_CHASH; i++) {
+        if (strlen(ngx_http_fado_record_policies[i]) == len
+            && memcmp(ngx_http_fado_record_policies[i], s, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* Returns the length of the token at s (up to a space or the end). */
+static size_t
+ngx_http_fado_record_token(const char *s, const char *end)
+{
+    const char  *p;
+
+    for (p = s; p < end && *p != ' '; p++) { /* void */ }
+
+    return (size_t) (p - s);
+}
+
+
+int
+ngx_http_fado_record_head(const char *s, size_t len,
+    ngx_http_fado_record_head_t *head, char *err)
+{
+    size_t       tl;
+    uint64_t     v;
+    const char  *p, *end;
+
+    if (len > NGX_HTTP_FADO_RECORD_MAX) {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                 "record of %zu bytes exceeds the %d bytes limit",
+                 len, NGX_HTTP_FADO_RECORD_MAX);
+        return -1;
+    }
+
+    p = s;
+    end = s + len;
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (tl != 2 || p[0] != 'F' || p[1] != '1') {
+        ngx_http_fado_record_err(err, "unknown record tag", p, tl);
+        return -1;
+    }
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its tag");
+        return -1;
+    }
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (ngx_http_fado_record_uint(p, tl, 20, &v) != 0) {
+        ngx_http_fado_record_err(err, "invalid version", p, tl);
+        return -1;
+    }
+
+    head->version = v;
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its version");
+        return -1;
+    }
+
+    tl = ngx_http_fado_record_token(p, end);
+    head->policy = ngx_http_fado_record_policy(p, tl);
+    if (head->policy < 0) {
+        ngx_http_fado_record_err(err, "invalid policy", p, tl);
+        return -1;
+    }
+
+    p += tl;
+
+    if (p < end) {
+        /* a separator must be followed by an endpoint */
+        p++;
+        if (p == end) {
+            snprintf(err, NGX_HTTP_FADO_ERR_LEN, "trailing space in record");
+            return -1;
+        }
+    }
+
+    head->endpoints = p;
+    head->endpoints_len = (size_t) (end - p);
+
+    return 0;
+}
+
+
+static int
+ngx_http_fado_record_addr(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *ep)
+{
+    char         host[64];
+    size_t       hl;
+    uint64_t     port;
+    const char  *colon, *ps;
+
+    /* the port follows the last ':' (IPv6 hosts are bracketed) */
+    colon = NULL;
+    for (ps = s + len; ps > s; ps--) {
+        if (ps[-1] == ':') {
+            colon = ps - 1;
+            break;
+        }
+    }
+
+    if (colon == NULL) {
+        return -1;
+    }
+
+    if (ngx_http_fado_record_uint(colon + 1, (size_t) (s + len - colon - 1),
+                                  5, &port) != 0
+        || port == 0 || port > 65535)
+    {
+        return -1;
+    }
+
+    memset(&ep->sockaddr, 0, sizeof(ep->sockaddr));
+
+    if (s[0] == '[') {
+        if (colon - s < 3 || colon[-1] != ']') {
+            return -1;
+        }
+
+        hl = (size_t) (colon - s - 2);
+        if (hl >= sizeof(host)) {
+            return -1;
+        }
+
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+
+        if (inet_pton(AF_INET6, host, &ep->sockaddr.sin6.sin6_addr) != 1) {
+            return -1;
+        }
+
+        ep->sockaddr.sin6.sin6_family = AF_INET6;
+        ep->sockaddr.sin6.sin6_port = htons((uint16_t) port);
+        ep->socklen = sizeof(struct sockaddr_in6);
+        return 0;
+    }
+
+    hl = (size_t) (colon - s);
+    if (hl == 0 || hl > 15) {
+        return -1;
+    }
+
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+
+    if (inet_pton(AF_INET, host, &ep->sockaddr.sin.sin_addr) != 1) {
+        return -1;
+    }
+
+    ep->sockaddr.sin.sin_family = AF_INET;
+    ep->sockaddr.sin.sin_port = htons((uint16_t) port);
+    ep->socklen = sizeof(struct sockaddr_in);
+
+    return 0;
+}
+
+
+static int
+ngx_http_fado_record_endpoint(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *ep, char *err)
+{
+    size_t       fl[5];
+    uint64_t     v;
+    const char  *f[5], *p, *end;
+    int          i;
+
+    end = s + len;
+    p = s;
+
+    for (i = 0; i < 5; i++) {
+        f[i] = p;
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        fl[i] = (size_t) (p - f[i]);
+
+        if (i < 4) {
+            if (p == end) {
+                ngx_http_fado_record_err(err,
+                    "endpoint needs addr,cluster,zone,weight,max_inflight:",
+                    s, len);
+                return -1;
+            }
+
+            p++;
+
+        } else if (p != end) {
+            ngx_http_fado_record_err(err, "too many fields in endpoint",
+                                     s, len);
+            return -1;
+        }
+    }
+
+    ep->addr = f[0];
+    ep->addr_len = fl[0];
+
+    if (ngx_http_fado_record_addr(f[0], fl[0], ep) != 0) {
+        ngx_http_fado_record_err(err, "invalid endpoint address", f[0], fl[0]);
+        return -1;
+    }
+
+    if (!ngx_http_fado_record_label_valid(f[1], fl[1])) {
+        ngx_http_fado_record_err(err, "invalid cluster", f[1], fl[1]);
+        return -1;
+    }
+
+    ep->cluster = f[1];
+    ep->cluster_len = fl[1];
+
+    if (!ngx_http_fado_record_label_valid(f[2], fl[2])) {
+        ngx_http_fado_record_err(err, "invalid zone", f[2], fl[2]);
+        return -1;
+    }
+
+    ep->zone = f[2];
+    ep->zone_len = fl[2];
+
+    if (ngx_http_fado_record_uint(f[3], fl[3], 4, &v) != 0
+        || v < 1 || v > 1000)
+    {
+        ngx_http_fado_record_err(err, "invalid weight", f[3], fl[3]);
+        return -1;
+    }
+
+    ep->weight = (unsigned) v;
+
+    if (ngx_http_fado_record_uint(f[4], fl[4], 5, &v) != 0 || v > 65535) {
+        ngx_http_fado_record_err(err, "invalid max_inflight", f[4], fl[4]);
+        return -1;
+    }
+
+    ep->max_inflight = (unsigned) v;
+
+    return 0;
+}
+
+
+int
+ngx_http_fado_record_endpoints(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+{
+    size_t       tl, count;
+    const char  *p, *end;
+
+    p = s;
+    end = s + len;
+    count = 0;
+
+    while (p < end) {
+        tl = ngx_http_fado_record_token(p, end);
+
+        if (tl == 0) {
+            snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                     "empty token (double space) in record");
+            return -1;
+        }
+
+        if (count == cap) {
+            snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                     "more than %zu endpoints in record", cap);
+            return -1;
+        }
+
+        if (ngx_http_fado_record_endpoint(p, tl, &out[count], err) != 0) {
+            return -1;
+        }
+
+        count++;
+        p += tl;
+
+        if (p < end) {
+            p++;
+            if (p == end) {
+                snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                         "trailing space in record");
+                return -1;
+            }
+        }
+    }
+
+    *n = count;
+    return 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * The one decoder of the fado route record (docs/routing-contract.md,
+ * contract version 1). It depends only on libc so that it can be unit tested
+ * without nginx; the module calls it from the sync worker, never from the
+ * request path.
+ */
+
+#ifndef NGX_HTTP_FADO_RECORD_H
+#define NGX_HTTP_FADO_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+
+#define NGX_HTTP_FADO_RECORD_MAX        65536
+#define NGX_HTTP_FADO_NAME_MAX          63
+/* A module limit, not a grammar one: keeps per-request state bounded. */
+#define NGX_HTTP_FADO_MAX_ENDPOINTS     1024
+#define NGX_HTTP_FADO_ERR_LEN           160
+
+enum {
+    NGX_HTTP_FADO_POLICY_DEFAULT = 0,   /* "-": the upstream's policy */
+    NGX_HTTP_FADO_POLICY_RR,
+    NGX_HTTP_FADO_POLICY_LC,
+    NGX_HTTP_FADO_POLICY_P2C,
+    NGX_HTTP_FADO_POLICY_EWMA,
+    NGX_HTTP_FADO_POLICY_CHASH
+};
+
+
+typedef struct {
+    const char            *addr;        /* "ip:port" or "[ip6]:port" */
+    size_t                 addr_len;
+    const char            *cluster;
+    size_t                 cluster_len;
+    const char            *zone;
+    size_t                 zone_len;
+    unsigned               weight;      /* 1..1000 */
+    unsigned               max_inflight; /* 0 = unlimited */
+    union {
+        struct sockaddr      sa;
+        struct sockaddr_in   sin;
+        struct sockaddr_in6  sin6;
+    } sockaddr;
+    socklen_t              socklen;
+} ngx_http_fado_record_endpoint_t;
+
+
+typedef struct {
+    uint64_t               version;
+    int                    policy;
+    const char            *endpoints;   /* text after the policy token */
+    size_t                 endpoints_len;
+} ngx_http_fado_record_head_t;
+
+
+/*
+ * Decodes "F1 <version> <policy>" and locates the endpoint list. Returns 0,
+ * or -1 with a message in err (NUL terminated, at most
+ * NGX_HTTP_FADO_ERR_LEN bytes).
+ */
+int ngx_http_fado_record_head(const char *s, size_t len,
+    ngx_http_fado_record_head_t *head, char *err);
+
+/*
+ * Decodes the endpoint list of a record (possibly empty) into out[0..*n).
+ * Pointers in out refer to s. Returns 0, or -1 with a message in err.
+ */
+int ngx_http_fado_record_endpoints(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err);
+
+/* S3 bucket name rules: 3..63 characters of a-z 0-9 . - */
+int ngx_http_fado_record_bucket_valid(const char *s, size_t len);
+
+const char *ngx_http_fado_record_policy_name(int policy);
+
+/* Returns the policy for a token ("rr", "lc", ...), or -1. */
+int ngx_http_fado_record_policy(const char *s, size_t len);
+
+#endif /* NGX_HTTP_FADO_RECORD_H */

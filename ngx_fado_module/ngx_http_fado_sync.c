@@ -1,0 +1,1144 @@
+/*
+ * Route sync: one worker (the owner, elected through the shared zone) keeps
+ * the shared table equal to Redis, following the gateway algorithm of
+ * docs/routing-contract.md: snapshot (HSCAN batches), then the change feed
+ * (XREAD BLOCK) in version order; a version gap, a reset entry or a new
+ * epoch sends it back to the snapshot. While Redis is away the table stays
+ * as it was and the owner reconnects with back-off.
+ *
+ * Ownership moves when the owner dies (a respawned worker finds its pid
+ * gone) or when a reload brings workers of a newer configuration.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_http.h>
+
+#include "ngx_http_fado_module.h"
+#include "ngx_http_fado_redis.h"
+
+
+#define NGX_HTTP_FADO_TICK          1000
+#define NGX_HTTP_FADO_BLOCK         5000
+#define NGX_HTTP_FADO_BACKOFF_MIN   100
+#define NGX_HTTP_FADO_BACKOFF_MAX   5000
+#define NGX_HTTP_FADO_FEED_COUNT    1000
+#define NGX_HTTP_FADO_LOCK_BATCH    1000
+
+
+typedef struct {
+    ngx_log_t                  *log;
+    ngx_http_fado_main_conf_t  *fmcf;
+    ngx_http_fado_table_t      *table;
+    redisAsyncContext          *ac;
+
+    ngx_event_t                 tick;       /* election, zombie sweep */
+    ngx_event_t                 retry;      /* reconnect after back-off */
+    ngx_event_t                 watchdog;   /* a reply is overdue */
+
+    ngx_msec_t                  backoff;
+    ngx_msec_t                  snapshot_start;
+    ngx_msec_t                  last_resync;
+    ngx_atomic_uint_t           gen;        /* our configuration's */
+    ngx_uint_t                  owner;
+    ngx_uint_t                  snapshot_routes;
+
+    uint64_t                    version;    /* last applied */
+    uint64_t                    snapshot_version;
+    size_t                      last_id_len;
+    size_t                      epoch_len;
+    size_t                      cursor_len;
+    u_char                      last_id[64];
+    u_char                      epoch[64];
+    u_char                      cursor[32];
+    unsigned                    synced:1;   /* table matches last_id */
+    unsigned                    has_epoch:1;
+} ngx_http_fado_sync_t;
+
+
+static ngx_http_fado_sync_t  ngx_http_fado_sync;
+
+static const char  *ngx_http_fado_sync_states[] = {
+    "disabled", "connecting", "snapshot", "following", "down"
+};
+
+
+static void ngx_http_fado_sync_tick(ngx_event_t *ev);
+static void ngx_http_fado_sync_retry(ngx_event_t *ev);
+static void ngx_http_fado_sync_watchdog(ngx_event_t *ev);
+static void ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s);
+static void ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s,
+    const char *why, size_t len);
+static void ngx_http_fado_sync_snapshot(ngx_http_fado_sync_t *s);
+static void ngx_http_fado_sync_follow(ngx_http_fado_sync_t *s);
+
+
+const char *
+ngx_http_fado_sync_state_name(ngx_uint_t state)
+{
+    if (state > NGX_HTTP_FADO_SYNC_DOWN) {
+        return "unknown";
+    }
+
+    return ngx_http_fado_sync_states[state];
+}
+
+
+ngx_int_t
+ngx_http_fado_sync_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fado_sync_t       *s = &ngx_http_fado_sync;
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
+
+    if (fmcf == NULL || fmcf->shm_zone == NULL || !fmcf->redis_set) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(s, sizeof(ngx_http_fado_sync_t));
+
+    s->log = cycle->log;
+    s->fmcf = fmcf;
+    s->table = fmcf->shm_zone->data;
+    s->gen = s->table->sh->conf_gen;
+
+    s->tick.handler = ngx_http_fado_sync_tick;
+    s->tick.data = s;
+    s->tick.log = cycle->log;
+    s->tick.cancelable = 1;
+
+    s->retry.handler = ngx_http_fado_sync_retry;
+    s->retry.data = s;
+    s->retry.log = cycle->log;
+    s->retry.cancelable = 1;
+
+    s->watchdog.handler = ngx_http_fado_sync_watchdog;
+    s->watchdog.data = s;
+    s->watchdog.log = cycle->log;
+    s->watchdog.cancelable = 1;
+
+    /* soon, so a fresh gateway fills its table at once */
+    ngx_add_timer(&s->tick, 1 + ngx_random() % 20);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fado_sync_release(ngx_http_fado_sync_t *s)
+{
+    if (!s->owner) {
+        return;
+    }
+
+    s->owner = 0;
+    s->synced = 0;
+    (void) ngx_atomic_cmp_set(&s->table->sh->owner, ngx_pid, 0);
+
+    ngx_log_error(NGX_LOG_INFO, s->log, 0, "fado: route sync released");
+}
+
+
+void
+ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisAsyncContext     *ac;
+
+    if (s->table == NULL) {
+        return;
+    }
+
+    ngx_http_fado_sync_release(s);
+
+    ac = s->ac;
+    s->ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    s->table = NULL;
+}
+
+
+static void
+ngx_http_fado_sync_tick(ngx_event_t *ev)
+{
+    ngx_http_fado_sync_t  *s = ev->data;
+
+    ngx_pid_t             pid;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = s->table->sh;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_fado_sync_drop(s, NULL, 0);
+        ngx_http_fado_sync_release(s);
+        return;
+    }
+
+    pid = (ngx_pid_t) sh->owner;
+
+    if (s->gen < sh->conf_gen) {
+        /* a newer configuration is loaded: its workers sync */
+        if (s->owner) {
+            ngx_http_fado_sync_drop(s, NULL, 0);
+            ngx_http_fado_sync_release(s);
+        }
+
+    } else if (s->owner && pid != ngx_pid) {
+        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                      "fado: route sync taken over by pid %P", pid);
+        s->owner = 0;
+        s->synced = 0;
+        ngx_http_fado_sync_drop(s, NULL, 0);
+
+    } else if (!s->owner
+               && (pid == 0 || pid == ngx_pid || sh->owner_gen < s->gen
+                   || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH)))
+    {
+        if (ngx_atomic_cmp_set(&sh->owner, (ngx_atomic_uint_t) pid,
+                               (ngx_atomic_uint_t) ngx_pid))
+        {
+            sh->owner_gen = s->gen;
+            s->owner = 1;
+            s->synced = 0;
+            s->backoff = 0;
+
+            ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                          "fado: route sync owned by this worker "
+                          "(previous owner pid %P)", pid);
+
+            ngx_http_fado_sync_connect(s);
+        }
+    }
+
+    if (s->owner) {
+        ngx_rwlock_wlock(&sh->lock);
+        (void) ngx_http_fado_table_free_zombies(s->table);
+        ngx_rwlock_unlock(&sh->lock);
+
+        if (s->fmcf->resync_interval && s->synced
+            && ngx_current_msec - s->last_resync >= s->fmcf->resync_interval)
+        {
+            /* a safety net: reconnect forgetting where we were */
+            s->synced = 0;
+            ngx_http_fado_sync_drop(s, NULL, 0);
+            ngx_http_fado_sync_connect(s);
+        }
+    }
+
+    ngx_add_timer(&s->tick, NGX_HTTP_FADO_TICK);
+}
+
+
+static void
+ngx_http_fado_sync_retry(ngx_event_t *ev)
+{
+    ngx_http_fado_sync_t  *s = ev->data;
+
+    if (s->owner && s->ac == NULL) {
+        ngx_http_fado_sync_connect(s);
+    }
+}
+
+
+static void
+ngx_http_fado_sync_watchdog(ngx_event_t *ev)
+{
+    ngx_http_fado_sync_t  *s = ev->data;
+
+    if (s->ac) {
+        ngx_http_fado_sync_drop(s, "Redis did not answer in time",
+                                sizeof("Redis did not answer in time") - 1);
+    }
+}
+
+
+/*
+ * Forget the connection (freeing it unless hiredis is already doing so)
+ * and, when a reason is given, record it and schedule a reconnect.
+ */
+static void
+ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
+    const char *why, size_t len)
+{
+    ngx_http_fado_shm_t  *sh;
+
+    sh = s->table->sh;
+
+    s->ac = NULL;
+
+    if (s->watchdog.timer_set) {
+        ngx_del_timer(&s->watchdog);
+    }
+
+    if (ac) {
+        /* safe inside a hiredis callback: it frees once the callback ends */
+        redisAsyncFree(ac);
+    }
+
+    if (why == NULL) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                  "fado: Redis %V: %*s; keeping the last table, "
+                  "retrying in %Mms", &s->fmcf->redis, len, why,
+                  s->backoff ? ngx_min(s->backoff * 2, NGX_HTTP_FADO_BACKOFF_MAX)
+                             : NGX_HTTP_FADO_BACKOFF_MIN);
+
+    ngx_http_fado_table_error(sh, "Redis %V: %*s", &s->fmcf->redis, len, why);
+    sh->state = NGX_HTTP_FADO_SYNC_DOWN;
+
+    s->backoff = s->backoff
+                 ? ngx_min(s->backoff * 2, NGX_HTTP_FADO_BACKOFF_MAX)
+                 : NGX_HTTP_FADO_BACKOFF_MIN;
+
+    if (s->owner && !ngx_exiting) {
+        ngx_add_timer(&s->retry, s->backoff);
+    }
+}
+
+
+static void
+ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s, const char *why, size_t len)
+{
+    ngx_http_fado_sync_lost(s, s->ac, why, len);
+}
+
+
+static void
+ngx_http_fado_sync_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_fado_sync_t  *s = ac->data;
+
+    if (ac != s->ac || status == REDIS_OK) {
+        return;
+    }
+
+    /* hiredis frees the context after this callback */
+    ngx_http_fado_sync_lost(s, NULL, ac->errstr, ngx_strlen(ac->errstr));
+}
+
+
+static void
+ngx_http_fado_sync_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_fado_sync_t  *s = ac->data;
+
+    if (ac != s->ac) {
+        return;
+    }
+
+    if (status == REDIS_OK || ac->errstr[0] == '\0') {
+        ngx_http_fado_sync_lost(s, NULL, "connection closed",
+                                sizeof("connection closed") - 1);
+        return;
+    }
+
+    ngx_http_fado_sync_lost(s, NULL, ac->errstr, ngx_strlen(ac->errstr));
+}
+
+
+/*
+ * Common prologue of reply callbacks: a reply for a connection we already
+ * dropped is ignored, an error reply drops this one. Returns the reply or
+ * NULL.
+ */
+static redisReply *
+ngx_http_fado_sync_reply(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
+    void *r)
+{
+    redisReply  *reply = r;
+
+    if (ac != s->ac || reply == NULL) {
+        return NULL;
+    }
+
+    if (ac->replies.head == NULL && s->watchdog.timer_set) {
+        ngx_del_timer(&s->watchdog);
+
+    } else if (ac->replies.head) {
+        ngx_add_timer(&s->watchdog, s->fmcf->read_timeout);
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_fado_sync_drop(s, reply->str, reply->len);
+        return NULL;
+    }
+
+    return reply;
+}
+
+
+static ngx_int_t
+ngx_http_fado_sync_command(ngx_http_fado_sync_t *s, ngx_msec_t extra,
+    redisCallbackFn *fn, int argc, const char **argv)
+{
+    if (s->ac == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncCommandArgv(s->ac, fn, NULL, argc, argv, NULL) != REDIS_OK)
+    {
+        ngx_http_fado_sync_drop(s, "cannot queue a command",
+                                sizeof("cannot queue a command") - 1);
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&s->watchdog, s->fmcf->read_timeout + extra);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fado_sync_on_auth(redisAsyncContext *ac, void *r, void *data)
+{
+    (void) ngx_http_fado_sync_reply(&ngx_http_fado_sync, ac, r);
+}
+
+
+static void
+ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (s->has_epoch
+        && reply->type == REDIS_REPLY_STRING
+        && reply->len == s->epoch_len
+        && ngx_memcmp(reply->str, s->epoch, s->epoch_len) == 0)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                      "fado: Redis %V back, same epoch, following the feed "
+                      "from version %uL", &s->fmcf->redis, s->version);
+        s->backoff = 0;
+        s->table->sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
+        ngx_http_fado_sync_follow(s);
+        return;
+    }
+
+    if (!s->has_epoch && reply->type == REDIS_REPLY_NIL) {
+        s->backoff = 0;
+        s->table->sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
+        ngx_http_fado_sync_follow(s);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                  "fado: Redis %V has a new epoch, resyncing",
+                  &s->fmcf->redis);
+    ngx_http_fado_sync_snapshot(s);
+}
+
+
+static void
+ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
+{
+    const char                 *argv[3];
+    u_char                      db[NGX_INT_T_LEN + 1];
+    redisAsyncContext          *ac;
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    fmcf = s->fmcf;
+
+    if (s->ac) {
+        return;
+    }
+
+    s->table->sh->state = NGX_HTTP_FADO_SYNC_CONNECTING;
+
+    ac = redisAsyncConnect((char *) fmcf->redis_host, (int) fmcf->redis_port);
+    if (ac == NULL) {
+        ngx_http_fado_sync_lost(s, NULL, "out of memory",
+                                sizeof("out of memory") - 1);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_fado_sync_lost(s, ac, ac->errstr, ngx_strlen(ac->errstr));
+        return;
+    }
+
+    ac->data = s;
+
+    if (ngx_http_fado_redis_attach(ac, s->log) != NGX_OK
+        || redisAsyncSetConnectCallback(ac, ngx_http_fado_sync_on_connect)
+           != REDIS_OK
+        || redisAsyncSetDisconnectCallback(ac,
+                                           ngx_http_fado_sync_on_disconnect)
+           != REDIS_OK)
+    {
+        if (ac->ev.data == NULL) {
+            /* not attached: hiredis must not call into nginx events */
+            ac->ev.cleanup = NULL;
+        }
+
+        ngx_http_fado_sync_lost(s, ac, "cannot attach to the event loop",
+                                sizeof("cannot attach to the event loop") - 1);
+        return;
+    }
+
+    s->ac = ac;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
+                   "fado: connecting to Redis %s:%i",
+                   fmcf->redis_host, fmcf->redis_port);
+
+    /* pipelined: hiredis sends them once the connection is up */
+    if (fmcf->password.len) {
+        argv[0] = "AUTH";
+        argv[1] = (char *) fmcf->password.data;
+
+        if (ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_auth,
+                                       2, argv)
+            != NGX_OK)
+        {
+            return;
+        }
+    }
+
+    if (fmcf->db) {
+        *ngx_sprintf(db, "%i", fmcf->db) = '\0';
+        argv[0] = "SELECT";
+        argv[1] = (char *) db;
+
+        if (ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_auth,
+                                       2, argv)
+            != NGX_OK)
+        {
+            return;
+        }
+    }
+
+    /* the first reply also bounds the connect time */
+    if (s->synced) {
+        argv[0] = "GET";
+        argv[1] = (char *) fmcf->key_epoch.data;
+
+        if (ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_epoch_check,
+                                       2, argv)
+            != NGX_OK)
+        {
+            return;
+        }
+
+    } else {
+        ngx_http_fado_sync_snapshot(s);
+    }
+
+    if (s->ac) {
+        ngx_add_timer(&s->watchdog, fmcf->connect_timeout);
+    }
+}
+
+
+/* ------------------------------------------------------------ snapshot */
+
+
+static void ngx_http_fado_sync_on_snap_epoch(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_fado_sync_on_snap_last(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac,
+    void *r, void *data);
+static void ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac,
+    void *r, void *data);
+
+
+static void
+ngx_http_fado_sync_snapshot(ngx_http_fado_sync_t *s)
+{
+    const char  *argv[6];
+
+    s->synced = 0;
+    s->has_epoch = 0;
+    s->snapshot_start = ngx_current_msec;
+    s->snapshot_routes = 0;
+    s->table->sh->state = NGX_HTTP_FADO_SYNC_SNAPSHOT;
+
+    argv[0] = "GET";
+    argv[1] = (char *) s->fmcf->key_epoch.data;
+
+    if (ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_epoch,
+                                   2, argv)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    argv[0] = "XREVRANGE";
+    argv[1] = (char *) s->fmcf->key_feed.data;
+    argv[2] = "+";
+    argv[3] = "-";
+    argv[4] = "COUNT";
+    argv[5] = "1";
+
+    if (ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_last,
+                                   6, argv)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    argv[0] = "GET";
+    argv[1] = (char *) s->fmcf->key_version.data;
+
+    (void) ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_version,
+                                      2, argv);
+}
+
+
+static void
+ngx_http_fado_sync_on_snap_epoch(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STRING
+        && reply->len <= sizeof(s->epoch))
+    {
+        ngx_memcpy(s->epoch, reply->str, reply->len);
+        s->epoch_len = reply->len;
+        s->has_epoch = 1;
+
+    } else {
+        s->epoch_len = 0;
+        s->has_epoch = 0;
+    }
+}
+
+
+/* finds the value of field `name` in a flat field/value array */
+static redisReply *
+ngx_http_fado_sync_field(redisReply *fields, const char *name)
+{
+    size_t  i, len;
+
+    len = ngx_strlen(name);
+
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY) {
+        return NULL;
+    }
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && fields->element[i]->len == len
+            && ngx_memcmp(fields->element[i]->str, name, len) == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return fields->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_fado_sync_uint(redisReply *r, uint64_t *v)
+{
+    size_t    i;
+    uint64_t  n;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len == 0
+        || r->len > 20)
+    {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < r->len; i++) {
+        if (r->str[i] < '0' || r->str[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + (r->str[i] - '0');
+    }
+
+    *v = n;
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fado_sync_on_snap_last(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply, *entry, *v;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    s->snapshot_version = 0;
+    s->last_id_len = 0;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        /* no feed yet: follow from its very beginning */
+        ngx_memcpy(s->last_id, "0-0", 3);
+        s->last_id_len = 3;
+        s->snapshot_version = (uint64_t) -1;
+        return;
+    }
+
+    entry = reply->element[0];
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING
+        || entry->element[0]->len >= sizeof(s->last_id))
+    {
+        ngx_http_fado_sync_drop(s, "malformed feed entry",
+                                sizeof("malformed feed entry") - 1);
+        return;
+    }
+
+    v = ngx_http_fado_sync_field(entry->element[1], "v");
+
+    if (ngx_http_fado_sync_uint(v, &s->snapshot_version) != NGX_OK) {
+        ngx_http_fado_sync_drop(s, "feed entry without a version",
+                                sizeof("feed entry without a version") - 1);
+        return;
+    }
+
+    ngx_memcpy(s->last_id, entry->element[0]->str, entry->element[0]->len);
+    s->last_id_len = entry->element[0]->len;
+}
+
+
+static void
+ngx_http_fado_sync_scan(ngx_http_fado_sync_t *s)
+{
+    u_char       count[NGX_INT_T_LEN + 1];
+    const char  *argv[5];
+
+    *ngx_sprintf(count, "%ui", s->fmcf->batch) = '\0';
+
+    argv[0] = "HSCAN";
+    argv[1] = (char *) s->fmcf->key_routes.data;
+    argv[2] = (char *) s->cursor;
+    argv[3] = "COUNT";
+    argv[4] = (char *) count;
+
+    (void) ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_hscan,
+                                      5, argv);
+}
+
+
+static void
+ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+    ngx_http_fado_shm_t   *sh;
+    uint64_t               v;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (s->snapshot_version == (uint64_t) -1) {
+        /* an empty feed: the counter tells where the next entry starts */
+        v = 0;
+
+        if (reply->type != REDIS_REPLY_NIL
+            && ngx_http_fado_sync_uint(reply, &v) != NGX_OK)
+        {
+            ngx_http_fado_sync_drop(s, "version is not a number",
+                                    sizeof("version is not a number") - 1);
+            return;
+        }
+
+        s->snapshot_version = v;
+    }
+
+    sh = s->table->sh;
+
+    ngx_rwlock_wlock(&sh->lock);
+    sh->gen++;
+    ngx_rwlock_unlock(&sh->lock);
+
+    ngx_memcpy(s->cursor, "0", 2);
+    s->cursor_len = 1;
+
+    ngx_http_fado_sync_scan(s);
+}
+
+
+/* Applies under the write lock, if this worker still owns the table. */
+static ngx_int_t
+ngx_http_fado_sync_wlock(ngx_http_fado_sync_t *s)
+{
+    ngx_http_fado_shm_t  *sh;
+
+    sh = s->table->sh;
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    if (sh->owner != (ngx_atomic_uint_t) ngx_pid) {
+        ngx_rwlock_unlock(&sh->lock);
+
+        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                      "fado: route sync lost to pid %P",
+                      (ngx_pid_t) sh->owner);
+        s->owner = 0;
+        s->synced = 0;
+        ngx_http_fado_sync_drop(s, NULL, 0);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    size_t                 i;
+    redisReply            *reply, *cursor, *items, *k, *v;
+    ngx_http_fado_shm_t   *sh;
+    const char            *argv[2];
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len >= sizeof(s->cursor)
+        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        ngx_http_fado_sync_drop(s, "malformed HSCAN reply",
+                                sizeof("malformed HSCAN reply") - 1);
+        return;
+    }
+
+    cursor = reply->element[0];
+    items = reply->element[1];
+    sh = s->table->sh;
+
+    for (i = 0; i + 1 < items->elements; i += 2) {
+
+        if (i % (2 * NGX_HTTP_FADO_LOCK_BATCH) == 0) {
+            if (i) {
+                /* let readers in between batches */
+                ngx_rwlock_unlock(&sh->lock);
+            }
+
+            if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+                return;
+            }
+        }
+
+        k = items->element[i];
+        v = items->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        if (k->len == 0) {
+            ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                          "fado: rejected route with an empty bucket name");
+            sh->rejected++;
+            continue;
+        }
+
+        if (ngx_http_fado_table_set(s->table, s->log, (u_char *) k->str,
+                                    k->len, v->str, v->len)
+            != NGX_DECLINED)
+        {
+            s->snapshot_routes++;
+        }
+    }
+
+    if (items->elements >= 2) {
+        ngx_rwlock_unlock(&sh->lock);
+    }
+
+    ngx_memcpy(s->cursor, cursor->str, cursor->len);
+    s->cursor[cursor->len] = '\0';
+    s->cursor_len = cursor->len;
+
+    if (!(cursor->len == 1 && cursor->str[0] == '0')) {
+        ngx_http_fado_sync_scan(s);
+        return;
+    }
+
+    argv[0] = "GET";
+    argv[1] = (char *) s->fmcf->key_default.data;
+
+    (void) ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_default,
+                                      2, argv);
+}
+
+
+static void
+ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+    ngx_uint_t             removed, freed;
+    ngx_http_fado_shm_t   *sh;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    sh = s->table->sh;
+
+    if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        (void) ngx_http_fado_table_set(s->table, s->log, (u_char *) "", 0,
+                                       reply->str, reply->len);
+    }
+
+    /* what the snapshot did not see is gone from Redis */
+    removed = ngx_http_fado_table_sweep_unseen(s->table);
+    freed = ngx_http_fado_table_free_zombies(s->table);
+
+    sh->version = s->snapshot_version;
+    sh->epoch_len = s->epoch_len;
+    ngx_memcpy(sh->epoch, s->epoch, s->epoch_len);
+    sh->resyncs++;
+    sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
+
+    ngx_time_update();
+    sh->last_resync_ms = ngx_current_msec - s->snapshot_start;
+    sh->last_resync_at = ngx_time();
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    s->version = s->snapshot_version;
+    s->synced = 1;
+    s->backoff = 0;
+    s->last_resync = ngx_current_msec;
+
+    ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                  "fado: resync done: %ui routes (%ui in table, %ui removed, "
+                  "%ui sets freed), version %uL, in %Mms",
+                  s->snapshot_routes, sh->nroutes, removed, freed,
+                  s->version, sh->last_resync_ms);
+
+    ngx_http_fado_sync_follow(s);
+}
+
+
+/* ---------------------------------------------------------------- feed */
+
+
+static void ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r,
+    void *data);
+
+
+static void
+ngx_http_fado_sync_follow(ngx_http_fado_sync_t *s)
+{
+    u_char       id[sizeof(s->last_id) + 1];
+    u_char       count[NGX_INT_T_LEN + 1], block[NGX_INT_T_LEN + 1];
+    const char  *argv[8];
+
+    ngx_memcpy(id, s->last_id, s->last_id_len);
+    id[s->last_id_len] = '\0';
+
+    *ngx_sprintf(count, "%d", NGX_HTTP_FADO_FEED_COUNT) = '\0';
+    *ngx_sprintf(block, "%d", NGX_HTTP_FADO_BLOCK) = '\0';
+
+    argv[0] = "XREAD";
+    argv[1] = "COUNT";
+    argv[2] = (char *) count;
+    argv[3] = "BLOCK";
+    argv[4] = (char *) block;
+    argv[5] = "STREAMS";
+    argv[6] = (char *) s->fmcf->key_feed.data;
+    argv[7] = (char *) id;
+
+    (void) ngx_http_fado_sync_command(s, NGX_HTTP_FADO_BLOCK,
+                                      ngx_http_fado_sync_on_xread, 8, argv);
+}
+
+
+/*
+ * Applies one feed entry. Returns NGX_OK, or NGX_DECLINED when the entry
+ * says the table must be rebuilt (gap, reset), or NGX_ERROR when ownership
+ * was lost.
+ */
+static ngx_int_t
+ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
+{
+    uint64_t              v;
+    redisReply           *fields, *op, *b, *rec;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = s->table->sh;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING
+        || entry->element[0]->len >= sizeof(s->last_id))
+    {
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "fado: malformed feed entry, resyncing");
+        return NGX_DECLINED;
+    }
+
+    fields = entry->element[1];
+    op = ngx_http_fado_sync_field(fields, "op");
+
+    if (ngx_http_fado_sync_uint(ngx_http_fado_sync_field(fields, "v"), &v)
+        != NGX_OK || op == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "fado: feed entry %*s without version or op, resyncing",
+                      entry->element[0]->len, entry->element[0]->str);
+        return NGX_DECLINED;
+    }
+
+    if (v != s->version + 1) {
+        ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                      "fado: feed gap: table at version %uL, next entry has "
+                      "%uL; resyncing", s->version, v);
+        return NGX_DECLINED;
+    }
+
+    b = ngx_http_fado_sync_field(fields, "b");
+    rec = ngx_http_fado_sync_field(fields, "r");
+
+    if (op->len == 3 && ngx_memcmp(op->str, "set", 3) == 0
+        && b && rec && b->len)
+    {
+        (void) ngx_http_fado_table_set(s->table, s->log, (u_char *) b->str,
+                                       b->len, rec->str, rec->len);
+
+    } else if (op->len == 3 && ngx_memcmp(op->str, "del", 3) == 0 && b) {
+        ngx_http_fado_table_delete(s->table, (u_char *) b->str, b->len);
+
+    } else if (op->len == 7 && ngx_memcmp(op->str, "default", 7) == 0 && rec) {
+        (void) ngx_http_fado_table_set(s->table, s->log, (u_char *) "", 0,
+                                       rec->str, rec->len);
+
+    } else if (op->len == 9 && ngx_memcmp(op->str, "nodefault", 9) == 0) {
+        ngx_http_fado_table_clear_default(s->table);
+
+    } else if (op->len == 5 && ngx_memcmp(op->str, "reset", 5) == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                      "fado: feed reset at version %uL, resyncing", v);
+        return NGX_DECLINED;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "fado: feed entry %*s has unknown op \"%*s\", resyncing",
+                      entry->element[0]->len, entry->element[0]->str,
+                      op->len, op->str);
+        return NGX_DECLINED;
+    }
+
+    s->version = v;
+    sh->version = v;
+    sh->updates++;
+
+    ngx_memcpy(s->last_id, entry->element[0]->str, entry->element[0]->len);
+    s->last_id_len = entry->element[0]->len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    size_t                 i;
+    ngx_int_t              rc;
+    redisReply            *reply, *stream, *entries;
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (ngx_exiting) {
+        ngx_http_fado_sync_drop(s, NULL, 0);
+        ngx_http_fado_sync_release(s);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        ngx_http_fado_sync_follow(s);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1
+        || reply->element[0]->type != REDIS_REPLY_ARRAY
+        || reply->element[0]->elements != 2
+        || reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        ngx_http_fado_sync_drop(s, "malformed XREAD reply",
+                                sizeof("malformed XREAD reply") - 1);
+        return;
+    }
+
+    stream = reply->element[0];
+    entries = stream->element[1];
+
+    if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+        return;
+    }
+
+    rc = NGX_OK;
+
+    for (i = 0; i < entries->elements; i++) {
+        rc = ngx_http_fado_sync_apply(s, entries->element[i]);
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
+
+    (void) ngx_http_fado_table_free_zombies(s->table);
+
+    ngx_rwlock_unlock(&s->table->sh->lock);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
+                   "fado: feed applied up to version %uL (%uz entries)",
+                   s->version, i);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_fado_sync_snapshot(s);
+        return;
+    }
+
+    ngx_http_fado_sync_follow(s);
+}

@@ -1,0 +1,156 @@
+/*
+ * The routing table in shared memory: bucket -> route -> interned endpoint
+ * set -> endpoints with load counters shared by all workers.
+ *
+ * One worker (the sync owner) writes, under the write lock; requests read
+ * under the read lock and leave it holding a reference on the endpoint set
+ * they use. A set no route uses any more becomes a zombie and is freed by the
+ * owner once its last reader is gone, so nothing is freed under a reader.
+ */
+
+#ifndef NGX_HTTP_FADO_TABLE_H
+#define NGX_HTTP_FADO_TABLE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_fado_record.h"
+
+
+typedef struct ngx_http_fado_endpoint_s  ngx_http_fado_endpoint_t;
+typedef struct ngx_http_fado_set_s       ngx_http_fado_set_t;
+typedef struct ngx_http_fado_route_s     ngx_http_fado_route_t;
+
+
+struct ngx_http_fado_endpoint_s {
+    ngx_http_fado_endpoint_t  *next;        /* intern chain */
+    ngx_atomic_t               inflight;
+    ngx_atomic_t               requests;
+    ngx_atomic_t               fails;       /* consecutive, for max_fails */
+    ngx_atomic_t               failures;    /* total */
+    ngx_atomic_t               last_fail;   /* ngx_current_msec */
+    ngx_atomic_t               ewma_us;     /* response time, microseconds */
+    ngx_uint_t                 refs;        /* sets using it (write lock) */
+    uint32_t                   hash;
+    socklen_t                  socklen;
+    union {
+        struct sockaddr        sa;
+        struct sockaddr_in     sin;
+        struct sockaddr_in6    sin6;
+    }                          sockaddr;
+    ngx_str_t                  name;        /* ip:port */
+    ngx_str_t                  cluster;
+    ngx_str_t                  zone;
+    u_char                     data[1];
+};
+
+
+typedef struct {
+    ngx_http_fado_endpoint_t  *ep;
+    uint32_t                   weight;
+    uint32_t                   max_inflight;
+} ngx_http_fado_member_t;
+
+
+struct ngx_http_fado_set_s {
+    ngx_http_fado_set_t       *next;        /* intern chain, or zombie list */
+    ngx_atomic_t               readers;     /* requests holding the set */
+    ngx_atomic_t               rr;          /* round robin cursor */
+    ngx_uint_t                 routes;      /* routes using it (write lock) */
+    uint32_t                   hash;
+    uint32_t                   n;
+    uint32_t                   total_weight;
+    uint32_t                   key_len;
+    u_char                    *key;         /* the record's endpoint text */
+    ngx_http_fado_member_t     m[1];
+};
+
+
+struct ngx_http_fado_route_s {
+    ngx_http_fado_route_t     *next;
+    ngx_http_fado_set_t       *set;
+    uint64_t                   version;
+    uint32_t                   hash;
+    uint32_t                   gen;         /* resync mark */
+    u_char                     policy;
+    u_char                     len;
+    u_char                     name[1];
+};
+
+
+enum {
+    NGX_HTTP_FADO_SYNC_DISABLED = 0,
+    NGX_HTTP_FADO_SYNC_CONNECTING,
+    NGX_HTTP_FADO_SYNC_SNAPSHOT,
+    NGX_HTTP_FADO_SYNC_FOLLOWING,
+    NGX_HTTP_FADO_SYNC_DOWN
+};
+
+
+typedef struct {
+    ngx_atomic_t               lock;        /* ngx_rwlock */
+    ngx_atomic_t               owner;       /* pid of the sync worker */
+    ngx_atomic_t               owner_gen;
+    ngx_atomic_t               conf_gen;    /* bumped on every (re)load */
+
+    ngx_http_fado_route_t    **slots;
+    ngx_uint_t                 nslots;      /* a power of two */
+    ngx_http_fado_set_t      **set_slots;
+    ngx_uint_t                 nset_slots;
+    ngx_http_fado_endpoint_t **ep_slots;
+    ngx_uint_t                 nep_slots;
+
+    ngx_http_fado_route_t     *def;         /* the "P default" route */
+    ngx_http_fado_set_t       *zombies;
+
+    ngx_uint_t                 nroutes;
+    ngx_uint_t                 nsets;
+    ngx_uint_t                 nendpoints;
+    ngx_uint_t                 nzombies;
+    uint32_t                   gen;
+
+    /* written by the owner, read racily by the status handler */
+    uint64_t                   version;
+    ngx_uint_t                 state;
+    ngx_uint_t                 resyncs;
+    ngx_uint_t                 updates;
+    ngx_uint_t                 rejected;
+    ngx_uint_t                 alloc_failures;
+    ngx_msec_t                 last_resync_ms;
+    time_t                     last_resync_at;
+    time_t                     last_error_at;
+    size_t                     epoch_len;
+    size_t                     last_error_len;
+    u_char                     epoch[64];
+    u_char                     last_error[256];
+} ngx_http_fado_shm_t;
+
+
+typedef struct {
+    ngx_http_fado_shm_t       *sh;
+    ngx_slab_pool_t           *shpool;
+    ngx_shm_zone_t            *shm_zone;
+} ngx_http_fado_table_t;
+
+
+ngx_int_t ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+
+/* Request side: under the read lock, takes a reference on the set. */
+ngx_http_fado_route_t *ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh,
+    u_char *name, size_t len);
+void ngx_http_fado_table_release(ngx_http_fado_set_t *set);
+
+/* Owner side: the caller holds the write lock. */
+ngx_int_t ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
+    u_char *bucket, size_t len, const char *rec, size_t rec_len);
+void ngx_http_fado_table_delete(ngx_http_fado_table_t *t, u_char *bucket,
+    size_t len);
+void ngx_http_fado_table_clear_default(ngx_http_fado_table_t *t);
+void ngx_http_fado_table_keep(ngx_http_fado_table_t *t, u_char *bucket,
+    size_t len);
+ngx_uint_t ngx_http_fado_table_sweep_unseen(ngx_http_fado_table_t *t);
+ngx_uint_t ngx_http_fado_table_free_zombies(ngx_http_fado_table_t *t);
+size_t ngx_http_fado_table_used(ngx_http_fado_table_t *t);
+void ngx_http_fado_table_error(ngx_http_fado_shm_t *sh, const char *fmt, ...);
+
+#endif /* NGX_HTTP_FADO_TABLE_H */
