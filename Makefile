@@ -23,6 +23,7 @@ UNIT_TESTS  :=
 all:
 
 -include mk/module.mk
+-include mk/storage.mk
 -include mk/controller.mk
 -include mk/examples.mk
 -include mk/unit.mk
