@@ -5,11 +5,15 @@
  */
 
 #include "replication.h"
+#include "madmin_client.h"
 #include "s3_client.h"
+#include "storage_replcfg.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *
 fado_replica_state_name(fado_replica_state_e state)
@@ -81,18 +85,390 @@ fado_replication_ensure_home(const fado_storage_site_t *home,
     return rc;
 }
 
+
+/* ------------------------------------------------------------ caught up */
+
+/*
+ * A replica has caught up when every object version (delete markers too)
+ * on the home is on the replica with the same version id, which MinIO's
+ * replication preserves. The replica's versions go into a hash set, the
+ * home's are looked up; extra data on the replica (an adopted bucket) is
+ * fine.
+ */
+typedef struct {
+    char    **slots;
+    size_t    cap;
+    size_t    used;
+    int       nomem;
+} fado_replication_set_t;
+
+static uint64_t
+fado_replication_hash(const char *s)
+{
+    uint64_t  h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static char *
+fado_replication_member(const fado_s3_entry_t *e)
+{
+    size_t  kl = strlen(e->key), vl = strlen(e->version_id ? e->version_id : "");
+    char   *m = malloc(kl + vl + 2);
+
+    if (m) {
+        memcpy(m, e->key, kl);
+        m[kl] = '\n';       /* keys may not hold '\n' in a way that collides
+                               with a version id: ids have no '\n' */
+        memcpy(m + kl + 1, e->version_id ? e->version_id : "", vl + 1);
+    }
+    return m;
+}
+
+static int
+fado_replication_set_add(fado_replication_set_t *s, char *m)
+{
+    size_t  i;
+
+    if (s->used * 2 >= s->cap) {
+        size_t   ncap = s->cap ? s->cap * 2 : 1024, j;
+        char   **n = calloc(ncap, sizeof(*n));
+
+        if (n == NULL) {
+            return -1;
+        }
+        for (j = 0; j < s->cap; j++) {
+            if (s->slots[j]) {
+                i = fado_replication_hash(s->slots[j]) & (ncap - 1);
+                while (n[i]) {
+                    i = (i + 1) & (ncap - 1);
+                }
+                n[i] = s->slots[j];
+            }
+        }
+        free(s->slots);
+        s->slots = n;
+        s->cap = ncap;
+    }
+    i = fado_replication_hash(m) & (s->cap - 1);
+    while (s->slots[i]) {
+        if (strcmp(s->slots[i], m) == 0) {
+            free(m);
+            return 0;
+        }
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->slots[i] = m;
+    s->used++;
+    return 0;
+}
+
+static int
+fado_replication_set_has(const fado_replication_set_t *s, const char *m)
+{
+    size_t  i;
+
+    if (s->cap == 0) {
+        return 0;
+    }
+    i = fado_replication_hash(m) & (s->cap - 1);
+    while (s->slots[i]) {
+        if (strcmp(s->slots[i], m) == 0) {
+            return 1;
+        }
+        i = (i + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+static void
+fado_replication_set_free(fado_replication_set_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->cap; i++) {
+        free(s->slots[i]);
+    }
+    free(s->slots);
+}
+
+static int
+fado_replication_collect(void *ud, const fado_s3_entry_t *e)
+{
+    fado_replication_set_t  *s = ud;
+    char                    *m = fado_replication_member(e);
+
+    if (m == NULL || fado_replication_set_add(s, m) != 0) {
+        free(m);
+        s->nomem = 1;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    fado_replication_set_t  *replica;
+    size_t                   missing;
+    size_t                   total;
+    int                      nomem;
+} fado_replication_cmp_t;
+
+static int
+fado_replication_compare(void *ud, const fado_s3_entry_t *e)
+{
+    fado_replication_cmp_t  *c = ud;
+    char                    *m = fado_replication_member(e);
+
+    if (m == NULL) {
+        c->nomem = 1;
+        return 1;
+    }
+    c->total++;
+    if (!fado_replication_set_has(c->replica, m)) {
+        c->missing++;
+    }
+    free(m);
+    return 0;
+}
+
+static int
+fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
+    const char *bucket, int *ready, size_t *missing, char *err,
+    size_t err_len)
+{
+    fado_replication_set_t  set;
+    fado_replication_cmp_t  cmp;
+    int                     rc = -1;
+
+    memset(&set, 0, sizeof(set));
+    memset(&cmp, 0, sizeof(cmp));
+    *ready = 0;
+    /* replica first: a version written meanwhile on the home then only
+     * delays readiness, it never makes it early */
+    if (fado_s3_list_versions(rep, bucket, NULL, fado_replication_collect,
+                              &set, err, err_len) != 0)
+    {
+        goto done;
+    }
+    cmp.replica = &set;
+    if (set.nomem
+        || fado_s3_list_versions(home, bucket, NULL, fado_replication_compare,
+                                 &cmp, err, err_len) != 0)
+    {
+        if (set.nomem) {
+            snprintf(err, err_len, "comparing listings: out of memory");
+        }
+        goto done;
+    }
+    if (cmp.nomem) {
+        snprintf(err, err_len, "comparing listings: out of memory");
+        goto done;
+    }
+    *ready = cmp.missing == 0;
+    *missing = cmp.missing;
+    rc = 0;
+done:
+    fado_replication_set_free(&set);
+    return rc;
+}
+
+/* ------------------------------------------------------------ targets */
+
+static const char *
+fado_replication_host(const char *endpoint)
+{
+    const char  *h = strstr(endpoint, "://");
+
+    return h ? h + 3 : endpoint;
+}
+
+static int
+fado_replication_same_host(const char *a, const char *endpoint)
+{
+    const char  *b = fado_replication_host(endpoint);
+    size_t       n = strlen(b);
+
+    if (n && b[n - 1] == '/') {
+        n--;
+    }
+    return strlen(a) == n && strncmp(a, b, n) == 0;
+}
+
+/* The home's target towards bucket on the replica, if any. */
+static int
+fado_replication_find_target(fado_s3_client_t *home,
+    const fado_storage_site_t *replica, const char *bucket,
+    fado_madmin_target_t *found, int *present, char *err, size_t err_len)
+{
+    fado_madmin_target_t  *t;
+    size_t                 n, i;
+
+    *present = 0;
+    if (fado_madmin_targets_list(home, bucket, &t, &n, err, err_len) != 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (fado_replication_same_host(t[i].endpoint, replica->endpoint)
+            && strcmp(t[i].target_bucket, bucket) == 0)
+        {
+            *found = t[i];
+            *present = 1;
+            break;
+        }
+    }
+    free(t);
+    return 0;
+}
+
+static void
+fado_replication_rule_id(const fado_storage_site_t *replica, char *id,
+    size_t len)
+{
+    snprintf(id, len, "fado-%s", replica->cluster && *replica->cluster
+             ? replica->cluster : fado_replication_host(replica->endpoint));
+}
+
+static int
+fado_replication_rule(fado_s3_client_t *home, const char *bucket,
+    const fado_storage_rule_t *rule, char *err, size_t err_len)
+{
+    char  *cur = NULL, *next = NULL;
+    int    changed = 0, rc = -1;
+
+    if (fado_s3_bucket_config_get(home, bucket, "replication", &cur, err,
+                                  err_len) != 0
+        || fado_storage_replcfg_merge(cur, rule, &next, &changed, err,
+                                      err_len) != 0)
+    {
+        goto done;
+    }
+    if (changed && fado_s3_bucket_config_put(home, bucket, "replication",
+                                             next, err, err_len) != 0)
+    {
+        goto done;
+    }
+    rc = 0;
+done:
+    free(cur);
+    free(next);
+    return rc;
+}
+
+static void
+fado_replication_reset_id(char *id, size_t len)
+{
+    struct timespec  ts;
+
+    /* unique enough to tell resets apart; not a secret */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(id, len, "fado-%lld-%09ld", (long long) ts.tv_sec, ts.tv_nsec);
+}
+
+static int
+fado_replication_fail(char *err, size_t err_len, const char *step,
+    const fado_storage_site_t *home, const fado_storage_site_t *replica,
+    const char *bucket, const char *why)
+{
+    char  tmp[768];
+
+    snprintf(tmp, sizeof(tmp), "%s", why);
+    snprintf(err, err_len, "bucket \"%s\" %s -> %s: %s: %s", bucket,
+             home->cluster ? home->cluster : "?",
+             replica->cluster ? replica->cluster : "?", step, tmp);
+    return -1;
+}
+
 int
 fado_replication_converge(const fado_storage_site_t *home,
     const fado_storage_site_t *replica, const char *bucket, int priority,
     fado_replica_state_e *state, char *err, size_t err_len)
 {
-    (void) home;
-    (void) replica;
-    (void) bucket;
-    (void) priority;
+    fado_s3_client_t      *ch = NULL, *cr = NULL;
+    fado_madmin_target_t   t;
+    fado_storage_rule_t    rule;
+    char                   e[768], id[128], reset[64];
+    int                    present, ready, rc = -1;
+    size_t                 missing = 0;
+
     *state = FADO_REPLICA_FAILED;
-    snprintf(err, err_len, "replication: converge not implemented yet");
-    return -1;
+    ch = fado_replication_client(home, err, err_len);
+    cr = ch ? fado_replication_client(replica, err, err_len) : NULL;
+    if (cr == NULL) {
+        goto done;
+    }
+    if (strcmp(fado_s3_client_endpoint(ch), fado_s3_client_endpoint(cr))
+        == 0)
+    {
+        fado_replication_fail(err, err_len, "configuration", home, replica,
+                              bucket, "home and replica are the same "
+                              "deployment");
+        goto done;
+    }
+    if (fado_replication_bucket(ch, home, bucket, err, err_len) != 0
+        || fado_replication_bucket(cr, replica, bucket, err, err_len) != 0)
+    {
+        goto done;
+    }
+
+    memset(&t, 0, sizeof(t));
+    if (fado_replication_find_target(ch, replica, bucket, &t, &present, e,
+                                     sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "listing remote targets", home,
+                              replica, bucket, e);
+        goto done;
+    }
+    if (!present) {
+        if (fado_madmin_target_set(ch, bucket, replica->endpoint,
+                                   replica->access_key, replica->secret_key,
+                                   bucket, replica->region, t.arn,
+                                   sizeof(t.arn), e, sizeof(e)) != 0)
+        {
+            fado_replication_fail(err, err_len, "adding the remote target",
+                                  home, replica, bucket, e);
+            goto done;
+        }
+    }
+
+    fado_replication_rule_id(replica, id, sizeof(id));
+    rule.id = id;
+    rule.arn = t.arn;
+    rule.priority = priority;
+    if (fado_replication_rule(ch, bucket, &rule, e, sizeof(e)) != 0) {
+        fado_replication_fail(err, err_len, "replication rule", home,
+                              replica, bucket, e);
+        goto done;
+    }
+
+    /* existing objects: one resync per target, remembered by MinIO on the
+     * target itself (resetID), so a restart does not start another */
+    if (t.reset_id[0] == '\0') {
+        fado_replication_reset_id(reset, sizeof(reset));
+        if (fado_madmin_resync_start(ch, bucket, t.arn, reset, e, sizeof(e))
+            != 0)
+        {
+            fado_replication_fail(err, err_len, "resyncing existing objects",
+                                  home, replica, bucket, e);
+            goto done;
+        }
+    }
+
+    if (fado_replication_caught_up(ch, cr, bucket, &ready, &missing, e,
+                                   sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "measuring progress", home,
+                              replica, bucket, e);
+        goto done;
+    }
+    *state = ready ? FADO_REPLICA_READY : FADO_REPLICA_SYNCING;
+    rc = 0;
+done:
+    fado_s3_client_free(ch);
+    fado_s3_client_free(cr);
+    return rc;
 }
 
 int
@@ -100,9 +476,54 @@ fado_replication_stop(const fado_storage_site_t *home,
     const fado_storage_site_t *replica, const char *bucket,
     char *err, size_t err_len)
 {
-    (void) home;
-    (void) replica;
-    (void) bucket;
-    snprintf(err, err_len, "replication: stop not implemented yet");
-    return -1;
+    fado_s3_client_t      *ch;
+    fado_madmin_target_t   t;
+    char                   e[768], *cur = NULL, *next = NULL;
+    int                    present, changed, rc = -1;
+
+    ch = fado_replication_client(home, err, err_len);
+    if (ch == NULL) {
+        return -1;
+    }
+    if (replica == NULL || replica->endpoint == NULL) {
+        snprintf(err, err_len, "bucket \"%s\": replica site is missing",
+                 bucket);
+        goto done;
+    }
+    if (fado_replication_find_target(ch, replica, bucket, &t, &present, e,
+                                     sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "listing remote targets", home,
+                              replica, bucket, e);
+        goto done;
+    }
+    if (!present) {
+        rc = 0;                 /* already stopped */
+        goto done;
+    }
+    /* the rule first: MinIO refuses to remove a target a rule still uses */
+    if (fado_s3_bucket_config_get(ch, bucket, "replication", &cur, e,
+                                  sizeof(e)) != 0
+        || fado_storage_replcfg_remove(cur, t.arn, &next, &changed, e,
+                                       sizeof(e)) != 0
+        || (changed && next && fado_s3_bucket_config_put(ch, bucket,
+                                   "replication", next, e, sizeof(e)) != 0)
+        || (changed && next == NULL && fado_s3_bucket_config_delete(ch,
+                                   bucket, "replication", e, sizeof(e)) != 0))
+    {
+        fado_replication_fail(err, err_len, "removing the replication rule",
+                              home, replica, bucket, e);
+        goto done;
+    }
+    if (fado_madmin_target_remove(ch, bucket, t.arn, e, sizeof(e)) != 0) {
+        fado_replication_fail(err, err_len, "removing the remote target",
+                              home, replica, bucket, e);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(cur);
+    free(next);
+    fado_s3_client_free(ch);
+    return rc;
 }

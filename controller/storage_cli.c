@@ -7,6 +7,7 @@
  * FADO_<NAME>_SECRET_KEY (NAME uppercased), e.g. -s minio0.
  */
 
+#include "madmin_client.h"
 #include "replication.h"
 #include "s3_client.h"
 
@@ -46,6 +47,8 @@ fado_cli_usage(void)
 "  put BUCKET KEY FILE|-         streamed upload (multipart above the threshold)\n"
 "  get BUCKET KEY FILE|-         streamed download\n"
 "  rm BUCKET KEY [VERSION]       delete an object (a delete marker without VERSION)\n"
+"  info                          deployment id of SITE (admin API)\n"
+"  targets BUCKET                remote targets of BUCKET: arn endpoint bucket reset-id online\n"
 "  ensure-home BUCKET            replication.h: bucket + versioning on SITE\n"
 "  converge BUCKET REPLICA PRIO  replication.h: one convergence step, prints the state\n"
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
@@ -208,6 +211,29 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
              : fado_s3_list_objects(c, argv[1], argc > 2 ? argv[2] : NULL,
                                     fado_cli_print_entry, &versions, err,
                                     sizeof(err));
+    } else if (strcmp(cmd, "info") == 0) {
+        char  id[128];
+
+        rc = fado_madmin_deployment_id(c, id, sizeof(id), err, sizeof(err));
+        if (rc == 0) {
+            printf("deployment_id=%s\n", id);
+        }
+    } else if (strcmp(cmd, "targets") == 0) {
+        fado_madmin_target_t  *t;
+        size_t                 n, k;
+
+        if (argc != 2) {
+            goto usage;
+        }
+        rc = fado_madmin_targets_list(c, argv[1], &t, &n, err, sizeof(err));
+        if (rc == 0) {
+            for (k = 0; k < n; k++) {
+                printf("%s\t%s\t%s\t%s\t%s\n", t[k].arn, t[k].endpoint,
+                       t[k].target_bucket, t[k].reset_id[0] ? t[k].reset_id
+                       : "-", t[k].online ? "online" : "offline");
+            }
+            free(t);
+        }
     } else if (strcmp(cmd, "mb") == 0) {
         if (argc != 2) {
             goto usage;

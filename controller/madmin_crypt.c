@@ -1,0 +1,247 @@
+#include "madmin_crypt.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define FADO_MADMIN_ID_PBKDF2_AESGCM  0x02
+#define FADO_MADMIN_PBKDF2_ROUNDS     8192
+#define FADO_MADMIN_FRAGMENT          16384
+#define FADO_MADMIN_TAG_LEN           16
+#define FADO_MADMIN_HDR_LEN  (FADO_MADMIN_SALT_LEN + 1 + FADO_MADMIN_NONCE_LEN)
+
+static void
+fado_madmin_err(char *err, size_t err_len, const char *msg)
+{
+    if (err && err_len) {
+        snprintf(err, err_len, "madmin crypt: %s", msg);
+    }
+}
+
+static int
+fado_madmin_key(const char *password, const unsigned char *salt,
+    unsigned char *key)
+{
+    return PKCS5_PBKDF2_HMAC(password, (int) strlen(password), salt,
+                             FADO_MADMIN_SALT_LEN, FADO_MADMIN_PBKDF2_ROUNDS,
+                             EVP_sha256(), 32, key) == 1 ? 0 : -1;
+}
+
+/* One AES-256-GCM operation. enc: out = ct || tag; dec: in = ct || tag. */
+static int
+fado_madmin_gcm(int enc, const unsigned char *key, const unsigned char *iv,
+    const unsigned char *aad, size_t aad_len, const unsigned char *in,
+    size_t in_len, unsigned char *out)
+{
+    EVP_CIPHER_CTX  *ctx = EVP_CIPHER_CTX_new();
+    unsigned char    tag[FADO_MADMIN_TAG_LEN];
+    int              n, rc = -1;
+
+    if (ctx == NULL) {
+        return -1;
+    }
+    if (!enc) {
+        if (in_len < FADO_MADMIN_TAG_LEN) {
+            goto done;
+        }
+        in_len -= FADO_MADMIN_TAG_LEN;
+        memcpy(tag, in + in_len, FADO_MADMIN_TAG_LEN);
+    }
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1
+        || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1
+        || EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1
+        || (aad_len && EVP_CipherUpdate(ctx, NULL, &n, aad, (int) aad_len)
+                       != 1)
+        || (in_len && EVP_CipherUpdate(ctx, out, &n, in, (int) in_len) != 1))
+    {
+        goto done;
+    }
+    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG,
+                                    FADO_MADMIN_TAG_LEN, tag) != 1)
+    {
+        goto done;
+    }
+    if (EVP_CipherFinal_ex(ctx, out + in_len, &n) != 1) {
+        goto done;
+    }
+    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG,
+                                   FADO_MADMIN_TAG_LEN, out + in_len) != 1)
+    {
+        goto done;
+    }
+    rc = 0;
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    return rc;
+}
+
+static void
+fado_madmin_iv(unsigned char *iv, const unsigned char *nonce, uint32_t seq)
+{
+    memcpy(iv, nonce, FADO_MADMIN_NONCE_LEN);
+    iv[8] = (unsigned char) seq;
+    iv[9] = (unsigned char) (seq >> 8);
+    iv[10] = (unsigned char) (seq >> 16);
+    iv[11] = (unsigned char) (seq >> 24);
+}
+
+/*
+ * The stream's associated data: a flag byte (0x80 on the final fragment)
+ * followed by the tag of an empty message sealed under fragment number 0.
+ */
+static int
+fado_madmin_stream_ad(const unsigned char *key, const unsigned char *nonce,
+    unsigned char *ad)
+{
+    unsigned char  iv[12];
+
+    fado_madmin_iv(iv, nonce, 0);
+    ad[0] = 0x00;
+    return fado_madmin_gcm(1, key, iv, NULL, 0, NULL, 0, ad + 1);
+}
+
+int
+fado_madmin_encrypt_with(const char *password, const void *data, size_t len,
+    const unsigned char *salt, const unsigned char *nonce,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len)
+{
+    const unsigned char  *p = data;
+    unsigned char         key[32], ad[1 + FADO_MADMIN_TAG_LEN], iv[12], *o, *w;
+    size_t                nfrag, total, i, flen;
+
+    *out = NULL;
+    *out_len = 0;
+    nfrag = len == 0 ? 1 : (len + FADO_MADMIN_FRAGMENT - 1)
+                           / FADO_MADMIN_FRAGMENT;
+    if (nfrag >= UINT32_MAX) {
+        fado_madmin_err(err, err_len, "data too large");
+        return -1;
+    }
+    total = FADO_MADMIN_HDR_LEN + len + nfrag * FADO_MADMIN_TAG_LEN;
+    o = malloc(total);
+    if (o == NULL) {
+        fado_madmin_err(err, err_len, "out of memory");
+        return -1;
+    }
+    if (fado_madmin_key(password, salt, key) != 0
+        || fado_madmin_stream_ad(key, nonce, ad) != 0)
+    {
+        fado_madmin_err(err, err_len, "key derivation failed");
+        goto fail;
+    }
+    memcpy(o, salt, FADO_MADMIN_SALT_LEN);
+    o[FADO_MADMIN_SALT_LEN] = FADO_MADMIN_ID_PBKDF2_AESGCM;
+    memcpy(o + FADO_MADMIN_SALT_LEN + 1, nonce, FADO_MADMIN_NONCE_LEN);
+    w = o + FADO_MADMIN_HDR_LEN;
+    for (i = 0; i < nfrag; i++) {
+        flen = i + 1 < nfrag ? FADO_MADMIN_FRAGMENT
+                             : len - i * FADO_MADMIN_FRAGMENT;
+        ad[0] = i + 1 < nfrag ? 0x00 : 0x80;
+        fado_madmin_iv(iv, nonce, (uint32_t) (i + 1));
+        if (fado_madmin_gcm(1, key, iv, ad, sizeof(ad), p, flen, w) != 0) {
+            fado_madmin_err(err, err_len, "AES-256-GCM failed");
+            goto fail;
+        }
+        p += flen;
+        w += flen + FADO_MADMIN_TAG_LEN;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    *out = o;
+    *out_len = total;
+    return 0;
+fail:
+    OPENSSL_cleanse(key, sizeof(key));
+    free(o);
+    return -1;
+}
+
+int
+fado_madmin_encrypt(const char *password, const void *data, size_t len,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len)
+{
+    unsigned char  salt[FADO_MADMIN_SALT_LEN], nonce[FADO_MADMIN_NONCE_LEN];
+
+    if (RAND_bytes(salt, sizeof(salt)) != 1
+        || RAND_bytes(nonce, sizeof(nonce)) != 1)
+    {
+        fado_madmin_err(err, err_len, "no random bytes");
+        return -1;
+    }
+    return fado_madmin_encrypt_with(password, data, len, salt, nonce, out,
+                                    out_len, err, err_len);
+}
+
+int
+fado_madmin_decrypt(const char *password, const void *data, size_t len,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len)
+{
+    const unsigned char  *d = data, *salt, *nonce, *p;
+    unsigned char         key[32], ad[1 + FADO_MADMIN_TAG_LEN], iv[12], *o;
+    size_t                left, n = 0, clen;
+    uint32_t              seq = 1;
+
+    *out = NULL;
+    *out_len = 0;
+    if (len < FADO_MADMIN_HDR_LEN + FADO_MADMIN_TAG_LEN) {
+        fado_madmin_err(err, err_len, "ciphertext too short");
+        return -1;
+    }
+    if (d[FADO_MADMIN_SALT_LEN] != FADO_MADMIN_ID_PBKDF2_AESGCM) {
+        fado_madmin_err(err, err_len, "unsupported algorithm id (only "
+                        "PBKDF2 + AES-256-GCM, 0x02)");
+        return -1;
+    }
+    salt = d;
+    nonce = d + FADO_MADMIN_SALT_LEN + 1;
+    o = malloc(len + 1);
+    if (o == NULL) {
+        fado_madmin_err(err, err_len, "out of memory");
+        return -1;
+    }
+    if (fado_madmin_key(password, salt, key) != 0
+        || fado_madmin_stream_ad(key, nonce, ad) != 0)
+    {
+        fado_madmin_err(err, err_len, "key derivation failed");
+        goto fail;
+    }
+    p = d + FADO_MADMIN_HDR_LEN;
+    left = len - FADO_MADMIN_HDR_LEN;
+    for (;;) {
+        int  final = left <= FADO_MADMIN_FRAGMENT + FADO_MADMIN_TAG_LEN;
+
+        clen = final ? left : FADO_MADMIN_FRAGMENT + FADO_MADMIN_TAG_LEN;
+        if (clen < FADO_MADMIN_TAG_LEN) {
+            fado_madmin_err(err, err_len, "truncated ciphertext");
+            goto fail;
+        }
+        ad[0] = final ? 0x80 : 0x00;
+        fado_madmin_iv(iv, nonce, seq++);
+        if (fado_madmin_gcm(0, key, iv, ad, sizeof(ad), p, clen, o + n)
+            != 0)
+        {
+            fado_madmin_err(err, err_len, "not authentic (wrong secret key "
+                            "or corrupted data)");
+            goto fail;
+        }
+        n += clen - FADO_MADMIN_TAG_LEN;
+        p += clen;
+        left -= clen;
+        if (final) {
+            break;
+        }
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    o[n] = '\0';
+    *out = o;
+    *out_len = n;
+    return 0;
+fail:
+    OPENSSL_cleanse(key, sizeof(key));
+    free(o);
+    return -1;
+}

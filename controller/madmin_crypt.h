@@ -1,0 +1,37 @@
+/*
+ * fado madmin crypt: the request body encryption of MinIO's admin API
+ * (madmin-go EncryptData, its PBKDF2 + AES-256-GCM variant, which needs
+ * only OpenSSL). Layout of a ciphertext:
+ *
+ *   salt (32) | algorithm id (1: 0x02) | nonce (8) | sio stream
+ *
+ * key = PBKDF2-HMAC-SHA256(password, salt, 8192 rounds, 32 bytes); the sio
+ * stream is the data cut in 16 KiB fragments, each sealed with AES-256-GCM
+ * under nonce || little-endian fragment number, the last one flagged as
+ * final in its associated data (see docs/storage.md). The password is the
+ * admin credential's secret key.
+ */
+
+#ifndef FADO_MADMIN_CRYPT_H
+#define FADO_MADMIN_CRYPT_H
+
+#include <stddef.h>
+
+#define FADO_MADMIN_SALT_LEN   32
+#define FADO_MADMIN_NONCE_LEN  8
+
+/* Encrypt with a random salt and nonce. *out is malloc'd. 0 or -1. */
+int fado_madmin_encrypt(const char *password, const void *data, size_t len,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len);
+
+/* As above with the given salt and nonce: for test vectors only. */
+int fado_madmin_encrypt_with(const char *password, const void *data,
+    size_t len, const unsigned char *salt, const unsigned char *nonce,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len);
+
+/* Decrypt and authenticate (PBKDF2 variant only: the Argon2id ones need
+ * Argon2, which OpenSSL 3.0 lacks). *out is malloc'd, NUL-terminated. */
+int fado_madmin_decrypt(const char *password, const void *data, size_t len,
+    unsigned char **out, size_t *out_len, char *err, size_t err_len);
+
+#endif /* FADO_MADMIN_CRYPT_H */

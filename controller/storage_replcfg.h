@@ -1,0 +1,42 @@
+/*
+ * fado bucket replication configuration: read, merge and write MinIO's
+ * ReplicationConfiguration XML. fado owns one rule per replica target
+ * (ID "fado-<cluster>", destination the target's ARN) with delete-marker,
+ * delete and existing-object replication on; rules it does not own are
+ * kept byte for byte.
+ */
+
+#ifndef FADO_STORAGE_REPLCFG_H
+#define FADO_STORAGE_REPLCFG_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char  *id;            /* rule ID, e.g. "fado-eu-1" */
+    const char  *arn;           /* destination: the remote target's ARN */
+    int          priority;      /* unique within the bucket's rules */
+} fado_storage_rule_t;
+
+/*
+ * Merge rule into existing (NULL or "" when the bucket has none): any rule
+ * with the same ID or destination is replaced. *out is the new document
+ * (malloc'd) and *changed 0 when existing already holds an equivalent rule
+ * (then there is nothing to write). Fails, naming it, if a rule fado does
+ * not own has the same priority.
+ */
+int fado_storage_replcfg_merge(const char *existing,
+    const fado_storage_rule_t *rule, char **out, int *changed,
+    char *err, size_t err_len);
+
+/*
+ * Remove the rule towards arn. *out is the remaining document, or NULL
+ * when no rule remains (delete the configuration then); *changed 0 when
+ * there was no such rule.
+ */
+int fado_storage_replcfg_remove(const char *existing, const char *arn,
+    char **out, int *changed, char *err, size_t err_len);
+
+/* 1 if existing has an enabled rule towards arn, else 0. */
+int fado_storage_replcfg_has(const char *existing, const char *arn);
+
+#endif /* FADO_STORAGE_REPLCFG_H */
