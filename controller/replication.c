@@ -275,6 +275,115 @@ done:
     return rc;
 }
 
+/*
+ * Objects written before versioning was enabled carry the version id
+ * "null", and a replicated "null" version replaces the one on the replica.
+ * Adopting a replica bucket must not overwrite its data, so a key holding
+ * a "null" version on both sides with different content is a conflict the
+ * operator resolves (copy the object onto itself on one side, which gives
+ * it a real version id, then delete the "null" version there); the replica
+ * is not replicated to until then.
+ */
+typedef struct {
+    fado_replication_set_t   keys;      /* replica keys with a null object */
+    fado_replication_set_t   same;      /* key "\n" etag of those */
+    char                     first[256];
+    size_t                   conflicts;
+    int                      nomem;
+} fado_replication_nulls_t;
+
+static int
+fado_replication_nulls_collect(void *ud, const fado_s3_entry_t *e)
+{
+    fado_replication_nulls_t  *n = ud;
+    fado_s3_entry_t            k = *e;
+    char                      *a, *b;
+
+    if (strcmp(e->version_id, "null") != 0 || e->delete_marker) {
+        return 0;
+    }
+    k.version_id = "";
+    a = fado_replication_member(&k);
+    k.version_id = e->etag;
+    b = fado_replication_member(&k);
+    if (a == NULL || b == NULL || fado_replication_set_add(&n->keys, a) != 0
+        || fado_replication_set_add(&n->same, b) != 0)
+    {
+        n->nomem = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+fado_replication_nulls_check(void *ud, const fado_s3_entry_t *e)
+{
+    fado_replication_nulls_t  *n = ud;
+    fado_s3_entry_t            k = *e;
+    char                      *a, *b;
+
+    if (strcmp(e->version_id, "null") != 0) {
+        return 0;
+    }
+    k.version_id = "";
+    a = fado_replication_member(&k);
+    k.version_id = e->delete_marker ? "" : e->etag;
+    b = fado_replication_member(&k);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        n->nomem = 1;
+        return 1;
+    }
+    if (fado_replication_set_has(&n->keys, a)
+        && (e->delete_marker || !fado_replication_set_has(&n->same, b)))
+    {
+        if (n->conflicts++ == 0) {
+            snprintf(n->first, sizeof(n->first), "%s", e->key);
+        }
+    }
+    free(a);
+    free(b);
+    return 0;
+}
+
+static int
+fado_replication_no_conflict(fado_s3_client_t *home, fado_s3_client_t *rep,
+    const char *bucket, char *err, size_t err_len)
+{
+    fado_replication_nulls_t  n;
+    int                       rc = -1;
+
+    memset(&n, 0, sizeof(n));
+    if (fado_s3_list_versions(rep, bucket, NULL,
+                              fado_replication_nulls_collect, &n, err,
+                              err_len) != 0
+        || (!n.nomem && n.keys.used
+            && fado_s3_list_versions(home, bucket, NULL,
+                                     fado_replication_nulls_check, &n, err,
+                                     err_len) != 0))
+    {
+        goto done;
+    }
+    if (n.nomem) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    if (n.conflicts) {
+        snprintf(err, err_len, "%zu unversioned object(s) differ between "
+                 "home and replica and replication would overwrite the "
+                 "replica's, e.g. \"%s\" (copy it onto itself on one side, then "
+                 "delete its \"null\" version there); nothing was changed", n.conflicts,
+                 n.first);
+        goto done;
+    }
+    rc = 0;
+done:
+    fado_replication_set_free(&n.keys);
+    fado_replication_set_free(&n.same);
+    return rc;
+}
+
 /* ------------------------------------------------------------ targets */
 
 static const char *
@@ -389,7 +498,7 @@ fado_replication_converge(const fado_storage_site_t *home,
     fado_s3_client_t      *ch = NULL, *cr = NULL;
     fado_madmin_target_t   t;
     fado_storage_rule_t    rule;
-    char                   e[768], id[128], reset[64];
+    char                   e[768], id[128], reset[64], *cfg = NULL;
     int                    present, ready, rc = -1;
     size_t                 missing = 0;
 
@@ -419,6 +528,22 @@ fado_replication_converge(const fado_storage_site_t *home,
     {
         fado_replication_fail(err, err_len, "listing remote targets", home,
                               replica, bucket, e);
+        goto done;
+    }
+    /* before replication starts (no rule yet) make sure it would not
+     * overwrite anything on the replica */
+    if (fado_s3_bucket_config_get(ch, bucket, "replication", &cfg, e,
+                                  sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "reading the replication rules",
+                              home, replica, bucket, e);
+        goto done;
+    }
+    if ((!present || !fado_storage_replcfg_has(cfg, t.arn))
+        && fado_replication_no_conflict(ch, cr, bucket, e, sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "adopting the replica bucket",
+                              home, replica, bucket, e);
         goto done;
     }
     if (!present) {
@@ -466,6 +591,7 @@ fado_replication_converge(const fado_storage_site_t *home,
     *state = ready ? FADO_REPLICA_READY : FADO_REPLICA_SYNCING;
     rc = 0;
 done:
+    free(cfg);
     fado_s3_client_free(ch);
     fado_s3_client_free(cr);
     return rc;
