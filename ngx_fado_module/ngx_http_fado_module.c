@@ -54,7 +54,7 @@ static ngx_command_t  ngx_http_fado_commands[] = {
       NULL },
 
     { ngx_string("fado"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_1MORE,
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_fado_upstream,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,

@@ -1,0 +1,181 @@
+package Fado::Routes;
+
+# Writes routes for the Test::Nginx suites through docs/fado-publish.lua,
+# the one writer of the routing contract (docs/routing-contract.md), with
+# redis-cli: the same path operators use by hand.
+#
+#   use lib 't/lib';
+#   use Fado::Routes;
+#   my $r = Fado::Routes->new(prefix => 'test100:');   # flushes its keys
+#   $r->set('photos', '- 127.0.0.1:1984,eu-1,eu,1,0');
+#   $r->default('- 127.0.0.1:1985,any,any,1,0');
+#   $r->publish_later(1.0, set => 'photos', '- 127.0.0.1:1986,us-1,us,1,0');
+#
+# Redis: 127.0.0.1:$TEST_NGINX_REDIS_PORT, password $TEST_NGINX_REDIS_PASSWORD
+# (passed through REDISCLI_AUTH, never on a command line).
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use POSIX ();
+use IO::Socket::INET;
+use File::Basename qw(dirname);
+
+my $Root = abs_path(dirname(__FILE__) . '/../../..');
+my $Script = "$Root/docs/fado-publish.lua";
+
+sub new {
+    my ($class, %args) = @_;
+
+    my $self = bless {
+        prefix => $args{prefix} // 'fado:',
+        port   => $args{port} // $ENV{TEST_NGINX_REDIS_PORT}
+                  // die("Fado::Routes: TEST_NGINX_REDIS_PORT is not set\n"),
+        maxlen => $args{maxlen} // 100000,
+    }, $class;
+
+    $self->flush unless $args{keep};
+
+    return $self;
+}
+
+sub prefix { $_[0]{prefix} }
+sub port { $_[0]{port} }
+
+sub redis_keys {
+    my $self = shift;
+    my $p = $self->{prefix};
+    return map { "$p$_" } qw(routes version feed default epoch);
+}
+
+sub _env {
+    my $pw = $ENV{TEST_NGINX_REDIS_PASSWORD};
+    local $ENV{REDISCLI_AUTH} = $pw if defined $pw && $pw ne '';
+    return %ENV;
+}
+
+# Runs redis-cli with @args; returns its output without the final newline.
+sub cli {
+    my ($self, @args) = @_;
+
+    local %ENV = _env();
+
+    open(my $fh, '-|', 'redis-cli', '--no-auth-warning', '-h', '127.0.0.1',
+         '-p', $self->{port}, @args)
+        or die "Fado::Routes: cannot run redis-cli: $!\n";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    die "Fado::Routes: redis-cli @args[0..0] failed (exit $?): $out\n" if $?;
+    chomp $out;
+    die "Fado::Routes: redis-cli @args[0..0]: $out\n" if $out =~ /^(ERR|NOAUTH|WRONGPASS)/;
+    return $out;
+}
+
+# Removes every key of this prefix, so each suite starts from nothing.
+sub flush {
+    my $self = shift;
+    $self->cli('DEL', $self->redis_keys);
+}
+
+sub _publish_args {
+    my ($self, @triples) = @_;
+    die "Fado::Routes: publish takes op, bucket, body triples\n"
+        if @triples % 3;
+    return ('--eval', $Script, $self->redis_keys, ',', $self->{maxlen}, @triples);
+}
+
+# Publishes triples of (op, bucket, body); returns the last version.
+sub publish {
+    my ($self, @triples) = @_;
+    my $v = $self->cli($self->_publish_args(@triples));
+    die "Fado::Routes: publish failed: $v\n" unless $v =~ /^\d+$/;
+    return $v;
+}
+
+sub set { my ($self, $b, $body) = @_; $self->publish(set => $b, $body) }
+sub del { my ($self, $b) = @_; $self->publish(del => $b, '') }
+sub default { my ($self, $body) = @_; $self->publish(default => '', $body) }
+sub nodefault { $_[0]->publish(nodefault => '', '') }
+sub reset { my ($self, $epoch) = @_; $self->publish(reset => '', $epoch) }
+
+# Publishes in the background after $delay seconds, while requests run.
+sub publish_later {
+    my ($self, $delay, @triples) = @_;
+
+    my $pid = fork();
+    die "Fado::Routes: fork: $!\n" unless defined $pid;
+    return $pid if $pid;
+
+    # the child must not run the test framework's END blocks
+    select(undef, undef, undef, $delay);
+    local %ENV = _env();
+    exec('redis-cli', '--no-auth-warning', '-h', '127.0.0.1',
+         '-p', $self->{port}, $self->_publish_args(@triples))
+        or POSIX::_exit(1);
+}
+
+# Writes a raw value into the hash, bypassing the script: only for testing
+# how a gateway treats what the contract forbids.
+sub raw_hset {
+    my ($self, $bucket, $value) = @_;
+    $self->cli('HSET', "$self->{prefix}routes", $bucket, $value);
+}
+
+# Ports for backends the suites declare in http_config: B+80.. when the
+# harness gives FADO_BASE_PORT, else right after Test::Nginx's port.
+sub backend_port {
+    my ($n) = @_;
+    my $base = $ENV{FADO_BASE_PORT} ? $ENV{FADO_BASE_PORT} + 80
+                                    : ($ENV{TEST_NGINX_PORT} // 1984) + 1;
+    return $base + $n;
+}
+
+# Sets TEST_NGINX_B1_PORT .. TEST_NGINX_B<n>_PORT for use in configs.
+sub export_backends {
+    my ($n) = @_;
+    for my $i (1 .. $n) {
+        $ENV{"TEST_NGINX_B${i}_PORT"} = backend_port($i - 1);
+    }
+}
+
+# A raw GET to the nginx under test; returns (status, body).
+sub http_get {
+    my ($path, %headers) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} // $ENV{TEST_NGINX_PORT} // 1984;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 2)
+        or return (0, '');
+    my $h = join '', map { "$_: $headers{$_}\r\n" } sort { $a cmp $b } CORE::keys(%headers);
+    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n$h\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    my ($status) = $resp =~ m{^HTTP/1\.\d (\d+)};
+    my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+    return ($status // 0, $body // '');
+}
+
+# Polls the fado_status location at $path until the gateway's table has
+# reached $version (the value publish returned); dies after $timeout s.
+sub wait_version {
+    my ($version, $path, $timeout) = @_;
+    $path //= '/fado-status';
+    $timeout //= 5;
+    my $deadline = time + $timeout;
+    my $last = '';
+    while (time < $deadline) {
+        my ($status, $body) = http_get($path);
+        $last = $body;
+        if ($status == 200 && $body =~ /"table_version":(\d+)/
+            && $1 >= $version && $body =~ /"state":"following"/)
+        {
+            return $1;
+        }
+        select(undef, undef, undef, 0.02);
+    }
+    die "Fado::Routes: gateway did not reach version $version in ${timeout}s: $last\n";
+}
+
+1;
