@@ -1,0 +1,65 @@
+# A 256 MiB object streamed up and down through fado-storage with its peak
+# memory measured from outside (GNU time's maximum RSS) and bounded: the
+# client never holds the object, only a part (pipe input) or nothing (file).
+
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+
+for my $v (qw(FADO_MINIO0_ENDPOINT FADO_MINIO0_ACCESS_KEY FADO_MINIO0_SECRET_KEY
+              MC_BIN MC_CONFIG_DIR)) {
+    BAIL_OUT("$v is not set: run through scripts/run-tests") unless $ENV{$v};
+}
+my $cli = ($ENV{FADO_BUILD} || 'build') . '/fado-storage';
+BAIL_OUT("$cli is not built") unless -x $cli;
+BAIL_OUT('/usr/bin/time (GNU time) is needed to measure RSS') unless -x '/usr/bin/time';
+my $mc = $ENV{MC_BIN};
+my $tmp = tempdir(CLEANUP => 1);
+my $size = 256 * 1024 * 1024;
+my $limit_kib = 64 * 1024;
+
+sub sh {    # run a shell pipeline (no secrets in it); stdout, dies on failure
+    my ($cmd) = @_;
+    my $out = `$cmd`;
+    die "failed ($?): $cmd" if $?;
+    return $out;
+}
+sub sha { (split ' ', sh("sha256sum '$_[0]'"))[0] }
+# run CMD under GNU time; returns (exit code, max RSS KiB, stderr)
+sub measured {
+    my ($cmd) = @_;
+    my $rc = system("/usr/bin/time -f 'maxrss_kib=%M' -o '$tmp/time' $cmd 2>'$tmp/err'") >> 8;
+    my ($rss) = sh("cat '$tmp/time'") =~ /maxrss_kib=(\d+)/;
+    return ($rc, $rss, sh("cat '$tmp/err'"));
+}
+
+my $b = sprintf 't330-%d-%d', $$, time;
+sh("$cli mb $b");
+sh("head -c $size /dev/urandom > '$tmp/src'");
+my $src_sha = sha("$tmp/src");
+
+my ($rc, $rss, $err) = measured("$cli --stats put $b big '$tmp/src' >'$tmp/put.out'");
+is($rc, 0, 'a 256 MiB file uploads') or diag $err;
+cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");
+note($err =~ /(stats: .*)/ ? $1 : $err);
+like(sh("cat '$tmp/put.out'"), qr/^etag=[0-9a-f]{32}-\d+ /, 'as a multipart upload');
+like(sh("$mc stat --json minio0/$b/big"), qr/"size":$size\b/, 'mc sees all 268435456 bytes');
+
+($rc, $rss, $err) = measured("$cli --stats get $b big '$tmp/dst'");
+is($rc, 0, 'it downloads') or diag $err;
+cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");
+note($err =~ /(stats: .*)/ ? $1 : $err);
+is(sha("$tmp/dst"), $src_sha, 'and the bytes are the same');
+unlink "$tmp/dst";
+
+# a pipe has no length: parts are buffered one at a time
+($rc, $rss, $err) = measured("sh -c \"cat '$tmp/src' | $cli --stats --part-size 8 put $b piped - >/dev/null\"");
+is($rc, 0, 'a 256 MiB stream of unknown length uploads') or diag $err;
+cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");
+note($err =~ /(stats: .*)/ ? $1 : $err);
+is((split ' ', sh("$mc cat minio0/$b/piped | sha256sum"))[0], $src_sha,
+   'mc reads back the same bytes');
+
+sh("$mc rb --force minio0/$b >/dev/null");
+done_testing();
