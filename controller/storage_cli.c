@@ -10,6 +10,7 @@
 #include "madmin_client.h"
 #include "replication.h"
 #include "s3_client.h"
+#include "storage_notify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +50,8 @@ fado_cli_usage(void)
 "  rm BUCKET KEY [VERSION]       delete an object (a delete marker without VERSION)\n"
 "  info                          deployment id of SITE (admin API)\n"
 "  targets BUCKET                remote targets of BUCKET: arn endpoint bucket reset-id online\n"
+"  notify BUCKET ARN             send BUCKET's object events to the webhook target ARN\n"
+"  unnotify BUCKET               stop sending them (other configurations are kept)\n"
 "  ensure-home BUCKET            replication.h: bucket + versioning on SITE\n"
 "  converge BUCKET REPLICA PRIO  replication.h: one convergence step, prints the state\n"
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
@@ -234,6 +237,13 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
             }
             free(t);
         }
+    } else if (strcmp(cmd, "notify") == 0 || strcmp(cmd, "unnotify") == 0) {
+        if (argc != (strcmp(cmd, "notify") == 0 ? 3 : 2)) {
+            goto usage;
+        }
+        rc = argc == 3
+             ? fado_storage_notify_set(c, argv[1], argv[2], err, sizeof(err))
+             : fado_storage_notify_clear(c, argv[1], err, sizeof(err));
     } else if (strcmp(cmd, "mb") == 0) {
         if (argc != 2) {
             goto usage;

@@ -6,7 +6,8 @@
 STORAGE_SRCS := controller/storage_buf.c controller/s3_sign.c \
                 controller/s3_xml.c controller/s3_client.c \
                 controller/madmin_crypt.c controller/madmin_client.c \
-                controller/storage_replcfg.c controller/replication.c
+                controller/storage_replcfg.c controller/storage_notify.c \
+                controller/replication.c
 STORAGE_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(STORAGE_SRCS))
 STORAGE_HDRS := $(wildcard controller/s3_*.h controller/madmin_*.h \
                            controller/storage_*.h controller/replication.h)
@@ -34,6 +35,7 @@ $(STORAGE_CLI): $(BUILD)/controller/storage_cli.o $(STORAGE_OBJS)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(STORAGE_LIBS)
 
 STORAGE_UNIT := $(BUILD)/unit/test_s3_sign $(BUILD)/unit/test_s3_replcfg \
+                $(BUILD)/unit/test_s3_notify \
                 $(BUILD)/unit/test_madmin_crypt
 # Until the harness's t/unit/tap.h exists the tests cannot build; listing
 # them then would break `make unit-tests` for everyone.

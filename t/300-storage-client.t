@@ -120,5 +120,13 @@ ok($id, 'info reports a deployment id');
 ($rc, $out) = run($mc, 'admin', 'info', '--json', 'minio0');
 like($out, qr/"deploymentID":"\Q$id\E"/, 'the one mc admin info reports');
 
+# --- notifications: a webhook ARN MinIO does not know is refused clearly
+($rc, $out, $err) = run($cli, 'notify', $bucket, 'arn:minio:sqs::nosuchtarget:webhook');
+isnt($rc, 0, 'notify towards an unconfigured webhook target fails');
+like($err, qr/has no notification target arn:minio:sqs::nosuchtarget:webhook/,
+     'naming the target and pointing at the configuration');
+($rc, $out) = run($mc, 'event', 'ls', "minio0/$bucket");
+unlike($out, qr/nosuchtarget/, 'and the bucket\'s notifications are unchanged');
+
 run($mc, 'rb', '--force', "minio0/$bucket");
 done_testing();
