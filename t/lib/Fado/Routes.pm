@@ -178,4 +178,34 @@ sub wait_version {
     die "Fado::Routes: gateway did not reach version $version in ${timeout}s: $last\n";
 }
 
+our @Held;
+
+# Listens on $port and never answers: a backend that keeps requests in
+# flight. The socket lives as long as the test process.
+sub blackhole {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                  Listen => 64, ReuseAddr => 1)
+        or die "Fado::Routes: cannot listen on $port: $!\n";
+    push @Held, $s;
+    return $s;
+}
+
+# Sends a request to the nginx under test and leaves it running (its
+# connection stays open until the test process ends or drop_held is called).
+sub hold_request {
+    my ($path, %headers) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} // $ENV{TEST_NGINX_PORT} // 1984;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 2)
+        or die "Fado::Routes: cannot connect to nginx: $!\n";
+    my $h = join '', map { "$_: $headers{$_}\r\n" } sort { $a cmp $b } CORE::keys(%headers);
+    print $s "GET $path HTTP/1.1\r\nHost: localhost\r\n$h\r\n";
+    $s->flush;
+    push @Held, $s;
+    return $s;
+}
+
+sub drop_held { close $_ for @Held; @Held = () }
+
 1;
