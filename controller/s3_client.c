@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,20 +50,25 @@ fado_s3_errf(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
+static CURLcode  fado_s3_curl_status = CURLE_FAILED_INIT;
+
+static void
+fado_s3_curl_once(void)
+{
+    fado_s3_curl_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* curl_global_init is not thread-safe before curl 7.84 (Debian has 7.88,
+ * but the controller may create clients from several threads at once). */
 static int
 fado_s3_curl_init(void)
 {
-    static int  done;
+    static pthread_once_t  once = PTHREAD_ONCE_INIT;
 
-    /* curl_global_init is idempotent in effect but not thread-safe before
-     * 7.84: the controller creates its first client before its threads. */
-    if (!done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            return -1;
-        }
-        done = 1;
+    if (pthread_once(&once, fado_s3_curl_once) != 0) {
+        return -1;
     }
-    return 0;
+    return fado_s3_curl_status == CURLE_OK ? 0 : -1;
 }
 
 fado_s3_client_t *

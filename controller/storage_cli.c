@@ -11,8 +11,10 @@
 #include "replication.h"
 #include "s3_client.h"
 #include "storage_notify.h"
+#include "storage_stream.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,12 +35,14 @@ typedef struct {
 } fado_cli_site_t;
 
 static int  fado_cli_stats;
+static int  fado_cli_push;    /* put/get through storage_stream.h */
 
 static void
 fado_cli_usage(void)
 {
     fprintf(stderr,
-"usage: fado-storage [-s SITE] [--stats] [--part-size MIB] COMMAND ARGS\n"
+"usage: fado-storage [-s SITE] [--stats] [--part-size MIB] [--push] COMMAND ARGS\n"
+"  --push: put/get through the push/pull stream bridge the controller uses\n"
 "  SITE names env vars FADO_<SITE>_{ENDPOINT,ACCESS_KEY,SECRET_KEY} (default minio0)\n"
 "commands:\n"
 "  mb BUCKET                     create or adopt BUCKET, versioning on\n"
@@ -165,6 +169,71 @@ fado_cli_write(void *ud, const char *buf, size_t len)
     return 0;
 }
 
+/* As a push-style server would: read a piece, hand it over. */
+static int
+fado_cli_put_push(fado_cli_site_t *site, const char *bucket, const char *key,
+    fado_cli_fd_t *f, int64_t len, fado_s3_object_info_t *info, char *err,
+    size_t err_len)
+{
+    fado_storage_stream_t  *s;
+    char                    buf[64 * 1024];
+    ssize_t                 n;
+
+    s = fado_storage_upload_start(&site->site, bucket, key, NULL, len, err,
+                                  err_len);
+    if (s == NULL) {
+        return -1;
+    }
+    while ((n = fado_cli_read(f, buf, sizeof(buf))) > 0) {
+        if (fado_storage_upload_write(s, buf, (size_t) n) != 0) {
+            break;
+        }
+    }
+    if (n < 0) {
+        fado_storage_upload_abort(s);
+        snprintf(err, err_len, "reading the input failed");
+        return -1;
+    }
+    return fado_storage_upload_finish(s, info, err, err_len);
+}
+
+/* As a pull-style server would: ask for pieces until the end. */
+static int
+fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
+    fado_cli_fd_t *f, char *err, size_t err_len)
+{
+    fado_storage_stream_t  *s;
+    fado_s3_object_info_t   info;
+    char                    buf[64 * 1024];
+    ssize_t                 n;
+    long                    status;
+    int                     rc = 0;
+
+    s = fado_storage_download_start(&site->site, bucket, key, NULL, &info,
+                                    &status, err, err_len);
+    if (s == NULL) {
+        return -1;
+    }
+    while ((n = fado_storage_download_read(s, buf, sizeof(buf))) > 0) {
+        if (fado_cli_write(f, buf, (size_t) n) != 0) {
+            snprintf(err, err_len, "writing the output failed");
+            rc = -1;
+            break;
+        }
+    }
+    if (n < 0) {
+        snprintf(err, err_len, "%s", fado_storage_stream_error(s));
+        rc = -1;
+    }
+    if (rc == 0 && info.size >= 0 && f->bytes != info.size) {
+        snprintf(err, err_len, "%s/%s: got %lld bytes of %lld", bucket, key,
+                 (long long) f->bytes, (long long) info.size);
+        rc = -1;
+    }
+    fado_storage_download_close(s);
+    return rc;
+}
+
 static int
 fado_cli_print_entry(void *ud, const fado_s3_entry_t *e)
 {
@@ -283,8 +352,11 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) {
             len = st.st_size;
         }
-        rc = fado_s3_object_put(c, argv[1], argv[2], NULL, fado_cli_read, &f,
-                                len, &info, err, sizeof(err));
+        rc = fado_cli_push
+             ? fado_cli_put_push(site, argv[1], argv[2], &f, len, &info, err,
+                                 sizeof(err))
+             : fado_s3_object_put(c, argv[1], argv[2], NULL, fado_cli_read,
+                                  &f, len, &info, err, sizeof(err));
         if (rc == 0) {
             printf("etag=%s version=%s\n", info.etag, info.version_id);
             fado_cli_report("put", f.bytes, t0);
@@ -300,8 +372,10 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
                     strerror(errno));
             goto out;
         }
-        rc = fado_s3_object_get(c, argv[1], argv[2], NULL, fado_cli_write,
-                                &f, &info, err, sizeof(err));
+        rc = fado_cli_push
+             ? fado_cli_get_pull(site, argv[1], argv[2], &f, err, sizeof(err))
+             : fado_s3_object_get(c, argv[1], argv[2], NULL, fado_cli_write,
+                                  &f, &info, err, sizeof(err));
         if (rc == 0) {
             fado_cli_report("get", f.bytes, t0);
         }
@@ -422,10 +496,15 @@ main(int argc, char **argv)
     size_t            part_mib = 0;
     int               i = 1;
 
+    /* a closed stdout (| head) is an error to report, not a death */
+    signal(SIGPIPE, SIG_IGN);
     while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
         if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
             site = argv[i + 1];
             i += 2;
+        } else if (strcmp(argv[i], "--push") == 0) {
+            fado_cli_push = 1;
+            i++;
         } else if (strcmp(argv[i], "--stats") == 0) {
             fado_cli_stats = 1;
             i++;

@@ -7,11 +7,12 @@ STORAGE_SRCS := controller/storage_buf.c controller/s3_sign.c \
                 controller/s3_xml.c controller/s3_client.c \
                 controller/madmin_crypt.c controller/madmin_client.c \
                 controller/storage_replcfg.c controller/storage_notify.c \
+                controller/storage_stream.c \
                 controller/replication.c
 STORAGE_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(STORAGE_SRCS))
 STORAGE_HDRS := $(wildcard controller/s3_*.h controller/madmin_*.h \
                            controller/storage_*.h controller/replication.h)
-STORAGE_LIBS := -lcurl -lcrypto -ljansson
+STORAGE_LIBS := -lcurl -lcrypto -ljansson -pthread
 STORAGE_CLI  := $(BUILD)/fado-storage
 # The TAP header comes from the harness (t/unit/tap.h).
 STORAGE_TAP_INC ?= -It/unit

@@ -61,5 +61,23 @@ note($err =~ /(stats: .*)/ ? $1 : $err);
 is((split ' ', sh("$mc cat minio0/$b/piped | sha256sum"))[0], $src_sha,
    'mc reads back the same bytes');
 
+# the push/pull bridge (storage_stream.h) a push-style server uses
+($rc, $rss, $err) = measured("$cli --push put $b pushed '$tmp/src' >/dev/null");
+is($rc, 0, 'a 256 MiB object pushed through the stream bridge uploads') or diag $err;
+cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");
+($rc, $rss, $err) = measured("$cli --push get $b pushed '$tmp/dst'");
+is($rc, 0, 'and pulls back through it') or diag $err;
+cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");
+is(sha("$tmp/dst"), $src_sha, 'the same bytes');
+unlink "$tmp/dst";
+
+# an upload whose source fails half way leaves nothing behind
+($rc, undef, $err) = measured("$cli --push put $b aborted '$tmp'");
+isnt($rc, 0, 'a push upload whose input fails is aborted');
+like($err, qr/reading the input failed/, 'saying why');
+is(sh("$mc ls --incomplete minio0/$b"), '', 'no incomplete multipart upload is left');
+($rc) = measured("$mc stat minio0/$b/aborted");
+isnt($rc, 0, 'and no object');
+
 sh("$mc rb --force minio0/$b >/dev/null");
 done_testing();
