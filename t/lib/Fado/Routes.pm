@@ -179,15 +179,17 @@ sub wait_version {
 }
 
 our @Held;
+our %Blackholes;
 
 # Listens on $port and never answers: a backend that keeps requests in
 # flight. The socket lives as long as the test process.
 sub blackhole {
     my ($port) = @_;
+    return $Blackholes{$port} if $Blackholes{$port};
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
                                   Listen => 64, ReuseAddr => 1)
         or die "Fado::Routes: cannot listen on $port: $!\n";
-    push @Held, $s;
+    $Blackholes{$port} = $s;
     return $s;
 }
 
