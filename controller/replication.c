@@ -51,10 +51,10 @@ fado_replication_client(const fado_storage_site_t *site, char *err,
 /* The bucket exists (created or adopted as it is) with versioning on. */
 static int
 fado_replication_bucket(fado_s3_client_t *c, const fado_storage_site_t *site,
-    const char *bucket, char *err, size_t err_len)
+    const char *bucket, int *created_out, char *err, size_t err_len)
 {
     char  e[512], status[32];
-    int   created;
+    int   created = 0;
 
     if (fado_s3_bucket_create(c, bucket, &created, e, sizeof(e)) != 0
         || fado_s3_bucket_versioning_get(c, bucket, status, sizeof(status),
@@ -66,6 +66,9 @@ fado_replication_bucket(fado_s3_client_t *c, const fado_storage_site_t *site,
         snprintf(err, err_len, "cluster \"%s\": %s",
                  site->cluster ? site->cluster : "?", e);
         return -1;
+    }
+    if (created_out) {
+        *created_out = created;
     }
     return 0;
 }
@@ -80,7 +83,7 @@ fado_replication_ensure_home(const fado_storage_site_t *home,
     if (c == NULL) {
         return -1;
     }
-    rc = fado_replication_bucket(c, home, bucket, err, err_len);
+    rc = fado_replication_bucket(c, home, bucket, NULL, err, err_len);
     fado_s3_client_free(c);
     return rc;
 }
@@ -499,7 +502,7 @@ fado_replication_converge(const fado_storage_site_t *home,
     fado_madmin_target_t   t;
     fado_storage_rule_t    rule;
     char                   e[768], id[128], reset[64], *cfg = NULL;
-    int                    present, ready, rc = -1;
+    int                    present, ready, rep_created = 0, rc = -1;
     size_t                 missing = 0;
 
     *state = FADO_REPLICA_FAILED;
@@ -516,8 +519,9 @@ fado_replication_converge(const fado_storage_site_t *home,
                               "deployment");
         goto done;
     }
-    if (fado_replication_bucket(ch, home, bucket, err, err_len) != 0
-        || fado_replication_bucket(cr, replica, bucket, err, err_len) != 0)
+    if (fado_replication_bucket(ch, home, bucket, NULL, err, err_len) != 0
+        || fado_replication_bucket(cr, replica, bucket, &rep_created, err,
+                                   err_len) != 0)
     {
         goto done;
     }
@@ -569,8 +573,10 @@ fado_replication_converge(const fado_storage_site_t *home,
     }
 
     /* existing objects: one resync per target, remembered by MinIO on the
-     * target itself (resetID), so a restart does not start another */
-    if (t.reset_id[0] == '\0') {
+     * target itself (resetID), so a restart does not start another; and
+     * another when the replica's bucket had to be made again (its data
+     * was deleted or its deployment replaced) */
+    if (t.reset_id[0] == '\0' || rep_created) {
         fado_replication_reset_id(reset, sizeof(reset));
         if (fado_madmin_resync_start(ch, bucket, t.arn, reset, e, sizeof(e))
             != 0)
@@ -651,5 +657,125 @@ done:
     free(cur);
     free(next);
     fado_s3_client_free(ch);
+    return rc;
+}
+
+/* ------------------------------------------------------------ purge */
+
+typedef struct {
+    fado_s3_entry_t  e[1000];
+    char            *keys[1000];
+    char            *vids[1000];
+    size_t           n;
+    int              nomem;
+} fado_replication_batch_t;
+
+static void
+fado_replication_batch_clear(fado_replication_batch_t *b)
+{
+    size_t  i;
+
+    for (i = 0; i < b->n; i++) {
+        free(b->keys[i]);
+        free(b->vids[i]);
+    }
+    b->n = 0;
+}
+
+static int
+fado_replication_batch_add(void *ud, const fado_s3_entry_t *e)
+{
+    fado_replication_batch_t  *b = ud;
+    size_t                     i = b->n;
+
+    b->keys[i] = strdup(e->key);
+    b->vids[i] = strdup(e->version_id ? e->version_id : "");
+    if (b->keys[i] == NULL || b->vids[i] == NULL) {
+        free(b->keys[i]);
+        free(b->vids[i]);
+        b->nomem = 1;
+        return 1;
+    }
+    memset(&b->e[i], 0, sizeof(b->e[i]));
+    b->e[i].key = b->keys[i];
+    b->e[i].version_id = b->vids[i];
+    b->n++;
+    return b->n == 1000;        /* a full batch: stop listing, delete it */
+}
+
+int
+fado_replication_purge(const fado_storage_site_t *site, const char *bucket,
+    size_t *deleted, char *err, size_t err_len)
+{
+    fado_s3_client_t          *c;
+    fado_replication_batch_t  *b = NULL;
+    char                       e[768], *cfg = NULL;
+    int                        exists, rc = -1;
+
+    *deleted = 0;
+    c = fado_replication_client(site, err, err_len);
+    if (c == NULL) {
+        return -1;
+    }
+    if (fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0) {
+        goto fail;
+    }
+    if (!exists) {
+        rc = 0;
+        goto done;
+    }
+    if (fado_s3_bucket_config_get(c, bucket, "replication", &cfg, e,
+                                  sizeof(e)) != 0)
+    {
+        goto fail;
+    }
+    if (cfg != NULL) {
+        snprintf(err, err_len, "cluster \"%s\": bucket \"%s\" replicates to "
+                 "other clusters (it is a home); stop its replication before "
+                 "deleting its data", site->cluster ? site->cluster : "?",
+                 bucket);
+        goto done;
+    }
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        snprintf(e, sizeof(e), "out of memory");
+        goto fail;
+    }
+    for (;;) {
+        if (fado_s3_list_versions(c, bucket, NULL, fado_replication_batch_add,
+                                  b, e, sizeof(e)) != 0)
+        {
+            goto fail;
+        }
+        if (b->nomem) {
+            snprintf(e, sizeof(e), "out of memory");
+            goto fail;
+        }
+        if (b->n == 0) {
+            break;
+        }
+        if (fado_s3_objects_delete(c, bucket, b->e, b->n, e, sizeof(e))
+            != 0)
+        {
+            goto fail;
+        }
+        *deleted += b->n;
+        fado_replication_batch_clear(b);
+    }
+    if (fado_s3_bucket_delete(c, bucket, e, sizeof(e)) != 0) {
+        goto fail;
+    }
+    rc = 0;
+    goto done;
+fail:
+    snprintf(err, err_len, "cluster \"%s\": deleting bucket \"%s\": %s",
+             site->cluster ? site->cluster : "?", bucket, e);
+done:
+    if (b) {
+        fado_replication_batch_clear(b);
+        free(b);
+    }
+    free(cfg);
+    fado_s3_client_free(c);
     return rc;
 }

@@ -63,4 +63,14 @@ int fado_replication_stop(const fado_storage_site_t *home,
     const fado_storage_site_t *replica, const char *bucket,
     char *err, size_t err_len);
 
+/*
+ * Delete the bucket and every object version in it on one site: only for
+ * an explicit, confirmed request to remove a replica's data, after
+ * fado_replication_stop. Refuses a bucket that replicates elsewhere (a
+ * home: it has replication rules). A missing bucket is success.
+ * *deleted counts the versions (and delete markers) removed.
+ */
+int fado_replication_purge(const fado_storage_site_t *site,
+    const char *bucket, size_t *deleted, char *err, size_t err_len);
+
 #endif /* FADO_REPLICATION_H */

@@ -1382,3 +1382,73 @@ fado_s3_object_delete(fado_s3_client_t *c, const char *bucket,
     fado_s3_response_free(&resp);
     return 0;
 }
+
+int
+fado_s3_objects_delete(fado_s3_client_t *c, const char *bucket,
+    const fado_s3_entry_t *entries, size_t n, char *err, size_t err_len)
+{
+    fado_s3_kv_t         q[] = { { "delete", "" } };
+    fado_s3_kv_t         h[] = { { "content-type", "application/xml" } };
+    fado_s3_request_t    req = { .method = "POST", .bucket = bucket,
+                                 .query = q, .nquery = 1, .headers = h,
+                                 .nheaders = 1 };
+    fado_s3_response_t   resp;
+    fado_s3_xml_span_t   s, e;
+    fado_storage_buf_t   b;
+    size_t               i;
+    int                  rc = -1;
+
+    if (fado_s3_check_bucket(bucket, err, err_len) != 0) {
+        return -1;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (n > 1000) {
+        fado_s3_errf(err, err_len, "delete in /%s: at most 1000 objects per "
+                     "request (%zu)", bucket, n);
+        return -1;
+    }
+    fado_storage_buf_init(&b);
+    fado_storage_buf_puts(&b, "<Delete><Quiet>true</Quiet>");
+    for (i = 0; i < n; i++) {
+        fado_storage_buf_puts(&b, "<Object><Key>");
+        fado_storage_buf_xml_escape(&b, entries[i].key);
+        fado_storage_buf_puts(&b, "</Key>");
+        if (entries[i].version_id && *entries[i].version_id) {
+            fado_storage_buf_puts(&b, "<VersionId>");
+            fado_storage_buf_xml_escape(&b, entries[i].version_id);
+            fado_storage_buf_puts(&b, "</VersionId>");
+        }
+        fado_storage_buf_puts(&b, "</Object>");
+    }
+    fado_storage_buf_puts(&b, "</Delete>");
+    if (!fado_storage_buf_ok(&b)) {
+        fado_s3_errf(err, err_len, "delete in /%s: out of memory", bucket);
+        goto done;
+    }
+    req.body = b.data;
+    req.body_len = b.len;
+    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+        goto done;
+    }
+    s.p = resp.body;
+    s.end = resp.body + resp.body_len;
+    if (fado_s3_xml_next(&s, "Error", &e) == 1) {
+        char  key[256], code[64], msg[200];
+
+        fado_s3_xml_copy(&e, "Key", key, sizeof(key));
+        fado_s3_xml_copy(&e, "Code", code, sizeof(code));
+        fado_s3_xml_copy(&e, "Message", msg, sizeof(msg));
+        snprintf(c->last_code, sizeof(c->last_code), "%s", code);
+        fado_s3_errf(err, err_len, "delete /%s/%s: %s: %s", bucket, key,
+                     code, msg);
+        fado_s3_response_free(&resp);
+        goto done;
+    }
+    fado_s3_response_free(&resp);
+    rc = 0;
+done:
+    fado_storage_buf_free(&b);
+    return rc;
+}

@@ -153,4 +153,9 @@ int fado_s3_object_put_buffer(fado_s3_client_t *c, const char *bucket,
 int fado_s3_object_delete(fado_s3_client_t *c, const char *bucket,
     const char *key, const char *version_id, char *err, size_t err_len);
 
+/* Delete up to 1000 (key, version) pairs in one request (version_id NULL:
+ * latest). Fails naming the first key MinIO could not delete. */
+int fado_s3_objects_delete(fado_s3_client_t *c, const char *bucket,
+    const fado_s3_entry_t *entries, size_t n, char *err, size_t err_len);
+
 #endif /* FADO_S3_CLIENT_H */

@@ -59,7 +59,8 @@ fado_cli_usage(void)
 "  ensure-home BUCKET            replication.h: bucket + versioning on SITE\n"
 "  converge BUCKET REPLICA PRIO  replication.h: one convergence step, prints the state\n"
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
-"  stop BUCKET REPLICA           replication.h: stop replicating to REPLICA, keep its data\n");
+"  stop BUCKET REPLICA           replication.h: stop replicating to REPLICA, keep its data\n"
+"  purge BUCKET --yes-delete-all-data   delete BUCKET and all its versions on SITE\n");
 }
 
 static int
@@ -471,6 +472,20 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
             usleep(250 * 1000);
         }
     }
+    if (strcmp(cmd, "purge") == 0 && argc == 3
+        && strcmp(argv[2], "--yes-delete-all-data") == 0)
+    {
+        size_t  n;
+
+        if (fado_replication_purge(&home->site, argv[1], &n, err,
+                                   sizeof(err)) != 0)
+        {
+            fprintf(stderr, "fado-storage: %s\n", err);
+            return 1;
+        }
+        printf("purged %zu versions\n", n);
+        return 0;
+    }
     if (strcmp(cmd, "stop") == 0 && argc == 3) {
         if (fado_cli_site(argv[2], &replica) != 0) {
             return 1;
@@ -532,7 +547,8 @@ main(int argc, char **argv)
     argc -= i;
     argv += i;
     if (strcmp(argv[0], "ensure-home") == 0 || strcmp(argv[0], "converge") == 0
-        || strcmp(argv[0], "wait") == 0 || strcmp(argv[0], "stop") == 0)
+        || strcmp(argv[0], "wait") == 0 || strcmp(argv[0], "stop") == 0
+        || strcmp(argv[0], "purge") == 0)
     {
         return fado_cli_replication(&home, argc, argv);
     }

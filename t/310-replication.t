@@ -139,6 +139,21 @@ isnt($rc, 0, 'but no longer minio2');
 ($rc, $out, $err) = run($cli, 'stop', $b, 'minio2');
 is($rc, 0, 'stopping again is a no-op') or diag $err;
 
+# --- deleting a replica's data is a separate, explicit request
+($rc, $out, $err) = run($cli, 'purge', $b, '--yes-delete-all-data');
+isnt($rc, 0, 'purge refuses the home bucket while it replicates');
+like($err, qr/replicates to other clusters \(it is a home\)/, 'saying why');
+is(mc_cat("minio0/$b/existing/20"), "home 20\n", 'and the home keeps its data');
+($rc, $out, $err) = run($cli, '-s', 'minio2', 'purge', $b);
+isnt($rc, 0, 'purge without the confirmation flag does nothing');
+($rc, $out, $err) = run($cli, '-s', 'minio2', 'purge', $b, '--yes-delete-all-data');
+like($out, qr/^purged \d+ versions$/, 'purge of the stopped replica deletes every version') or diag $err;
+($rc) = run($mc, 'stat', "minio2/$b");
+isnt($rc, 0, 'and the bucket');
+($rc, $out, $err) = run($cli, 'wait', $b, '60', 'minio1', 'minio2');
+is($out, "ready\n", 'adding minio2 back makes its bucket again and resyncs it') or diag $err;
+is(mc_cat("minio2/$b/existing/20"), "home 20\n", 'existing objects are back on minio2');
+
 # --- the unversioned-collision guard
 my $c = "$b-c";
 run($mc, 'mb', '--quiet', "minio0/$c");
