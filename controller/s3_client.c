@@ -1452,3 +1452,72 @@ done:
     fado_storage_buf_free(&b);
     return rc;
 }
+
+int
+fado_s3_error_http_status(long status, const char *code)
+{
+    static const struct {
+        const char  *code;
+        int          http;
+    } map[] = {
+        { "NoSuchBucket", 404 }, { "NoSuchKey", 404 }, { "NoSuchVersion", 404 },
+        { "NoSuchUpload", 404 }, { "InvalidBucketName", 400 },
+        { "InvalidArgument", 400 }, { "KeyTooLongError", 400 },
+        { "InvalidObjectName", 400 }, { "MalformedXML", 400 },
+        { "BucketNotEmpty", 409 }, { "BucketAlreadyExists", 409 },
+        { "BucketAlreadyOwnedByYou", 409 }, { "OperationAborted", 409 },
+        { "PreconditionFailed", 412 }, { "InvalidRange", 416 },
+        { "EntityTooLarge", 413 }, { "SlowDown", 503 },
+        { "ServiceUnavailable", 503 }, { "XMinioServerNotInitialized", 503 },
+    };
+    size_t  i;
+
+    if (code && *code) {
+        for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            if (strcmp(code, map[i].code) == 0) {
+                return map[i].http;
+            }
+        }
+    }
+    if (status == 0 || status == 503) {
+        return 503;
+    }
+    if (status == 404) {
+        return 404;             /* HEAD answers carry no code */
+    }
+    return 502;
+}
+
+int
+fado_s3_buckets_list(fado_s3_client_t *c, fado_s3_list_fn fn, void *ud,
+    char *err, size_t err_len)
+{
+    fado_s3_request_t   req = { .method = "GET", .path = "/" };
+    fado_s3_response_t  resp;
+    fado_s3_xml_span_t  all, item;
+    fado_s3_entry_t     e;
+    char                name[64], date[64];
+    int                 r;
+
+    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+        return -1;
+    }
+    all.p = resp.body;
+    all.end = resp.body + resp.body_len;
+    while ((r = fado_s3_xml_next(&all, "Bucket", &item)) == 1) {
+        fado_s3_xml_copy(&item, "Name", name, sizeof(name));
+        fado_s3_xml_copy(&item, "CreationDate", date, sizeof(date));
+        memset(&e, 0, sizeof(e));
+        e.key = name;
+        e.last_modified = date;
+        if (fn(ud, &e) != 0) {
+            break;
+        }
+    }
+    fado_s3_response_free(&resp);
+    if (r < 0) {
+        fado_s3_errf(err, err_len, "GET /: malformed XML from MinIO");
+        return -1;
+    }
+    return 0;
+}

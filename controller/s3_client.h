@@ -103,6 +103,20 @@ int fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     fado_s3_response_t *resp, char *err, size_t err_len);
 void fado_s3_response_free(fado_s3_response_t *resp);
 
+/*
+ * The HTTP status fado's API should answer for a failed storage call, from
+ * MinIO's status and code (fado_s3_last_status/last_code): 404 for missing
+ * buckets, keys and versions, 400 for invalid names and arguments, 409 for
+ * conflicts, 412/416 for preconditions and ranges, 413 for too large, 503
+ * when MinIO is unreachable or asks to slow down, 502 for anything else
+ * (including MinIO refusing fado's own credentials: not the caller's fault).
+ */
+int fado_s3_error_http_status(long status, const char *code);
+
+/* Every bucket of the deployment, by name (creation date in last_modified). */
+int fado_s3_buckets_list(fado_s3_client_t *c, fado_s3_list_fn fn, void *ud,
+    char *err, size_t err_len);
+
 /* Buckets. create: *created is 1 when made, 0 when it already existed and
  * is ours (adopted as it is, never emptied or overwritten). */
 int fado_s3_bucket_create(fado_s3_client_t *c, const char *bucket,

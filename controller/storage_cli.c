@@ -45,6 +45,7 @@ fado_cli_usage(void)
 "  --push: put/get through the push/pull stream bridge the controller uses\n"
 "  SITE names env vars FADO_<SITE>_{ENDPOINT,ACCESS_KEY,SECRET_KEY} (default minio0)\n"
 "commands:\n"
+"  buckets                       list the buckets of SITE\n"
 "  mb BUCKET                     create or adopt BUCKET, versioning on\n"
 "  ls BUCKET [PREFIX]            list objects: key size etag\n"
 "  lsv BUCKET [PREFIX]           list versions: key version-id size latest|- delete-marker|-\n"
@@ -236,6 +237,14 @@ fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
 }
 
 static int
+fado_cli_print_bucket(void *ud, const fado_s3_entry_t *e)
+{
+    (void) ud;
+    printf("%s\t%s\n", e->key, e->last_modified);
+    return 0;
+}
+
+static int
 fado_cli_print_entry(void *ud, const fado_s3_entry_t *e)
 {
     int  versions = *(int *) ud;
@@ -284,6 +293,10 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
              : fado_s3_list_objects(c, argv[1], argc > 2 ? argv[2] : NULL,
                                     fado_cli_print_entry, &versions, err,
                                     sizeof(err));
+    } else if (strcmp(cmd, "buckets") == 0) {
+        versions = 0;
+        rc = fado_s3_buckets_list(c, fado_cli_print_bucket, &versions, err,
+                                  sizeof(err));
     } else if (strcmp(cmd, "info") == 0) {
         char  id[128];
 
@@ -393,6 +406,11 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
     }
     if (rc != 0) {
         fprintf(stderr, "fado-storage: %s\n", err);
+        if (getenv("FADO_STORAGE_API_STATUS")) {
+            /* what the controller's API would answer: for the suites */
+            fprintf(stderr, "api_status=%d\n", fado_s3_error_http_status(
+                        fado_s3_last_status(c), fado_s3_last_code(c)));
+        }
     }
     goto out;
 usage:

@@ -53,6 +53,9 @@ is($out, "$bucket adopted\n", 'mb on our existing bucket adopts it');
 ($rc, $out) = run($mc, 'version', 'info', "minio0/$bucket");
 like($out, qr/versioning is enabled/i, 'mc sees versioning enabled');
 
+($rc, $out) = run($cli, 'buckets');
+like($out, qr/^\Q$bucket\E\t\d{4}-\d\d-\d\dT/m, 'buckets lists it with its creation date');
+
 ($rc, $out, $err) = run($cli, 'mb', 'Bad_Bucket');
 isnt($rc, 0, 'an invalid bucket name fails');
 like($err, qr/bucket "Bad_Bucket": invalid name/, 'and the error names the bucket');
@@ -99,6 +102,13 @@ isnt($rc, 0, 'head of a missing object fails');
 like($err, qr{HEAD /$bucket/no/such/key: no such object}, 'naming bucket and key');
 ($rc, $out, $err) = run($cli, 'get', "nb-$bucket", 'k', "$tmp/x");
 like($err, qr/NoSuchBucket/, 'get from a missing bucket reports MinIO\'s error code');
+{
+    local $ENV{FADO_STORAGE_API_STATUS} = 1;
+    ($rc, $out, $err) = run($cli, 'get', $bucket, 'no/such/key', "$tmp/x");
+    like($err, qr/^api_status=404$/m, 'a missing key maps to API status 404');
+    ($rc, $out, $err) = run($cli, 'ls', 'Bad_Bucket');
+    like($err, qr/invalid name/, 'an invalid name is refused before MinIO is asked');
+}
 
 # --- secrets: a wrong secret gets a clear error that does not echo it
 {
