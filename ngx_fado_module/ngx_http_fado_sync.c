@@ -65,6 +65,7 @@ static const char  *ngx_http_fado_sync_states[] = {
 
 
 static void ngx_http_fado_sync_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s);
 static void ngx_http_fado_sync_retry(ngx_event_t *ev);
 static void ngx_http_fado_sync_watchdog(ngx_event_t *ev);
 static void ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s);
@@ -170,6 +171,44 @@ ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * Without a master process a reload re-reads the configuration in this very
+ * process and no init_process follows: pick up the new configuration here,
+ * before the old one is freed.
+ */
+static ngx_int_t
+ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s)
+{
+    ngx_cycle_t                *cycle;
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    fmcf = NULL;
+
+    if (cycle->conf_ctx[ngx_http_module.index]) {
+        fmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                   ngx_http_fado_module);
+    }
+
+    if (fmcf == s->fmcf) {
+        return NGX_OK;
+    }
+
+    ngx_http_fado_sync_drop(s, NULL, 0);
+    ngx_http_fado_sync_release(s);
+
+    if (s->retry.timer_set) {
+        ngx_del_timer(&s->retry);
+    }
+
+    s->table = NULL;
+
+    (void) ngx_http_fado_sync_init_process(cycle);
+
+    return NGX_DECLINED;
+}
+
+
 static void
 ngx_http_fado_sync_tick(ngx_event_t *ev)
 {
@@ -177,6 +216,12 @@ ngx_http_fado_sync_tick(ngx_event_t *ev)
 
     ngx_pid_t             pid;
     ngx_http_fado_shm_t  *sh;
+
+    if (ngx_process == NGX_PROCESS_SINGLE
+        && ngx_http_fado_sync_reconfigured(s) != NGX_OK)
+    {
+        return;
+    }
 
     sh = s->table->sh;
 

@@ -33,6 +33,8 @@ sub new {
         port   => $args{port} // $ENV{TEST_NGINX_REDIS_PORT}
                   // die("Fado::Routes: TEST_NGINX_REDIS_PORT is not set\n"),
         maxlen => $args{maxlen} // 100000,
+        password => exists $args{password} ? $args{password}
+                                           : $ENV{TEST_NGINX_REDIS_PASSWORD},
     }, $class;
 
     $self->flush unless $args{keep};
@@ -50,16 +52,19 @@ sub redis_keys {
 }
 
 sub _env {
-    my $pw = $ENV{TEST_NGINX_REDIS_PASSWORD};
-    local $ENV{REDISCLI_AUTH} = $pw if defined $pw && $pw ne '';
-    return %ENV;
+    my ($self) = @_;
+    my %env = %ENV;
+    delete $env{REDISCLI_AUTH};
+    my $pw = $self->{password};
+    $env{REDISCLI_AUTH} = $pw if defined $pw && $pw ne '';
+    return %env;
 }
 
 # Runs redis-cli with @args; returns its output without the final newline.
 sub cli {
     my ($self, @args) = @_;
 
-    local %ENV = _env();
+    local %ENV = $self->_env();
 
     open(my $fh, '-|', 'redis-cli', '--no-auth-warning', '-h', '127.0.0.1',
          '-p', $self->{port}, @args)
@@ -110,7 +115,7 @@ sub publish_later {
 
     # the child must not run the test framework's END blocks
     select(undef, undef, undef, $delay);
-    local %ENV = _env();
+    local %ENV = $self->_env();
     exec('redis-cli', '--no-auth-warning', '-h', '127.0.0.1',
          '-p', $self->{port}, $self->_publish_args(@triples))
         or POSIX::_exit(1);
@@ -209,5 +214,73 @@ sub hold_request {
 }
 
 sub drop_held { close $_ for @Held; @Held = () }
+
+# Polls GET $path (with %headers) until the body matches $re; dies after
+# $timeout seconds. For changes that carry no new version number.
+sub wait_body {
+    my ($path, $headers, $re, $timeout) = @_;
+    $timeout //= 5;
+    my $deadline = time + $timeout;
+    my $body = '';
+    while (time < $deadline) {
+        (undef, $body) = http_get($path, %{ $headers // {} });
+        return $body if $body =~ $re;
+        select(undef, undef, undef, 0.02);
+    }
+    die "Fado::Routes: GET $path never matched $re in ${timeout}s: $body\n";
+}
+
+# A private redis-server on $port (no password, no persistence) that a
+# suite may stop and start, so the shared one stays up.
+our %Redis;
+
+sub start_redis {
+    my ($port, $dir) = @_;
+    $dir //= ($ENV{TEST_NGINX_SERVROOT} // "/tmp/fado-test") . "-redis-$port";
+    system('mkdir', '-p', $dir) == 0 or die "Fado::Routes: mkdir $dir\n";
+    system('redis-server', '--port', $port, '--bind', '127.0.0.1',
+           '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
+           '--dir', $dir, '--pidfile', "$dir/redis.pid",
+           '--logfile', "$dir/redis.log") == 0
+        or die "Fado::Routes: cannot start redis-server on $port\n";
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 1);
+        if ($s) {
+            print $s "PING\r\n";
+            my $l = <$s> // '';
+            if ($l =~ /^\+PONG/) {
+                $Redis{$port} = $dir;
+                return;
+            }
+        }
+        select(undef, undef, undef, 0.05);
+    }
+    die "Fado::Routes: redis-server on $port did not answer\n";
+}
+
+sub stop_redis {
+    my ($port) = @_;
+    my $dir = delete $Redis{$port} or return;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 1);
+    if ($s) {
+        print $s "SHUTDOWN NOSAVE\r\n";
+        local $/;
+        my $ignored = <$s>;
+    }
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 1);
+        return unless $c;
+        close $c;
+        select(undef, undef, undef, 0.05);
+    }
+    die "Fado::Routes: redis-server on $port does not stop\n";
+}
+
+END { stop_redis($_) for CORE::keys %Redis }
 
 1;
