@@ -29,6 +29,9 @@ sub minio_start {
     $minio_pid = fork // die "fork: $!";
     if (!$minio_pid) {
         setpgrp(0, 0);
+        # not the checkout: MinIO reads ./config/config.json and the
+        # repository has a file named config (see docs/storage.md)
+        chdir $tmp or die "chdir $tmp: $!";
         open STDOUT, '>>', "$tmp/minio.log" or die; open STDERR, '>&', \*STDOUT or die;
         $ENV{MINIO_ROOT_USER} = $ENV{FADO_T320_ACCESS_KEY};
         $ENV{MINIO_ROOT_PASSWORD} = $ENV{FADO_T320_SECRET_KEY};
