@@ -212,7 +212,7 @@ fado: rejected record for bucket "broken": invalid weight "0"
 --- http_config eval: main::http_config('t110h:')
 --- init
 my $r = Fado::Routes->new(prefix => 't110h:', keep => 1);
-$r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0");
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0"));
 $r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,1,0 bogus");
 Fado::Routes::wait_version($r->set('videos', "- 127.0.0.1:$ENV{TEST_NGINX_B3_PORT},us-1,us,1,0"));
 --- request
