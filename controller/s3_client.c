@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include <curl/curl.h>
 
 #define FADO_S3_ERR_BODY_MAX   (64 * 1024)
+
+static _Atomic uint64_t  fado_s3_sent;
+static _Atomic uint64_t  fado_s3_received;
 #define FADO_S3_MIN_PART       (5 * 1024 * 1024)
 
 struct fado_s3_client_s {
@@ -166,6 +170,13 @@ void
 fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds)
 {
     c->stall_timeout = seconds > 0 ? seconds : 60;
+}
+
+void
+fado_s3_traffic(uint64_t *sent, uint64_t *received)
+{
+    *sent = fado_s3_sent;
+    *received = fado_s3_received;
 }
 
 long
@@ -524,6 +535,20 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
         != CURLE_OK)
     {
         resp->status = 0;
+    }
+    {
+        curl_off_t  up = 0, down = 0;
+
+        if (curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK
+            && up > 0)
+        {
+            fado_s3_sent += (uint64_t) up;
+        }
+        if (curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK
+            && down > 0)
+        {
+            fado_s3_received += (uint64_t) down;
+        }
     }
     c->last_status = resp->status;
     if (rc != CURLE_OK) {

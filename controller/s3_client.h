@@ -89,6 +89,10 @@ void fado_s3_client_set_multipart(fado_s3_client_t *c, int64_t threshold,
 /* Seconds without progress before a transfer is abandoned (default 60). */
 void fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds);
 
+/* Bytes sent and received (bodies) by every client of this process: shows
+ * what passes through fado, e.g. none of the replicated data. */
+void fado_s3_traffic(uint64_t *sent, uint64_t *received);
+
 long fado_s3_last_status(const fado_s3_client_t *c);
 const char *fado_s3_last_code(const fado_s3_client_t *c);
 const char *fado_s3_client_endpoint(const fado_s3_client_t *c);

@@ -119,6 +119,7 @@ static void
 fado_cli_report(const char *op, int64_t bytes, double t0)
 {
     struct rusage  ru;
+    uint64_t       sent, received;
 
     if (!fado_cli_stats) {
         return;
@@ -126,8 +127,11 @@ fado_cli_report(const char *op, int64_t bytes, double t0)
     if (getrusage(RUSAGE_SELF, &ru) != 0) {
         ru.ru_maxrss = -1;
     }
+    fado_s3_traffic(&sent, &received);
     fprintf(stderr, "stats: op=%s bytes=%" PRId64 " seconds=%.3f "
-            "maxrss_kib=%ld\n", op, bytes, fado_cli_now() - t0, ru.ru_maxrss);
+            "maxrss_kib=%ld http_sent=%" PRIu64 " http_received=%" PRIu64
+            "\n", op, bytes, fado_cli_now() - t0, ru.ru_maxrss, sent,
+            received);
 }
 
 typedef struct {
@@ -458,7 +462,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "wait") == 0 && argc >= 4) {
-        double  deadline = fado_cli_now() + atof(argv[2]);
+        double  t0 = fado_cli_now(), deadline = t0 + atof(argv[2]);
         int     i, ready;
 
         for (;;) {
@@ -479,6 +483,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
             }
             if (ready == argc - 3) {
                 printf("ready\n");
+                fado_cli_report("wait", 0, t0);
                 return 0;
             }
             if (fado_cli_now() > deadline) {
