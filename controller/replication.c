@@ -239,8 +239,8 @@ fado_replication_compare(void *ud, const fado_s3_entry_t *e)
 
 static int
 fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
-    const char *bucket, int *ready, size_t *missing, char *err,
-    size_t err_len)
+    const char *bucket, int *ready, size_t *missing, size_t *total,
+    char *err, size_t err_len)
 {
     fado_replication_set_t  set;
     fado_replication_cmp_t  cmp;
@@ -272,6 +272,9 @@ fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
     }
     *ready = cmp.missing == 0;
     *missing = cmp.missing;
+    if (total) {
+        *total = cmp.total;
+    }
     rc = 0;
 done:
     fado_replication_set_free(&set);
@@ -587,8 +590,8 @@ fado_replication_converge(const fado_storage_site_t *home,
         }
     }
 
-    if (fado_replication_caught_up(ch, cr, bucket, &ready, &missing, e,
-                                   sizeof(e)) != 0)
+    if (fado_replication_caught_up(ch, cr, bucket, &ready, &missing, NULL,
+                                   e, sizeof(e)) != 0)
     {
         fado_replication_fail(err, err_len, "measuring progress", home,
                               replica, bucket, e);
@@ -657,6 +660,36 @@ done:
     free(cur);
     free(next);
     fado_s3_client_free(ch);
+    return rc;
+}
+
+int
+fado_replication_progress(const fado_storage_site_t *home,
+    const fado_storage_site_t *replica, const char *bucket,
+    fado_replica_progress_t *progress, char *err, size_t err_len)
+{
+    fado_s3_client_t  *ch, *cr = NULL;
+    char               e[768];
+    int                ready, rc = -1;
+
+    memset(progress, 0, sizeof(*progress));
+    ch = fado_replication_client(home, err, err_len);
+    cr = ch ? fado_replication_client(replica, err, err_len) : NULL;
+    if (cr == NULL) {
+        goto done;
+    }
+    if (fado_replication_caught_up(ch, cr, bucket, &ready,
+                                   &progress->missing, &progress->versions,
+                                   e, sizeof(e)) != 0)
+    {
+        fado_replication_fail(err, err_len, "measuring progress", home,
+                              replica, bucket, e);
+        goto done;
+    }
+    rc = 0;
+done:
+    fado_s3_client_free(ch);
+    fado_s3_client_free(cr);
     return rc;
 }
 

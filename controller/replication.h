@@ -64,6 +64,19 @@ int fado_replication_stop(const fado_storage_site_t *home,
     char *err, size_t err_len);
 
 /*
+ * How far a replica is, for the API: versions (delete markers included) on
+ * the home, and how many of them the replica does not hold yet. Read-only.
+ */
+typedef struct {
+    size_t  versions;
+    size_t  missing;
+} fado_replica_progress_t;
+
+int fado_replication_progress(const fado_storage_site_t *home,
+    const fado_storage_site_t *replica, const char *bucket,
+    fado_replica_progress_t *progress, char *err, size_t err_len);
+
+/*
  * Delete the bucket and every object version in it on one site: only for
  * an explicit, confirmed request to remove a replica's data, after
  * fado_replication_stop. Refuses a bucket that replicates elsewhere (a

@@ -60,6 +60,7 @@ fado_cli_usage(void)
 "  ensure-home BUCKET            replication.h: bucket + versioning on SITE\n"
 "  converge BUCKET REPLICA PRIO  replication.h: one convergence step, prints the state\n"
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
+"  progress BUCKET REPLICA       versions on SITE and how many REPLICA lacks\n"
 "  stop BUCKET REPLICA           replication.h: stop replicating to REPLICA, keep its data\n"
 "  purge BUCKET --yes-delete-all-data   delete BUCKET and all its versions on SITE\n");
 }
@@ -509,6 +510,21 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         printf("purged %zu versions\n", n);
         return 0;
     }
+    if (strcmp(cmd, "progress") == 0 && argc == 3) {
+        fado_replica_progress_t  p;
+
+        if (fado_cli_site(argv[2], &replica) != 0) {
+            return 1;
+        }
+        if (fado_replication_progress(&home->site, &replica.site, argv[1],
+                                      &p, err, sizeof(err)) != 0)
+        {
+            fprintf(stderr, "fado-storage: %s\n", err);
+            return 1;
+        }
+        printf("versions=%zu missing=%zu\n", p.versions, p.missing);
+        return 0;
+    }
     if (strcmp(cmd, "stop") == 0 && argc == 3) {
         if (fado_cli_site(argv[2], &replica) != 0) {
             return 1;
@@ -571,7 +587,7 @@ main(int argc, char **argv)
     argv += i;
     if (strcmp(argv[0], "ensure-home") == 0 || strcmp(argv[0], "converge") == 0
         || strcmp(argv[0], "wait") == 0 || strcmp(argv[0], "stop") == 0
-        || strcmp(argv[0], "purge") == 0)
+        || strcmp(argv[0], "purge") == 0 || strcmp(argv[0], "progress") == 0)
     {
         return fado_cli_replication(&home, argc, argv);
     }

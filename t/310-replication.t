@@ -136,6 +136,10 @@ ok(eventually(30, sub { mc_cat("minio1/$b/after-stop") eq "late\n" }),
 sleep 1;
 ($rc, $out) = run($mc, 'stat', "minio2/$b/after-stop");
 isnt($rc, 0, 'but no longer minio2');
+($rc, $out) = run($cli, 'progress', $b, 'minio2');
+like($out, qr/^versions=\d+ missing=1$/, 'progress counts the one version minio2 lacks');
+($rc, $out) = run($cli, 'progress', $b, 'minio1');
+like($out, qr/^versions=(\d+) missing=0$/, 'and none for minio1');
 ($rc, $out, $err) = run($cli, 'stop', $b, 'minio2');
 is($rc, 0, 'stopping again is a no-op') or diag $err;
 
