@@ -853,30 +853,35 @@ fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
     char                latest[8];
     int                 r, dm;
 
+    fado_s3_xml_span_t  av = all, ad = all, iv, id;
+    int                 rv = -2, rd = -2;
+
     (void) c;
     /* versions come as <Version> and <DeleteMarker> interleaved in order;
-     * walk both by scanning for whichever comes first */
+     * keep the next one of each kind found and search again only for the
+     * kind just consumed, so a page is scanned once per kind */
     for (;;) {
-        fado_s3_xml_span_t  a = all, b = all, ia, ib;
-        int                 ra, rb;
-
         if (versions) {
-            ra = fado_s3_xml_next(&a, "Version", &ia);
-            rb = fado_s3_xml_next(&b, "DeleteMarker", &ib);
-            if (ra < 0 || rb < 0) {
+            if (rv == -2) {
+                rv = fado_s3_xml_next(&av, "Version", &iv);
+            }
+            if (rd == -2) {
+                rd = fado_s3_xml_next(&ad, "DeleteMarker", &id);
+            }
+            if (rv < 0 || rd < 0) {
                 goto bad;
             }
-            if (ra == 0 && rb == 0) {
+            if (rv == 0 && rd == 0) {
                 return 0;
             }
-            if (ra == 1 && (rb == 0 || ia.p < ib.p)) {
-                item = ia;
-                all.p = a.p;
+            if (rv == 1 && (rd == 0 || iv.p < id.p)) {
+                item = iv;
                 dm = 0;
+                rv = -2;
             } else {
-                item = ib;
-                all.p = b.p;
+                item = id;
                 dm = 1;
+                rd = -2;
             }
         } else {
             r = fado_s3_xml_next(&all, elem, &item);
