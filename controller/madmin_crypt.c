@@ -32,27 +32,35 @@ fado_madmin_key(const char *password, const unsigned char *salt,
                              EVP_sha256(), 32, key) == 1 ? 0 : -1;
 }
 
-/* One AES-256-GCM operation. enc: out = ct || tag; dec: in = ct || tag. */
+/* One AES-GCM operation (AES-128 or AES-256 by key length).
+ * enc: out = ct || tag; dec: in = ct || tag, out = pt. */
 static int
-fado_madmin_gcm(int enc, const unsigned char *key, const unsigned char *iv,
-    const unsigned char *aad, size_t aad_len, const unsigned char *in,
-    size_t in_len, unsigned char *out)
+fado_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
+    const unsigned char *iv, const unsigned char *aad, size_t aad_len,
+    const unsigned char *in, size_t in_len, unsigned char *out)
 {
-    EVP_CIPHER_CTX  *ctx = EVP_CIPHER_CTX_new();
-    unsigned char    tag[FADO_MADMIN_TAG_LEN];
-    int              n, rc = -1;
+    EVP_CIPHER_CTX    *ctx;
+    const EVP_CIPHER  *cipher;
+    unsigned char      tag[FADO_MADMIN_TAG_LEN];
+    int                n, rc = -1;
 
-    if (ctx == NULL) {
+    cipher = key_len == 16 ? EVP_aes_128_gcm()
+             : key_len == 32 ? EVP_aes_256_gcm() : NULL;
+    if (cipher == NULL) {
         return -1;
     }
     if (!enc) {
         if (in_len < FADO_MADMIN_TAG_LEN) {
-            goto done;
+            return -1;
         }
         in_len -= FADO_MADMIN_TAG_LEN;
         memcpy(tag, in + in_len, FADO_MADMIN_TAG_LEN);
     }
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL) {
+        return -1;
+    }
+    if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1
         || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1
         || EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1
         || (aad_len && EVP_CipherUpdate(ctx, NULL, &n, aad, (int) aad_len)
@@ -91,18 +99,100 @@ fado_madmin_iv(unsigned char *iv, const unsigned char *nonce, uint32_t seq)
 }
 
 /*
- * The stream's associated data: a flag byte (0x80 on the final fragment)
- * followed by the tag of an empty message sealed under fragment number 0.
+ * The stream's per-fragment associated data: a flag byte (0x80 on the
+ * final fragment) followed by the tag of an empty message carrying the
+ * caller's associated data, sealed under fragment number 0.
  */
 static int
-fado_madmin_stream_ad(const unsigned char *key, const unsigned char *nonce,
-    unsigned char *ad)
+fado_madmin_stream_ad(const unsigned char *key, size_t key_len,
+    const unsigned char *nonce, const void *ad, size_t ad_len,
+    unsigned char *out)
 {
     unsigned char  iv[12];
 
     fado_madmin_iv(iv, nonce, 0);
-    ad[0] = 0x00;
-    return fado_madmin_gcm(1, key, iv, NULL, 0, NULL, 0, ad + 1);
+    out[0] = 0x00;
+    return fado_madmin_gcm(1, key, key_len, iv, ad, ad_len, NULL, 0, out + 1);
+}
+
+size_t
+fado_madmin_sio_sealed_len(size_t len, size_t buf_size)
+{
+    size_t  nfrag = len == 0 ? 1 : (len + buf_size - 1) / buf_size;
+
+    return len + nfrag * FADO_MADMIN_TAG_LEN;
+}
+
+int
+fado_madmin_sio_seal(const unsigned char *key, size_t key_len,
+    const unsigned char *nonce, const void *ad, size_t ad_len,
+    size_t buf_size, const void *data, size_t len, unsigned char *out)
+{
+    const unsigned char  *p = data;
+    unsigned char         sad[1 + FADO_MADMIN_TAG_LEN], iv[12];
+    size_t                nfrag, i, flen;
+
+    if (buf_size == 0) {
+        return -1;
+    }
+    nfrag = len == 0 ? 1 : (len + buf_size - 1) / buf_size;
+    if (nfrag >= UINT32_MAX
+        || fado_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
+    {
+        return -1;
+    }
+    for (i = 0; i < nfrag; i++) {
+        flen = i + 1 < nfrag ? buf_size : len - i * buf_size;
+        sad[0] = i + 1 < nfrag ? 0x00 : 0x80;
+        fado_madmin_iv(iv, nonce, (uint32_t) (i + 1));
+        if (fado_madmin_gcm(1, key, key_len, iv, sad, sizeof(sad), p, flen,
+                            out) != 0)
+        {
+            return -1;
+        }
+        p += flen;
+        out += flen + FADO_MADMIN_TAG_LEN;
+    }
+    return 0;
+}
+
+int
+fado_madmin_sio_open(const unsigned char *key, size_t key_len,
+    const unsigned char *nonce, const void *ad, size_t ad_len,
+    size_t buf_size, const void *data, size_t len, unsigned char *out,
+    size_t *out_len)
+{
+    const unsigned char  *p = data;
+    unsigned char         sad[1 + FADO_MADMIN_TAG_LEN], iv[12];
+    size_t                left = len, n = 0, clen;
+    uint32_t              seq = 1;
+    int                   final;
+
+    *out_len = 0;
+    if (buf_size == 0
+        || fado_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
+    {
+        return -1;
+    }
+    do {
+        final = left <= buf_size + FADO_MADMIN_TAG_LEN;
+        clen = final ? left : buf_size + FADO_MADMIN_TAG_LEN;
+        if (clen < FADO_MADMIN_TAG_LEN || seq == UINT32_MAX) {
+            return -1;
+        }
+        sad[0] = final ? 0x80 : 0x00;
+        fado_madmin_iv(iv, nonce, seq++);
+        if (fado_madmin_gcm(0, key, key_len, iv, sad, sizeof(sad), p, clen,
+                            out + n) != 0)
+        {
+            return -1;
+        }
+        n += clen - FADO_MADMIN_TAG_LEN;
+        p += clen;
+        left -= clen;
+    } while (!final);
+    *out_len = n;
+    return 0;
 }
 
 int
@@ -110,54 +200,35 @@ fado_madmin_encrypt_with(const char *password, const void *data, size_t len,
     const unsigned char *salt, const unsigned char *nonce,
     unsigned char **out, size_t *out_len, char *err, size_t err_len)
 {
-    const unsigned char  *p = data;
-    unsigned char         key[32], ad[1 + FADO_MADMIN_TAG_LEN], iv[12], *o, *w;
-    size_t                nfrag, total, i, flen;
+    unsigned char  key[32], *o;
+    size_t         total;
 
     *out = NULL;
     *out_len = 0;
-    nfrag = len == 0 ? 1 : (len + FADO_MADMIN_FRAGMENT - 1)
-                           / FADO_MADMIN_FRAGMENT;
-    if (nfrag >= UINT32_MAX) {
-        fado_madmin_err(err, err_len, "data too large");
-        return -1;
-    }
-    total = FADO_MADMIN_HDR_LEN + len + nfrag * FADO_MADMIN_TAG_LEN;
+    total = FADO_MADMIN_HDR_LEN
+            + fado_madmin_sio_sealed_len(len, FADO_MADMIN_FRAGMENT);
     o = malloc(total);
     if (o == NULL) {
         fado_madmin_err(err, err_len, "out of memory");
         return -1;
     }
-    if (fado_madmin_key(password, salt, key) != 0
-        || fado_madmin_stream_ad(key, nonce, ad) != 0)
-    {
-        fado_madmin_err(err, err_len, "key derivation failed");
-        goto fail;
-    }
     memcpy(o, salt, FADO_MADMIN_SALT_LEN);
     o[FADO_MADMIN_SALT_LEN] = FADO_MADMIN_ID_PBKDF2_AESGCM;
     memcpy(o + FADO_MADMIN_SALT_LEN + 1, nonce, FADO_MADMIN_NONCE_LEN);
-    w = o + FADO_MADMIN_HDR_LEN;
-    for (i = 0; i < nfrag; i++) {
-        flen = i + 1 < nfrag ? FADO_MADMIN_FRAGMENT
-                             : len - i * FADO_MADMIN_FRAGMENT;
-        ad[0] = i + 1 < nfrag ? 0x00 : 0x80;
-        fado_madmin_iv(iv, nonce, (uint32_t) (i + 1));
-        if (fado_madmin_gcm(1, key, iv, ad, sizeof(ad), p, flen, w) != 0) {
-            fado_madmin_err(err, err_len, "AES-256-GCM failed");
-            goto fail;
-        }
-        p += flen;
-        w += flen + FADO_MADMIN_TAG_LEN;
+    if (fado_madmin_key(password, salt, key) != 0
+        || fado_madmin_sio_seal(key, sizeof(key), nonce, NULL, 0,
+                                FADO_MADMIN_FRAGMENT, data, len,
+                                o + FADO_MADMIN_HDR_LEN) != 0)
+    {
+        OPENSSL_cleanse(key, sizeof(key));
+        free(o);
+        fado_madmin_err(err, err_len, "PBKDF2 or AES-256-GCM failed");
+        return -1;
     }
     OPENSSL_cleanse(key, sizeof(key));
     *out = o;
     *out_len = total;
     return 0;
-fail:
-    OPENSSL_cleanse(key, sizeof(key));
-    free(o);
-    return -1;
 }
 
 int
@@ -180,10 +251,9 @@ int
 fado_madmin_decrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len)
 {
-    const unsigned char  *d = data, *salt, *nonce, *p;
-    unsigned char         key[32], ad[1 + FADO_MADMIN_TAG_LEN], iv[12], *o;
-    size_t                left, n = 0, clen;
-    uint32_t              seq = 1;
+    const unsigned char  *d = data;
+    unsigned char         key[32], *o;
+    size_t                n;
 
     *out = NULL;
     *out_len = 0;
@@ -196,52 +266,31 @@ fado_madmin_decrypt(const char *password, const void *data, size_t len,
                         "PBKDF2 + AES-256-GCM, 0x02)");
         return -1;
     }
-    salt = d;
-    nonce = d + FADO_MADMIN_SALT_LEN + 1;
     o = malloc(len + 1);
     if (o == NULL) {
         fado_madmin_err(err, err_len, "out of memory");
         return -1;
     }
-    if (fado_madmin_key(password, salt, key) != 0
-        || fado_madmin_stream_ad(key, nonce, ad) != 0)
-    {
+    if (fado_madmin_key(password, d, key) != 0) {
+        OPENSSL_cleanse(key, sizeof(key));
+        free(o);
         fado_madmin_err(err, err_len, "key derivation failed");
-        goto fail;
+        return -1;
     }
-    p = d + FADO_MADMIN_HDR_LEN;
-    left = len - FADO_MADMIN_HDR_LEN;
-    for (;;) {
-        int  final = left <= FADO_MADMIN_FRAGMENT + FADO_MADMIN_TAG_LEN;
-
-        clen = final ? left : FADO_MADMIN_FRAGMENT + FADO_MADMIN_TAG_LEN;
-        if (clen < FADO_MADMIN_TAG_LEN) {
-            fado_madmin_err(err, err_len, "truncated ciphertext");
-            goto fail;
-        }
-        ad[0] = final ? 0x80 : 0x00;
-        fado_madmin_iv(iv, nonce, seq++);
-        if (fado_madmin_gcm(0, key, iv, ad, sizeof(ad), p, clen, o + n)
-            != 0)
-        {
-            fado_madmin_err(err, err_len, "not authentic (wrong secret key "
-                            "or corrupted data)");
-            goto fail;
-        }
-        n += clen - FADO_MADMIN_TAG_LEN;
-        p += clen;
-        left -= clen;
-        if (final) {
-            break;
-        }
+    if (fado_madmin_sio_open(key, sizeof(key), d + FADO_MADMIN_SALT_LEN + 1,
+                             NULL, 0, FADO_MADMIN_FRAGMENT,
+                             d + FADO_MADMIN_HDR_LEN,
+                             len - FADO_MADMIN_HDR_LEN, o, &n) != 0)
+    {
+        OPENSSL_cleanse(key, sizeof(key));
+        free(o);
+        fado_madmin_err(err, err_len, "not authentic (wrong secret key or "
+                        "corrupted data)");
+        return -1;
     }
     OPENSSL_cleanse(key, sizeof(key));
     o[n] = '\0';
     *out = o;
     *out_len = n;
     return 0;
-fail:
-    OPENSSL_cleanse(key, sizeof(key));
-    free(o);
-    return -1;
 }

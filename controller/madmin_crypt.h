@@ -34,4 +34,20 @@ int fado_madmin_encrypt_with(const char *password, const void *data,
 int fado_madmin_decrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len);
 
+/*
+ * The sio stream underneath (secure-io/sio-go's format), exposed for its
+ * published test vectors: AES-128-GCM or AES-256-GCM by key_len (16/32),
+ * an 8-byte nonce, the caller's associated data, fragments of buf_size.
+ * seal writes fado_madmin_sio_sealed_len(len, buf_size) bytes to out; open
+ * writes at most len bytes. 0, or -1 (open: not authentic).
+ */
+size_t fado_madmin_sio_sealed_len(size_t len, size_t buf_size);
+int fado_madmin_sio_seal(const unsigned char *key, size_t key_len,
+    const unsigned char *nonce, const void *ad, size_t ad_len,
+    size_t buf_size, const void *data, size_t len, unsigned char *out);
+int fado_madmin_sio_open(const unsigned char *key, size_t key_len,
+    const unsigned char *nonce, const void *ad, size_t ad_len,
+    size_t buf_size, const void *data, size_t len, unsigned char *out,
+    size_t *out_len);
+
 #endif /* FADO_MADMIN_CRYPT_H */
