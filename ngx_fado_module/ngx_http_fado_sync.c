@@ -902,6 +902,14 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     if (!(cursor->len == 1 && cursor->str[0] == '0')) {
         ngx_http_fado_sync_scan(s);
 
+        /*
+         * hiredis would send it on the next write event, after this batch
+         * is applied; writing now lets Redis scan while this worker applies.
+         */
+        if (s->ac) {
+            redisAsyncHandleWrite(s->ac);
+        }
+
     } else {
         argv[0] = "GET";
         argv[1] = (char *) s->fmcf->key_default.data;
