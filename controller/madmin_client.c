@@ -264,3 +264,47 @@ fado_madmin_resync_start(fado_s3_client_t *c, const char *bucket,
     fado_s3_response_free(&resp);
     return resp.status >= 200 && resp.status < 300 ? 0 : -1;
 }
+
+int
+fado_madmin_resync_status(fado_s3_client_t *c, const char *bucket,
+    const char *arn, char *status, size_t status_len, char *err,
+    size_t err_len)
+{
+    fado_s3_kv_t        q[] = { { "replication-reset-status", "" },
+                                { "arn", arn } };
+    fado_s3_request_t   req = { .method = "GET", .bucket = bucket,
+                                .query = q, .nquery = 2 };
+    fado_s3_response_t  resp;
+    json_error_t        jerr;
+    json_t             *j, *targets, *t;
+    size_t              i;
+
+    snprintf(status, status_len, "%s", "");
+    if (fado_s3_request(c, &req, &resp, err, err_len) != 0) {
+        return -1;
+    }
+    if (resp.status < 200 || resp.status >= 300) {
+        fado_s3_response_free(&resp);
+        return -1;
+    }
+    j = json_loadb(resp.body, resp.body_len, 0, &jerr);
+    fado_s3_response_free(&resp);
+    if (j == NULL) {
+        fado_madmin_errf(err, err_len, "replication-reset-status of %s: "
+                         "answer is not JSON: %s", bucket, jerr.text);
+        return -1;
+    }
+    targets = json_object_get(j, "target");
+    for (i = 0; json_is_array(targets) && i < json_array_size(targets); i++) {
+        const char  *a, *st;
+
+        t = json_array_get(targets, i);
+        a = json_string_value(json_object_get(t, "arn"));
+        st = json_string_value(json_object_get(t, "resyncStatus"));
+        if (a && st && strcmp(a, arn) == 0) {
+            snprintf(status, status_len, "%s", st);
+        }
+    }
+    json_decref(j);
+    return 0;
+}

@@ -50,4 +50,13 @@ int fado_madmin_target_remove(fado_s3_client_t *c, const char *bucket,
 int fado_madmin_resync_start(fado_s3_client_t *c, const char *bucket,
     const char *arn, const char *reset_id, char *err, size_t err_len);
 
+/*
+ * State of the latest resync of bucket towards arn (GET
+ * /bucket?replication-reset-status): "Pending", "Started", "Completed",
+ * "Failed", "Canceled", or "" when there was none.
+ */
+int fado_madmin_resync_status(fado_s3_client_t *c, const char *bucket,
+    const char *arn, char *status, size_t status_len, char *err,
+    size_t err_len);
+
 #endif /* FADO_MADMIN_CLIENT_H */

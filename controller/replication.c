@@ -89,6 +89,8 @@ fado_replication_ensure_home(const fado_storage_site_t *home,
 }
 
 
+static void fado_replication_reset_id(char *id, size_t len);
+
 /* ------------------------------------------------------------ caught up */
 
 /*
@@ -217,6 +219,8 @@ typedef struct {
     size_t                   missing;
     size_t                   total;
     int                      nomem;
+    char                     first_key[1100];   /* first missing object */
+    char                     first_vid[128];    /* (not a delete marker) */
 } fado_replication_cmp_t;
 
 static int
@@ -232,6 +236,11 @@ fado_replication_compare(void *ud, const fado_s3_entry_t *e)
     c->total++;
     if (!fado_replication_set_has(c->replica, m)) {
         c->missing++;
+        if (c->first_key[0] == '\0' && !e->delete_marker) {
+            snprintf(c->first_key, sizeof(c->first_key), "%s", e->key);
+            snprintf(c->first_vid, sizeof(c->first_vid), "%s",
+                     e->version_id ? e->version_id : "");
+        }
     }
     free(m);
     return 0;
@@ -240,14 +249,14 @@ fado_replication_compare(void *ud, const fado_s3_entry_t *e)
 static int
 fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
     const char *bucket, int *ready, size_t *missing, size_t *total,
-    char *err, size_t err_len)
+    fado_replication_cmp_t *cmp_out, char *err, size_t err_len)
 {
     fado_replication_set_t  set;
-    fado_replication_cmp_t  cmp;
+    fado_replication_cmp_t  local, *cmp = cmp_out ? cmp_out : &local;
     int                     rc = -1;
 
     memset(&set, 0, sizeof(set));
-    memset(&cmp, 0, sizeof(cmp));
+    memset(cmp, 0, sizeof(*cmp));
     *ready = 0;
     /* replica first: a version written meanwhile on the home then only
      * delays readiness, it never makes it early */
@@ -256,29 +265,67 @@ fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
     {
         goto done;
     }
-    cmp.replica = &set;
+    cmp->replica = &set;
     if (set.nomem
         || fado_s3_list_versions(home, bucket, NULL, fado_replication_compare,
-                                 &cmp, err, err_len) != 0)
+                                 cmp, err, err_len) != 0)
     {
         if (set.nomem) {
             snprintf(err, err_len, "comparing listings: out of memory");
         }
         goto done;
     }
-    if (cmp.nomem) {
+    if (cmp->nomem) {
         snprintf(err, err_len, "comparing listings: out of memory");
         goto done;
     }
-    *ready = cmp.missing == 0;
-    *missing = cmp.missing;
+    *ready = cmp->missing == 0;
+    *missing = cmp->missing;
     if (total) {
-        *total = cmp.total;
+        *total = cmp->total;
     }
     rc = 0;
 done:
     fado_replication_set_free(&set);
     return rc;
+}
+
+/*
+ * A replica that is behind while MinIO is not working on it would wait
+ * forever: versions whose replication FAILED for good, or that the home
+ * holds as COMPLETED while the replica lost them (its bucket was emptied
+ * or remade). When the first missing version is not PENDING and no resync
+ * is running for the target, start a new one. Returns 1 if it did.
+ */
+static int
+fado_replication_heal(fado_s3_client_t *home, const char *bucket,
+    const char *arn, const fado_replication_cmp_t *cmp, char *err,
+    size_t err_len)
+{
+    fado_s3_object_info_t  info;
+    char                   status[32], reset[64], e[512];
+
+    if (cmp->first_key[0] == '\0'
+        || fado_s3_object_head(home, bucket, cmp->first_key,
+                               cmp->first_vid[0] ? cmp->first_vid : NULL,
+                               &info, e, sizeof(e)) != 0
+        || strcmp(info.replication_status, "PENDING") == 0)
+    {
+        return 0;
+    }
+    if (fado_madmin_resync_status(home, bucket, arn, status, sizeof(status),
+                                  e, sizeof(e)) != 0
+        || strcmp(status, "Started") == 0 || strcmp(status, "Pending") == 0)
+    {
+        return 0;
+    }
+    fado_replication_reset_id(reset, sizeof(reset));
+    if (fado_madmin_resync_start(home, bucket, arn, reset, err, err_len)
+        != 0)
+    {
+        return -1;
+    }
+    return 1;
 }
 
 /*
@@ -505,7 +552,9 @@ fado_replication_converge(const fado_storage_site_t *home,
     fado_madmin_target_t   t;
     fado_storage_rule_t    rule;
     char                   e[768], id[128], reset[64], *cfg = NULL;
-    int                    present, ready, rep_created = 0, rc = -1;
+    int                    present, ready, rep_created = 0, resynced = 0;
+    int                    rc = -1;
+    fado_replication_cmp_t cmp;
     size_t                 missing = 0;
 
     *state = FADO_REPLICA_FAILED;
@@ -580,6 +629,7 @@ fado_replication_converge(const fado_storage_site_t *home,
      * another when the replica's bucket had to be made again (its data
      * was deleted or its deployment replaced) */
     if (t.reset_id[0] == '\0' || rep_created) {
+        resynced = 1;
         fado_replication_reset_id(reset, sizeof(reset));
         if (fado_madmin_resync_start(ch, bucket, t.arn, reset, e, sizeof(e))
             != 0)
@@ -591,10 +641,17 @@ fado_replication_converge(const fado_storage_site_t *home,
     }
 
     if (fado_replication_caught_up(ch, cr, bucket, &ready, &missing, NULL,
-                                   e, sizeof(e)) != 0)
+                                   &cmp, e, sizeof(e)) != 0)
     {
         fado_replication_fail(err, err_len, "measuring progress", home,
                               replica, bucket, e);
+        goto done;
+    }
+    if (!ready && !resynced
+        && fado_replication_heal(ch, bucket, t.arn, &cmp, e, sizeof(e)) < 0)
+    {
+        fado_replication_fail(err, err_len, "resyncing missing versions",
+                              home, replica, bucket, e);
         goto done;
     }
     *state = ready ? FADO_REPLICA_READY : FADO_REPLICA_SYNCING;
@@ -680,7 +737,7 @@ fado_replication_progress(const fado_storage_site_t *home,
     }
     if (fado_replication_caught_up(ch, cr, bucket, &ready,
                                    &progress->missing, &progress->versions,
-                                   e, sizeof(e)) != 0)
+                                   NULL, e, sizeof(e)) != 0)
     {
         fado_replication_fail(err, err_len, "measuring progress", home,
                               replica, bucket, e);

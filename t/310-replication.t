@@ -120,6 +120,16 @@ is(scalar(() = $out =~ /\n/g), 2, 'the home has two remote targets');
 ($rc, $out) = run($cli, 'targets', $b);
 is(scalar(() = $out =~ /\n/g), 2, 'converging again adds nothing');
 
+# --- a version lost on the replica (home says COMPLETED) is resynced
+my ($lost) = grep { $_ ne 'null' } @{versions('minio1', $b)->{'existing/5'}};
+($rc, undef, $err) = run($mc, 'rm', '--quiet', '--version-id', $lost, "minio1/$b/existing/5");
+is($rc, 0, 'a version is deleted behind fado\'s back on minio1') or diag $err;
+($rc, $out) = run($cli, 'progress', $b, 'minio1');
+like($out, qr/ missing=1$/, 'progress sees it missing');
+($rc, $out, $err) = run($cli, 'wait', $b, '60', 'minio1');
+is($out, "ready\n", 'converge starts a new resync and minio1 is whole again') or diag $err;
+is(mc_cat("minio1/$b/existing/5"), "home 5\n", 'with the lost object back');
+
 # --- stop: replication to minio2 ends, its data stays
 ($rc, $out, $err) = run($cli, 'stop', $b, 'minio2');
 is($rc, 0, 'stop towards minio2') or diag $err;
