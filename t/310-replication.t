@@ -181,7 +181,25 @@ is(mc_cat("minio2/$c/k"), "replica\n", 'and the replica\'s object is untouched')
 ($rc, $out) = run($cli, 'targets', $c);
 is($out, '', 'no target was added');
 
+# --- ensure-home adopts an unversioned bucket as it is; a replica cannot be its home
+my $h = "$b-h";
+run($mc, 'mb', '--quiet', "minio0/$h");
+mc_put('minio0', $h, 'kept', "kept\n");
+($rc, $out, $err) = run($cli, 'ensure-home', $h);
+is($rc, 0, 'ensure-home on an existing unversioned bucket') or diag $err;
+($rc, $out) = run($mc, 'version', 'info', "minio0/$h");
+like($out, qr/versioning is enabled/i, 'turns versioning on');
+is(mc_cat("minio0/$h/kept"), "kept\n", 'and keeps the data');
+{
+    local $ENV{FADO_SAME_ENDPOINT} = $ENV{FADO_MINIO0_ENDPOINT};
+    local $ENV{FADO_SAME_ACCESS_KEY} = $ENV{FADO_MINIO0_ACCESS_KEY};
+    local $ENV{FADO_SAME_SECRET_KEY} = $ENV{FADO_MINIO0_SECRET_KEY};
+    ($rc, $out, $err) = run($cli, 'converge', $h, 'same', '1');
+    like($err, qr/home and replica are the same deployment/,
+         'replicating a bucket onto its own deployment is refused');
+}
+
 for my $a (qw(minio0 minio1 minio2)) {
-    run($mc, 'rb', '--force', "$a/$_") for $b, $c;
+    run($mc, 'rb', '--force', "$a/$_") for $b, $c, $h;
 }
 done_testing();
