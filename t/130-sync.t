@@ -274,3 +274,22 @@ Content-Type: text/plain; version=0.0.4
 qr/^# TYPE fado_table_version gauge\nfado_table_version 2\n.*^fado_routes 2\n.*^fado_sync_up 1\n.*^fado_endpoint_requests_total\{endpoint="127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}",cluster="eu-1",zone="eu"\} 2\n/ms
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: a thousand updates leave one endpoint set, no zombies, no stray endpoints
+--- http_config eval: main::http_config('t130k:')
+--- init
+my $r = Fado::Routes->new(prefix => 't130k:', keep => 1);
+my @triples;
+for my $i (1 .. 1000) {
+    my $p = 23000 + $i % 7;
+    push @triples, set => 'photos', "- 127.0.0.1:$p,c$p,z,1,0 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0";
+}
+push @triples, set => 'photos', "- 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0";
+Fado::Routes::wait_version($r->publish(@triples));
+--- request
+GET /fado-status
+--- response_body_like: ^\{"table_version":1001,"routes":1,"default_route":false,"endpoint_sets":1,"endpoints_count":1,"zombie_sets":0,
+--- no_error_log
+[error]
