@@ -1,7 +1,8 @@
 # A replica MinIO that stops in the middle of replication and comes back:
 # converge reports the outage clearly instead of hanging, and once the
 # replica is back every version reaches it. The test starts and stops its
-# own MinIO (port FADO_BASE_PORT+90, console +91), never a shared one.
+# own MinIO (port FADO_BASE_PORT+98; with the browser off its console
+# address, +99, is not bound), never a shared one.
 
 use strict;
 use warnings;
@@ -17,7 +18,7 @@ for my $v (qw(FADO_MINIO0_ENDPOINT FADO_MINIO0_ACCESS_KEY FADO_MINIO0_SECRET_KEY
 my $cli = ($ENV{FADO_BUILD} || 'build') . '/fado-storage';
 BAIL_OUT("$cli is not built") unless -x $cli;
 my $tmp = tempdir(CLEANUP => 1);
-my $port = $ENV{FADO_BASE_PORT} + 90;
+my $port = $ENV{FADO_BASE_PORT} + 98;
 
 # our own replica deployment, credentials only in the environment
 $ENV{FADO_T320_ENDPOINT} = "http://127.0.0.1:$port";
@@ -37,7 +38,7 @@ sub minio_start {
         $ENV{MINIO_ROOT_PASSWORD} = $ENV{FADO_T320_SECRET_KEY};
         @ENV{qw(MINIO_BROWSER MINIO_UPDATE MINIO_CI_CD)} = ('off', 'off', '1');
         exec $ENV{MINIO_BIN}, 'server', '--quiet', '--address', "127.0.0.1:$port",
-            '--console-address', '127.0.0.1:' . ($port + 1), "$tmp/data"
+            '--console-address', '127.0.0.1:' . ($ENV{FADO_BASE_PORT} + 99), "$tmp/data"
             or die "exec minio: $!";
     }
     my $http = HTTP::Tiny->new(timeout => 1);

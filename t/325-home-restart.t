@@ -1,7 +1,8 @@
 # The home MinIO killed (SIGKILL, no clean shutdown) right after a burst of
 # uploads, while it is still replicating the large one, and started again:
 # the replica catches up with every version. The test runs its own home MinIO
-# (FADO_BASE_PORT+96, console +97); the replica is the harness's minio1.
+# (FADO_BASE_PORT+98; console +99, not bound with the browser off); the
+# replica is the harness's minio1.
 
 use strict;
 use warnings;
@@ -17,7 +18,7 @@ for my $v (qw(FADO_MINIO1_ENDPOINT FADO_MINIO1_ACCESS_KEY FADO_MINIO1_SECRET_KEY
 my $cli = ($ENV{FADO_BUILD} || 'build') . '/fado-storage';
 BAIL_OUT("$cli is not built") unless -x $cli;
 my $tmp = tempdir(CLEANUP => 1);
-my $port = $ENV{FADO_BASE_PORT} + 96;
+my $port = $ENV{FADO_BASE_PORT} + 98;
 
 $ENV{FADO_T325_ENDPOINT} = "http://127.0.0.1:$port";
 $ENV{FADO_T325_ACCESS_KEY} = 't325' . join '', map { ('a' .. 'z')[rand 26] } 1 .. 8;
@@ -34,7 +35,7 @@ sub minio_start {
         $ENV{MINIO_ROOT_PASSWORD} = $ENV{FADO_T325_SECRET_KEY};
         @ENV{qw(MINIO_BROWSER MINIO_UPDATE MINIO_CI_CD)} = ('off', 'off', '1');
         exec $ENV{MINIO_BIN}, 'server', '--quiet', '--address', "127.0.0.1:$port",
-            '--console-address', '127.0.0.1:' . ($port + 1), "$tmp/data" or die;
+            '--console-address', '127.0.0.1:' . ($ENV{FADO_BASE_PORT} + 99), "$tmp/data" or die;
     }
     my $http = HTTP::Tiny->new(timeout => 1);
     my $deadline = time + 60;

@@ -1,7 +1,8 @@
-# Bucket notifications end to end: a MinIO of our own (FADO_BASE_PORT+92,
-# console +93) configured with a webhook target towards a small HTTP
-# listener of this test (+94); fado-storage points a bucket at it, and
-# object events arrive with the token in the Authorization header.
+# Bucket notifications end to end: a MinIO of our own (FADO_BASE_PORT+98;
+# its console address is not bound with the browser off) configured with a
+# webhook target towards a small HTTP listener of this test (+99);
+# fado-storage points a bucket at it, and object events arrive with the
+# token in the Authorization header.
 
 use strict;
 use warnings;
@@ -17,7 +18,7 @@ for my $v (qw(MINIO_BIN FADO_BASE_PORT)) {
 my $cli = ($ENV{FADO_BUILD} || 'build') . '/fado-storage';
 BAIL_OUT("$cli is not built") unless -x $cli;
 my $tmp = tempdir(CLEANUP => 1);
-my ($port, $hook_port) = ($ENV{FADO_BASE_PORT} + 92, $ENV{FADO_BASE_PORT} + 94);
+my ($port, $hook_port) = ($ENV{FADO_BASE_PORT} + 98, $ENV{FADO_BASE_PORT} + 99);
 my $token = join '', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 24;
 
 $ENV{FADO_T340_ENDPOINT} = "http://127.0.0.1:$port";
@@ -65,7 +66,7 @@ if (!$minio) {
     $ENV{MINIO_NOTIFY_WEBHOOK_ENDPOINT_FADO} = "http://127.0.0.1:$hook_port/v1/minio/events";
     $ENV{MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_FADO} = $token;
     exec $ENV{MINIO_BIN}, 'server', '--quiet', '--address', "127.0.0.1:$port",
-        '--console-address', '127.0.0.1:' . ($port + 1), "$tmp/data" or die;
+        '--console-address', '127.0.0.1:' . ($ENV{FADO_BASE_PORT} + 99), "$tmp/data" or die;
 }
 push @pids, $minio;
 my $http = HTTP::Tiny->new(timeout => 1);
