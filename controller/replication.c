@@ -459,6 +459,14 @@ fado_replication_same_host(const char *a, const char *endpoint)
     return strlen(a) == n && strncmp(a, b, n) == 0;
 }
 
+/* The address the home MinIO uses to reach the replica. */
+static const char *
+fado_replication_peer(const fado_storage_site_t *replica)
+{
+    return replica->peer_endpoint && *replica->peer_endpoint
+           ? replica->peer_endpoint : replica->endpoint;
+}
+
 /* The home's target towards bucket on the replica, if any. */
 static int
 fado_replication_find_target(fado_s3_client_t *home,
@@ -473,7 +481,8 @@ fado_replication_find_target(fado_s3_client_t *home,
         return -1;
     }
     for (i = 0; i < n; i++) {
-        if (fado_replication_same_host(t[i].endpoint, replica->endpoint)
+        if (fado_replication_same_host(t[i].endpoint,
+                                       fado_replication_peer(replica))
             && strcmp(t[i].target_bucket, bucket) == 0)
         {
             *found = t[i];
@@ -603,7 +612,7 @@ fado_replication_converge(const fado_storage_site_t *home,
         goto done;
     }
     if (!present) {
-        if (fado_madmin_target_set(ch, bucket, replica->endpoint,
+        if (fado_madmin_target_set(ch, bucket, fado_replication_peer(replica),
                                    replica->access_key, replica->secret_key,
                                    bucket, replica->region, t.arn,
                                    sizeof(t.arn), e, sizeof(e)) != 0)

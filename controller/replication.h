@@ -30,6 +30,9 @@ typedef struct {
     const char  *access_key;
     const char  *secret_key;
     const char  *region;        /* NULL: "us-east-1" */
+    const char  *peer_endpoint; /* how the other MinIO deployments reach
+                                   this one, if not by endpoint; NULL:
+                                   endpoint (e.g. "http://minio-eu:9000") */
 } fado_storage_site_t;
 
 /* Returns a static name: "pending", "syncing", "ready", "removing", "failed". */

@@ -4,7 +4,8 @@
  *
  * Credentials come from the environment, never from argv (which ps shows):
  * a site NAME means FADO_<NAME>_ENDPOINT, FADO_<NAME>_ACCESS_KEY and
- * FADO_<NAME>_SECRET_KEY (NAME uppercased), e.g. -s minio0.
+ * FADO_<NAME>_SECRET_KEY (NAME uppercased), e.g. -s minio0, and optionally
+ * FADO_<NAME>_PEER_ENDPOINT (how the other deployments reach it).
  */
 
 #include "madmin_client.h"
@@ -31,6 +32,7 @@ typedef struct {
     char                 endpoint[256];
     char                 access_key[256];
     char                 secret_key[256];
+    char                 peer_endpoint[256];
     fado_storage_site_t  site;
 } fado_cli_site_t;
 
@@ -97,6 +99,18 @@ fado_cli_site(const char *name, fado_cli_site_t *s)
             return -1;
         }
         snprintf(dst[i], sz[i], "%s", v);
+    }
+    /* optional: how the other deployments reach this one */
+    snprintf(var, sizeof(var), "FADO_%s_PEER_ENDPOINT", up);
+    v = getenv(var);
+    if (v && *v) {
+        if (strlen(v) >= sizeof(s->peer_endpoint)) {
+            fprintf(stderr, "fado-storage: site \"%s\": %s is too long\n",
+                    name, var);
+            return -1;
+        }
+        snprintf(s->peer_endpoint, sizeof(s->peer_endpoint), "%s", v);
+        s->site.peer_endpoint = s->peer_endpoint;
     }
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->site.cluster = s->name;

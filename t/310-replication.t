@@ -181,6 +181,23 @@ is(mc_cat("minio2/$c/k"), "replica\n", 'and the replica\'s object is untouched')
 ($rc, $out) = run($cli, 'targets', $c);
 is($out, '', 'no target was added');
 
+# --- a replica reached by the home MinIO under another address
+my $p = "$b-p";
+run($cli, 'mb', $p);
+mc_put('minio0', $p, 'k', "peer\n");
+{
+    (my $hp = $ENV{FADO_MINIO2_ENDPOINT}) =~ s{//127\.0\.0\.1:}{//localhost:};
+    local $ENV{FADO_MINIO2_PEER_ENDPOINT} = $hp;
+    ($rc, $out, $err) = run($cli, 'wait', $p, '60', 'minio2');
+    is($out, "ready\n", 'a replica with a peer endpoint catches up') or diag $err;
+    ($rc, $out) = run($cli, 'targets', $p);
+    like($out, qr/\tlocalhost:\d+\t\Q$p\E\t/, 'the home reaches it by the peer endpoint');
+    ($rc, $out, $err) = run($cli, 'stop', $p, 'minio2');
+    is($rc, 0, 'and stop finds that target again') or diag $err;
+    ($rc, $out) = run($cli, 'targets', $p);
+    is($out, '', 'and removes it');
+}
+
 # --- ensure-home adopts an unversioned bucket as it is; a replica cannot be its home
 my $h = "$b-h";
 run($mc, 'mb', '--quiet', "minio0/$h");
@@ -200,6 +217,6 @@ is(mc_cat("minio0/$h/kept"), "kept\n", 'and keeps the data');
 }
 
 for my $a (qw(minio0 minio1 minio2)) {
-    run($mc, 'rb', '--force', "$a/$_") for $b, $c, $h;
+    run($mc, 'rb', '--force', "$a/$_") for $b, $c, $h, $p;
 }
 done_testing();
