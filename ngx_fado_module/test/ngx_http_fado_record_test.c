@@ -8,19 +8,11 @@
 #include <arpa/inet.h>
 
 #include "ngx_http_fado_record.h"
+#include "tap.h"
 
 
-static int  failures;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
+/* Every check is one TAP assertion (t/unit/tap.h), counted by run-tests. */
+#define CHECK(cond, ...)  ok((cond), __VA_ARGS__)
 
 
 static int
@@ -134,11 +126,5 @@ main(void)
 
     test_bucket_names();
 
-    if (failures) {
-        fprintf(stderr, "test_fado_record: %d failure(s)\n", failures);
-        return 1;
-    }
-
-    printf("test_fado_record: ok\n");
-    return 0;
+    return done_testing();
 }

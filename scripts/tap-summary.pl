@@ -1,0 +1,42 @@
+#!/usr/bin/env perl
+# Run TAP producers (Perl suites and C unit test binaries) one after the
+# other and end with one line: "<N> passed, <M> failed".
+#
+# N counts passing assertions; M counts failing assertions plus every file
+# that died, exited non-zero, or broke its plan, so a crash never hides
+# behind a count of zero failures.
+use strict;
+use warnings;
+use TAP::Harness;
+
+my @files = @ARGV or die "usage: $0 FILE...\n";
+
+my $harness = TAP::Harness->new({
+    verbosity => 0,
+    timer     => 1,
+    color     => 0,
+    merge     => 0,
+    # Compiled tests run directly; everything else is a Perl suite.
+    exec => sub {
+        my (undef, $file) = @_;
+        return ($file !~ /\.t\z/ && -x $file) ? [$file] : undef;
+    },
+});
+
+my $agg = $harness->runtests(@files);
+
+my ($passed, $failed) = (0, 0);
+for my $file ($agg->descriptions) {
+    my ($parser) = $agg->parsers($file);
+    $passed += scalar $parser->passed;
+    $failed += scalar $parser->failed;
+    # A file that died, exited non-zero or ran a different number of tests
+    # than planned is one more failure, even if each assertion passed.
+    my $broken = $parser->has_problems && !$parser->failed
+        || $parser->exit != 0 && !$parser->failed
+        || ($parser->tests_run == 0 && !$parser->skip_all);
+    $failed++ if $broken;
+}
+
+print "$passed passed, $failed failed\n";
+exit($failed ? 1 : 0);
