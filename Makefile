@@ -19,7 +19,7 @@ LDFLAGS_COMMON = $(SANITIZE)
 ALL_TARGETS :=
 UNIT_TESTS  :=
 
-.PHONY: all deps test sanitize up down clean check-docker
+.PHONY: all deps test sanitize sanitize-build unit-tests up down clean
 all:
 
 -include mk/module.mk
@@ -37,18 +37,27 @@ deps:
 # fragments); scripts/run-tests runs them with the suites.
 unit-tests: $(UNIT_TESTS)
 
+# make test also builds the C code with ASan/UBSan and runs the tests of
+# fado's own binaries against that build, in the same summary.
 test: deps
 	@$(MAKE) --no-print-directory all unit-tests
-	@scripts/run-tests
+	@$(MAKE) --no-print-directory $(SANITIZE_MAKE) sanitize-build
+	@FADO_SANITIZE_BUILD=build-asan scripts/run-tests
 
 # The sanitizer build lives in its own tree so it never mixes with the
 # normal one; the module is checked under valgrind instead (nginx itself is
 # not built with ASan).
+# Everything C except the nginx module (built by nginx's own build).
+C_TARGETS = $(filter-out %.so,$(ALL_TARGETS))
+
+SANITIZE_MAKE = BUILD=build-asan OPT="-O1 -g" \
+	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all"
+
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
-	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    controller examples unit-tests
+	@$(MAKE) --no-print-directory $(SANITIZE_MAKE) sanitize-build
 	@FADO_BUILD=build-asan FADO_SUITES=sanitize scripts/run-tests
+
+sanitize-build: $(C_TARGETS) unit-tests
 
 up: deps
 	@$(MAKE) --no-print-directory all

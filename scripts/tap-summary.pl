@@ -2,6 +2,10 @@
 # Run TAP producers (Perl suites and C unit test binaries) one after the
 # other and end with one line: "<N> passed, <M> failed".
 #
+# An argument NAME=VALUE sets an environment variable for the files after
+# it (run-tests uses FADO_BUILD=... to run the sanitizer build's tests in
+# the same summary).
+#
 # N counts passing assertions; M counts failing assertions plus every file
 # that died, exited non-zero, or broke its plan, so a crash never hides
 # behind a count of zero failures.
@@ -9,7 +13,17 @@ use strict;
 use warnings;
 use TAP::Harness;
 
-my @files = @ARGV or die "usage: $0 FILE...\n";
+@ARGV or die "usage: $0 [NAME=VALUE] FILE...\n";
+
+# Group the files by the environment they run in.
+my @groups = ([{}, []]);
+for my $arg (@ARGV) {
+    if ($arg =~ /^([A-Z_][A-Z0-9_]*)=(.*)\z/s) {
+        push @groups, [{ %{ $groups[-1][0] }, $1 => $2 }, []];
+    } else {
+        push @{ $groups[-1][1] }, $arg;
+    }
+}
 
 my $harness = TAP::Harness->new({
     verbosity => 0,
@@ -23,20 +37,31 @@ my $harness = TAP::Harness->new({
     },
 });
 
-my $agg = $harness->runtests(@files);
-
 my ($passed, $failed) = (0, 0);
-for my $file ($agg->descriptions) {
-    my ($parser) = $agg->parsers($file);
-    $passed += scalar $parser->passed;
-    $failed += scalar $parser->failed;
-    # A file that died, exited non-zero or ran a different number of tests
-    # than planned is one more failure, even if each assertion passed.
-    my $broken = $parser->has_problems && !$parser->failed
-        || $parser->exit != 0 && !$parser->failed
-        || ($parser->tests_run == 0 && !$parser->skip_all);
-    $failed++ if $broken;
+for my $group (@groups) {
+    my ($env, $files) = @$group;
+    next unless @$files;
+    local @ENV{keys %$env} = values %$env;
+    print "# with ", join(' ', map { "$_=$env->{$_}" } sort keys %$env), "\n"
+        if %$env;
+    count($harness->runtests(@$files));
 }
 
 print "$passed passed, $failed failed\n";
 exit($failed ? 1 : 0);
+
+sub count {
+    my ($agg) = @_;
+    for my $file ($agg->descriptions) {
+        my ($parser) = $agg->parsers($file);
+        $passed += scalar $parser->passed;
+        $failed += scalar $parser->failed;
+        # A file that died, exited non-zero or ran a different number of
+        # tests than planned is one more failure, even if each assertion
+        # passed.
+        my $broken = $parser->has_problems && !$parser->failed
+            || $parser->exit != 0 && !$parser->failed
+            || ($parser->tests_run == 0 && !$parser->skip_all);
+        $failed++ if $broken;
+    }
+}
