@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""Gateway benchmarks for ngx_http_fado_module, with baselines in the same run.
+
+  bench/gateway.py overhead     [--quick]   rps and p50/p99: fado (1k, 1M routes)
+                                            vs plain nginx vs Caddy as FaDO used it
+  bench/gateway.py propagation  [--quick]   route write in Redis -> first request
+                                            served by the new endpoint (1k, 1M routes)
+  bench/gateway.py resync                   1M-route resync time, shm bytes per route
+
+Every server is started here, on 127.0.0.1 ports from BENCH_BASE_PORT
+(default 27100), and stopped at the end. Results are CSV on stdout and in
+bench/results/. The machine is shared and noisy, so variants are measured
+in alternating rounds and compared as ratios.
+"""
+
+import csv
+import io
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("FADO_BUILD", os.path.join(ROOT, "build"))
+MODULE = os.path.join(BUILD, "ngx_http_fado_module.so")
+PUBLISH_LUA = os.path.join(ROOT, "docs", "fado-publish.lua")
+BASE = int(os.environ.get("BENCH_BASE_PORT", "27100"))
+
+P_REDIS = BASE + 0
+P_FADO = BASE + 1
+P_PLAIN = BASE + 2
+P_CADDY = BASE + 3
+P_STATUS = BASE + 4
+P_BACKENDS = [BASE + 10 + i for i in range(4)]
+PREFIX = "bench:"
+
+procs = []
+workdir = tempfile.mkdtemp(prefix="fado-bench-")
+
+
+def log(msg):
+    print("# " + msg, file=sys.stderr, flush=True)
+
+
+def spawn(name, argv, **kw):
+    out = open(os.path.join(workdir, name + ".log"), "wb")
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True, **kw)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    procs.clear()
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit("bench: nothing listens on %d after %ds (logs in %s)"
+                     % (port, timeout, workdir))
+
+
+# ------------------------------------------------------------ Redis
+
+class Redis:
+    """A minimal RESP client: enough to publish routes and read replies."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.sock.recv(65536)
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        raise RuntimeError("bad reply %r" % line)
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.reply()
+
+
+def publish_keys():
+    return [PREFIX + k for k in ("routes", "version", "feed", "default", "epoch")]
+
+
+def load_routes(redis, n, body_of, batch=10000):
+    """Writes n routes through the publish script, pipelining the batches."""
+    sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
+    keys = publish_keys()
+    pending = 0
+    t0 = time.time()
+    for start in range(0, n, batch):
+        args = ["EVALSHA", sha, 5] + keys + [200000]
+        for i in range(start, min(n, start + batch)):
+            args += ["set", bucket_name(i), body_of(i)]
+        redis.sock.sendall(Redis.encode(*args))
+        pending += 1
+        if pending == 8:
+            redis.reply()
+            pending -= 1
+    while pending:
+        redis.reply()
+        pending -= 1
+    log("loaded %d routes in %.1f s" % (n, time.time() - t0))
+    return sha
+
+
+def bucket_name(i):
+    return "bkt-%07d" % i
+
+
+def route_body(i, endpoints=2):
+    eps = []
+    for k in range(endpoints):
+        port = P_BACKENDS[(i + k) % len(P_BACKENDS)]
+        eps.append("127.0.0.1:%d,c%d,z%d,1,0" % (port, port % 3, port % 3))
+    return "- " + " ".join(eps)
+
+
+# ------------------------------------------------------------ servers
+
+def start_redis():
+    spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(P_REDIS),
+                    "--save", "", "--appendonly", "no", "--dir", workdir])
+    wait_port(P_REDIS)
+    return Redis(P_REDIS)
+
+
+def nginx_conf(name, http_body, workers=1, load_module=False):
+    d = os.path.join(workdir, name)
+    os.makedirs(os.path.join(d, "logs"), exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        if load_module:
+            f.write("load_module %s;\n" % MODULE)
+        f.write("""
+worker_processes %d;
+daemon off;
+master_process on;
+error_log %s/logs/error.log warn;
+pid %s/logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %s/tmp;
+    proxy_temp_path %s/tmp;
+%s
+}
+""" % (workers, d, d, d, d, http_body))
+    return d, conf
+
+
+def start_backends():
+    servers = "".join(
+        '    server { listen 127.0.0.1:%d; keepalive_requests 100000; '
+        'location / { return 200 "b%d\\n"; } }\n' % (p, i)
+        for i, p in enumerate(P_BACKENDS))
+    d, conf = nginx_conf("backends", servers, workers=1)
+    spawn("backends", ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
+    for p in P_BACKENDS:
+        wait_port(p)
+
+
+PROXY = """
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+"""
+
+
+def start_plain_nginx():
+    ups = "".join("        server 127.0.0.1:%d;\n" % p for p in P_BACKENDS)
+    body = """
+    upstream static { %s        keepalive 64; }
+    server { listen 127.0.0.1:%d; keepalive_requests 100000;
+        location / { %s proxy_pass http://static; } }
+""" % (ups, P_PLAIN, PROXY)
+    d, conf = nginx_conf("plain", body)
+    spawn("plain", ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
+    wait_port(P_PLAIN)
+
+
+def start_fado_nginx(shm="512m"):
+    body = """
+    fado_shm_zone fado_bench %s;
+    fado_redis 127.0.0.1:%d prefix=%s;
+    upstream fn { fado policy=rr; keepalive 64; }
+    server { listen 127.0.0.1:%d; keepalive_requests 100000;
+        location / { fado_bucket $http_x_fado_bucket; fado_unknown_bucket 404;
+                     %s proxy_pass http://fn; } }
+    server { listen 127.0.0.1:%d;
+        location = /fado/status { fado_status; } }
+""" % (shm, P_REDIS, PREFIX, P_FADO, PROXY, P_STATUS)
+    d, conf = nginx_conf("fado", body, load_module=True)
+    p = spawn("fado", ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
+    wait_port(P_STATUS)
+    return p
+
+
+def start_caddy(n_routes):
+    """Caddy as FaDO configured it: one header-matched route per bucket,
+    reverse_proxy to the bucket's endpoints with a load-balancing policy."""
+    lines = ["{", "    admin off", "    auto_https off", "}",
+             "http://127.0.0.1:%d {" % P_CADDY, "    bind 127.0.0.1"]
+    for i in range(n_routes):
+        ups = " ".join(e.split(",")[0] for e in route_body(i).split()[1:])
+        lines.append("    @b%d header X-Fado-Bucket %s" % (i, bucket_name(i)))
+        lines.append("    reverse_proxy @b%d %s {\n        lb_policy round_robin\n    }"
+                     % (i, ups))
+    lines.append("}")
+    path = os.path.join(workdir, "Caddyfile")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    spawn("caddy", ["caddy", "run", "--config", path, "--adapter", "caddyfile"],
+          env=dict(os.environ, HOME=workdir, XDG_DATA_HOME=workdir,
+                   XDG_CONFIG_HOME=workdir))
+    wait_port(P_CADDY, timeout=60)
+
+
+def fado_status():
+    s = socket.create_connection(("127.0.0.1", P_STATUS))
+    s.sendall(b"GET /fado/status HTTP/1.0\r\nHost: x\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def wait_routes(n, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = fado_status()
+        m = re.search(r'"routes":(\d+)', st)
+        if m and int(m.group(1)) >= n and '"state":"following"' in st:
+            return st
+        time.sleep(0.05)
+    raise SystemExit("bench: gateway did not load %d routes: %s" % (n, fado_status()[:300]))
+
+
+# ------------------------------------------------------------ wrk
+
+WRK_LUA = """
+local buckets = {}
+local n = %d
+math.randomseed(%d)
+request = function()
+  local b = string.format("bkt-%%07d", math.random(0, n - 1))
+  return wrk.format("GET", "/function/fn", { ["X-Fado-Bucket"] = b })
+end
+"""
+
+
+def run_wrk(port, n_buckets, seconds, conns):
+    script = os.path.join(workdir, "buckets.lua")
+    with open(script, "w") as f:
+        f.write(WRK_LUA % (n_buckets, random.randint(1, 1 << 30)))
+    out = subprocess.run(
+        ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency", "-s", script,
+         "http://127.0.0.1:%d/" % port], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit("bench: %s non-2xx answers on port %d:\n%s" % (errors.group(1), port, out))
+
+    def pct(p):
+        m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    return rps, pct(50), pct(99)
+
+
+# ------------------------------------------------------------ benchmarks
+
+def emit(name, header, rows):
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results",
+                        "%s-%s.csv" % (name, time.strftime("%Y%m%d-%H%M%S")))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    sys.stdout.write(buf.getvalue())
+    with open(path, "w") as f:
+        f.write(buf.getvalue())
+    log("written " + os.path.relpath(path, ROOT))
+
+
+def overhead(quick):
+    seconds = 3 if quick else 8
+    rounds = 2 if quick else 3
+    conns = 32
+    redis = start_redis()
+    start_backends()
+    start_plain_nginx()
+    start_caddy(1000)
+    load_routes(redis, 1000, route_body)
+    start_fado_nginx()
+    wait_routes(1000)
+
+    results = {}
+
+    def measure(variant, port, n_buckets):
+        r = results.setdefault(variant, [])
+        r.append(run_wrk(port, n_buckets, seconds, conns))
+        log("%s: %.0f rps p50 %.3f ms p99 %.3f ms" % ((variant,) + r[-1]))
+
+    # warm-up, then alternate so drift on the shared machine hits all alike
+    for port in (P_PLAIN, P_FADO, P_CADDY):
+        run_wrk(port, 1000, 1, conns)
+    for _ in range(rounds):
+        measure("nginx-static", P_PLAIN, 1000)
+        measure("fado-1k", P_FADO, 1000)
+        measure("caddy-fado-1k", P_CADDY, 1000)
+
+    load_routes(redis, 1000000, route_body)
+    wait_routes(1000000)
+    for _ in range(rounds):
+        measure("nginx-static-b", P_PLAIN, 1000)
+        measure("fado-1m", P_FADO, 1000000)
+
+    def med(variant, k):
+        return statistics.median(x[k] for x in results[variant])
+
+    base1 = med("nginx-static", 0)
+    base2 = med("nginx-static-b", 0)
+    caddy = med("caddy-fado-1k", 0)
+    rows = []
+    for variant, routes, base in (("nginx-static", 0, base1), ("fado-1k", 1000, base1),
+                                  ("caddy-fado-1k", 1000, base1),
+                                  ("nginx-static-b", 0, base2), ("fado-1m", 1000000, base2)):
+        rps = med(variant, 0)
+        rows.append([variant, routes, "%.0f" % rps, "%.3f" % med(variant, 1),
+                     "%.3f" % med(variant, 2), "%.3f" % (rps / base), "%.2f" % (rps / caddy)])
+    emit("gateway-overhead",
+         ["variant", "routes", "rps", "p50_ms", "p99_ms", "ratio_vs_nginx_static",
+          "ratio_vs_caddy"], rows)
+
+
+class Client:
+    """Keep-alive HTTP/1.1 client reading one small response at a time."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get(self, bucket):
+        self.sock.sendall(b"GET /function/fn HTTP/1.1\r\nHost: x\r\nX-Fado-Bucket: "
+                          + bucket.encode() + b"\r\n\r\n")
+        data = b""
+        while True:
+            data += self.sock.recv(65536)
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if sep:
+                m = re.search(rb"Content-Length: (\d+)", head, re.I)
+                if m and len(body) >= int(m.group(1)):
+                    return body[:int(m.group(1))]
+
+
+def propagation(quick):
+    updates = 200 if quick else 1000
+    redis = start_redis()
+    start_backends()
+    rows = []
+    for n in (1000, 1000000):
+        if n == 1000:
+            load_routes(redis, n, route_body)
+            start_fado_nginx()
+        else:
+            load_routes(redis, n, route_body)
+        wait_routes(n)
+        sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
+        client = Client(P_FADO)
+        times = []
+        for u in range(updates):
+            b = bucket_name(random.randrange(n))
+            current = client.get(b)
+            # move the bucket to a backend that answers differently
+            idx = int(current.strip()[1:])
+            new_port = P_BACKENDS[(idx + 2) % len(P_BACKENDS)]
+            want = ("b%d\n" % ((idx + 2) % len(P_BACKENDS))).encode()
+            body = "- 127.0.0.1:%d,cx,zx,1,0" % new_port
+            t0 = time.perf_counter()
+            redis.call("EVALSHA", sha, 5, *publish_keys(), 200000, "set", b, body)
+            while client.get(b) != want:
+                if time.perf_counter() - t0 > 5:
+                    raise SystemExit("bench: update of %s not seen in 5 s" % b)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        p50 = times[len(times) // 2]
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        log("propagation at %d routes: p50 %.3f ms p99 %.3f ms max %.3f ms"
+            % (n, p50, p99, times[-1]))
+        rows.append([n, updates, "%.3f" % p50, "%.3f" % p99, "%.3f" % times[-1]])
+    emit("gateway-propagation", ["routes", "updates", "p50_ms", "p99_ms", "max_ms"], rows)
+
+
+def resync(_quick):
+    redis = start_redis()
+    start_backends()
+    n = 1000000
+    load_routes(redis, n, route_body)
+    rows = []
+    for attempt in range(3):
+        p = start_fado_nginx()
+        st = wait_routes(n)
+        ms = int(re.search(r'"last_resync_ms":(\d+)', st).group(1))
+        bpr = int(re.search(r'"bytes_per_route":(\d+)', st).group(1))
+        used = int(re.search(r'"used":(\d+)', st).group(1))
+        log("resync %d routes: %d ms, %d bytes/route" % (n, ms, bpr))
+        rows.append([attempt + 1, n, ms, used, bpr])
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=20)
+        procs.remove(p)
+        time.sleep(0.5)
+    emit("gateway-resync", ["attempt", "routes", "resync_ms", "shm_used_bytes",
+                            "shm_bytes_per_route"], rows)
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("overhead", "propagation", "resync"):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    if not os.path.exists(MODULE):
+        sys.exit("bench: %s not built: run make" % MODULE)
+    quick = "--quick" in sys.argv
+    try:
+        {"overhead": overhead, "propagation": propagation, "resync": resync}[sys.argv[1]](quick)
+    finally:
+        stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
