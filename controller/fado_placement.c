@@ -1,0 +1,156 @@
+/*
+ * fado_placement: rendezvous hashing under zone, pin and count constraints.
+ */
+
+#include "fado_placement.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint64_t
+fado_placement_score(const char *bucket, const char *cluster)
+{
+    /* FNV-1a over "bucket\0cluster", then a strong finaliser so that
+     * scores of similar names are independent. */
+    uint64_t  h = 0xcbf29ce484222325ULL;
+
+    for (const unsigned char *p = (const unsigned char *) bucket; *p; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+    }
+    h = (h ^ 0) * 0x100000001b3ULL;
+    for (const unsigned char *p = (const unsigned char *) cluster; *p; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static int
+fado_placement_zone_allowed(const fado_placement_request_t *req, const char *zone)
+{
+    if (req->n_allowed_zones == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < req->n_allowed_zones; i++) {
+        if (strcmp(req->allowed_zones[i], zone) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static long
+fado_placement_find(const fado_placement_cluster_t *clusters, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(clusters[i].name, name) == 0) {
+            return (long) i;
+        }
+    }
+    return -1;
+}
+
+static int
+fado_placement_has(const fado_placement_result_t *res, size_t idx)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        if (res->chosen[i] == idx) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+fado_placement_fail(fado_placement_result_t *res, const char *fmt, const char *a,
+    const char *b)
+{
+    if (res->satisfiable) {
+        res->satisfiable = 0;
+        snprintf(res->reason, sizeof(res->reason), fmt, a, b);
+    }
+}
+
+/* Adds a named cluster that the policy requires (home or pin). */
+static void
+fado_placement_require(const fado_placement_request_t *req,
+    const fado_placement_cluster_t *clusters, size_t n, const char *name,
+    const char *what, fado_placement_result_t *res)
+{
+    long  idx = fado_placement_find(clusters, n, name);
+
+    if (idx < 0) {
+        fado_placement_fail(res, "%s cluster \"%s\" does not exist", what, name);
+        return;
+    }
+    if (!fado_placement_zone_allowed(req, clusters[idx].zone)) {
+        fado_placement_fail(res, "%s cluster \"%s\" is outside the allowed zones",
+                            what, name);
+        return;
+    }
+    if (!fado_placement_has(res, (size_t) idx) && res->n < FADO_PLACEMENT_MAX) {
+        res->chosen[res->n++] = (size_t) idx;
+    }
+}
+
+void
+fado_placement_compute(const fado_placement_request_t *req,
+    const fado_placement_cluster_t *clusters, size_t n_clusters,
+    fado_placement_result_t *res)
+{
+    size_t  want;
+
+    memset(res, 0, sizeof(*res));
+    res->satisfiable = 1;
+    want = req->replicas < 1 ? 1
+         : (size_t) req->replicas > FADO_PLACEMENT_MAX ? FADO_PLACEMENT_MAX
+         : (size_t) req->replicas;
+
+    fado_placement_require(req, clusters, n_clusters, req->home, "home", res);
+    for (size_t i = 0; i < req->n_pinned; i++) {
+        fado_placement_require(req, clusters, n_clusters, req->pinned[i], "pinned", res);
+    }
+    if (res->n > want) {
+        char  counts[64];
+        snprintf(counts, sizeof(counts), "%zu", res->n);
+        fado_placement_fail(res, "home and pinned clusters (%s) exceed the replica "
+                            "count%s", counts, "");
+        return;
+    }
+
+    /* Fill the rest with the best-ranked eligible clusters. */
+    while (res->n < want) {
+        long      best = -1;
+        uint64_t  best_score = 0;
+
+        for (size_t i = 0; i < n_clusters; i++) {
+            const fado_placement_cluster_t  *c = &clusters[i];
+            uint64_t                         s;
+
+            if (!c->healthy || !c->has_storage || fado_placement_has(res, i)
+                || !fado_placement_zone_allowed(req, c->zone))
+            {
+                continue;
+            }
+            s = fado_placement_score(req->bucket, c->name);
+            if (best < 0 || s > best_score) {
+                best = (long) i;
+                best_score = s;
+            }
+        }
+        if (best < 0) {
+            char  have[32], need[32];
+            snprintf(have, sizeof(have), "%zu", res->n);
+            snprintf(need, sizeof(need), "%zu", want);
+            fado_placement_fail(res, "only %s eligible clusters (healthy, with "
+                                "storage, in the allowed zones) for %s replicas",
+                                have, need);
+            return;
+        }
+        res->chosen[res->n++] = (size_t) best;
+    }
+}

@@ -1,0 +1,48 @@
+# fado-controller: the control plane daemon.
+#
+# sql/*.sql and docs/fado-publish.lua are embedded into the binary through
+# a generated C file, so it runs from any directory and the publish script
+# has one copy.
+
+CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_db.c \
+                   controller/fado_placement.c controller/fado_publisher.c \
+                   controller/fado_reconcile.c controller/fado_http.c \
+                   controller/fado_api.c controller/fado_auth.c controller/fado_json.c
+CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
+CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
+                   $(BUILD)/controller/fado_sql.o
+CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
+CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
+CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(shell pkg-config --cflags $(CONTROLLER_PKGS))
+CONTROLLER_LIBS = $(shell pkg-config --libs $(CONTROLLER_PKGS)) -pthread
+CONTROLLER_BIN := $(BUILD)/fado-controller
+SQL_FILES := $(sort $(wildcard sql/*.sql))
+
+ifneq ($(wildcard controller/fado_main.c),)
+ALL_TARGETS += $(CONTROLLER_BIN)
+endif
+
+.PHONY: controller
+controller: $(CONTROLLER_BIN)
+
+$(BUILD)/controller/fado_sql.c: $(SQL_FILES) docs/fado-publish.lua scripts/embed-files.pl
+	@mkdir -p $(dir $@)
+	perl scripts/embed-files.pl $(SQL_FILES) docs/fado-publish.lua >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/controller/fado_sql.o: $(BUILD)/controller/fado_sql.c controller/fado_sql.h
+	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
+
+$(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
+
+$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_OBJS)
+	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
+
+UNIT_TESTS += $(BUILD)/unit/test_placement
+
+$(BUILD)/unit/test_placement: t/unit/test_placement.c controller/fado_placement.c \
+        controller/fado_placement.h t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Icontroller -It/unit -o $@ t/unit/test_placement.c \
+	    controller/fado_placement.c $(LDFLAGS_COMMON)
