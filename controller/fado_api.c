@@ -1,0 +1,1438 @@
+/*
+ * fado_api: the REST API under /v1 (docs/api.yaml).
+ *
+ * Every handler validates its input before touching the database and names
+ * the offending field; SQL only with parameters; storage secrets are
+ * accepted and never returned. Lists are paginated by name (limit, cursor);
+ * updates carry the version they were based on (optimistic concurrency).
+ */
+
+#include "fado_http.h"
+#include "fado_log.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FADO_LIST_DEFAULT  100
+#define FADO_LIST_MAX      1000
+
+static const char *const  fado_policies[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
+
+/* ------------------------------------------------------------ validation */
+
+static int
+fado_valid_name(const char *s)
+{
+    size_t  n = strlen(s);
+
+    if (n == 0 || n > 63) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!isalnum((unsigned char) *s) && *s != '.' && *s != '_' && *s != '-') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* S3 bucket rules as MinIO applies them: 3..63 of a-z 0-9 . -, alnum ends. */
+static int
+fado_valid_bucket(const char *s)
+{
+    size_t  n = strlen(s);
+
+    if (n < 3 || n > 63 || !isalnum((unsigned char) s[0])
+        || !isalnum((unsigned char) s[n - 1]) || strstr(s, "..") != NULL)
+    {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!(islower((unsigned char) *s) || isdigit((unsigned char) *s) || *s == '.'
+              || *s == '-'))
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+fado_valid_policy(const char *s)
+{
+    for (int i = 0; fado_policies[i]; i++) {
+        if (strcmp(s, fado_policies[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A function endpoint as the gateway needs it: IPv4:port or [IPv6]:port.
+ * A URL "http://host:port/..." with a literal address is accepted too.
+ */
+static int
+fado_endpoint_address(const char *in, char *out, size_t size)
+{
+    char         host[64];
+    const char  *p = in, *end, *colon;
+    long         port;
+    unsigned char  buf[16];
+
+    if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    }
+    end = p + strcspn(p, "/");
+    if (*p == '[') {
+        const char  *close = memchr(p, ']', (size_t) (end - p));
+        if (close == NULL || close[1] != ':' || (size_t) (close - p - 1) >= sizeof(host)) {
+            return -1;
+        }
+        memcpy(host, p + 1, (size_t) (close - p - 1));
+        host[close - p - 1] = '\0';
+        if (inet_pton(AF_INET6, host, buf) != 1) {
+            return -1;
+        }
+        colon = close + 1;
+    } else {
+        colon = memchr(p, ':', (size_t) (end - p));
+        if (colon == NULL || (size_t) (colon - p) >= sizeof(host)) {
+            return -1;
+        }
+        memcpy(host, p, (size_t) (colon - p));
+        host[colon - p] = '\0';
+        if (inet_pton(AF_INET, host, buf) != 1) {
+            return -1;
+        }
+    }
+    port = strtol(colon + 1, NULL, 10);
+    if (port < 1 || port > 65535 || (size_t) (end - colon - 1) > 5) {
+        return -1;
+    }
+    for (const char *d = colon + 1; d < end; d++) {
+        if (!isdigit((unsigned char) *d)) {
+            return -1;
+        }
+    }
+    if ((size_t) (end - p) >= size) {
+        return -1;
+    }
+    memcpy(out, p, (size_t) (end - p));
+    out[end - p] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static PGresult *
+fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
+{
+    char       err[512], state[6];
+    PGresult  *res = fado_db_query(req->conn, sql, n, params, err, sizeof(err), state);
+
+    if (res != NULL) {
+        return res;
+    }
+    if (strcmp(state, "23505") == 0) {
+        fado_req_error(req, 409, "conflict", "name", "it already exists");
+    } else if (strcmp(state, "23503") == 0) {
+        fado_req_error(req, 409, "in_use", NULL,
+                       "it is referenced by another resource: %s", err);
+    } else if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0) {
+        fado_req_error(req, 400, "invalid", NULL, "%s", err);
+    } else if (state[0] == '0' && state[1] == '8') {
+        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
+    } else {
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=\"%s\"", state, err);
+        fado_req_error(req, 500, "internal", NULL, "database error");
+    }
+    return NULL;
+}
+
+static int
+fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params)
+{
+    PGresult  *res = fado_api_query(req, sql, n, params);
+
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+fado_api_begin(fado_req_t *req)
+{
+    return fado_api_exec(req, "BEGIN", 0, NULL);
+}
+
+static void
+fado_api_end(fado_req_t *req, int ok)
+{
+    char       err[256];
+    PGresult  *res = fado_db_query(req->conn, ok ? "COMMIT" : "ROLLBACK", 0, NULL,
+                                   err, sizeof(err), NULL);
+
+    if (res != NULL) {
+        PQclear(res);
+    } else if (ok) {
+        fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", err);
+    }
+}
+
+static json_t *
+fado_api_body(fado_req_t *req)
+{
+    json_error_t  e;
+    json_t       *j = json_loadb(req->body, req->body_len, 0, &e);
+
+    if (j == NULL) {
+        fado_req_error(req, 400, "invalid_json", NULL, "request body is not JSON: %s (line %d)",
+                       e.text, e.line);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        fado_req_error(req, 400, "invalid_json", NULL, "request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* A string member; NULL (with the error set when required) if absent/wrong. */
+static const char *
+fado_api_str(fado_req_t *req, json_t *obj, const char *key, const char *field, int required)
+{
+    json_t  *v = json_object_get(obj, key);
+
+    if (v == NULL || json_is_null(v)) {
+        if (required) {
+            fado_req_error(req, 400, "missing_field", field, "%s is required", field);
+        }
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        fado_req_error(req, 400, "invalid_field", field, "%s must be a string", field);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* An integer member in [lo, hi]; def when absent; -1 on error (set). */
+static long
+fado_api_int(fado_req_t *req, json_t *obj, const char *key, const char *field, long lo,
+    long hi, long def)
+{
+    json_t  *v = json_object_get(obj, key);
+
+    if (v == NULL || json_is_null(v)) {
+        return def;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        fado_req_error(req, 400, "invalid_field", field, "%s must be an integer from %ld to %ld",
+                       field, lo, hi);
+        return -1;
+    }
+    return (long) json_integer_value(v);
+}
+
+/* A PostgreSQL text[] literal from a JSON array of names. */
+static int
+fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
+    int bucket_rule, char *out, size_t size)
+{
+    json_t  *arr = json_object_get(obj, key), *v;
+    size_t   i, len = 1;
+
+    snprintf(out, size, "{");
+    if (arr == NULL || json_is_null(arr)) {
+        snprintf(out + len, size - len, "}");
+        return 0;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) > 64) {
+        fado_req_error(req, 400, "invalid_field", field, "%s must be an array of names", field);
+        return -1;
+    }
+    json_array_foreach(arr, i, v) {
+        const char  *s = json_string_value(v);
+        if (s == NULL || !(bucket_rule ? fado_valid_bucket(s) : fado_valid_name(s))
+            || len + strlen(s) + 2 >= size)
+        {
+            fado_req_error(req, 400, "invalid_field", field,
+                           "%s[%zu] is not a valid name", field, i);
+            return -1;
+        }
+        len += (size_t) snprintf(out + len, size - len, "%s%s", i ? "," : "", s);
+    }
+    snprintf(out + len, size - len, "}");
+    return 0;
+}
+
+static int
+fado_api_limit(fado_req_t *req, char *buf, size_t size)
+{
+    long  n = FADO_LIST_DEFAULT;
+
+    if (req->query_limit != NULL) {
+        char  *end;
+        n = strtol(req->query_limit, &end, 10);
+        if (*end != '\0' || n < 1 || n > FADO_LIST_MAX) {
+            fado_req_error(req, 400, "invalid_field", "limit",
+                           "limit must be an integer from 1 to %d", FADO_LIST_MAX);
+            return -1;
+        }
+    }
+    snprintf(buf, size, "%ld", n + 1);   /* one more tells whether a next page exists */
+    return (int) n;
+}
+
+/* Wraps rows as {"items": [...], "next_cursor": name-of-last | null}. */
+static json_t *
+fado_api_page(json_t *items, int limit, const char *last)
+{
+    json_t  *next = json_null();
+
+    if ((int) json_array_size(items) > limit) {
+        json_array_remove(items, json_array_size(items) - 1);
+        next = json_string(last);
+    }
+    return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+}
+
+/* Splits "/v1/res/id" into res and id (id may be NULL). */
+static int
+fado_api_split(const char *path, char *res, size_t rsize, char *id, size_t isize)
+{
+    const char  *p, *slash;
+
+    if (strncmp(path, "/v1/", 4) != 0) {
+        return -1;
+    }
+    p = path + 4;
+    slash = strchr(p, '/');
+    if (slash == NULL) {
+        snprintf(res, rsize, "%s", p);
+        id[0] = '\0';
+        return 0;
+    }
+    if ((size_t) (slash - p) >= rsize || strchr(slash + 1, '/') != NULL
+        || strlen(slash + 1) >= isize)
+    {
+        return -1;
+    }
+    memcpy(res, p, (size_t) (slash - p));
+    res[slash - p] = '\0';
+    snprintf(id, isize, "%s", slash + 1);
+    return 0;
+}
+
+static void
+fado_api_changed(fado_req_t *req)
+{
+    fado_reconciler_wake(req->app->rec);
+}
+
+/* ------------------------------------------------------------ zones */
+
+static json_t *
+fado_zone_json(PGresult *res, int i)
+{
+    return json_pack("{s:s, s:i}", "name", PQgetvalue(res, i, 0),
+                     "version", atoi(PQgetvalue(res, i, 1)));
+}
+
+static void
+fado_api_zones(fado_req_t *req, const char *id)
+{
+    PGresult  *res;
+
+    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
+        char         lim[16];
+        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
+        int          limit = fado_api_limit(req, lim, sizeof(lim));
+        json_t      *items;
+
+        if (limit < 0 || (res = fado_api_query(req,
+                "SELECT name, version FROM zones WHERE name > $1 ORDER BY name"
+                " LIMIT $2::int", 2, p)) == NULL)
+        {
+            return;
+        }
+        items = json_array();
+        for (int i = 0; i < PQntuples(res); i++) {
+            json_array_append_new(items, fado_zone_json(res, i));
+        }
+        req->json = fado_api_page(items, limit,
+                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
+        req->status = 200;
+        PQclear(res);
+        return;
+    }
+    if (strcmp(req->method, "POST") == 0 && id[0] == '\0') {
+        json_t      *body = fado_api_body(req);
+        const char  *name;
+
+        if (body == NULL) {
+            return;
+        }
+        name = fado_api_str(req, body, "name", "name", 1);
+        if (name != NULL && !fado_valid_name(name)) {
+            fado_req_error(req, 400, "invalid_field", "name",
+                           "name must be 1-63 characters of letters, digits, '.', '_', '-'");
+        } else if (name != NULL) {
+            const char  *p[1] = { name };
+            res = fado_api_query(req, "INSERT INTO zones (name) VALUES ($1)"
+                                 " RETURNING name, version", 1, p);
+            if (res != NULL) {
+                req->json = fado_zone_json(res, 0);
+                req->status = 201;
+                PQclear(res);
+            }
+        }
+        json_decref(body);
+        return;
+    }
+    if (id[0] != '\0' && (strcmp(req->method, "GET") == 0 || strcmp(req->method, "DELETE") == 0)) {
+        const char  *p[1] = { id };
+        int          del = req->method[0] == 'D';
+
+        res = fado_api_query(req, del ? "DELETE FROM zones WHERE name = $1 RETURNING name, version"
+                                      : "SELECT name, version FROM zones WHERE name = $1", 1, p);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            fado_req_error(req, 404, "not_found", NULL, "zone \"%s\" does not exist", id);
+        } else if (del) {
+            req->status = 204;
+        } else {
+            req->json = fado_zone_json(res, 0);
+            req->status = 200;
+        }
+        PQclear(res);
+        return;
+    }
+    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
+}
+
+/* ------------------------------------------------------------ clusters */
+
+static json_t *
+fado_cluster_json(fado_req_t *req, const char *name)
+{
+    const char  *p[1] = { name };
+    PGresult    *res, *eps;
+    json_t      *j, *fns;
+
+    res = fado_api_query(req,
+        "SELECT name, zone, healthy, storage_endpoint,"
+        "       storage_access_key <> '' AND storage_secret_key <> '', version"
+        "  FROM clusters WHERE name = $1", 1, p);
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        fado_req_error(req, 404, "not_found", NULL, "cluster \"%s\" does not exist", name);
+        return NULL;
+    }
+    eps = fado_api_query(req, "SELECT address, weight, max_inflight FROM endpoints"
+                         " WHERE cluster = $1 ORDER BY address", 1, p);
+    if (eps == NULL) {
+        PQclear(res);
+        return NULL;
+    }
+    fns = json_array();
+    for (int i = 0; i < PQntuples(eps); i++) {
+        json_array_append_new(fns, json_pack("{s:s, s:i, s:i}",
+            "address", PQgetvalue(eps, i, 0), "weight", atoi(PQgetvalue(eps, i, 1)),
+            "max_inflight", atoi(PQgetvalue(eps, i, 2))));
+    }
+    /* Credentials are write-only: only whether they are set is shown. */
+    j = json_pack("{s:s, s:s, s:b, s:o, s:{s:s, s:b}, s:i}",
+        "name", PQgetvalue(res, 0, 0), "zone", PQgetvalue(res, 0, 1),
+        "healthy", PQgetvalue(res, 0, 2)[0] == 't', "functions", fns,
+        "storage", "endpoint", PQgetvalue(res, 0, 3),
+        "credentials_set", PQgetvalue(res, 0, 4)[0] == 't',
+        "version", atoi(PQgetvalue(res, 0, 5)));
+    PQclear(eps);
+    PQclear(res);
+    return j;
+}
+
+/*
+ * Creates or updates a cluster from a JSON object; prefix names fields in
+ * errors (e.g. "clusters[2]."). version: the expected version for an
+ * update (0: create; -1: upsert, for import). Returns 0 or -1 (error set).
+ */
+static int
+fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
+    const char *prefix)
+{
+    char         f[128], vbuf[24], eps[64][80];
+    long         weights[64], maxes[64];
+    const char  *name, *zone, *endpoint = "", *ak = NULL, *sk = NULL;
+    json_t      *fns, *storage, *fn;
+    size_t       i, nfn = 0;
+    PGresult    *res;
+
+#define FIELD(x)  (snprintf(f, sizeof(f), "%s%s", prefix, x), f)
+    name = name_in ? name_in : fado_api_str(req, obj, "name", FIELD("name"), 1);
+    if (name == NULL) {
+        return -1;
+    }
+    if (!fado_valid_name(name)) {
+        fado_req_error(req, 400, "invalid_field", FIELD("name"),
+                       "name must be 1-63 characters of letters, digits, '.', '_', '-'");
+        return -1;
+    }
+    zone = fado_api_str(req, obj, "zone", FIELD("zone"), 1);
+    if (zone == NULL) {
+        return -1;
+    }
+    fns = json_object_get(obj, "functions");
+    if (fns != NULL && (!json_is_array(fns) || json_array_size(fns) > 64)) {
+        fado_req_error(req, 400, "invalid_field", FIELD("functions"),
+                       "functions must be an array of at most 64 endpoints");
+        return -1;
+    }
+    json_array_foreach(fns, i, fn) {
+        char         sub[96];
+        const char  *addr;
+
+        snprintf(sub, sizeof(sub), "%sfunctions[%zu].", prefix, i);
+        if (!json_is_object(fn)) {
+            fado_req_error(req, 400, "invalid_field", FIELD("functions"),
+                           "functions[%zu] must be an object", i);
+            return -1;
+        }
+        addr = json_string_value(json_object_get(fn, "address"));
+        if (addr == NULL) {
+            addr = json_string_value(json_object_get(fn, "url"));
+        }
+        snprintf(f, sizeof(f), "%saddress", sub);
+        if (addr == NULL || fado_endpoint_address(addr, eps[nfn], sizeof(eps[nfn])) != 0) {
+            fado_req_error(req, 400, "invalid_field", f,
+                           "%s must be IPv4:port, [IPv6]:port or http://address:port", f);
+            return -1;
+        }
+        snprintf(f, sizeof(f), "%sweight", sub);
+        if ((weights[nfn] = fado_api_int(req, fn, "weight", f, 1, 1000, 1)) < 0) {
+            return -1;
+        }
+        snprintf(f, sizeof(f), "%smax_inflight", sub);
+        if ((maxes[nfn] = fado_api_int(req, fn, "max_inflight", f, 0, 65535, 0)) < 0) {
+            return -1;
+        }
+        nfn++;
+    }
+    storage = json_object_get(obj, "storage");
+    if (storage != NULL && !json_is_null(storage)) {
+        if (!json_is_object(storage)) {
+            fado_req_error(req, 400, "invalid_field", FIELD("storage"), "storage must be an object");
+            return -1;
+        }
+        endpoint = fado_api_str(req, storage, "endpoint", FIELD("storage.endpoint"), 1);
+        if (endpoint == NULL) {
+            return -1;
+        }
+        if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) {
+            fado_req_error(req, 400, "invalid_field", FIELD("storage.endpoint"),
+                           "storage.endpoint must be an http:// or https:// URL");
+            return -1;
+        }
+        ak = fado_api_str(req, storage, "access_key", FIELD("storage.access_key"), 0);
+        sk = fado_api_str(req, storage, "secret_key", FIELD("storage.secret_key"), 0);
+        if ((ak == NULL) != (sk == NULL)) {
+            fado_req_error(req, 400, "missing_field",
+                           FIELD(ak ? "storage.secret_key" : "storage.access_key"),
+                           "access_key and secret_key go together");
+            return -1;
+        }
+    }
+
+    {
+        const char  *p[1] = { zone };
+        res = fado_api_query(req, "SELECT 1 FROM zones WHERE name = $1", 1, p);
+        if (res == NULL) {
+            return -1;
+        }
+        if (PQntuples(res) == 0) {
+            PQclear(res);
+            fado_req_error(req, 422, "unknown_reference", FIELD("zone"),
+                           "zone \"%s\" does not exist", zone);
+            return -1;
+        }
+        PQclear(res);
+    }
+
+    snprintf(vbuf, sizeof(vbuf), "%ld", version);
+    {
+        /* Credentials given replace the stored ones; absent, they are kept. */
+        const char  *p[6] = { name, zone, endpoint, ak ? ak : "", sk ? sk : "", vbuf };
+        const char  *sql = version == 0
+            ? "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $2, $3, $4, $5) RETURNING version"
+            : version > 0
+            ? "UPDATE clusters SET zone = $2, storage_endpoint = $3,"
+              " storage_access_key = CASE WHEN $4 = '' THEN storage_access_key ELSE $4 END,"
+              " storage_secret_key = CASE WHEN $5 = '' THEN storage_secret_key ELSE $5 END,"
+              " version = version + 1 WHERE name = $1 AND version = $6::int RETURNING version"
+            : "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $2, $3, $4, $5)"
+              " ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone,"
+              " storage_endpoint = EXCLUDED.storage_endpoint,"
+              " storage_access_key = CASE WHEN $4 = '' THEN clusters.storage_access_key ELSE $4 END,"
+              " storage_secret_key = CASE WHEN $5 = '' THEN clusters.storage_secret_key ELSE $5 END,"
+              " version = clusters.version + 1"
+              " WHERE (clusters.zone, clusters.storage_endpoint) IS DISTINCT FROM ($2, $3)"
+              "    OR ($4 <> '' AND (clusters.storage_access_key, clusters.storage_secret_key)"
+              "        IS DISTINCT FROM ($4, $5))"
+              " RETURNING version";
+
+        res = fado_api_query(req, sql, version > 0 ? 6 : 5, p);
+        if (res == NULL) {
+            return -1;
+        }
+        if (version > 0 && PQntuples(res) == 0) {
+            PQclear(res);
+            fado_req_error(req, 409, "version_conflict", "version",
+                           "cluster \"%s\" changed since version %ld (or does not exist)",
+                           name, version);
+            return -1;
+        }
+        PQclear(res);
+    }
+
+    {
+        const char  *p[1] = { name };
+        if (fado_api_exec(req, "DELETE FROM endpoints WHERE cluster = $1", 1, p) != 0) {
+            return -1;
+        }
+    }
+    for (i = 0; i < nfn; i++) {
+        char         w[24], m[24];
+        const char  *p[4] = { name, eps[i], w, m };
+
+        snprintf(w, sizeof(w), "%ld", weights[i]);
+        snprintf(m, sizeof(m), "%ld", maxes[i]);
+        if (fado_api_exec(req, "INSERT INTO endpoints (cluster, address, weight, max_inflight)"
+                          " VALUES ($1, $2, $3::int, $4::int) ON CONFLICT DO NOTHING",
+                          4, p) != 0)
+        {
+            return -1;
+        }
+    }
+#undef FIELD
+    return 0;
+}
+
+static void
+fado_api_list(fado_req_t *req, const char *sql, json_t *(*one)(fado_req_t *, const char *))
+{
+    char         lim[16];
+    const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
+    int          limit = fado_api_limit(req, lim, sizeof(lim));
+    PGresult    *res;
+    json_t      *items;
+
+    if (limit < 0 || (res = fado_api_query(req, sql, 2, p)) == NULL) {
+        return;
+    }
+    items = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t  *j = one(req, PQgetvalue(res, i, 0));
+        if (j == NULL) {
+            json_decref(items);
+            PQclear(res);
+            return;
+        }
+        json_array_append_new(items, j);
+    }
+    req->json = fado_api_page(items, limit,
+                              PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
+    req->status = 200;
+    PQclear(res);
+}
+
+static void
+fado_api_clusters(fado_req_t *req, const char *id)
+{
+    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
+        fado_api_list(req, "SELECT name FROM clusters WHERE name > $1 ORDER BY name"
+                      " LIMIT $2::int", fado_cluster_json);
+        return;
+    }
+    if (strcmp(req->method, "GET") == 0) {
+        req->json = fado_cluster_json(req, id);
+        if (req->json != NULL) {
+            req->status = 200;
+        }
+        return;
+    }
+    if ((strcmp(req->method, "POST") == 0 && id[0] == '\0')
+        || (strcmp(req->method, "PUT") == 0 && id[0] != '\0'))
+    {
+        json_t  *body = fado_api_body(req);
+        long     version = 0;
+        int      ok;
+
+        if (body == NULL) {
+            return;
+        }
+        if (id[0] != '\0') {
+            version = fado_api_int(req, body, "version", "version", 1, 2147483647L, 0);
+            if (version == 0) {
+                fado_req_error(req, 400, "missing_field", "version",
+                               "version is required: the version the update is based on");
+            }
+            if (version <= 0) {
+                json_decref(body);
+                return;
+            }
+        }
+        if (fado_api_begin(req) != 0) {
+            json_decref(body);
+            return;
+        }
+        ok = fado_cluster_put(req, body, id[0] ? id : NULL, version, "") == 0;
+        fado_api_end(req, ok);
+        if (ok && req->status != 503) {
+            const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
+            req->json = fado_cluster_json(req, name);
+            req->status = req->json ? (id[0] ? 200 : 201) : req->status;
+            fado_api_changed(req);
+        }
+        json_decref(body);
+        return;
+    }
+    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
+        const char  *p[1] = { id };
+        PGresult    *res = fado_api_query(req, "DELETE FROM clusters WHERE name = $1"
+                                          " RETURNING name", 1, p);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            fado_req_error(req, 404, "not_found", NULL, "cluster \"%s\" does not exist", id);
+        } else {
+            req->status = 204;
+            fado_api_changed(req);
+        }
+        PQclear(res);
+        return;
+    }
+    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
+}
+
+/* ------------------------------------------------------------ buckets */
+
+static json_t *
+fado_bucket_json(fado_req_t *req, const char *name)
+{
+    const char  *p[1] = { name };
+    PGresult    *res, *reps;
+    json_t      *j, *replicas, *zones, *pins, *placed;
+
+    res = fado_api_query(req,
+        "SELECT name, home_cluster, array_to_json(allowed_zones), replicas,"
+        "       array_to_json(pinned_clusters), policy, placement_ok, placement_reason, version"
+        "  FROM buckets WHERE name = $1", 1, p);
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        fado_req_error(req, 404, "not_found", NULL, "bucket \"%s\" does not exist", name);
+        return NULL;
+    }
+    reps = fado_api_query(req, "SELECT cluster, state, reason FROM replicas WHERE bucket = $1"
+                          " ORDER BY cluster", 1, p);
+    if (reps == NULL) {
+        PQclear(res);
+        return NULL;
+    }
+    replicas = json_array();
+    placed = json_array();
+    for (int i = 0; i < PQntuples(reps); i++) {
+        json_array_append_new(replicas, json_pack("{s:s, s:s, s:s}",
+            "cluster", PQgetvalue(reps, i, 0), "state", PQgetvalue(reps, i, 1),
+            "reason", PQgetvalue(reps, i, 2)));
+        if (strcmp(PQgetvalue(reps, i, 1), "removing") != 0) {
+            json_array_append_new(placed, json_string(PQgetvalue(reps, i, 0)));
+        }
+    }
+    zones = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    pins = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+    j = json_pack("{s:s, s:s, s:{s:o, s:i, s:o}, s:s, s:{s:o, s:o, s:s}, s:o, s:i}",
+        "name", PQgetvalue(res, 0, 0), "home_cluster", PQgetvalue(res, 0, 1),
+        "placement", "allowed_zones", zones ? zones : json_array(),
+        "replicas", atoi(PQgetvalue(res, 0, 3)),
+        "pinned_clusters", pins ? pins : json_array(),
+        "policy", PQgetvalue(res, 0, 5),
+        "placement_result",
+        "satisfiable", PQgetisnull(res, 0, 6) ? json_null()
+                       : json_boolean(PQgetvalue(res, 0, 6)[0] == 't'),
+        "clusters", placed, "reason", PQgetvalue(res, 0, 7),
+        "replicas", replicas, "version", atoi(PQgetvalue(res, 0, 8)));
+    PQclear(reps);
+    PQclear(res);
+    return j;
+}
+
+static int
+fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
+    const char *prefix)
+{
+    char         f[128], zones[2048], pins[2048], reps[24], vbuf[24];
+    const char  *name, *home, *policy;
+    json_t      *placement;
+    long         replicas;
+    PGresult    *res;
+
+#define FIELD(x)  (snprintf(f, sizeof(f), "%s%s", prefix, x), f)
+    name = name_in ? name_in : fado_api_str(req, obj, "name", FIELD("name"), 1);
+    if (name == NULL) {
+        return -1;
+    }
+    if (!fado_valid_bucket(name)) {
+        fado_req_error(req, 400, "invalid_field", FIELD("name"),
+                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
+        return -1;
+    }
+    home = fado_api_str(req, obj, "home_cluster", FIELD("home_cluster"), 1);
+    if (home == NULL) {
+        return -1;
+    }
+    policy = fado_api_str(req, obj, "policy", FIELD("policy"), 0);
+    if (policy == NULL) {
+        if (req->json != NULL) {
+            return -1;
+        }
+        policy = "-";
+    }
+    if (!fado_valid_policy(policy)) {
+        fado_req_error(req, 400, "invalid_field", FIELD("policy"),
+                       "policy must be one of -, rr, lc, p2c, ewma, chash");
+        return -1;
+    }
+    placement = json_object_get(obj, "placement");
+    if (placement != NULL && !json_is_object(placement)) {
+        fado_req_error(req, 400, "invalid_field", FIELD("placement"),
+                       "placement must be an object");
+        return -1;
+    }
+    if (placement == NULL) {
+        placement = obj;    /* flat form: allowed_zones, replicas at top level */
+    }
+    if (fado_api_names(req, placement, "allowed_zones", FIELD("placement.allowed_zones"), 0,
+                       zones, sizeof(zones)) != 0
+        || fado_api_names(req, placement, "pinned_clusters",
+                          FIELD("placement.pinned_clusters"), 0, pins, sizeof(pins)) != 0)
+    {
+        return -1;
+    }
+    replicas = fado_api_int(req, placement, "replicas", FIELD("placement.replicas"), 1, 64, 1);
+    if (replicas < 0) {
+        return -1;
+    }
+
+    /* References must exist: an unknown name is a 422, naming the field. */
+    {
+        const char  *p[3] = { home, zones, pins };
+        res = fado_api_query(req,
+            "SELECT (SELECT count(*) FROM clusters WHERE name = $1),"
+            "       (SELECT string_agg(z, ',') FROM unnest($2::text[]) z"
+            "         WHERE z NOT IN (SELECT name FROM zones)),"
+            "       (SELECT string_agg(c, ',') FROM unnest($3::text[]) c"
+            "         WHERE c NOT IN (SELECT name FROM clusters))", 3, p);
+        if (res == NULL) {
+            return -1;
+        }
+        if (PQgetvalue(res, 0, 0)[0] == '0') {
+            fado_req_error(req, 422, "unknown_reference", FIELD("home_cluster"),
+                           "cluster \"%s\" does not exist", home);
+        } else if (!PQgetisnull(res, 0, 1)) {
+            fado_req_error(req, 422, "unknown_reference", FIELD("placement.allowed_zones"),
+                           "unknown zones: %s", PQgetvalue(res, 0, 1));
+        } else if (!PQgetisnull(res, 0, 2)) {
+            fado_req_error(req, 422, "unknown_reference", FIELD("placement.pinned_clusters"),
+                           "unknown clusters: %s", PQgetvalue(res, 0, 2));
+        }
+        PQclear(res);
+        if (req->json != NULL) {
+            return -1;
+        }
+    }
+
+    snprintf(reps, sizeof(reps), "%ld", replicas);
+    snprintf(vbuf, sizeof(vbuf), "%ld", version);
+    {
+        const char  *p[7] = { name, home, zones, reps, pins, policy, vbuf };
+        const char  *sql = version == 0
+            ? "INSERT INTO buckets (name, home_cluster, allowed_zones, replicas,"
+              " pinned_clusters, policy) VALUES ($1, $2, $3::text[], $4::int, $5::text[], $6)"
+              " RETURNING version"
+            : version > 0
+            ? "UPDATE buckets SET home_cluster = $2, allowed_zones = $3::text[],"
+              " replicas = $4::int, pinned_clusters = $5::text[], policy = $6,"
+              " version = version + 1 WHERE name = $1 AND version = $7::int RETURNING version"
+            : "INSERT INTO buckets (name, home_cluster, allowed_zones, replicas,"
+              " pinned_clusters, policy) VALUES ($1, $2, $3::text[], $4::int, $5::text[], $6)"
+              " ON CONFLICT (name) DO UPDATE SET home_cluster = EXCLUDED.home_cluster,"
+              " allowed_zones = EXCLUDED.allowed_zones, replicas = EXCLUDED.replicas,"
+              " pinned_clusters = EXCLUDED.pinned_clusters, policy = EXCLUDED.policy,"
+              " version = buckets.version + 1"
+              " WHERE (buckets.home_cluster, buckets.allowed_zones, buckets.replicas,"
+              "        buckets.pinned_clusters, buckets.policy)"
+              "   IS DISTINCT FROM (EXCLUDED.home_cluster, EXCLUDED.allowed_zones,"
+              "        EXCLUDED.replicas, EXCLUDED.pinned_clusters, EXCLUDED.policy)"
+              " RETURNING version";
+
+        res = fado_api_query(req, sql, version > 0 ? 7 : 6, p);
+        if (res == NULL) {
+            return -1;
+        }
+        if (version > 0 && PQntuples(res) == 0) {
+            PQclear(res);
+            fado_req_error(req, 409, "version_conflict", "version",
+                           "bucket \"%s\" changed since version %ld (or does not exist)",
+                           name, version);
+            return -1;
+        }
+        PQclear(res);
+    }
+#undef FIELD
+    return 0;
+}
+
+static void
+fado_api_buckets(fado_req_t *req, const char *id)
+{
+    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
+        fado_api_list(req, "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
+                      " LIMIT $2::int", fado_bucket_json);
+        return;
+    }
+    if (strcmp(req->method, "GET") == 0) {
+        req->json = fado_bucket_json(req, id);
+        if (req->json != NULL) {
+            req->status = 200;
+        }
+        return;
+    }
+    if ((strcmp(req->method, "POST") == 0 && id[0] == '\0')
+        || (strcmp(req->method, "PUT") == 0 && id[0] != '\0'))
+    {
+        json_t  *body = fado_api_body(req);
+        long     version = 0;
+        int      ok;
+
+        if (body == NULL) {
+            return;
+        }
+        if (id[0] != '\0') {
+            version = fado_api_int(req, body, "version", "version", 1, 2147483647L, 0);
+            if (version == 0) {
+                fado_req_error(req, 400, "missing_field", "version",
+                               "version is required: the version the update is based on");
+            }
+            if (version <= 0) {
+                json_decref(body);
+                return;
+            }
+        }
+        ok = fado_bucket_put(req, body, id[0] ? id : NULL, version, "") == 0;
+        if (ok) {
+            const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
+            req->json = fado_bucket_json(req, name);
+            req->status = req->json ? (id[0] ? 200 : 201) : req->status;
+            fado_api_changed(req);
+        }
+        json_decref(body);
+        return;
+    }
+    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
+        /* fado stops managing and routing the bucket; MinIO keeps the data. */
+        const char  *p[1] = { id };
+        PGresult    *res = fado_api_query(req, "DELETE FROM buckets WHERE name = $1"
+                                          " RETURNING name", 1, p);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            fado_req_error(req, 404, "not_found", NULL, "bucket \"%s\" does not exist", id);
+        } else {
+            req->status = 204;
+            fado_api_changed(req);
+        }
+        PQclear(res);
+        return;
+    }
+    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
+}
+
+/* ------------------------------------------------------------ routes */
+
+static json_t *
+fado_route_json(const char *bucket, const char *body, const char *version)
+{
+    char     copy[65536], *save = NULL, *tok;
+    json_t  *eps = json_array();
+    const char *policy = "-";
+
+    snprintf(copy, sizeof(copy), "%s", body);
+    tok = strtok_r(copy, " ", &save);
+    if (tok != NULL) {
+        policy = tok;
+    }
+    while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+        char  *f[5], *s2 = NULL;
+        int    n = 0;
+        for (char *t = strtok_r(tok, ",", &s2); t && n < 5; t = strtok_r(NULL, ",", &s2)) {
+            f[n++] = t;
+        }
+        if (n == 5) {
+            json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:i, s:i}",
+                "address", f[0], "cluster", f[1], "zone", f[2],
+                "weight", atoi(f[3]), "max_inflight", atoi(f[4])));
+        }
+    }
+    return json_pack("{s:s, s:s, s:o, s:I, s:s}", "bucket", bucket, "policy", policy,
+                     "endpoints", eps, "version", (json_int_t) atoll(version),
+                     "record_body", body);
+}
+
+static void
+fado_api_routes(fado_req_t *req, const char *id)
+{
+    PGresult  *res;
+
+    if (strcmp(req->method, "GET") != 0) {
+        fado_req_error(req, 405, "method_not_allowed", NULL, "routes are read-only");
+        return;
+    }
+    if (id[0] == '\0') {
+        char         lim[16];
+        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
+        int          limit = fado_api_limit(req, lim, sizeof(lim));
+        json_t      *items;
+
+        if (limit < 0 || (res = fado_api_query(req,
+                "SELECT bucket, body, version FROM published_routes WHERE bucket > $1"
+                " ORDER BY bucket LIMIT $2::int", 2, p)) == NULL)
+        {
+            return;
+        }
+        items = json_array();
+        for (int i = 0; i < PQntuples(res); i++) {
+            json_array_append_new(items, fado_route_json(PQgetvalue(res, i, 0),
+                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
+        }
+        req->json = fado_api_page(items, limit,
+                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
+        req->status = 200;
+        PQclear(res);
+        return;
+    }
+    {
+        /* "_default" names the default route (stored under the empty name). */
+        const char  *p[1] = { strcmp(id, "_default") == 0 ? "" : id };
+        res = fado_api_query(req, "SELECT bucket, body, version FROM published_routes"
+                             " WHERE bucket = $1", 1, p);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            fado_req_error(req, 404, "not_found", NULL, "no route published for \"%s\"", id);
+        } else {
+            req->json = fado_route_json(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                                        PQgetvalue(res, 0, 2));
+            req->status = 200;
+        }
+        PQclear(res);
+    }
+}
+
+/* ------------------------------------------------------------ settings */
+
+static void
+fado_api_settings(fado_req_t *req)
+{
+    PGresult  *res;
+
+    if (strcmp(req->method, "PUT") == 0) {
+        json_t      *body = fado_api_body(req);
+        const char  *policy, *header;
+
+        if (body == NULL) {
+            return;
+        }
+        policy = fado_api_str(req, body, "default_policy", "default_policy", 0);
+        header = req->json ? NULL : fado_api_str(req, body, "bucket_header", "bucket_header", 0);
+        if (req->json == NULL && policy != NULL && !fado_valid_policy(policy)) {
+            fado_req_error(req, 400, "invalid_field", "default_policy",
+                           "default_policy must be one of -, rr, lc, p2c, ewma, chash");
+        }
+        if (req->json == NULL && header != NULL) {
+            for (const char *c = header; *c; c++) {
+                if (!isalnum((unsigned char) *c) && *c != '-') {
+                    fado_req_error(req, 400, "invalid_field", "bucket_header",
+                                   "bucket_header must be a header name (letters, digits, '-')");
+                    break;
+                }
+            }
+            if (req->json == NULL && (header[0] == '\0' || strlen(header) > 64)) {
+                fado_req_error(req, 400, "invalid_field", "bucket_header",
+                               "bucket_header must be 1-64 characters");
+            }
+        }
+        if (req->json == NULL && policy != NULL) {
+            const char  *p[2] = { "default_policy", policy };
+            (void) fado_api_exec(req, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
+        }
+        if (req->json == NULL && header != NULL) {
+            const char  *p[2] = { "bucket_header", header };
+            (void) fado_api_exec(req, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
+        }
+        json_decref(body);
+        if (req->json != NULL) {
+            return;
+        }
+        fado_api_changed(req);
+    } else if (strcmp(req->method, "GET") != 0) {
+        fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
+        return;
+    }
+    res = fado_api_query(req, "SELECT key, value FROM settings ORDER BY key", 0, NULL);
+    if (res == NULL) {
+        return;
+    }
+    req->json = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_object_set_new(req->json, PQgetvalue(res, i, 0), json_string(PQgetvalue(res, i, 1)));
+    }
+    req->status = 200;
+    PQclear(res);
+}
+
+/* ------------------------------------------------------------ tokens */
+
+static void
+fado_api_tokens(fado_req_t *req, const char *id)
+{
+    PGresult  *res;
+
+    if (req->role != FADO_ROLE_ADMIN) {
+        fado_req_error(req, 403, "forbidden", NULL, "tokens are managed by admin tokens only");
+        return;
+    }
+    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
+        json_t  *items;
+
+        res = fado_api_query(req, "SELECT id, name, role, created_at, revoked_at IS NOT NULL"
+                             " FROM api_tokens ORDER BY id", 0, NULL);
+        if (res == NULL) {
+            return;
+        }
+        items = json_array();
+        for (int i = 0; i < PQntuples(res); i++) {
+            json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, s:b}",
+                "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
+                "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
+                "revoked", PQgetvalue(res, i, 4)[0] == 't'));
+        }
+        req->json = json_pack("{s:o, s:n}", "items", items, "next_cursor");
+        req->status = 200;
+        PQclear(res);
+        return;
+    }
+    if (strcmp(req->method, "POST") == 0 && id[0] == '\0') {
+        json_t      *body = fado_api_body(req);
+        const char  *name, *role;
+        char         secret[80], hex[65], lit[70];
+
+        if (body == NULL) {
+            return;
+        }
+        name = fado_api_str(req, body, "name", "name", 1);
+        role = name ? fado_api_str(req, body, "role", "role", 1) : NULL;
+        if (name != NULL && (name[0] == '\0' || strlen(name) > 100)) {
+            fado_req_error(req, 400, "invalid_field", "name", "name must be 1-100 characters");
+        } else if (role != NULL && strcmp(role, "admin") != 0 && strcmp(role, "read-only") != 0) {
+            fado_req_error(req, 400, "invalid_field", "role", "role must be admin or read-only");
+        } else if (name != NULL && role != NULL) {
+            if (fado_auth_new_secret(secret, sizeof(secret)) != 0) {
+                fado_req_error(req, 500, "internal", NULL, "no randomness for a token");
+            } else {
+                const char  *p[3] = { name, role, lit };
+                fado_auth_hash(secret, hex);
+                snprintf(lit, sizeof(lit), "\\x%s", hex);
+                res = fado_api_query(req, "INSERT INTO api_tokens (name, role, secret_hash)"
+                                     " VALUES ($1, $2, $3::bytea) RETURNING id", 3, p);
+                if (res != NULL) {
+                    /* The only time the secret is shown. */
+                    req->json = json_pack("{s:I, s:s, s:s, s:s}",
+                        "id", (json_int_t) atoll(PQgetvalue(res, 0, 0)), "name", name,
+                        "role", role, "token", secret);
+                    req->status = 201;
+                    PQclear(res);
+                }
+            }
+        }
+        json_decref(body);
+        return;
+    }
+    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
+        const char  *p[1] = { id };
+        char        *end;
+
+        if (strtol(id, &end, 10) <= 0 || *end != '\0') {
+            fado_req_error(req, 404, "not_found", NULL, "token \"%s\" does not exist", id);
+            return;
+        }
+        res = fado_api_query(req, "UPDATE api_tokens SET revoked_at = now()"
+                             " WHERE id = $1::bigint AND revoked_at IS NULL RETURNING id", 1, p);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            fado_req_error(req, 404, "not_found", NULL, "token %s does not exist or is revoked", id);
+        } else {
+            req->status = 204;
+        }
+        PQclear(res);
+        return;
+    }
+    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
+}
+
+/* ------------------------------------------------------------ import */
+
+/*
+ * FaDO's config.json: clusters[{name, zones}], storage_deployments[{
+ * cluster_name, alias, endpoint, access_key, secret_key, use_ssl}],
+ * faas_deployments[{cluster_name, url}], buckets[{name,
+ * storage_deployment_alias, allowed_zones, target_replica_count}].
+ * Converted to fado's own shape; nothing else changes.
+ */
+static json_t *
+fado_import_from_fado(json_t *in)
+{
+    json_t  *out = json_pack("{s:[], s:[], s:[]}", "zones", "clusters", "buckets");
+    json_t  *zones = json_object_get(out, "zones"), *v, *w;
+    size_t   i, k;
+
+    json_array_foreach(json_object_get(in, "clusters"), i, v) {
+        json_t      *c, *fns = json_array(), *z = json_array_get(json_object_get(v, "zones"), 0);
+        const char  *name = json_string_value(json_object_get(v, "name"));
+
+        c = json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(v, "name"),
+                      "zone", z, "functions", fns);
+        json_array_foreach(json_object_get(in, "faas_deployments"), k, w) {
+            if (name && json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
+                json_array_append_new(fns, json_pack("{s:O?}", "url", json_object_get(w, "url")));
+            }
+        }
+        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
+            if (json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
+                const char  *ep = json_string_value(json_object_get(w, "endpoint"));
+                char         url[512];
+                snprintf(url, sizeof(url), "%s%s",
+                         ep && strstr(ep, "://") ? "" :
+                         json_is_true(json_object_get(w, "use_ssl")) ? "https://" : "http://",
+                         ep ? ep : "");
+                json_object_set_new(c, "storage", json_pack("{s:s, s:O?, s:O?}",
+                    "endpoint", url, "access_key", json_object_get(w, "access_key"),
+                    "secret_key", json_object_get(w, "secret_key")));
+            }
+        }
+        json_array_append_new(json_object_get(out, "clusters"), c);
+        json_array_foreach(json_object_get(v, "zones"), k, w) {
+            json_array_append_new(zones, json_pack("{s:O}", "name", w));
+        }
+    }
+    json_array_foreach(json_object_get(in, "buckets"), i, v) {
+        json_t  *home = NULL;
+        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
+            if (json_equal(json_object_get(w, "alias"),
+                           json_object_get(v, "storage_deployment_alias")))
+            {
+                home = json_object_get(w, "cluster_name");
+            }
+        }
+        json_array_append_new(json_object_get(out, "buckets"), json_pack(
+            "{s:O?, s:O?, s:{s:O?, s:O?}}", "name", json_object_get(v, "name"),
+            "home_cluster", home, "placement",
+            "allowed_zones", json_object_get(v, "allowed_zones"),
+            "replicas", json_object_get(v, "target_replica_count")));
+    }
+    return out;
+}
+
+static void
+fado_api_import(fado_req_t *req)
+{
+    json_t  *body, *doc, *v;
+    size_t   i, nz = 0, nc = 0, nb = 0;
+    int      ok = 0;
+    char     prefix[64];
+
+    if (strcmp(req->method, "POST") != 0) {
+        fado_req_error(req, 405, "method_not_allowed", NULL, "import is POST");
+        return;
+    }
+    if ((body = fado_api_body(req)) == NULL) {
+        return;
+    }
+    doc = json_object_get(body, "storage_deployments") ? fado_import_from_fado(body)
+                                                       : json_incref(body);
+    if (doc == NULL || fado_api_begin(req) != 0) {
+        json_decref(doc);
+        json_decref(body);
+        return;
+    }
+    json_array_foreach(json_object_get(doc, "zones"), i, v) {
+        const char  *name = json_is_string(v) ? json_string_value(v)
+                          : json_string_value(json_object_get(v, "name"));
+        const char  *p[1] = { name };
+        snprintf(prefix, sizeof(prefix), "zones[%zu]", i);
+        if (name == NULL || !fado_valid_name(name)) {
+            fado_req_error(req, 400, "invalid_field", prefix, "%s must be a zone name", prefix);
+            goto done;
+        }
+        if (fado_api_exec(req, "INSERT INTO zones (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                          1, p) != 0)
+        {
+            goto done;
+        }
+        nz++;
+    }
+    json_array_foreach(json_object_get(doc, "clusters"), i, v) {
+        snprintf(prefix, sizeof(prefix), "clusters[%zu].", i);
+        if (!json_is_object(v) || fado_cluster_put(req, v, NULL, -1, prefix) != 0) {
+            if (req->json == NULL) {
+                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
+            }
+            goto done;
+        }
+        nc++;
+    }
+    json_array_foreach(json_object_get(doc, "buckets"), i, v) {
+        snprintf(prefix, sizeof(prefix), "buckets[%zu].", i);
+        if (!json_is_object(v) || fado_bucket_put(req, v, NULL, -1, prefix) != 0) {
+            if (req->json == NULL) {
+                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
+            }
+            goto done;
+        }
+        nb++;
+    }
+    ok = 1;
+
+done:
+    fado_api_end(req, ok);
+    if (ok && req->json == NULL) {
+        req->json = json_pack("{s:i, s:i, s:i}", "zones", (int) nz, "clusters", (int) nc,
+                              "buckets", (int) nb);
+        req->status = 200;
+        fado_api_changed(req);
+    }
+    json_decref(doc);
+    json_decref(body);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static void
+fado_api_metrics(fado_req_t *req)
+{
+    PGresult  *res;
+    char       buf[4096];
+    size_t     len = 0;
+
+    res = fado_api_query(req,
+        "SELECT (SELECT count(*) FROM buckets), (SELECT count(*) FROM clusters),"
+        "       (SELECT count(*) FROM clusters WHERE NOT healthy),"
+        "       (SELECT count(*) FROM published_routes WHERE bucket <> ''),"
+        "       (SELECT coalesce(max(version), 0) FROM published_routes),"
+        "       (SELECT count(*) FILTER (WHERE state = 'pending') FROM replicas),"
+        "       (SELECT count(*) FILTER (WHERE state = 'syncing') FROM replicas),"
+        "       (SELECT count(*) FILTER (WHERE state = 'ready') FROM replicas),"
+        "       (SELECT count(*) FILTER (WHERE state = 'removing') FROM replicas),"
+        "       (SELECT count(*) FILTER (WHERE state = 'failed') FROM replicas)", 0, NULL);
+    if (res == NULL) {
+        return;
+    }
+    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
+        "# TYPE fado_buckets gauge\nfado_buckets %s\n"
+        "# TYPE fado_clusters gauge\nfado_clusters %s\n"
+        "# TYPE fado_clusters_down gauge\nfado_clusters_down %s\n"
+        "# TYPE fado_routes_published gauge\nfado_routes_published %s\n"
+        "# TYPE fado_routes_version gauge\nfado_routes_version %s\n"
+        "# TYPE fado_replicas gauge\n",
+        PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+        PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
+    {
+        static const char *const  states[] = { "pending", "syncing", "ready", "removing", "failed" };
+        for (int i = 0; i < 5; i++) {
+            len += (size_t) snprintf(buf + len, sizeof(buf) - len,
+                                     "fado_replicas{state=\"%s\"} %s\n", states[i],
+                                     PQgetvalue(res, 0, 5 + i));
+        }
+    }
+    snprintf(buf + len, sizeof(buf) - len,
+        "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
+        "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n",
+        fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec));
+    PQclear(res);
+    req->text = strdup(buf);
+    req->content_type = "text/plain; version=0.0.4";
+    req->status = req->text ? 200 : 500;
+}
+
+/* ------------------------------------------------------------ router */
+
+void
+fado_api_handle(fado_req_t *req)
+{
+    char  res[32], id[128];
+
+    if (strcmp(req->path, "/readyz") == 0) {
+        /* Reaching here means PostgreSQL answered and migrations ran. */
+        req->json = json_pack("{s:s, s:b}", "status", "ready", "redis",
+                              fado_reconciler_redis_ok(req->app->rec));
+        req->status = 200;
+        return;
+    }
+    if (strcmp(req->path, "/metrics") == 0) {
+        fado_api_metrics(req);
+        return;
+    }
+    if (fado_api_split(req->path, res, sizeof(res), id, sizeof(id)) != 0) {
+        fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", req->path);
+        return;
+    }
+    if (strcmp(res, "zones") == 0) {
+        fado_api_zones(req, id);
+    } else if (strcmp(res, "clusters") == 0) {
+        fado_api_clusters(req, id);
+    } else if (strcmp(res, "buckets") == 0) {
+        fado_api_buckets(req, id);
+    } else if (strcmp(res, "routes") == 0) {
+        fado_api_routes(req, id);
+    } else if (strcmp(res, "settings") == 0 && id[0] == '\0') {
+        fado_api_settings(req);
+    } else if (strcmp(res, "tokens") == 0) {
+        fado_api_tokens(req, id);
+    } else if (strcmp(res, "import") == 0 && id[0] == '\0') {
+        fado_api_import(req);
+    } else {
+        fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", req->path);
+    }
+}

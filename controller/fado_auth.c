@@ -1,0 +1,101 @@
+/*
+ * fado_auth: API tokens. A token is a random secret shown once; only its
+ * SHA-256 is stored, so a database dump reveals no usable token.
+ */
+
+#include "fado_http.h"
+#include "fado_log.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void
+fado_auth_hash(const char *secret, char hex[65])
+{
+    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned int   n = 0;
+
+    hex[0] = '\0';
+    if (EVP_Digest(secret, strlen(secret), md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        return;
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+int
+fado_auth_new_secret(char *out, size_t size)
+{
+    unsigned char  raw[24];
+
+    if (size < 6 + 2 * sizeof(raw) + 1 || RAND_bytes(raw, sizeof(raw)) != 1) {
+        return -1;
+    }
+    memcpy(out, "fado_", 5);
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        snprintf(out + 5 + 2 * i, 3, "%02x", raw[i]);
+    }
+    return 0;
+}
+
+fado_role_e
+fado_auth_check(PGconn *conn, const char *authorization)
+{
+    char         hex[65], err[256], hashlit[70];
+    const char  *p[1] = { hashlit };
+    PGresult    *res;
+    fado_role_e  role = FADO_ROLE_NONE;
+
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0) {
+        return FADO_ROLE_NONE;
+    }
+    fado_auth_hash(authorization + 7, hex);
+    if (hex[0] == '\0') {
+        return FADO_ROLE_NONE;
+    }
+    snprintf(hashlit, sizeof(hashlit), "\\x%s", hex);
+    res = fado_db_query(conn, "SELECT role FROM api_tokens WHERE secret_hash = $1::bytea"
+                        " AND revoked_at IS NULL", 1, p, err, sizeof(err), NULL);
+    if (res == NULL) {
+        return FADO_ROLE_NONE;
+    }
+    if (PQntuples(res) == 1) {
+        role = strcmp(PQgetvalue(res, 0, 0), "admin") == 0 ? FADO_ROLE_ADMIN
+                                                           : FADO_ROLE_READ_ONLY;
+    }
+    PQclear(res);
+    return role;
+}
+
+/* Creates an admin token with the given secret when no token exists yet. */
+int
+fado_auth_bootstrap(PGconn *conn, const char *secret, char *err, size_t err_len)
+{
+    char         hex[65], hashlit[70];
+    const char  *p[1] = { hashlit };
+    PGresult    *res;
+
+    if (strlen(secret) < 16) {
+        snprintf(err, err_len, "bootstrap token must be at least 16 characters");
+        return -1;
+    }
+    fado_auth_hash(secret, hex);
+    snprintf(hashlit, sizeof(hashlit), "\\x%s", hex);
+    res = fado_db_query(conn,
+        "INSERT INTO api_tokens (name, role, secret_hash)"
+        " SELECT 'bootstrap', 'admin', $1::bytea"
+        " WHERE NOT EXISTS (SELECT 1 FROM api_tokens)",
+        1, p, err, err_len, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    if (strcmp(PQcmdTuples(res), "1") == 0) {
+        fado_log(FADO_LOG_INFO, "msg=\"bootstrap admin token created\"");
+    }
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,279 @@
+/*
+ * fado_db: connection pool and migrations.
+ */
+
+#include "fado_db.h"
+#include "fado_log.h"
+#include "fado_sql.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fado_db_s {
+    pthread_mutex_t   lock;
+    pthread_cond_t    free_cond;
+    char             *url;
+    int               size;
+    PGconn          **conns;      /* NULL slot: not connected yet */
+    int              *busy;
+};
+
+fado_db_t *
+fado_db_open(const char *url, int size)
+{
+    fado_db_t  *db = calloc(1, sizeof(*db));
+
+    if (db == NULL) {
+        return NULL;
+    }
+    db->url = strdup(url);
+    db->conns = calloc((size_t) size, sizeof(PGconn *));
+    db->busy = calloc((size_t) size, sizeof(int));
+    if (db->url == NULL || db->conns == NULL || db->busy == NULL
+        || pthread_mutex_init(&db->lock, NULL) != 0
+        || pthread_cond_init(&db->free_cond, NULL) != 0)
+    {
+        free(db->url);
+        free(db->conns);
+        free(db->busy);
+        free(db);
+        return NULL;
+    }
+    db->size = size;
+    return db;
+}
+
+void
+fado_db_close(fado_db_t *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    for (int i = 0; i < db->size; i++) {
+        if (db->conns[i] != NULL) {
+            PQfinish(db->conns[i]);
+        }
+    }
+    pthread_mutex_destroy(&db->lock);
+    pthread_cond_destroy(&db->free_cond);
+    free(db->url);
+    free(db->conns);
+    free(db->busy);
+    free(db);
+}
+
+/* Server notices ("already exists, skipping") go to the debug log. */
+static void
+fado_db_notice(void *arg, const char *message)
+{
+    (void) arg;
+    fado_log(FADO_LOG_DEBUG, "msg=\"postgres notice\" text=\"%.*s\"",
+             (int) strcspn(message, "\n"), message);
+}
+
+static int
+fado_db_usable(PGconn *conn)
+{
+    return conn != NULL && PQstatus(conn) == CONNECTION_OK;
+}
+
+PGconn *
+fado_db_acquire(fado_db_t *db)
+{
+    int      slot = -1;
+    PGconn  *conn;
+
+    if (pthread_mutex_lock(&db->lock) != 0) {
+        return NULL;
+    }
+    for (;;) {
+        for (int i = 0; i < db->size; i++) {
+            if (!db->busy[i]) {
+                slot = i;
+                break;
+            }
+        }
+        if (slot >= 0) {
+            break;
+        }
+        if (pthread_cond_wait(&db->free_cond, &db->lock) != 0) {
+            pthread_mutex_unlock(&db->lock);
+            return NULL;
+        }
+    }
+    db->busy[slot] = 1;
+    conn = db->conns[slot];
+    pthread_mutex_unlock(&db->lock);
+
+    /* Connect or repair outside the lock: it may take a while. */
+    if (!fado_db_usable(conn)) {
+        if (conn != NULL) {
+            PQreset(conn);
+        } else {
+            conn = PQconnectdb(db->url);
+            if (conn != NULL) {
+                PQsetNoticeProcessor(conn, fado_db_notice, NULL);
+            }
+        }
+        if (!fado_db_usable(conn)) {
+            fado_log(FADO_LOG_WARN, "msg=\"database unreachable\" error=\"%s\"",
+                     conn != NULL ? strtok(PQerrorMessage(conn), "\n") : "out of memory");
+        }
+    }
+
+    if (pthread_mutex_lock(&db->lock) != 0) {
+        return NULL;
+    }
+    db->conns[slot] = conn;
+    if (!fado_db_usable(conn)) {
+        db->busy[slot] = 0;
+        pthread_cond_signal(&db->free_cond);
+        conn = NULL;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return conn;
+}
+
+void
+fado_db_release(fado_db_t *db, PGconn *conn)
+{
+    if (conn == NULL || pthread_mutex_lock(&db->lock) != 0) {
+        return;
+    }
+    for (int i = 0; i < db->size; i++) {
+        if (db->conns[i] == conn) {
+            db->busy[i] = 0;
+            break;
+        }
+    }
+    pthread_cond_signal(&db->free_cond);
+    pthread_mutex_unlock(&db->lock);
+}
+
+PGresult *
+fado_db_query(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, char *err, size_t err_len, char sqlstate[6])
+{
+    PGresult        *res;
+    ExecStatusType   st;
+    const char      *state;
+
+    if (sqlstate != NULL) {
+        sqlstate[0] = '\0';
+    }
+    res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (res == NULL) {
+        snprintf(err, err_len, "%s", PQerrorMessage(conn));
+        return NULL;
+    }
+    st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        return res;
+    }
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (sqlstate != NULL && state != NULL) {
+        snprintf(sqlstate, 6, "%s", state);
+    }
+    snprintf(err, err_len, "%s", PQresultErrorMessage(res));
+    err[strcspn(err, "\n")] = '\0';
+    PQclear(res);
+    return NULL;
+}
+
+static int
+fado_db_exec_simple(PGconn *conn, const char *sql, char *err, size_t err_len)
+{
+    PGresult  *res = fado_db_query(conn, sql, 0, NULL, err, err_len, NULL);
+
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* A migration file holds many statements: PQexec runs them in one go. */
+static int
+fado_db_exec_script(PGconn *conn, const char *sql, char *err, size_t err_len)
+{
+    PGresult  *res = PQexec(conn, sql);
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(err, err_len, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        err[strcspn(err, "\n")] = '\0';
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Two controllers starting at once both reach this point; the advisory lock
+ * makes the second wait and then find every migration recorded.
+ */
+int
+fado_db_migrate(PGconn *conn, char *err, size_t err_len)
+{
+    int  rc = -1;
+
+    if (fado_db_exec_simple(conn, "SELECT pg_advisory_lock(7283001)", err, err_len) != 0) {
+        return -1;
+    }
+    if (fado_db_exec_simple(conn,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+            err, err_len) != 0)
+    {
+        goto unlock;
+    }
+
+    for (size_t i = 0; i < fado_sql_count; i++) {
+        const char  *name = fado_sql_files[i].name;
+        PGresult    *res;
+        int          applied;
+
+        res = fado_db_query(conn, "SELECT 1 FROM schema_migrations WHERE name = $1",
+                            1, &name, err, err_len, NULL);
+        if (res == NULL) {
+            goto unlock;
+        }
+        applied = PQntuples(res) > 0;
+        PQclear(res);
+        if (applied) {
+            continue;
+        }
+
+        if (fado_db_exec_simple(conn, "BEGIN", err, err_len) != 0) {
+            goto unlock;
+        }
+        if (fado_db_exec_script(conn, fado_sql_files[i].sql, err, err_len) != 0) {
+            char  ignored[256];
+            (void) fado_db_exec_simple(conn, "ROLLBACK", ignored, sizeof(ignored));
+            goto unlock;
+        }
+        res = fado_db_query(conn, "INSERT INTO schema_migrations (name) VALUES ($1)",
+                            1, &name, err, err_len, NULL);
+        if (res == NULL) {
+            char  ignored[256];
+            (void) fado_db_exec_simple(conn, "ROLLBACK", ignored, sizeof(ignored));
+            goto unlock;
+        }
+        PQclear(res);
+        if (fado_db_exec_simple(conn, "COMMIT", err, err_len) != 0) {
+            goto unlock;
+        }
+        fado_log(FADO_LOG_INFO, "msg=\"migration applied\" name=%s", name);
+    }
+    rc = 0;
+
+unlock:
+    {
+        char  ignored[256];
+        (void) fado_db_exec_simple(conn, "SELECT pg_advisory_unlock(7283001)",
+                                   ignored, sizeof(ignored));
+    }
+    return rc;
+}

@@ -1,0 +1,262 @@
+/*
+ * fado_http: libmicrohttpd glue — body collection, authentication, JSON out.
+ */
+
+#include "fado_http.h"
+#include "fado_log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FADO_HTTP_MAX_BODY  (8 * 1024 * 1024)
+
+struct fado_http_s {
+    struct MHD_Daemon  *daemon;
+    fado_app_t         *app;
+};
+
+typedef struct {
+    char    *data;
+    size_t   len;
+    size_t   cap;
+    int      too_large;
+} fado_body_t;
+
+void
+fado_req_error(fado_req_t *req, unsigned int status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+    char     msg[512];
+    va_list  ap;
+    json_t  *err;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    json_decref(req->json);
+    err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (err != NULL && field != NULL) {
+        json_object_set_new(err, "field", json_string(field));
+    }
+    req->json = err ? json_pack("{s:o}", "error", err) : NULL;
+    req->status = status;
+}
+
+static enum MHD_Result
+fado_http_send(struct MHD_Connection *c, unsigned int status, const char *type,
+    char *body, size_t len)
+{
+    struct MHD_Response  *resp;
+    enum MHD_Result       r;
+
+    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    if (type != NULL && MHD_add_response_header(resp, "Content-Type", type) != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static int
+fado_http_public(const char *path)
+{
+    return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0;
+}
+
+static enum MHD_Result
+fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+    fado_http_t  *http = cls;
+    fado_body_t  *body = *con_cls;
+    fado_req_t    req;
+    char         *out;
+
+    (void) version;
+
+    if (body == NULL) {
+        body = calloc(1, sizeof(*body));
+        if (body == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = body;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t  n = *upload_data_size;
+
+        if (!body->too_large && body->len + n > FADO_HTTP_MAX_BODY) {
+            body->too_large = 1;
+        }
+        if (!body->too_large) {
+            if (body->len + n + 1 > body->cap) {
+                size_t  cap = body->cap ? body->cap : 4096;
+                char   *p;
+                while (cap < body->len + n + 1) {
+                    cap *= 2;
+                }
+                p = realloc(body->data, cap);
+                if (p == NULL) {
+                    return MHD_NO;
+                }
+                body->data = p;
+                body->cap = cap;
+            }
+            memcpy(body->data + body->len, upload_data, n);
+            body->len += n;
+            body->data[body->len] = '\0';
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.app = http->app;
+    req.method = method;
+    req.path = url;
+    req.body = body->data ? body->data : "";
+    req.body_len = body->len;
+    req.query_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    req.query_cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
+    req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req.status = 500;
+
+    if (body->too_large) {
+        fado_req_error(&req, 413, "body_too_large", NULL, "request body over %d bytes",
+                       FADO_HTTP_MAX_BODY);
+    } else if (strcmp(url, "/healthz") == 0) {
+        req.status = 200;
+        req.json = json_pack("{s:s}", "status", "ok");
+    } else {
+        req.conn = fado_db_acquire(http->app->db);
+        if (req.conn == NULL) {
+            fado_req_error(&req, 503, "database_unavailable", NULL,
+                           "PostgreSQL is unreachable; routes already published keep working");
+        } else {
+            req.role = fado_http_public(url) ? FADO_ROLE_ADMIN
+                     : fado_auth_check(req.conn, req.authorization);
+            if (req.role == FADO_ROLE_NONE) {
+                fado_req_error(&req, 401, "unauthorized", "Authorization",
+                               "a valid bearer token is required");
+            } else if (req.role == FADO_ROLE_READ_ONLY && strcmp(method, "GET") != 0) {
+                fado_req_error(&req, 403, "forbidden", NULL,
+                               "this token is read-only");
+            } else {
+                fado_api_handle(&req);
+            }
+            fado_db_release(http->app->db, req.conn);
+        }
+    }
+
+    fado_log(req.status >= 500 ? FADO_LOG_WARN : FADO_LOG_DEBUG,
+             "msg=request method=%s path=\"%s\" status=%u", method, url, req.status);
+
+    if (req.text != NULL) {
+        return fado_http_send(c, req.status, req.content_type, req.text, strlen(req.text));
+    }
+    if (req.json == NULL) {
+        out = strdup("");
+        return out ? fado_http_send(c, req.status, NULL, out, 0) : MHD_NO;
+    }
+    out = json_dumps(req.json, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(req.json);
+    if (out == NULL) {
+        return MHD_NO;
+    }
+    {
+        size_t  len = strlen(out);
+        char   *nl = realloc(out, len + 2);
+        if (nl == NULL) {
+            free(out);
+            return MHD_NO;
+        }
+        nl[len] = '\n';
+        nl[len + 1] = '\0';
+        return fado_http_send(c, req.status, "application/json", nl, len + 1);
+    }
+}
+
+static void
+fado_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+    fado_body_t  *body = *con_cls;
+
+    (void) cls;
+    (void) c;
+    (void) toe;
+    if (body != NULL) {
+        free(body->data);
+        free(body);
+        *con_cls = NULL;
+    }
+}
+
+fado_http_t *
+fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, size_t err_len)
+{
+    struct sockaddr_in  addr;
+    char                host[64];
+    const char         *colon = strrchr(listen, ':');
+    fado_http_t        *http;
+    long                port;
+
+    if (colon == NULL || (size_t) (colon - listen) >= sizeof(host)) {
+        snprintf(err, err_len, "listen address \"%s\" is not host:port", listen);
+        return NULL;
+    }
+    memcpy(host, listen, (size_t) (colon - listen));
+    host[colon - listen] = '\0';
+    port = strtol(colon + 1, NULL, 10);
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t) port);
+    if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        snprintf(err, err_len, "listen address \"%s\" is not IPv4:port", listen);
+        return NULL;
+    }
+
+    http = calloc(1, sizeof(*http));
+    if (http == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    http->app = app;
+    http->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO,
+        (uint16_t) port, NULL, NULL, fado_http_handler, http,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) threads,
+        MHD_OPTION_NOTIFY_COMPLETED, fado_http_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
+        MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        snprintf(err, err_len, "cannot listen on %s", listen);
+        free(http);
+        return NULL;
+    }
+    return http;
+}
+
+void
+fado_http_stop(fado_http_t *http)
+{
+    if (http == NULL) {
+        return;
+    }
+    MHD_stop_daemon(http->daemon);
+    free(http);
+}

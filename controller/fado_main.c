@@ -1,0 +1,342 @@
+/*
+ * fado-controller: platform state in PostgreSQL, REST API, placement,
+ * replication through MinIO, route publication to Redis.
+ */
+
+#include "fado_db.h"
+#include "fado_http.h"
+#include "fado_log.h"
+#include "fado_publisher.h"
+#include "fado_reconcile.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char  *listen;
+    const char  *database_url;
+    const char  *redis_url;
+    const char  *redis_prefix;
+    const char  *platform_file;
+    const char  *log_level;
+    const char  *bootstrap_token;
+    const char  *health_path;
+    int          reconcile_interval_ms;
+    int          health_interval_ms;
+    int          health_failures;
+    int          threads;
+} fado_config_t;
+
+static volatile sig_atomic_t  fado_stop;
+
+static void
+fado_on_signal(int sig)
+{
+    (void) sig;
+    fado_stop = 1;
+}
+
+static void
+fado_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fado-controller [options]\n"
+        "\n"
+        "  --listen ADDR             API address (FADO_LISTEN, default 127.0.0.1:8750)\n"
+        "  --database-url URL        PostgreSQL (FADO_DATABASE_URL, required)\n"
+        "  --redis-url URL           redis://[:password@]host:port[/db] (FADO_REDIS_URL, required)\n"
+        "  --redis-prefix P          route key prefix (FADO_REDIS_PREFIX, default fado:)\n"
+        "  --platform-file FILE      platform description imported at start (FADO_PLATFORM_FILE)\n"
+        "  --log-level LEVEL         error, warn, info, debug (FADO_LOG_LEVEL, default info)\n"
+        "  --bootstrap-token SECRET  admin token created when none exists (FADO_BOOTSTRAP_TOKEN)\n"
+        "  --reconcile-interval MS   between reconcile passes (FADO_RECONCILE_INTERVAL, default 2000)\n"
+        "  --health-interval MS      between health probes (FADO_HEALTH_INTERVAL, default 2000)\n"
+        "  --health-failures N       failed probes that mark a cluster down (default 2)\n"
+        "  --health-path PATH        probed on function endpoints (default /healthz)\n"
+        "  --threads N               API threads (FADO_THREADS, default 4)\n"
+        "  --help\n");
+}
+
+static const char *
+fado_env(const char *name, const char *def)
+{
+    const char  *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : def;
+}
+
+static int
+fado_int_arg(const char *name, const char *v, int lo, int hi, int *out)
+{
+    char  *end;
+    long   n = strtol(v, &end, 10);
+
+    if (*end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "fado-controller: invalid %s \"%s\" (%d..%d)\n", name, v, lo, hi);
+        return -1;
+    }
+    *out = (int) n;
+    return 0;
+}
+
+static int
+fado_parse_args(int argc, char **argv, fado_config_t *c)
+{
+    static const struct option  opts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "database-url", required_argument, NULL, 'd' },
+        { "redis-url", required_argument, NULL, 'r' },
+        { "redis-prefix", required_argument, NULL, 'p' },
+        { "platform-file", required_argument, NULL, 'f' },
+        { "log-level", required_argument, NULL, 'v' },
+        { "bootstrap-token", required_argument, NULL, 'b' },
+        { "reconcile-interval", required_argument, NULL, 'i' },
+        { "health-interval", required_argument, NULL, 'h' },
+        { "health-failures", required_argument, NULL, 'n' },
+        { "health-path", required_argument, NULL, 'P' },
+        { "threads", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, '?' },
+        { NULL, 0, NULL, 0 }
+    };
+    int  ch;
+
+    c->listen = fado_env("FADO_LISTEN", "127.0.0.1:8750");
+    c->database_url = fado_env("FADO_DATABASE_URL", NULL);
+    c->redis_url = fado_env("FADO_REDIS_URL", NULL);
+    c->redis_prefix = fado_env("FADO_REDIS_PREFIX", "fado:");
+    c->platform_file = fado_env("FADO_PLATFORM_FILE", NULL);
+    c->log_level = fado_env("FADO_LOG_LEVEL", "info");
+    c->bootstrap_token = fado_env("FADO_BOOTSTRAP_TOKEN", NULL);
+    c->health_path = "/healthz";
+    c->health_failures = 2;
+    if (fado_int_arg("FADO_RECONCILE_INTERVAL", fado_env("FADO_RECONCILE_INTERVAL", "2000"),
+                     10, 3600000, &c->reconcile_interval_ms) != 0
+        || fado_int_arg("FADO_HEALTH_INTERVAL", fado_env("FADO_HEALTH_INTERVAL", "2000"),
+                        10, 3600000, &c->health_interval_ms) != 0
+        || fado_int_arg("FADO_THREADS", fado_env("FADO_THREADS", "4"), 1, 64, &c->threads) != 0)
+    {
+        return -1;
+    }
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'l': c->listen = optarg; break;
+        case 'd': c->database_url = optarg; break;
+        case 'r': c->redis_url = optarg; break;
+        case 'p': c->redis_prefix = optarg; break;
+        case 'f': c->platform_file = optarg; break;
+        case 'v': c->log_level = optarg; break;
+        case 'b': c->bootstrap_token = optarg; break;
+        case 'P': c->health_path = optarg; break;
+        case 'i':
+            if (fado_int_arg("--reconcile-interval", optarg, 10, 3600000,
+                             &c->reconcile_interval_ms) != 0) return -1;
+            break;
+        case 'h':
+            if (fado_int_arg("--health-interval", optarg, 10, 3600000,
+                             &c->health_interval_ms) != 0) return -1;
+            break;
+        case 'n':
+            if (fado_int_arg("--health-failures", optarg, 1, 100, &c->health_failures) != 0)
+                return -1;
+            break;
+        case 't':
+            if (fado_int_arg("--threads", optarg, 1, 64, &c->threads) != 0) return -1;
+            break;
+        default:
+            fado_usage(ch == '?' && optopt == 0 ? stdout : stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fado-controller: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (fado_log_parse_level(c->log_level, &fado_log_level) != 0) {
+        fprintf(stderr, "fado-controller: invalid log level \"%s\"\n", c->log_level);
+        return -1;
+    }
+    if (c->database_url == NULL) {
+        fprintf(stderr, "fado-controller: --database-url (FADO_DATABASE_URL) is required\n");
+        return -1;
+    }
+    if (c->redis_url == NULL) {
+        fprintf(stderr, "fado-controller: --redis-url (FADO_REDIS_URL) is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Imports a platform file through the API's own import handler. */
+static int
+fado_import_file(fado_app_t *app, const char *path)
+{
+    FILE        *f = fopen(path, "rb");
+    char        *buf = NULL;
+    size_t       len = 0, cap = 0, n;
+    fado_req_t   req;
+    int          rc = -1;
+
+    if (f == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"cannot open platform file\" path=\"%s\"", path);
+        return -1;
+    }
+    do {
+        if (len + 65536 > cap) {
+            char  *p = realloc(buf, cap = len + 65536 * 2);
+            if (p == NULL) {
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            buf = p;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+
+    memset(&req, 0, sizeof(req));
+    req.app = app;
+    req.method = "POST";
+    req.path = "/v1/import";
+    req.body = buf ? buf : "";
+    req.body_len = len;
+    req.role = FADO_ROLE_ADMIN;
+    req.conn = fado_db_acquire(app->db);
+    if (req.conn != NULL) {
+        fado_api_handle(&req);
+        fado_db_release(app->db, req.conn);
+        if (req.status == 200) {
+            fado_log(FADO_LOG_INFO, "msg=\"platform file imported\" path=\"%s\"", path);
+            rc = 0;
+        } else {
+            char  *msg = req.json ? json_dumps(req.json, JSON_COMPACT) : NULL;
+            fado_log(FADO_LOG_ERROR, "msg=\"platform file rejected\" path=\"%s\" status=%u"
+                     " error=%s", path, req.status, msg ? msg : "");
+            free(msg);
+        }
+    }
+    json_decref(req.json);
+    free(req.text);
+    free(buf);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    fado_config_t            conf;
+    fado_reconcile_config_t  rconf;
+    fado_app_t               app;
+    fado_db_t               *db;
+    fado_publisher_t        *pub;
+    fado_reconciler_t       *rec;
+    fado_http_t             *http;
+    PGconn                  *conn;
+    char                     err[512];
+    int                      r;
+    struct sigaction         sa;
+
+    memset(&conf, 0, sizeof(conf));
+    r = fado_parse_args(argc, argv, &conf);
+    if (r != 0) {
+        return r > 0 ? 0 : 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "fado-controller: libcurl initialisation failed\n");
+        return 1;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fado_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    db = fado_db_open(conf.database_url, conf.threads + 2);
+    if (db == NULL) {
+        fprintf(stderr, "fado-controller: out of memory\n");
+        return 1;
+    }
+    /* Migrations first, once; wait for PostgreSQL if it is starting. */
+    for (int attempt = 0;; attempt++) {
+        conn = fado_db_acquire(db);
+        if (conn != NULL || attempt == 30 || fado_stop) {
+            break;
+        }
+        sleep(1);
+    }
+    if (conn == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"database unreachable at start\"");
+        fado_db_close(db);
+        return 1;
+    }
+    if (fado_db_migrate(conn, err, sizeof(err)) != 0
+        || (conf.bootstrap_token != NULL
+            && fado_auth_bootstrap(conn, conf.bootstrap_token, err, sizeof(err)) != 0))
+    {
+        fado_log(FADO_LOG_ERROR, "msg=\"start-up failed\" error=\"%s\"", err);
+        fado_db_release(db, conn);
+        fado_db_close(db);
+        return 1;
+    }
+    fado_db_release(db, conn);
+
+    pub = fado_publisher_new(conf.redis_url, conf.redis_prefix, err, sizeof(err));
+    if (pub == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"invalid redis configuration\" error=\"%s\"", err);
+        fado_db_close(db);
+        return 2;
+    }
+
+    memset(&app, 0, sizeof(app));
+    app.db = db;
+    app.redis_prefix = conf.redis_prefix;
+    rconf.interval_ms = conf.reconcile_interval_ms;
+    rconf.health_interval_ms = conf.health_interval_ms;
+    rconf.health_failures = conf.health_failures;
+    rconf.health_path = conf.health_path;
+
+    rec = fado_reconciler_start(db, pub, &rconf);
+    if (rec == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"cannot start the reconciler\"");
+        fado_publisher_free(pub);
+        fado_db_close(db);
+        return 1;
+    }
+    app.rec = rec;
+    if (conf.platform_file != NULL && fado_import_file(&app, conf.platform_file) != 0) {
+        fado_reconciler_stop(rec);
+        fado_publisher_free(pub);
+        fado_db_close(db);
+        return 1;
+    }
+
+    http = fado_http_start(&app, conf.listen, conf.threads, err, sizeof(err));
+    if (http == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=\"%s\"", err);
+        fado_reconciler_stop(rec);
+        fado_publisher_free(pub);
+        fado_db_close(db);
+        return 1;
+    }
+    fado_log(FADO_LOG_INFO, "msg=\"fado-controller started\" listen=%s redis_prefix=%s",
+             conf.listen, conf.redis_prefix);
+
+    while (!fado_stop) {
+        pause();
+    }
+
+    fado_log(FADO_LOG_INFO, "msg=\"shutting down\"");
+    fado_http_stop(http);
+    fado_reconciler_stop(rec);
+    fado_publisher_free(pub);
+    fado_db_close(db);
+    curl_global_cleanup();
+    return 0;
+}
