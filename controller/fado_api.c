@@ -144,7 +144,8 @@ fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *param
                        "it is referenced by another resource: %s", err);
     } else if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0) {
         fado_req_error(req, 400, "invalid", NULL, "%s", err);
-    } else if (state[0] == '0' && state[1] == '8') {
+    } else if ((state[0] == '0' && state[1] == '8') || PQstatus(req->conn) != CONNECTION_OK
+               || strcmp(state, "57P01") == 0 || strcmp(state, "3D000") == 0) {
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
     } else {
         fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=\"%s\"", state, err);

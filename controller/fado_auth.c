@@ -61,7 +61,7 @@ fado_auth_check(PGconn *conn, const char *authorization)
     res = fado_db_query(conn, "SELECT role FROM api_tokens WHERE secret_hash = $1::bytea"
                         " AND revoked_at IS NULL", 1, p, err, sizeof(err), NULL);
     if (res == NULL) {
-        return FADO_ROLE_NONE;
+        return PQstatus(conn) == CONNECTION_OK ? FADO_ROLE_NONE : FADO_ROLE_DB_ERROR;
     }
     if (PQntuples(res) == 1) {
         role = strcmp(PQgetvalue(res, 0, 0), "admin") == 0 ? FADO_ROLE_ADMIN

@@ -148,7 +148,10 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         } else {
             req.role = fado_http_public(url) ? FADO_ROLE_ADMIN
                      : fado_auth_check(req.conn, req.authorization);
-            if (req.role == FADO_ROLE_NONE) {
+            if (req.role == FADO_ROLE_DB_ERROR) {
+                fado_req_error(&req, 503, "database_unavailable", NULL,
+                               "PostgreSQL connection lost; routes already published keep working");
+            } else if (req.role == FADO_ROLE_NONE) {
                 fado_req_error(&req, 401, "unauthorized", "Authorization",
                                "a valid bearer token is required");
             } else if (req.role == FADO_ROLE_READ_ONLY && strcmp(method, "GET") != 0) {

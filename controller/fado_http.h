@@ -17,6 +17,7 @@
 #include "fado_reconcile.h"
 
 typedef enum {
+    FADO_ROLE_DB_ERROR = -1,    /* the token could not be checked */
     FADO_ROLE_NONE = 0,
     FADO_ROLE_READ_ONLY,
     FADO_ROLE_ADMIN
