@@ -216,7 +216,7 @@ my %cl = (
     is($s, 405, 'unsupported method: 405');
 }
 
-$c->stop;
+is($c->stop, 0, 'SIGTERM: the controller exits with status 0 (no sanitizer report)');
 {
     open my $fh, '<', $c->log_file or die;
     local $/;

@@ -108,7 +108,7 @@ static void
 test_stability(void)
 {
     static fado_placement_cluster_t  cs[11];
-    static char                      names[11][16];
+    static char                      names[11][24];
     static size_t                    before[N_BUCKETS][2], after[N_BUCKETS][2];
     fado_placement_result_t          r;
     char                             bucket[32];
