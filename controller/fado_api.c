@@ -670,8 +670,9 @@ fado_api_clusters(fado_req_t *req, const char *id)
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
-        req->json = fado_cluster_json(req, id);
-        if (req->json != NULL) {
+        json_t  *j = fado_cluster_json(req, id);    /* on error it set req->json */
+        if (j != NULL) {
+            req->json = j;
             req->status = 200;
         }
         return;
@@ -705,8 +706,11 @@ fado_api_clusters(fado_req_t *req, const char *id)
         fado_api_end(req, ok);
         if (ok && req->status != 503) {
             const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
-            req->json = fado_cluster_json(req, name);
-            req->status = req->json ? (id[0] ? 200 : 201) : req->status;
+            json_t      *j = fado_cluster_json(req, name);
+            if (j != NULL) {
+                req->json = j;
+                req->status = id[0] ? 200 : 201;
+            }
             fado_api_changed(req);
         }
         json_decref(body);
@@ -921,8 +925,9 @@ fado_api_buckets(fado_req_t *req, const char *id)
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
-        req->json = fado_bucket_json(req, id);
-        if (req->json != NULL) {
+        json_t  *j = fado_bucket_json(req, id);    /* on error it set req->json */
+        if (j != NULL) {
+            req->json = j;
             req->status = 200;
         }
         return;
@@ -951,8 +956,11 @@ fado_api_buckets(fado_req_t *req, const char *id)
         ok = fado_bucket_put(req, body, id[0] ? id : NULL, version, "") == 0;
         if (ok) {
             const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
-            req->json = fado_bucket_json(req, name);
-            req->status = req->json ? (id[0] ? 200 : 201) : req->status;
+            json_t      *j = fado_bucket_json(req, name);
+            if (j != NULL) {
+                req->json = j;
+                req->status = id[0] ? 200 : 201;
+            }
             fado_api_changed(req);
         }
         json_decref(body);

@@ -133,8 +133,12 @@ my %cl = (
     is($s, 409, 'bucket update from a stale version: 409');
     ($s) = api(DELETE => '/v1/clusters/eu-1');
     is($s, 409, 'a cluster that is home to a bucket cannot be deleted: 409');
-    ($s) = api(GET => '/v1/buckets/nothing-here');
+    ($s, $j) = api(GET => '/v1/buckets/nothing-here');
     is($s, 404, 'unknown bucket: 404');
+    is($j->{error}{code}, 'not_found', 'the 404 carries a JSON error');
+    ($s, $j) = api(GET => '/v1/clusters/nothing-here');
+    is($s, 404, 'unknown cluster: 404');
+    is($j->{error}{code}, 'not_found', 'with a JSON error too');
 }
 
 # ---------------------------------------------------------------- settings
