@@ -332,6 +332,18 @@ fado_api_split(const char *path, char *res, size_t rsize, char *id, size_t isize
     return 0;
 }
 
+/* Row's second column: a JSON document PostgreSQL built. */
+static json_t *
+fado_api_row_json(fado_req_t *req, PGresult *res, int row)
+{
+    json_t  *j = json_loads(PQgetvalue(res, row, 1), 0, NULL);
+
+    if (j == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "cannot read a stored document");
+    }
+    return j;
+}
+
 static void
 fado_api_changed(fado_req_t *req)
 {
@@ -423,45 +435,32 @@ fado_api_zones(fado_req_t *req, const char *id)
 
 /* ------------------------------------------------------------ clusters */
 
+/* A cluster in one query; credentials are write-only: only whether set. */
+#define FADO_CLUSTER_JSON_SQL \
+    "SELECT c.name, json_build_object(" \
+    " 'name', c.name, 'zone', c.zone, 'healthy', c.healthy," \
+    " 'functions', COALESCE((SELECT json_agg(json_build_object('address', e.address," \
+    "     'weight', e.weight, 'max_inflight', e.max_inflight) ORDER BY e.address)" \
+    "     FROM endpoints e WHERE e.cluster = c.name), '[]')," \
+    " 'storage', json_build_object('endpoint', c.storage_endpoint," \
+    "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> '')," \
+    " 'version', c.version)::text FROM clusters c"
+
 static json_t *
 fado_cluster_json(fado_req_t *req, const char *name)
 {
     const char  *p[1] = { name };
-    PGresult    *res, *eps;
-    json_t      *j, *fns;
+    PGresult    *res = fado_api_query(req, FADO_CLUSTER_JSON_SQL " WHERE c.name = $1", 1, p);
+    json_t      *j = NULL;
 
-    res = fado_api_query(req,
-        "SELECT name, zone, healthy, storage_endpoint,"
-        "       storage_access_key <> '' AND storage_secret_key <> '', version"
-        "  FROM clusters WHERE name = $1", 1, p);
     if (res == NULL) {
         return NULL;
     }
     if (PQntuples(res) == 0) {
-        PQclear(res);
         fado_req_error(req, 404, "not_found", NULL, "cluster \"%s\" does not exist", name);
-        return NULL;
+    } else {
+        j = fado_api_row_json(req, res, 0);
     }
-    eps = fado_api_query(req, "SELECT address, weight, max_inflight FROM endpoints"
-                         " WHERE cluster = $1 ORDER BY address", 1, p);
-    if (eps == NULL) {
-        PQclear(res);
-        return NULL;
-    }
-    fns = json_array();
-    for (int i = 0; i < PQntuples(eps); i++) {
-        json_array_append_new(fns, json_pack("{s:s, s:i, s:i}",
-            "address", PQgetvalue(eps, i, 0), "weight", atoi(PQgetvalue(eps, i, 1)),
-            "max_inflight", atoi(PQgetvalue(eps, i, 2))));
-    }
-    /* Credentials are write-only: only whether they are set is shown. */
-    j = json_pack("{s:s, s:s, s:b, s:o, s:{s:s, s:b}, s:i}",
-        "name", PQgetvalue(res, 0, 0), "zone", PQgetvalue(res, 0, 1),
-        "healthy", PQgetvalue(res, 0, 2)[0] == 't', "functions", fns,
-        "storage", "endpoint", PQgetvalue(res, 0, 3),
-        "credentials_set", PQgetvalue(res, 0, 4)[0] == 't',
-        "version", atoi(PQgetvalue(res, 0, 5)));
-    PQclear(eps);
     PQclear(res);
     return j;
 }
@@ -633,8 +632,9 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
     return 0;
 }
 
+/* A page of (name, json) rows from one query. */
 static void
-fado_api_list(fado_req_t *req, const char *sql, json_t *(*one)(fado_req_t *, const char *))
+fado_api_list(fado_req_t *req, const char *sql)
 {
     char         lim[16];
     const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
@@ -647,7 +647,7 @@ fado_api_list(fado_req_t *req, const char *sql, json_t *(*one)(fado_req_t *, con
     }
     items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t  *j = one(req, PQgetvalue(res, i, 0));
+        json_t  *j = fado_api_row_json(req, res, i);
         if (j == NULL) {
             json_decref(items);
             PQclear(res);
@@ -665,8 +665,8 @@ static void
 fado_api_clusters(fado_req_t *req, const char *id)
 {
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        fado_api_list(req, "SELECT name FROM clusters WHERE name > $1 ORDER BY name"
-                      " LIMIT $2::int", fado_cluster_json);
+        fado_api_list(req, FADO_CLUSTER_JSON_SQL " WHERE c.name > $1 ORDER BY c.name"
+                      " LIMIT $2::int");
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
@@ -737,55 +737,40 @@ fado_api_clusters(fado_req_t *req, const char *id)
 
 /* ------------------------------------------------------------ buckets */
 
+/*
+ * A bucket as the API shows it, built by PostgreSQL in one query (bucket,
+ * placement result and replica states), so reads cost one round trip.
+ */
+#define FADO_BUCKET_JSON_SQL \
+    "SELECT b.name, json_build_object(" \
+    " 'name', b.name, 'home_cluster', b.home_cluster," \
+    " 'placement', json_build_object('allowed_zones', to_json(b.allowed_zones)," \
+    "     'replicas', b.replicas, 'pinned_clusters', to_json(b.pinned_clusters))," \
+    " 'policy', b.policy," \
+    " 'placement_result', json_build_object('satisfiable', b.placement_ok," \
+    "     'clusters', COALESCE((SELECT json_agg(r.cluster ORDER BY r.cluster)" \
+    "         FROM replicas r WHERE r.bucket = b.name AND r.state <> 'removing'), '[]')," \
+    "     'reason', b.placement_reason)," \
+    " 'replicas', COALESCE((SELECT json_agg(json_build_object('cluster', r.cluster," \
+    "     'state', r.state, 'reason', r.reason) ORDER BY r.cluster)" \
+    "     FROM replicas r WHERE r.bucket = b.name), '[]')," \
+    " 'version', b.version)::text FROM buckets b"
+
 static json_t *
 fado_bucket_json(fado_req_t *req, const char *name)
 {
     const char  *p[1] = { name };
-    PGresult    *res, *reps;
-    json_t      *j, *replicas, *zones, *pins, *placed;
+    PGresult    *res = fado_api_query(req, FADO_BUCKET_JSON_SQL " WHERE b.name = $1", 1, p);
+    json_t      *j = NULL;
 
-    res = fado_api_query(req,
-        "SELECT name, home_cluster, array_to_json(allowed_zones), replicas,"
-        "       array_to_json(pinned_clusters), policy, placement_ok, placement_reason, version"
-        "  FROM buckets WHERE name = $1", 1, p);
     if (res == NULL) {
         return NULL;
     }
     if (PQntuples(res) == 0) {
-        PQclear(res);
         fado_req_error(req, 404, "not_found", NULL, "bucket \"%s\" does not exist", name);
-        return NULL;
+    } else {
+        j = fado_api_row_json(req, res, 0);
     }
-    reps = fado_api_query(req, "SELECT cluster, state, reason FROM replicas WHERE bucket = $1"
-                          " ORDER BY cluster", 1, p);
-    if (reps == NULL) {
-        PQclear(res);
-        return NULL;
-    }
-    replicas = json_array();
-    placed = json_array();
-    for (int i = 0; i < PQntuples(reps); i++) {
-        json_array_append_new(replicas, json_pack("{s:s, s:s, s:s}",
-            "cluster", PQgetvalue(reps, i, 0), "state", PQgetvalue(reps, i, 1),
-            "reason", PQgetvalue(reps, i, 2)));
-        if (strcmp(PQgetvalue(reps, i, 1), "removing") != 0) {
-            json_array_append_new(placed, json_string(PQgetvalue(reps, i, 0)));
-        }
-    }
-    zones = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
-    pins = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
-    j = json_pack("{s:s, s:s, s:{s:o, s:i, s:o}, s:s, s:{s:o, s:o, s:s}, s:o, s:i}",
-        "name", PQgetvalue(res, 0, 0), "home_cluster", PQgetvalue(res, 0, 1),
-        "placement", "allowed_zones", zones ? zones : json_array(),
-        "replicas", atoi(PQgetvalue(res, 0, 3)),
-        "pinned_clusters", pins ? pins : json_array(),
-        "policy", PQgetvalue(res, 0, 5),
-        "placement_result",
-        "satisfiable", PQgetisnull(res, 0, 6) ? json_null()
-                       : json_boolean(PQgetvalue(res, 0, 6)[0] == 't'),
-        "clusters", placed, "reason", PQgetvalue(res, 0, 7),
-        "replicas", replicas, "version", atoi(PQgetvalue(res, 0, 8)));
-    PQclear(reps);
     PQclear(res);
     return j;
 }
@@ -920,8 +905,8 @@ static void
 fado_api_buckets(fado_req_t *req, const char *id)
 {
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        fado_api_list(req, "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
-                      " LIMIT $2::int", fado_bucket_json);
+        fado_api_list(req, FADO_BUCKET_JSON_SQL " WHERE b.name > $1 ORDER BY b.name"
+                      " LIMIT $2::int");
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
@@ -1213,6 +1198,7 @@ fado_api_tokens(fado_req_t *req, const char *id)
         if (PQntuples(res) == 0) {
             fado_req_error(req, 404, "not_found", NULL, "token %s does not exist or is revoked", id);
         } else {
+            fado_auth_invalidate();
             req->status = 204;
         }
         PQclear(res);

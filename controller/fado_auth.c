@@ -8,9 +8,54 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+/*
+ * Verified tokens are remembered for a short while so that a read costs one
+ * query, not two. A revocation through this controller clears the cache at
+ * once; one made through another controller takes effect within the TTL.
+ */
+#define FADO_AUTH_CACHE_SIZE  64
+#define FADO_AUTH_CACHE_TTL   2000     /* ms */
+
+typedef struct {
+    char         hash[65];
+    fado_role_e  role;
+    long long    expires;
+} fado_auth_entry_t;
+
+static fado_auth_entry_t  fado_auth_cache[FADO_AUTH_CACHE_SIZE];
+static pthread_mutex_t    fado_auth_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long long
+fado_auth_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static size_t
+fado_auth_slot(const char *hex)
+{
+    return (size_t) strtoul((char[9]) { hex[0], hex[1], hex[2], hex[3], hex[4], hex[5],
+                                        hex[6], hex[7], '\0' }, NULL, 16)
+           % FADO_AUTH_CACHE_SIZE;
+}
+
+void
+fado_auth_invalidate(void)
+{
+    pthread_mutex_lock(&fado_auth_lock);
+    memset(fado_auth_cache, 0, sizeof(fado_auth_cache));
+    pthread_mutex_unlock(&fado_auth_lock);
+}
 
 void
 fado_auth_hash(const char *secret, char hex[65])
@@ -57,6 +102,18 @@ fado_auth_check(PGconn *conn, const char *authorization)
     if (hex[0] == '\0') {
         return FADO_ROLE_NONE;
     }
+    {
+        fado_auth_entry_t  *e = &fado_auth_cache[fado_auth_slot(hex)];
+
+        pthread_mutex_lock(&fado_auth_lock);
+        if (strcmp(e->hash, hex) == 0 && e->expires > fado_auth_now_ms()) {
+            role = e->role;
+        }
+        pthread_mutex_unlock(&fado_auth_lock);
+        if (role != FADO_ROLE_NONE) {
+            return role;
+        }
+    }
     snprintf(hashlit, sizeof(hashlit), "\\x%s", hex);
     res = fado_db_query(conn, "SELECT role FROM api_tokens WHERE secret_hash = $1::bytea"
                         " AND revoked_at IS NULL", 1, p, err, sizeof(err), NULL);
@@ -66,6 +123,14 @@ fado_auth_check(PGconn *conn, const char *authorization)
     if (PQntuples(res) == 1) {
         role = strcmp(PQgetvalue(res, 0, 0), "admin") == 0 ? FADO_ROLE_ADMIN
                                                            : FADO_ROLE_READ_ONLY;
+        pthread_mutex_lock(&fado_auth_lock);
+        {
+            fado_auth_entry_t  *e = &fado_auth_cache[fado_auth_slot(hex)];
+            memcpy(e->hash, hex, sizeof(e->hash));
+            e->role = role;
+            e->expires = fado_auth_now_ms() + FADO_AUTH_CACHE_TTL;
+        }
+        pthread_mutex_unlock(&fado_auth_lock);
     }
     PQclear(res);
     return role;

@@ -64,6 +64,7 @@ void fado_api_handle(fado_req_t *req);
 void fado_auth_hash(const char *secret, char hex[65]);
 int fado_auth_new_secret(char *out, size_t size);
 fado_role_e fado_auth_check(PGconn *conn, const char *authorization);
+void fado_auth_invalidate(void);
 int fado_auth_bootstrap(PGconn *conn, const char *secret, char *err, size_t err_len);
 
 #endif /* FADO_HTTP_H */

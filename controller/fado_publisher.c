@@ -80,29 +80,6 @@ fado_buf_pg_elem(fado_buf_t *b, const char *s)
     fado_buf_add(b, "\"", 1);
 }
 
-int
-fado_route_body(char *buf, size_t size, const char *policy,
-    const fado_route_endpoint_t *eps, size_t n)
-{
-    size_t  len = strlen(buf);
-    int     r;
-
-    r = snprintf(buf + len, size - len, "%s", policy);
-    if (r < 0 || (size_t) r >= size - len) {
-        return -1;
-    }
-    len += (size_t) r;
-    for (size_t i = 0; i < n; i++) {
-        r = snprintf(buf + len, size - len, " %s,%s,%s,%d,%d", eps[i].address,
-                     eps[i].cluster, eps[i].zone, eps[i].weight, eps[i].max_inflight);
-        if (r < 0 || (size_t) r >= size - len) {
-            return -1;
-        }
-        len += (size_t) r;
-    }
-    return 0;
-}
-
 static int
 fado_publisher_parse_url(fado_publisher_t *pub, const char *url, char *err, size_t err_len)
 {
@@ -362,139 +339,66 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op,
 
 /* ------------------------------------------------------------ desired state */
 
-typedef struct {
-    char  *bucket;
-    char  *body;
-} fado_route_t;
-
-typedef struct {
-    fado_route_t  *items;
-    size_t         n;
-    size_t         cap;
-} fado_routes_t;
-
-static int
-fado_route_cmp(const void *a, const void *b)
-{
-    return strcmp(((const fado_route_t *) a)->bucket, ((const fado_route_t *) b)->bucket);
-}
-
-static void
-fado_routes_free(fado_routes_t *rs)
-{
-    for (size_t i = 0; i < rs->n; i++) {
-        free(rs->items[i].bucket);
-        free(rs->items[i].body);
-    }
-    free(rs->items);
-    memset(rs, 0, sizeof(*rs));
-}
-
-static int
-fado_routes_push(fado_routes_t *rs, const char *bucket, char *body)
-{
-    if (rs->n == rs->cap) {
-        size_t         cap = rs->cap ? rs->cap * 2 : 1024;
-        fado_route_t  *p = realloc(rs->items, cap * sizeof(*p));
-        if (p == NULL) {
-            return -1;
-        }
-        rs->items = p;
-        rs->cap = cap;
-    }
-    rs->items[rs->n].bucket = strdup(bucket);
-    rs->items[rs->n].body = body;
-    if (rs->items[rs->n].bucket == NULL) {
-        return -1;
-    }
-    rs->n++;
-    return 0;
-}
+/*
+ * The route bodies, built by PostgreSQL: for each bucket its policy and the
+ * endpoints of healthy clusters holding a ready replica, in byte order so
+ * the body of an unchanged route is byte for byte the same; the default
+ * route under the empty name (absent when no endpoint is healthy).
+ */
+#define FADO_DESIRED_SQL \
+    "WITH pol AS (SELECT COALESCE((SELECT value FROM settings" \
+    "                              WHERE key = 'default_policy'), '-') AS p)," \
+    " desired AS (" \
+    "  SELECT b.name AS bucket," \
+    "         CASE WHEN b.policy <> '-' THEN b.policy ELSE (SELECT p FROM pol) END" \
+    "         || COALESCE(' ' || string_agg(e.address || ',' || c.name || ',' || c.zone" \
+    "              || ',' || e.weight || ',' || e.max_inflight, ' '" \
+    "              ORDER BY c.name COLLATE \"C\", e.address COLLATE \"C\"), '') AS body" \
+    "    FROM buckets b" \
+    "    LEFT JOIN replicas r ON r.bucket = b.name AND r.state = 'ready'" \
+    "    LEFT JOIN clusters c ON c.name = r.cluster AND c.healthy" \
+    "    LEFT JOIN endpoints e ON e.cluster = c.name" \
+    "   GROUP BY b.name, b.policy" \
+    "  UNION ALL" \
+    "  SELECT '', '- ' || string_agg(e.address || ',' || c.name || ',' || c.zone" \
+    "              || ',' || e.weight || ',' || e.max_inflight, ' '" \
+    "              ORDER BY c.name COLLATE \"C\", e.address COLLATE \"C\")" \
+    "    FROM endpoints e JOIN clusters c ON c.name = e.cluster WHERE c.healthy" \
+    "  HAVING count(*) > 0)"
 
 /*
- * Rows (bucket, policy, address, cluster, zone, weight, max_inflight) sorted
- * by bucket become one body per bucket. The default route is bucket "".
+ * Rows (bucket, body): everything for a full republish, sorted by bucket;
+ * otherwise only what differs from published_routes (body NULL: removed).
  */
-static int
-fado_publisher_desired(PGconn *conn, fado_routes_t *out, char *err, size_t err_len)
+static PGresult *
+fado_publisher_changes(PGconn *conn, int full, char *err, size_t err_len)
 {
-    PGresult   *res;
-    fado_buf_t  body = { 0 };
-    const char *current = NULL;
-
-    res = fado_db_query(conn,
-        "SELECT * FROM ("
-        " SELECT b.name AS bucket, CASE WHEN b.policy <> '-' THEN b.policy ELSE"
-        "        COALESCE((SELECT value FROM settings WHERE key = 'default_policy'), '-') END,"
-        "        e.address AS address, c.name AS cluster, c.zone, e.weight, e.max_inflight"
-        "   FROM buckets b"
-        "   LEFT JOIN replicas r ON r.bucket = b.name AND r.state = 'ready'"
-        "   LEFT JOIN clusters c ON c.name = r.cluster AND c.healthy"
-        "   LEFT JOIN endpoints e ON e.cluster = c.name"
-        " UNION ALL"
-        " SELECT '', '-', e.address, c.name, c.zone, e.weight, e.max_inflight"
-        "   FROM endpoints e JOIN clusters c ON c.name = e.cluster WHERE c.healthy"
-        ") u ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\", address COLLATE \"C\"",
+    return fado_db_query(conn, full
+        ? FADO_DESIRED_SQL " SELECT bucket, body FROM desired ORDER BY bucket COLLATE \"C\""
+        : FADO_DESIRED_SQL " SELECT COALESCE(d.bucket, p.bucket), d.body"
+          " FROM desired d FULL JOIN published_routes p ON p.bucket = d.bucket"
+          " WHERE d.body IS DISTINCT FROM p.body",
         0, NULL, err, err_len, NULL);
-    if (res == NULL) {
-        return -1;
-    }
-
-    for (int i = 0; i <= PQntuples(res); i++) {
-        const char  *bucket = i < PQntuples(res) ? PQgetvalue(res, i, 0) : NULL;
-
-        if (current != NULL && (bucket == NULL || strcmp(bucket, current) != 0)) {
-            if (body.failed || fado_routes_push(out, current, body.data) != 0) {
-                free(body.data);
-                goto nomem;
-            }
-            memset(&body, 0, sizeof(body));
-        }
-        if (bucket == NULL) {
-            break;
-        }
-        if (current == NULL || strcmp(bucket, current) != 0) {
-            current = bucket;
-            fado_buf_str(&body, PQgetvalue(res, i, 1));
-        }
-        if (!PQgetisnull(res, i, 2)) {
-            fado_buf_str(&body, " ");
-            fado_buf_str(&body, PQgetvalue(res, i, 2));
-            for (int col = 3; col <= 6; col++) {
-                fado_buf_str(&body, ",");
-                fado_buf_str(&body, PQgetvalue(res, i, col));
-            }
-        }
-    }
-    PQclear(res);
-    return 0;
-
-nomem:
-    PQclear(res);
-    snprintf(err, err_len, "out of memory building routes");
-    return -1;
 }
 
+/* Whether a bucket is among the sorted rows of a full republish. */
 static int
-fado_publisher_published(PGconn *conn, fado_routes_t *out, char *err, size_t err_len)
+fado_publisher_wanted(PGresult *rows, const char *bucket)
 {
-    PGresult  *res = fado_db_query(conn,
-        "SELECT bucket, body FROM published_routes ORDER BY bucket COLLATE \"C\"",
-        0, NULL, err, err_len, NULL);
+    int  lo = 0, hi = PQntuples(rows) - 1;
 
-    if (res == NULL) {
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(res); i++) {
-        char  *body = strdup(PQgetvalue(res, i, 1));
-        if (body == NULL || fado_routes_push(out, PQgetvalue(res, i, 0), body) != 0) {
-            free(body);
-            PQclear(res);
-            snprintf(err, err_len, "out of memory reading published routes");
-            return -1;
+    while (lo <= hi) {
+        int  mid = lo + (hi - lo) / 2;
+        int  c = strcmp(PQgetvalue(rows, mid, 0), bucket);
+        if (c == 0) {
+            return 1;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
         }
     }
-    PQclear(res);
     return 0;
 }
 
@@ -621,13 +525,12 @@ int
 fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *stats,
     char *err, size_t err_len)
 {
-    fado_routes_t  want = { 0 }, have = { 0 };
+    PGresult      *rows = NULL;
     fado_batch_t   batch = { 0 };
     fado_buf_t     set_b = { 0 }, set_v = { 0 }, del_b = { 0 };
     redisReply    *hkeys = NULL;
     char           epoch_key[128], redis_epoch[128], new_epoch[33];
     int            full = 0, rc = -1;
-    size_t         i = 0, j = 0;
 
     memset(stats, 0, sizeof(*stats));
     if (fado_publisher_connect(pub, err, err_len) != 0) {
@@ -636,8 +539,7 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     snprintf(epoch_key, sizeof(epoch_key), "redis_epoch:%s", pub->prefix);
     if (fado_publisher_epoch(pub, conn, epoch_key, redis_epoch, sizeof(redis_epoch),
                              &full, err, err_len) != 0
-        || fado_publisher_desired(conn, &want, err, err_len) != 0
-        || (!full && fado_publisher_published(conn, &have, err, err_len) != 0)
+        || (rows = fado_publisher_changes(conn, full, err, err_len)) == NULL
         || fado_batch_reset(&batch, pub) != 0)
     {
         goto done;
@@ -650,13 +552,10 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     fado_buf_str(&set_v, "{");
     fado_buf_str(&del_b, "{");
 
-    /* Merge the two sorted lists: set what differs, delete what went. */
-    while (i < want.n || j < have.n) {
-        int  cmp = i == want.n ? 1 : j == have.n ? -1
-                 : strcmp(want.items[i].bucket, have.items[j].bucket);
+    for (int i = 0; i < PQntuples(rows); i++) {
+        const char  *b = PQgetvalue(rows, i, 0);
 
-        if (cmp > 0) {
-            const char  *b = have.items[j++].bucket;
+        if (PQgetisnull(rows, i, 1)) {
             if (fado_batch_add(&batch, pub, b[0] ? "del" : "nodefault", b, "",
                                &stats->version, err, err_len) != 0)
             {
@@ -666,39 +565,22 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
             stats->deleted++;
             continue;
         }
-        if (cmp == 0 && strcmp(want.items[i].body, have.items[j].body) == 0) {
-            i++;
-            j++;
-            continue;
-        }
+        if (fado_batch_add(&batch, pub, b[0] ? "set" : "default", b,
+                           PQgetvalue(rows, i, 1), &stats->version, err, err_len) != 0)
         {
-            fado_route_t  *r = &want.items[i++];
-            if (cmp == 0) {
-                j++;
-            }
-            if (fado_batch_add(&batch, pub, r->bucket[0] ? "set" : "default",
-                               r->bucket, r->body, &stats->version, err, err_len) != 0)
-            {
-                goto done;
-            }
-            fado_buf_pg_elem(&set_b, r->bucket);
-            fado_buf_pg_elem(&set_v, r->body);
-            stats->set++;
+            goto done;
         }
+        fado_buf_pg_elem(&set_b, b);
+        fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
+        stats->set++;
     }
 
     if (full) {
         /* Remove from Redis what no bucket of ours claims, then announce. */
-        int  had_default = 0;
-
         for (size_t k = 0; hkeys != NULL && k < hkeys->elements; k++) {
-            fado_route_t  key = { hkeys->element[k]->str, NULL };
+            const char  *b = hkeys->element[k]->str;
 
-            /* want is sorted by byte order (COLLATE "C"), like strcmp. */
-            if (bsearch(&key, want.items, want.n, sizeof(fado_route_t),
-                        fado_route_cmp) == NULL)
-            {
-                const char  *b = key.bucket;
+            if (!fado_publisher_wanted(rows, b)) {
                 if (fado_batch_add(&batch, pub, "del", b, "", &stats->version,
                                    err, err_len) != 0)
                 {
@@ -707,11 +589,9 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
                 stats->deleted++;
             }
         }
-        for (size_t w = 0; w < want.n; w++) {
-            had_default |= want.items[w].bucket[0] == '\0';
-        }
-        if (!had_default && fado_batch_add(&batch, pub, "nodefault", "", "",
-                                           &stats->version, err, err_len) != 0)
+        if (!fado_publisher_wanted(rows, "")
+            && fado_batch_add(&batch, pub, "nodefault", "", "", &stats->version,
+                              err, err_len) != 0)
         {
             goto done;
         }
@@ -756,8 +636,9 @@ done:
     if (hkeys != NULL) {
         freeReplyObject(hkeys);
     }
-    fado_routes_free(&want);
-    fado_routes_free(&have);
+    if (rows != NULL) {
+        PQclear(rows);
+    }
     free(batch.argv);
     free(batch.lens);
     free(set_b.data);

@@ -3,7 +3,8 @@
  *
  * It computes each bucket's route body (docs/routing-contract.md: the
  * endpoints of the clusters holding a READY replica, if healthy) and the
- * default route (every healthy endpoint), compares them with what it last
+ * default route (every healthy endpoint) in one query, FADO_DESIRED_SQL in
+ * fado_publisher.c, the one encoder of the record; compares them with what it last
  * published (table published_routes), and writes only the differences
  * through the embedded docs/fado-publish.lua, in batches. When the epoch in
  * Redis is missing or not the one it recorded (Redis lost its data, or was
@@ -33,21 +34,5 @@ void fado_publisher_free(fado_publisher_t *pub);
 /* One publication pass. Returns 0, or -1 with err (Redis or SQL). */
 int fado_publisher_run(fado_publisher_t *pub, PGconn *conn,
     fado_publish_stats_t *stats, char *err, size_t err_len);
-
-/*
- * The route record body for a list of endpoints, as the contract writes it:
- * "<policy> <addr>,<cluster>,<zone>,<weight>,<max_inflight> ...".
- * Appends to buf (NUL-terminated); returns -1 if it does not fit.
- */
-typedef struct {
-    const char  *address;
-    const char  *cluster;
-    const char  *zone;
-    int          weight;
-    int          max_inflight;
-} fado_route_endpoint_t;
-
-int fado_route_body(char *buf, size_t size, const char *policy,
-    const fado_route_endpoint_t *eps, size_t n);
 
 #endif /* FADO_PUBLISHER_H */

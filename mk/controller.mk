@@ -46,3 +46,17 @@ $(BUILD)/unit/test_placement: t/unit/test_placement.c controller/fado_placement.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Icontroller -It/unit -o $@ t/unit/test_placement.c \
 	    controller/fado_placement.c $(LDFLAGS_COMMON)
+
+# Benchmarks (bench/controller.sh builds and runs them).
+.PHONY: bench-controller
+bench-controller: $(BUILD)/bench/placement $(BUILD)/bench/publish
+
+$(BUILD)/bench/placement: bench/placement.c controller/fado_placement.c controller/fado_placement.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Icontroller -o $@ bench/placement.c controller/fado_placement.c
+
+$(BUILD)/bench/publish: bench/publish.c $(filter-out $(BUILD)/controller/fado_main.o \
+        $(BUILD)/controller/fado_http.o $(BUILD)/controller/fado_api.o \
+        $(BUILD)/controller/fado_auth.o $(BUILD)/controller/fado_reconcile.o,$(CONTROLLER_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CONTROLLER_CFLAGS) -o $@ $^ $(CONTROLLER_LIBS)
