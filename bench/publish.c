@@ -97,7 +97,9 @@ main(int argc, char **argv)
                    " FROM generate_series(1, $1::int) i ON CONFLICT DO NOTHING", n)
         || run_sql(conn, "INSERT INTO replicas (bucket, cluster, state)"
                    " SELECT name, 'c' || ((substr(name, 8)::int + k) % 10), 'ready'"
-                   " FROM buckets, generate_series(0, 1) k ON CONFLICT DO NOTHING", NULL))
+                   " FROM buckets, generate_series(0, 1) k ON CONFLICT DO NOTHING", NULL)
+        /* statistics as autovacuum would have them on a running platform */
+        || run_sql(conn, "ANALYZE", NULL))
     {
         return 1;
     }

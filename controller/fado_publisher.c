@@ -373,6 +373,14 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op,
 static PGresult *
 fado_publisher_changes(PGconn *conn, int full, char *err, size_t err_len)
 {
+    PGresult  *res;
+
+    /* The per-bucket aggregation sorts every replica row: keep it in memory. */
+    res = fado_db_query(conn, "SET work_mem = '64MB'", 0, NULL, err, err_len, NULL);
+    if (res == NULL) {
+        return NULL;
+    }
+    PQclear(res);
     return fado_db_query(conn, full
         ? FADO_DESIRED_SQL " SELECT bucket, body FROM desired ORDER BY bucket COLLATE \"C\""
         : FADO_DESIRED_SQL " SELECT COALESCE(d.bucket, p.bucket), d.body"
@@ -431,10 +439,10 @@ fado_publisher_epoch(fado_publisher_t *pub, PGconn *conn, char *key, char *redis
     return 0;
 }
 
+/* Records an incremental publication: what was set and what was removed. */
 static int
 fado_publisher_record(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
-    fado_buf_t *del_b, long long version, int full, const char *epoch_key,
-    const char *epoch, char *err, size_t err_len)
+    fado_buf_t *del_b, long long version, char *err, size_t err_len)
 {
     char         vbuf[32];
     const char  *p3[3];
@@ -454,13 +462,9 @@ fado_publisher_record(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
         return -1;
     }
     PQclear(res);
-    if (full) {
-        res = fado_db_query(conn, "DELETE FROM published_routes", 0, NULL, err, err_len, NULL);
-    } else {
-        p3[0] = del_b->data;
-        res = fado_db_query(conn, "DELETE FROM published_routes WHERE bucket = ANY ($1::text[])",
-                            1, p3, err, err_len, NULL);
-    }
+    p3[0] = del_b->data;
+    res = fado_db_query(conn, "DELETE FROM published_routes WHERE bucket = ANY ($1::text[])",
+                        1, p3, err, err_len, NULL);
     if (res == NULL) {
         goto rollback;
     }
@@ -478,18 +482,6 @@ fado_publisher_record(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
         goto rollback;
     }
     PQclear(res);
-    if (full) {
-        p3[0] = epoch_key;
-        p3[1] = epoch;
-        res = fado_db_query(conn,
-            "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
-            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            2, p3, err, err_len, NULL);
-        if (res == NULL) {
-            goto rollback;
-        }
-        PQclear(res);
-    }
     res = fado_db_query(conn, "COMMIT", 0, NULL, err, err_len, NULL);
     if (res == NULL) {
         return -1;
@@ -506,6 +498,105 @@ rollback:
         }
     }
     return -1;
+}
+
+/* The last version Redis assigned (0 if none). */
+static int
+fado_publisher_version(fado_publisher_t *pub, long long *v, char *err, size_t err_len)
+{
+    char         key[96];
+    const char  *argv[2] = { "GET", key };
+    redisReply  *r;
+
+    snprintf(key, sizeof(key), "%sversion", pub->prefix);
+    r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+    if (r == NULL) {
+        return -1;
+    }
+    *v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+/*
+ * A full republish records the whole table while Redis is being written:
+ * the statements go out in libpq's pipeline mode now and their results are
+ * read afterwards (fado_publisher_record_finish). Committing before Redis
+ * has everything is safe here: until the reset with the new epoch reaches
+ * Redis, the epochs differ and the next pass republishes everything again.
+ * Route versions are the ones the script assigns in order, from v0 + 1.
+ */
+static int
+fado_publisher_record_start(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
+    long long v0, const char *epoch_key, const char *epoch, char *err, size_t err_len)
+{
+    char         vbuf[32];
+    const char  *ins[3] = { set_b->data, set_v->data, vbuf };
+    const char  *st[2] = { epoch_key, epoch };
+
+    snprintf(vbuf, sizeof(vbuf), "%lld", v0);
+    if (PQenterPipelineMode(conn) != 1) {
+        snprintf(err, err_len, "postgres: cannot enter pipeline mode");
+        return -1;
+    }
+    if (PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1
+        || PQsendQueryParams(conn, "DELETE FROM published_routes", 0, NULL, NULL, NULL,
+                             NULL, 0) != 1
+        || PQsendQueryParams(conn,
+               "INSERT INTO published_routes (bucket, body, version)"
+               " SELECT b, v, $3::bigint + n FROM unnest($1::text[], $2::text[])"
+               " WITH ORDINALITY AS u (b, v, n)", 3, NULL, ins, NULL, NULL, 0) != 1
+        || PQsendQueryParams(conn,
+               "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
+               " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+               2, NULL, st, NULL, NULL, 0) != 1
+        || PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1
+        || PQpipelineSync(conn) != 1)
+    {
+        snprintf(err, err_len, "postgres: %s", PQerrorMessage(conn));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads every result of the pipeline; 0 if all statements succeeded. */
+static int
+fado_publisher_record_finish(PGconn *conn, char *err, size_t err_len)
+{
+    int        rc = 0, done = 0;
+    PGresult  *res;
+
+    while (!done) {
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            continue;       /* end of one statement's results */
+        }
+        switch (PQresultStatus(res)) {
+        case PGRES_PIPELINE_SYNC:
+            done = 1;
+            break;
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+            break;
+        default:
+            if (rc == 0) {
+                snprintf(err, err_len, "postgres: %s", PQresultErrorMessage(res));
+                err[strcspn(err, "\n")] = '\0';
+            }
+            rc = -1;
+            break;
+        }
+        PQclear(res);
+        if (PQstatus(conn) != CONNECTION_OK) {
+            snprintf(err, err_len, "postgres: connection lost");
+            return -1;
+        }
+    }
+    if (PQexitPipelineMode(conn) != 1) {
+        snprintf(err, err_len, "postgres: cannot leave pipeline mode");
+        return -1;
+    }
+    return rc;
 }
 
 /* Buckets present in the Redis hash (for a full republish). */
@@ -530,7 +621,7 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     fado_buf_t     set_b = { 0 }, set_v = { 0 }, del_b = { 0 };
     redisReply    *hkeys = NULL;
     char           epoch_key[128], redis_epoch[128], new_epoch[33];
-    int            full = 0, rc = -1;
+    int            full = 0, rc = -1, recording = 0;
 
     memset(stats, 0, sizeof(*stats));
     if (fado_publisher_connect(pub, err, err_len) != 0) {
@@ -552,6 +643,37 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     fado_buf_str(&set_v, "{");
     fado_buf_str(&del_b, "{");
 
+    if (full) {
+        unsigned char  raw[16];
+        long long      v0;
+
+        if (RAND_bytes(raw, sizeof(raw)) != 1) {
+            snprintf(err, err_len, "no randomness for the epoch");
+            goto done;
+        }
+        for (int k = 0; k < 16; k++) {
+            snprintf(new_epoch + 2 * k, 3, "%02x", raw[k]);
+        }
+        /* Every row of a full republish is a set, in this order. */
+        for (int i = 0; i < PQntuples(rows); i++) {
+            fado_buf_pg_elem(&set_b, PQgetvalue(rows, i, 0));
+            fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
+        }
+        fado_buf_str(&set_b, "}");
+        fado_buf_str(&set_v, "}");
+        if (set_b.failed || set_v.failed) {
+            snprintf(err, err_len, "out of memory recording routes");
+            goto done;
+        }
+        if (fado_publisher_version(pub, &v0, err, err_len) != 0
+            || fado_publisher_record_start(conn, &set_b, &set_v, v0, epoch_key, new_epoch,
+                                           err, err_len) != 0)
+        {
+            goto done;
+        }
+        recording = 1;
+    }
+
     for (int i = 0; i < PQntuples(rows); i++) {
         const char  *b = PQgetvalue(rows, i, 0);
 
@@ -570,8 +692,10 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
         {
             goto done;
         }
-        fado_buf_pg_elem(&set_b, b);
-        fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
+        if (!full) {
+            fado_buf_pg_elem(&set_b, b);
+            fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
+        }
         stats->set++;
     }
 
@@ -595,16 +719,6 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
         {
             goto done;
         }
-        {
-            unsigned char  raw[16];
-            if (RAND_bytes(raw, sizeof(raw)) != 1) {
-                snprintf(err, err_len, "no randomness for the epoch");
-                goto done;
-            }
-            for (int k = 0; k < 16; k++) {
-                snprintf(new_epoch + 2 * k, 3, "%02x", raw[k]);
-            }
-        }
         if (fado_batch_add(&batch, pub, "reset", "", new_epoch, &stats->version,
                            err, err_len) != 0)
         {
@@ -615,10 +729,14 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     if (fado_batch_flush(&batch, pub, &stats->version, err, err_len) != 0) {
         goto done;
     }
-    if ((stats->set || stats->deleted || full)
-        && fado_publisher_record(conn, &set_b, &set_v, &del_b, stats->version, full,
-                                 epoch_key, full ? new_epoch : redis_epoch,
-                                 err, err_len) != 0)
+    if (recording) {
+        recording = 0;
+        if (fado_publisher_record_finish(conn, err, err_len) != 0) {
+            goto done;
+        }
+    } else if ((stats->set || stats->deleted)
+               && fado_publisher_record(conn, &set_b, &set_v, &del_b, stats->version,
+                                        err, err_len) != 0)
     {
         goto done;
     }
@@ -633,6 +751,12 @@ fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *st
     rc = 0;
 
 done:
+    if (recording) {
+        /* Redis failed mid-way: drain the pipeline; the epochs still differ,
+         * so the next pass republishes everything. */
+        char  ignored[128];
+        (void) fado_publisher_record_finish(conn, ignored, sizeof(ignored));
+    }
     if (hkeys != NULL) {
         freeReplyObject(hkeys);
     }
