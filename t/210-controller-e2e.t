@@ -191,6 +191,44 @@ is(served_by($logs), 'fn-asia-1,fn-eu-1', 'routes already in Redis keep working'
 $c2->psql("CREATE DATABASE " . ($c2->db_url =~ m{/([^/]+)$})[0]);
 $c2->stop;
 
+# Redis down: the publisher retries, and catches up when Redis is back
+# (here empty, as after a restart without persistence).
+my $rport = $base + 88;
+my $start_redis = sub {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec 'redis-server', '--bind', '127.0.0.1', '--port', $rport, '--save', '',
+             '--appendonly', 'no';
+        exit 127;
+    }
+    Fado::Controller::wait_until(sub { IO::Socket::INET->new("127.0.0.1:$rport") }, 10);
+    return $pid;
+};
+my $own_hget = sub { my $r = `env -u REDISCLI_AUTH redis-cli -p $rport HGET t210c:routes $_[0]`; chomp $r; $r };
+my $rpid = $start_redis->();
+my $c3 = Fado::Controller->new(port_offset => 83, tag => "t210c_$$", prefix => 't210c:',
+                               env => { FADO_REDIS_URL => "redis://127.0.0.1:$rport/0" });
+($s) = $c3->api(POST => '/v1/import', { zones => ['asia'], clusters => [$platform->{clusters}[2]],
+    buckets => [{ name => "first-$$", home_cluster => 'asia-1' }] });
+is($s, 200, 'a controller with its own Redis');
+ok(Fado::Controller::wait_until(sub { $own_hget->("first-$$") =~ /^F1 / }, 20),
+   'publishes to it');
+kill 'TERM', $rpid;
+waitpid $rpid, 0;
+($s) = $c3->api(POST => '/v1/buckets', { name => "second-$$", home_cluster => 'asia-1' });
+is($s, 201, 'the API keeps working while Redis is down');
+sleep 1;
+my (undef, $m) = $c3->api(GET => '/readyz');
+is($m->{redis}, JSON::PP::false, 'readyz reports that publication is failing');
+$rpid = $start_redis->();
+ok(Fado::Controller::wait_until(sub {
+    $own_hget->("first-$$") =~ /^F1 / && $own_hget->("second-$$") =~ /^F1 / }, 20),
+   'when Redis is back, every route is there, the one added meanwhile too');
+$c3->stop;
+kill 'TERM', $rpid;
+waitpid $rpid, 0;
+
 kill 'QUIT', $nginx;
 waitpid $nginx, 0;
 done_testing();
