@@ -661,80 +661,6 @@ fado_api_list(fado_req_t *req, const char *sql)
     PQclear(res);
 }
 
-static void
-fado_api_clusters(fado_req_t *req, const char *id)
-{
-    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        fado_api_list(req, FADO_CLUSTER_JSON_SQL " WHERE c.name > $1 ORDER BY c.name"
-                      " LIMIT $2::int");
-        return;
-    }
-    if (strcmp(req->method, "GET") == 0) {
-        json_t  *j = fado_cluster_json(req, id);    /* on error it set req->json */
-        if (j != NULL) {
-            req->json = j;
-            req->status = 200;
-        }
-        return;
-    }
-    if ((strcmp(req->method, "POST") == 0 && id[0] == '\0')
-        || (strcmp(req->method, "PUT") == 0 && id[0] != '\0'))
-    {
-        json_t  *body = fado_api_body(req);
-        long     version = 0;
-        int      ok;
-
-        if (body == NULL) {
-            return;
-        }
-        if (id[0] != '\0') {
-            version = fado_api_int(req, body, "version", "version", 1, 2147483647L, 0);
-            if (version == 0) {
-                fado_req_error(req, 400, "missing_field", "version",
-                               "version is required: the version the update is based on");
-            }
-            if (version <= 0) {
-                json_decref(body);
-                return;
-            }
-        }
-        if (fado_api_begin(req) != 0) {
-            json_decref(body);
-            return;
-        }
-        ok = fado_cluster_put(req, body, id[0] ? id : NULL, version, "") == 0;
-        fado_api_end(req, ok);
-        if (ok && req->status != 503) {
-            const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
-            json_t      *j = fado_cluster_json(req, name);
-            if (j != NULL) {
-                req->json = j;
-                req->status = id[0] ? 200 : 201;
-            }
-            fado_api_changed(req);
-        }
-        json_decref(body);
-        return;
-    }
-    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
-        const char  *p[1] = { id };
-        PGresult    *res = fado_api_query(req, "DELETE FROM clusters WHERE name = $1"
-                                          " RETURNING name", 1, p);
-        if (res == NULL) {
-            return;
-        }
-        if (PQntuples(res) == 0) {
-            fado_req_error(req, 404, "not_found", NULL, "cluster \"%s\" does not exist", id);
-        } else {
-            req->status = 204;
-            fado_api_changed(req);
-        }
-        PQclear(res);
-        return;
-    }
-    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
-}
-
 /* ------------------------------------------------------------ buckets */
 
 /*
@@ -901,16 +827,28 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
     return 0;
 }
 
+/*
+ * Clusters and buckets share their handlers: list, get, create (POST),
+ * replace (PUT with the version it was based on) and delete.
+ */
+typedef struct {
+    const char  *kind;
+    const char  *list_sql;
+    json_t     *(*one)(fado_req_t *req, const char *name);
+    int         (*put)(fado_req_t *req, json_t *obj, const char *name, long version,
+                       const char *prefix);
+    const char  *delete_sql;
+} fado_resource_t;
+
 static void
-fado_api_buckets(fado_req_t *req, const char *id)
+fado_api_resource(fado_req_t *req, const char *id, const fado_resource_t *r)
 {
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        fado_api_list(req, FADO_BUCKET_JSON_SQL " WHERE b.name > $1 ORDER BY b.name"
-                      " LIMIT $2::int");
+        fado_api_list(req, r->list_sql);
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
-        json_t  *j = fado_bucket_json(req, id);    /* on error it set req->json */
+        json_t  *j = r->one(req, id);    /* on error it set req->json */
         if (j != NULL) {
             req->json = j;
             req->status = 200;
@@ -938,10 +876,15 @@ fado_api_buckets(fado_req_t *req, const char *id)
                 return;
             }
         }
-        ok = fado_bucket_put(req, body, id[0] ? id : NULL, version, "") == 0;
-        if (ok) {
+        if (fado_api_begin(req) != 0) {
+            json_decref(body);
+            return;
+        }
+        ok = r->put(req, body, id[0] ? id : NULL, version, "") == 0;
+        fado_api_end(req, ok);
+        if (ok && req->json == NULL) {
             const char  *name = id[0] ? id : json_string_value(json_object_get(body, "name"));
-            json_t      *j = fado_bucket_json(req, name);
+            json_t      *j = r->one(req, name);
             if (j != NULL) {
                 req->json = j;
                 req->status = id[0] ? 200 : 201;
@@ -952,15 +895,14 @@ fado_api_buckets(fado_req_t *req, const char *id)
         return;
     }
     if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
-        /* fado stops managing and routing the bucket; MinIO keeps the data. */
         const char  *p[1] = { id };
-        PGresult    *res = fado_api_query(req, "DELETE FROM buckets WHERE name = $1"
-                                          " RETURNING name", 1, p);
+        PGresult    *res = fado_api_query(req, r->delete_sql, 1, p);
+
         if (res == NULL) {
             return;
         }
         if (PQntuples(res) == 0) {
-            fado_req_error(req, 404, "not_found", NULL, "bucket \"%s\" does not exist", id);
+            fado_req_error(req, 404, "not_found", NULL, "%s \"%s\" does not exist", r->kind, id);
         } else {
             req->status = 204;
             fado_api_changed(req);
@@ -970,6 +912,21 @@ fado_api_buckets(fado_req_t *req, const char *id)
     }
     fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
 }
+
+static const fado_resource_t  fado_clusters = {
+    "cluster",
+    FADO_CLUSTER_JSON_SQL " WHERE c.name > $1 ORDER BY c.name LIMIT $2::int",
+    fado_cluster_json, fado_cluster_put,
+    "DELETE FROM clusters WHERE name = $1 RETURNING name"
+};
+
+/* Deleting a bucket stops managing and routing it; MinIO keeps the data. */
+static const fado_resource_t  fado_buckets = {
+    "bucket",
+    FADO_BUCKET_JSON_SQL " WHERE b.name > $1 ORDER BY b.name LIMIT $2::int",
+    fado_bucket_json, fado_bucket_put,
+    "DELETE FROM buckets WHERE name = $1 RETURNING name"
+};
 
 /* ------------------------------------------------------------ routes */
 
@@ -1416,9 +1373,9 @@ fado_api_handle(fado_req_t *req)
     if (strcmp(res, "zones") == 0) {
         fado_api_zones(req, id);
     } else if (strcmp(res, "clusters") == 0) {
-        fado_api_clusters(req, id);
+        fado_api_resource(req, id, &fado_clusters);
     } else if (strcmp(res, "buckets") == 0) {
-        fado_api_buckets(req, id);
+        fado_api_resource(req, id, &fado_buckets);
     } else if (strcmp(res, "routes") == 0) {
         fado_api_routes(req, id);
     } else if (strcmp(res, "settings") == 0 && id[0] == '\0') {
