@@ -344,6 +344,26 @@ fado_api_row_json(fado_req_t *req, PGresult *res, int row)
     return j;
 }
 
+/* One resource as JSON by name, or NULL with a 404 (or other error) set. */
+static json_t *
+fado_api_one(fado_req_t *req, const char *sql, const char *kind, const char *name)
+{
+    const char  *p[1] = { name };
+    PGresult    *res = fado_api_query(req, sql, 1, p);
+    json_t      *j = NULL;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        fado_req_error(req, 404, "not_found", NULL, "%s \"%s\" does not exist", kind, name);
+    } else {
+        j = fado_api_row_json(req, res, 0);
+    }
+    PQclear(res);
+    return j;
+}
+
 static void
 fado_api_changed(fado_req_t *req)
 {
@@ -449,20 +469,7 @@ fado_api_zones(fado_req_t *req, const char *id)
 static json_t *
 fado_cluster_json(fado_req_t *req, const char *name)
 {
-    const char  *p[1] = { name };
-    PGresult    *res = fado_api_query(req, FADO_CLUSTER_JSON_SQL " WHERE c.name = $1", 1, p);
-    json_t      *j = NULL;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    if (PQntuples(res) == 0) {
-        fado_req_error(req, 404, "not_found", NULL, "cluster \"%s\" does not exist", name);
-    } else {
-        j = fado_api_row_json(req, res, 0);
-    }
-    PQclear(res);
-    return j;
+    return fado_api_one(req, FADO_CLUSTER_JSON_SQL " WHERE c.name = $1", "cluster", name);
 }
 
 /*
@@ -685,20 +692,7 @@ fado_api_list(fado_req_t *req, const char *sql)
 static json_t *
 fado_bucket_json(fado_req_t *req, const char *name)
 {
-    const char  *p[1] = { name };
-    PGresult    *res = fado_api_query(req, FADO_BUCKET_JSON_SQL " WHERE b.name = $1", 1, p);
-    json_t      *j = NULL;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    if (PQntuples(res) == 0) {
-        fado_req_error(req, 404, "not_found", NULL, "bucket \"%s\" does not exist", name);
-    } else {
-        j = fado_api_row_json(req, res, 0);
-    }
-    PQclear(res);
-    return j;
+    return fado_api_one(req, FADO_BUCKET_JSON_SQL " WHERE b.name = $1", "bucket", name);
 }
 
 static int
