@@ -71,6 +71,17 @@ my $route = Fado::Controller::wait_until(sub {
 like($route, qr/^F1 \d+ - 127\.0\.0\.1:$stub{'eu-1'},eu-1,eu,1,0 127\.0\.0\.1:$stub{'us-1'},us-1,us,1,0$/,
      'the route record in Redis follows the contract and lists both clusters');
 
+my (undef, $rj) = $c->api(GET => "/v1/routes/$photos");
+is_deeply([map { "$_->{cluster}:$_->{address}" } @{ $rj->{endpoints} }],
+          ["eu-1:127.0.0.1:$stub{'eu-1'}", "us-1:127.0.0.1:$stub{'us-1'}"],
+          'GET /v1/routes/{bucket} shows the published endpoints');
+cmp_ok($rj->{version}, '>=', 1, 'with the version it was published at');
+(undef, $rj) = $c->api(GET => '/v1/routes/_default');
+is(scalar @{ $rj->{endpoints} }, 3, 'the default route lists every healthy endpoint');
+(undef, $rj) = $c->api(GET => '/v1/routes?limit=1');
+is(scalar @{ $rj->{items} }, 1, 'routes are paginated');
+ok(defined $rj->{next_cursor}, 'with a cursor to the next page');
+
 $b = replicas_ready($tight, 1);
 my (undef, $tb) = $c->api(GET => "/v1/buckets/$tight");
 is($tb->{placement_result}{satisfiable}, JSON::PP::false, 'two replicas in one single-cluster zone is unsatisfiable');
