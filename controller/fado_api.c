@@ -1078,10 +1078,23 @@ fado_api_tokens(fado_req_t *req, const char *id)
         return;
     }
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        json_t  *items;
+        /* Paged by id; the cursor is the last id of the previous page. */
+        char         lim[16];
+        const char  *p[2] = { req->query_cursor ? req->query_cursor : "0", lim };
+        int          limit = fado_api_limit(req, lim, sizeof(lim));
+        json_t      *items;
+        char        *end;
 
+        if (limit < 0) {
+            return;
+        }
+        if (strtoll(p[0], &end, 10) < 0 || *end != '\0') {
+            fado_req_error(req, 400, "invalid_field", "cursor", "cursor must be a token id");
+            return;
+        }
         res = fado_api_query(req, "SELECT id, name, role, created_at, revoked_at IS NOT NULL"
-                             " FROM api_tokens ORDER BY id", 0, NULL);
+                             " FROM api_tokens WHERE id > $1::bigint ORDER BY id"
+                             " LIMIT $2::int", 2, p);
         if (res == NULL) {
             return;
         }
@@ -1092,7 +1105,8 @@ fado_api_tokens(fado_req_t *req, const char *id)
                 "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
                 "revoked", PQgetvalue(res, i, 4)[0] == 't'));
         }
-        req->json = json_pack("{s:o, s:n}", "items", items, "next_cursor");
+        req->json = fado_api_page(items, limit,
+                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
         req->status = 200;
         PQclear(res);
         return;

@@ -168,6 +168,12 @@ my %cl = (
     my $raw;
     ($s, $j, $raw) = api(GET => '/v1/tokens');
     unlike($raw, qr/\Q$ro\E/, 'token list never shows secrets');
+    api(POST => '/v1/tokens', { name => "extra$_", role => 'read-only' }) for 1 .. 2;
+    ($s, $j) = api(GET => '/v1/tokens?limit=2');
+    is(scalar @{ $j->{items} }, 2, 'tokens are paginated');
+    my $next = $j->{next_cursor};
+    ($s, $j) = api(GET => "/v1/tokens?limit=2&cursor=$next");
+    ok(@{ $j->{items} } >= 1 && $j->{items}[0]{id} > $next, 'the next page starts after the cursor');
     ($s, $j) = api(POST => '/v1/tokens', { name => 'x', role => 'root' });
     is($s, 400, 'unknown role: 400');
     is($j->{error}{field}, 'role', 'the error names role');
