@@ -1,0 +1,15 @@
+# Example function runtime (examples/fado-fn): reads objects through the
+# project's S3 client (mk/storage.mk), so SigV4 has one implementation.
+
+FN_BIN := $(BUILD)/fado-fn
+ALL_TARGETS += $(FN_BIN)
+
+.PHONY: examples
+examples: $(FN_BIN)
+
+$(BUILD)/examples/fado_fn.o: examples/fado-fn/fado_fn.c $(STORAGE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Icontroller $(shell pkg-config --cflags jansson libmicrohttpd libcurl) -c -o $@ $<
+
+$(FN_BIN): $(BUILD)/examples/fado_fn.o $(STORAGE_OBJS)
+	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(shell pkg-config --libs libmicrohttpd) $(STORAGE_LIBS)
