@@ -56,12 +56,12 @@ sub count {
         my ($parser) = $agg->parsers($file);
         $passed += scalar $parser->passed;
         $failed += scalar $parser->failed;
-        # A file that died, exited non-zero or ran a different number of
-        # tests than planned is one more failure, even if each assertion
-        # passed.
+        # A file that died, exited non-zero, ran a different number of
+        # tests than planned, or ran none (a skipped file proves nothing)
+        # is one more failure, even if each assertion passed.
         my $broken = $parser->has_problems && !$parser->failed
             || $parser->exit != 0 && !$parser->failed
-            || ($parser->tests_run == 0 && !$parser->skip_all);
+            || $parser->tests_run == 0;
         $failed++ if $broken;
     }
 }

@@ -17,8 +17,8 @@ use Fado::Controller;
 my $base = $ENV{FADO_BASE_PORT};
 my $c = Fado::Controller->new(port_offset => 81, tag => "t210_$$");
 my $P = $c->prefix;
-my %stub = ('eu-1' => $base + 84, 'us-1' => $base + 85, 'asia-1' => $base + 86);
-my %stub_pid = map { $_ => Fado::Controller->http_stub($stub{$_}, "fn-$_") } keys %stub;
+my %fn_port = ('eu-1' => $base + 84, 'us-1' => $base + 85, 'asia-1' => $base + 86);
+my %fake_pid = map { $_ => Fado::Controller->fake_function($fn_port{$_}, "fn-$_") } keys %fn_port;
 my $gw = $base + 87;
 
 my @clusters = (['eu-1', 'eu', 0], ['us-1', 'us', 1], ['asia-1', 'asia', 2]);
@@ -27,7 +27,7 @@ my $platform = {
     clusters => [map {
         my ($name, $zone, $i) = @$_;
         { name => $name, zone => $zone,
-          functions => [{ address => "127.0.0.1:$stub{$name}" }],
+          functions => [{ address => "127.0.0.1:$fn_port{$name}" }],
           storage => { endpoint => $ENV{"FADO_MINIO${i}_ENDPOINT"},
                        access_key => $ENV{"FADO_MINIO${i}_ACCESS_KEY"},
                        secret_key => $ENV{"FADO_MINIO${i}_SECRET_KEY"} } }
@@ -68,12 +68,12 @@ my $route = Fado::Controller::wait_until(sub {
     my $r = $c->redis('HGET', "${P}routes", $photos);
     return $r =~ /fn|,us-1,/ ? $r : undef;
 }, 20);
-like($route, qr/^F1 \d+ - 127\.0\.0\.1:$stub{'eu-1'},eu-1,eu,1,0 127\.0\.0\.1:$stub{'us-1'},us-1,us,1,0$/,
+like($route, qr/^F1 \d+ - 127\.0\.0\.1:$fn_port{'eu-1'},eu-1,eu,1,0 127\.0\.0\.1:$fn_port{'us-1'},us-1,us,1,0$/,
      'the route record in Redis follows the contract and lists both clusters');
 
 my (undef, $rj) = $c->api(GET => "/v1/routes/$photos");
 is_deeply([map { "$_->{cluster}:$_->{address}" } @{ $rj->{endpoints} }],
-          ["eu-1:127.0.0.1:$stub{'eu-1'}", "us-1:127.0.0.1:$stub{'us-1'}"],
+          ["eu-1:127.0.0.1:$fn_port{'eu-1'}", "us-1:127.0.0.1:$fn_port{'us-1'}"],
           'GET /v1/routes/{bucket} shows the published endpoints');
 cmp_ok($rj->{version}, '>=', 1, 'with the version it was published at');
 (undef, $rj) = $c->api(GET => '/v1/routes/_default');
@@ -158,7 +158,7 @@ is(Fado::Controller::wait_until(sub { served_by($logs) eq 'fn-asia-1,fn-eu-1' ? 
 
 # Health: eu-1's function endpoint dies; its endpoints leave the routes.
 my $t0 = time;
-Fado::Controller->kill_stub($stub_pid{'eu-1'});
+Fado::Controller->stop_fake_function($fake_pid{'eu-1'});
 # (nginx alone would retry elsewhere; the route itself must change.)
 ok(Fado::Controller::wait_until(sub {
     $c->redis('HGET', "${P}routes", $photos) =~ /^F1 \d+ - [^ ]+,us-1,us,1,0$/ }, 15),
@@ -167,7 +167,7 @@ diag(sprintf 'cluster down to route change: %.2f s (probe interval 0.2 s, 2 fail
 (undef, $j) = $c->api(GET => '/v1/clusters/eu-1');
 is($j->{healthy}, JSON::PP::false, 'the cluster is shown unhealthy');
 is(served_by($photos), 'fn-us-1', 'requests go to the healthy cluster only');
-$stub_pid{'eu-1'} = Fado::Controller->http_stub($stub{'eu-1'}, 'fn-eu-1');
+$fake_pid{'eu-1'} = Fado::Controller->fake_function($fn_port{'eu-1'}, 'fn-eu-1');
 ok(Fado::Controller::wait_until(sub {
     $c->redis('HGET', "${P}routes", $photos) =~ /,eu-1,eu,/ }, 15),
    'the cluster returns to the route when healthy');

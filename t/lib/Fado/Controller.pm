@@ -3,7 +3,8 @@ package Fado::Controller;
 # Runs a real fado-controller for a suite: its own database (created here,
 # dropped at the end), its own Redis key prefix, a port from
 # FADO_BASE_PORT+80..+89, and a bootstrap admin token. Also small HTTP
-# function stubs that answer with their own name, for health and routing.
+# fake function servers that answer with their own name, for health and
+# routing (the real one is examples/fado-fn; these need no object store).
 #
 #   my $c = Fado::Controller->new(port_offset => 80);
 #   my ($status, $json) = $c->api(POST => '/v1/zones', { name => 'eu' });
@@ -131,11 +132,11 @@ sub redis {
     return $out;
 }
 
-# A function stub: answers every request with "<name>\n" (forked child).
-sub http_stub {
+# A fake function server: answers every request with "<name>\n" (forked child).
+sub fake_function {
     my ($class, $port, $name) = @_;
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-        Listen => 64, ReuseAddr => 1, Proto => 'tcp') or die "stub on $port: $!";
+        Listen => 64, ReuseAddr => 1, Proto => 'tcp') or die "fake function server on $port: $!";
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         $SIG{TERM} = sub { POSIX::_exit(0) };
@@ -157,7 +158,7 @@ sub http_stub {
     return $pid;
 }
 
-sub kill_stub {
+sub stop_fake_function {
     my ($class, $pid) = @_;
     kill 'TERM', $pid;
     waitpid $pid, 0;
