@@ -13,3 +13,12 @@ $(BUILD)/examples/fado_fn.o: examples/fado-fn/fado_fn.c $(STORAGE_HDRS)
 
 $(FN_BIN): $(BUILD)/examples/fado_fn.o $(STORAGE_OBJS)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(shell pkg-config --libs libmicrohttpd) $(STORAGE_LIBS)
+
+# WAN emulation: a TCP proxy adding a one-way delay in each direction.
+DELAY_BIN := $(BUILD)/fado-delay
+ALL_TARGETS += $(DELAY_BIN)
+examples: $(DELAY_BIN)
+
+$(DELAY_BIN): examples/fado-delay/fado_delay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LDFLAGS_COMMON)
