@@ -81,6 +81,32 @@ my $ms = (time - $t0) * 1000;
 ok($all, 'eight concurrent connections each get their echo');
 cmp_ok($ms, '<', 8 * 50, "in parallel: all eight in @{[sprintf '%.0f', $ms]} ms, less than 8 round trips");
 
+
+# --rate: 512 KiB at 2 MiB/s need 0.25 s; the way back overlaps the way out.
+my $rate_port = $base + 95;
+my $rate_pid = fork // die;
+if ($rate_pid == 0) {
+    { exec "$ENV{FADO_BUILD}/fado-delay", '--listen', "127.0.0.1:$rate_port",
+           '--target', "127.0.0.1:$echo_port", '--delay', '1ms', '--rate', 2 * 1024 * 1024 }
+    POSIX::_exit(127);
+}
+my $rs;
+for (1 .. 100) { $rs = IO::Socket::INET->new("127.0.0.1:$rate_port") and last; sleep 0.05 }
+my $half = substr($big, 0, 512 * 1024);
+my $rt0 = time;
+my $wpid = fork // die;
+if ($wpid == 0) { syswrite($rs, $half); POSIX::_exit(0) }
+my $echoed = '';
+while (length $echoed < length $half) { sysread($rs, $echoed, 65536, length $echoed) or last }
+my $rate_s = time - $rt0;
+waitpid $wpid, 0;
+ok($echoed eq $half, '512 KiB pass the rate-limited proxy unchanged');
+cmp_ok($rate_s, '>=', 0.22, sprintf('at 2 MiB/s they take about 0.25 s, not milliseconds (%.2f s)', $rate_s));
+cmp_ok($rate_s, '<', 3, 'and finish within 3 s');
+close $rs;
+kill 'TERM', $rate_pid;
+waitpid $rate_pid, 0;
+
 close $_ for $sock, @socks;
 kill 'TERM', $proxy_pid;
 waitpid $proxy_pid, 0;
