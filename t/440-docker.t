@@ -5,6 +5,7 @@
 
 use strict;
 use warnings;
+use File::Temp ();
 use FindBin;
 use Test::More;
 
@@ -68,6 +69,26 @@ for my $file (sort glob "$root/docker/*.Dockerfile") {
         push @missing, grep { !-e "$root/$_" } @args;
     }
     is("@missing", '', "$name copies only files that exist in the repository");
+}
+
+# The gateway's nginx.conf passes nginx -t with the module this tree builds;
+# only the module path, the Redis host (a compose service name) and the temp
+# paths change.
+{
+    my $so = $ENV{TEST_NGINX_LOAD_MODULES} || "$root/build/ngx_http_fado_module.so";
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $in, '<', "$root/docker/nginx.conf" or die $!;
+    my $conf = do { local $/; <$in> };
+    like($conf, qr{^load_module /usr/lib/nginx/modules/ngx_http_fado_module\.so;}m,
+         'nginx.conf loads the module from where nginx.Dockerfile installs it');
+    $conf =~ s{/usr/lib/nginx/modules/ngx_http_fado_module\.so}{$so};
+    $conf =~ s{redis:6379}{127.0.0.1:6379};
+    $conf =~ s{/tmp/}{$dir/}g;
+    open my $out, '>', "$dir/nginx.conf" or die $!;
+    print $out $conf;
+    close $out;
+    my $t = `nginx -t -p '$dir' -c '$dir/nginx.conf' 2>&1`;
+    is($? >> 8, 0, 'nginx -t accepts docker/nginx.conf with the fado module') or diag $t;
 }
 
 done_testing();
