@@ -8,7 +8,7 @@
 # the bucket to A's endpoints; plain nginx round-robins over all six. Each
 # request runs the checksum function on a 1 MiB object.
 #
-#   bench/locality.sh [--quick]        CSV on stdout and in bench/results/
+#   bench/locality.sh [--quick]        CSV on stdout, CSV and PNG in bench/results/
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,4 +120,5 @@ for round in 1 2; do
 done
 } | tee "$out"
 rm -f "$lua"
-echo "# written $out" >&2
+gnuplot -e "csv='$out'; out='${out%.csv}.png'" bench/locality-plot.gp
+echo "# written $out and ${out%.csv}.png" >&2
