@@ -27,10 +27,14 @@ $(MODULE_SO): $(MODULE_NGX_DIR)/.configured $(MODULE_SRCS)
 	$(MAKE) -C $(MODULE_NGX_DIR) -f objs/Makefile modules
 	cp $(MODULE_NGX_DIR)/objs/ngx_http_fado_module.so $@.tmp && mv $@.tmp $@
 
-# The record decoder has no nginx dependency, so it is unit tested alone.
+# The record decoder has no nginx dependency, so it is unit tested alone
+# (t/unit conventions: mk/unit.mk).
 MODULE_RECORD_TEST := $(BUILD)/unit/test_fado_record
 UNIT_TESTS += $(MODULE_RECORD_TEST)
 
-$(MODULE_RECORD_TEST): ngx_fado_module/test/ngx_http_fado_record_test.c t/unit/tap.h ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h
+$(MODULE_RECORD_TEST): t/unit/test_fado_record.c t/unit/tap.h \
+        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Ingx_fado_module -It/unit -o $@ ngx_fado_module/test/ngx_http_fado_record_test.c ngx_fado_module/ngx_http_fado_record.c $(LDFLAGS_COMMON)
+	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
+	    t/unit/test_fado_record.c ngx_fado_module/ngx_http_fado_record.c \
+	    $(LDFLAGS_COMMON)
