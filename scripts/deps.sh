@@ -26,7 +26,7 @@ DEBIAN_PACKAGES=(
     redis-server postgresql
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libtest-tcp-perl libjson-pp-perl
-    caddy wrk valgrind iproute2 procps psmisc python3 docker-compose gnuplot-nox
+    caddy wrk valgrind iproute2 procps psmisc python3 docker-compose libyaml-libyaml-perl gnuplot-nox
     golang-go
 )
 
