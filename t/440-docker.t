@@ -150,8 +150,8 @@ for my $file (@dockerfiles) {
 }
 
 # The gateway's nginx.conf passes nginx -t with the module this tree builds;
-# only the module path, the Redis host (a compose service name), the password
-# placeholder (filled in by the entrypoint) and the temp paths change.
+# only the module path and the Redis address and password
+# placeholders (filled in by the entrypoint) and the temp paths change.
 {
     my $so = $ENV{TEST_NGINX_LOAD_MODULES} || "$root/build/ngx_http_fado_module.so";
     my $dir = File::Temp::tempdir(CLEANUP => 1);
@@ -167,7 +167,9 @@ for my $file (@dockerfiles) {
     like($conf, qr/fado_status;/, 'the status location is there');
     like($conf, qr/fado_metrics;/, 'the metrics location is there');
     $conf =~ s{/usr/lib/nginx/modules/ngx_http_fado_module\.so}{$so};
-    $conf =~ s{redis:6379}{127.0.0.1:6379};
+    like($conf, qr/^\s*fado_redis \@FADO_REDIS_ADDR\@:/m,
+         "fado_redis gets an IP literal that the entrypoint resolves");
+    $conf =~ s{\@FADO_REDIS_ADDR\@}{127.0.0.1}g;
     $conf =~ s{\@FADO_REDIS_PASSWORD\@}{test-password}g;
     $conf =~ s{/tmp/}{$dir/}g;
     open my $out, '>', "$dir/nginx.conf" or die $!;
