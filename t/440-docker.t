@@ -166,12 +166,14 @@ for my $file (@dockerfiles) {
          '/function/ routes by the X-Fado-Bucket header');
     like($conf, qr/fado_status;/, 'the status location is there');
     like($conf, qr/fado_metrics;/, 'the metrics location is there');
+    # The image's temp paths go to the test's directory first, so that a
+    # checkout under /tmp does not get its module path rewritten too.
+    $conf =~ s{/tmp/}{$dir/}g;
     $conf =~ s{/usr/lib/nginx/modules/ngx_http_fado_module\.so}{$so};
     like($conf, qr/^\s*fado_redis \@FADO_REDIS_ADDR\@:/m,
          "fado_redis gets an IP literal that the entrypoint resolves");
     $conf =~ s{\@FADO_REDIS_ADDR\@}{127.0.0.1}g;
     $conf =~ s{\@FADO_REDIS_PASSWORD\@}{test-password}g;
-    $conf =~ s{/tmp/}{$dir/}g;
     open my $out, '>', "$dir/nginx.conf" or die $!;
     print $out $conf;
     close $out;
