@@ -30,6 +30,9 @@ typedef struct {
     int          health_interval_ms;
     int          health_failures;
     int          threads;
+    const char  *events_token;
+    char         instance[128];
+    fado_jobs_config_t  jobs;
 } fado_config_t;
 
 static volatile sig_atomic_t  fado_stop;
@@ -59,7 +62,21 @@ fado_usage(FILE *out)
         "  --health-failures N       failed probes that mark a cluster down (default 2)\n"
         "  --health-path PATH        probed on function endpoints (default /healthz)\n"
         "  --threads N               API threads (FADO_THREADS, default 4)\n"
-        "  --help\n");
+        "  --workers N               job workers: replication, index scans (FADO_WORKERS, default 2)\n"
+        "  --help\n"
+        "\n"
+        "Data plane settings (environment only):\n"
+        "  FADO_EVENTS_TOKEN         bearer token MinIO sends to POST /v1/minio/events;\n"
+        "                            unset: the webhook refuses every event\n"
+        "  FADO_EVENTS_ARN           notification target set on buckets\n"
+        "                            (default arn:minio:sqs::FADO:webhook when a token is set)\n"
+        "  FADO_JOB_POLL             ms between checks of a syncing replica (default 500)\n"
+        "  FADO_VERIFY_INTERVAL      s between checks of a ready replica (default 30)\n"
+        "  FADO_READY_LAG            s a ready replica may stay behind before it leaves\n"
+        "                            the routes (default 30)\n"
+        "  FADO_BACKOFF_MAX          s, cap of the retry back-off of failed jobs (default 60)\n"
+        "  FADO_SCAN_INTERVAL        s between object index rebuilds of a bucket (default 300)\n"
+        "  FADO_INSTANCE             name shown as owner of running jobs (default host:listen)\n");
 }
 
 static const char *
@@ -99,6 +116,7 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         { "health-failures", required_argument, NULL, 'n' },
         { "health-path", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
+        { "workers", required_argument, NULL, 'w' },
         { "help", no_argument, NULL, '?' },
         { NULL, 0, NULL, 0 }
     };
@@ -117,10 +135,25 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
                      10, 3600000, &c->reconcile_interval_ms) != 0
         || fado_int_arg("FADO_HEALTH_INTERVAL", fado_env("FADO_HEALTH_INTERVAL", "2000"),
                         10, 3600000, &c->health_interval_ms) != 0
-        || fado_int_arg("FADO_THREADS", fado_env("FADO_THREADS", "4"), 1, 64, &c->threads) != 0)
+        || fado_int_arg("FADO_THREADS", fado_env("FADO_THREADS", "4"), 1, 64, &c->threads) != 0
+        || fado_int_arg("FADO_WORKERS", fado_env("FADO_WORKERS", "2"), 1, 16,
+                        &c->jobs.workers) != 0
+        || fado_int_arg("FADO_JOB_POLL", fado_env("FADO_JOB_POLL", "500"), 10, 600000,
+                        &c->jobs.poll_ms) != 0
+        || fado_int_arg("FADO_VERIFY_INTERVAL", fado_env("FADO_VERIFY_INTERVAL", "30"), 1,
+                        86400, &c->jobs.verify_s) != 0
+        || fado_int_arg("FADO_READY_LAG", fado_env("FADO_READY_LAG", "30"), 0, 86400,
+                        &c->jobs.ready_lag_s) != 0
+        || fado_int_arg("FADO_BACKOFF_MAX", fado_env("FADO_BACKOFF_MAX", "60"), 1, 86400,
+                        &c->jobs.backoff_max_s) != 0
+        || fado_int_arg("FADO_SCAN_INTERVAL", fado_env("FADO_SCAN_INTERVAL", "300"), 1,
+                        604800, &c->jobs.scan_s) != 0)
     {
         return -1;
     }
+    c->events_token = fado_env("FADO_EVENTS_TOKEN", NULL);
+    c->jobs.events_arn = c->events_token == NULL ? NULL
+                       : fado_env("FADO_EVENTS_ARN", "arn:minio:sqs::FADO:webhook");
 
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -147,6 +180,9 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         case 't':
             if (fado_int_arg("--threads", optarg, 1, 64, &c->threads) != 0) return -1;
             break;
+        case 'w':
+            if (fado_int_arg("--workers", optarg, 1, 16, &c->jobs.workers) != 0) return -1;
+            break;
         default:
             fado_usage(ch == '?' && optopt == 0 ? stdout : stderr);
             return 1;
@@ -168,6 +204,18 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         fprintf(stderr, "fado-controller: --redis-url (FADO_REDIS_URL) is required\n");
         return -1;
     }
+    if (c->events_token != NULL && strlen(c->events_token) < 16) {
+        fprintf(stderr, "fado-controller: FADO_EVENTS_TOKEN is shorter than 16 characters\n");
+        return -1;
+    }
+    {
+        char  host[64] = "localhost";
+
+        (void) gethostname(host, sizeof(host) - 1);
+        snprintf(c->instance, sizeof(c->instance), "%s/%s",
+                 fado_env("FADO_INSTANCE", host), c->listen);
+    }
+    c->jobs.instance = c->instance;
     return 0;
 }
 
@@ -258,7 +306,9 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    db = fado_db_open(conf.database_url, conf.threads + 2);
+    /* API threads, the reconciler, a spare, and one per job worker (held
+     * for a job's duration: it carries the bucket's advisory lock). */
+    db = fado_db_open(conf.database_url, conf.threads + 2 + conf.jobs.workers);
     if (db == NULL) {
         fprintf(stderr, "fado-controller: out of memory\n");
         return 1;
@@ -297,10 +347,12 @@ main(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.db = db;
     app.redis_prefix = conf.redis_prefix;
+    app.events_token = conf.events_token;
     rconf.interval_ms = conf.reconcile_interval_ms;
     rconf.health_interval_ms = conf.health_interval_ms;
     rconf.health_failures = conf.health_failures;
     rconf.health_path = conf.health_path;
+    rconf.jobs = conf.jobs;
 
     rec = fado_reconciler_start(db, pub, &rconf);
     if (rec == NULL) {

@@ -5,7 +5,6 @@
 #include "fado_reconcile.h"
 #include "fado_log.h"
 #include "fado_placement.h"
-#include "replication.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,6 +20,7 @@ struct fado_reconciler_s {
     fado_db_t               *db;
     fado_publisher_t        *pub;
     fado_reconcile_config_t  conf;
+    fado_jobs_t             *jobs;
     pthread_t                thread;
     pthread_mutex_t          lock;
     pthread_cond_t           cond;
@@ -280,111 +280,6 @@ fado_reconcile_placement(PGconn *conn)
     PQclear(cl);
 }
 
-/* ------------------------------------------------------------ replicas */
-
-static void
-fado_site_from_row(PGresult *res, int row, int col, fado_storage_site_t *site)
-{
-    memset(site, 0, sizeof(*site));
-    site->cluster = PQgetvalue(res, row, col);
-    site->endpoint = PQgetvalue(res, row, col + 1);
-    site->access_key = PQgetvalue(res, row, col + 2);
-    site->secret_key = PQgetvalue(res, row, col + 3);
-}
-
-static void
-fado_replica_set(PGconn *conn, const char *bucket, const char *cluster,
-    const char *state, const char *reason)
-{
-    const char  *p[4] = { bucket, cluster, state, reason };
-
-    fado_rec_exec(conn,
-        "UPDATE replicas SET state = $3, reason = $4, updated_at = now()"
-        " WHERE bucket = $1 AND cluster = $2"
-        " AND (state <> $3 OR reason <> $4)", 4, p);
-}
-
-static void
-fado_reconcile_replicas(PGconn *conn)
-{
-    PGresult  *res;
-
-    /* Home first in each bucket, so a replica never converges towards a
-     * home bucket that does not exist yet. */
-    res = fado_rec_query(conn,
-        "SELECT r.bucket, r.state, (r.cluster = b.home_cluster),"
-        "       rc.name, rc.storage_endpoint, rc.storage_access_key, rc.storage_secret_key,"
-        "       hc.name, hc.storage_endpoint, hc.storage_access_key, hc.storage_secret_key,"
-        "       row_number() OVER (PARTITION BY r.bucket ORDER BY r.cluster)"
-        "  FROM replicas r JOIN buckets b ON b.name = r.bucket"
-        "  JOIN clusters rc ON rc.name = r.cluster"
-        "  JOIN clusters hc ON hc.name = b.home_cluster"
-        " ORDER BY r.bucket, (r.cluster = b.home_cluster) DESC, r.cluster",
-        0, NULL);
-    if (res == NULL) {
-        return;
-    }
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char           *bucket = PQgetvalue(res, i, 0);
-        const char           *state = PQgetvalue(res, i, 1);
-        int                   is_home = PQgetvalue(res, i, 2)[0] == 't';
-        fado_storage_site_t   replica, home;
-        fado_replica_state_e  next = FADO_REPLICA_PENDING;
-        char                  err[512] = "";
-
-        fado_site_from_row(res, i, 3, &replica);
-        fado_site_from_row(res, i, 7, &home);
-
-        if (replica.endpoint[0] == '\0' || home.endpoint[0] == '\0') {
-            fado_replica_set(conn, bucket, replica.cluster, "failed",
-                             "cluster has no storage endpoint");
-            continue;
-        }
-
-        if (strcmp(state, "removing") == 0) {
-            /* Out of the routes already (not ready); stop replicating and
-             * forget the row. The replica's data stays where it is. */
-            if (is_home || fado_replication_stop(&home, &replica, bucket, err,
-                                                 sizeof(err)) == 0)
-            {
-                const char  *p[2] = { bucket, replica.cluster };
-                fado_rec_exec(conn, "DELETE FROM replicas WHERE bucket = $1 AND cluster = $2"
-                              " AND state = 'removing'", 2, p);
-                fado_log(FADO_LOG_INFO, "msg=\"replica removed, data kept\" bucket=%s cluster=%s",
-                         bucket, replica.cluster);
-            } else {
-                const char  *p[3] = { bucket, replica.cluster, err };
-                fado_rec_exec(conn, "UPDATE replicas SET reason = $3 WHERE bucket = $1"
-                              " AND cluster = $2", 3, p);
-            }
-            continue;
-        }
-
-        if (is_home) {
-            if (fado_replication_ensure_home(&home, bucket, err, sizeof(err)) == 0) {
-                next = FADO_REPLICA_READY;
-            } else {
-                next = FADO_REPLICA_FAILED;
-            }
-        } else if (fado_replication_converge(&home, &replica, bucket,
-                                             atoi(PQgetvalue(res, i, 11)), &next,
-                                             err, sizeof(err)) != 0)
-        {
-            next = FADO_REPLICA_FAILED;
-        }
-        if (next == FADO_REPLICA_FAILED && strcmp(state, "failed") != 0) {
-            fado_log(FADO_LOG_WARN, "msg=\"replica failed\" bucket=%s cluster=%s reason=\"%s\"",
-                     bucket, replica.cluster, err);
-        } else if (next == FADO_REPLICA_READY && strcmp(state, "ready") != 0) {
-            fado_log(FADO_LOG_INFO, "msg=\"replica ready\" bucket=%s cluster=%s",
-                     bucket, replica.cluster);
-        }
-        fado_replica_set(conn, bucket, replica.cluster, fado_replica_state_name(next),
-                         next == FADO_REPLICA_FAILED ? err : "");
-    }
-    PQclear(res);
-}
-
 /* ------------------------------------------------------------ loop */
 
 static void
@@ -403,7 +298,11 @@ fado_reconcile_pass(fado_reconciler_t *rec)
         clock_gettime(CLOCK_MONOTONIC, &rec->last_health);
     }
     fado_reconcile_placement(conn);
-    fado_reconcile_replicas(conn);
+    /* Replication and indexing run as jobs, on their own threads: a slow
+     * MinIO never delays health, placement or publication. */
+    if (fado_jobs_schedule(conn, &rec->conf.jobs) == 0) {
+        fado_jobs_wake(rec->jobs);
+    }
     ok = fado_publisher_run(rec->pub, conn, &stats, err, sizeof(err)) == 0;
     if (!ok) {
         fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
@@ -452,6 +351,13 @@ fado_reconcile_main(void *arg)
     }
 }
 
+/* A worker changed a replica's state: publish soon. */
+static void
+fado_reconciler_changed(void *ud)
+{
+    fado_reconciler_wake(ud);
+}
+
 fado_reconciler_t *
 fado_reconciler_start(fado_db_t *db, fado_publisher_t *pub,
     const fado_reconcile_config_t *conf)
@@ -470,9 +376,17 @@ fado_reconciler_start(fado_db_t *db, fado_publisher_t *pub,
         free(rec);
         return NULL;
     }
-    if (pthread_cond_init(&rec->cond, NULL) != 0
+    if (pthread_cond_init(&rec->cond, NULL) != 0) {
+        pthread_mutex_destroy(&rec->lock);
+        free(rec);
+        return NULL;
+    }
+    rec->jobs = fado_jobs_start(db, &rec->conf.jobs, fado_reconciler_changed, rec);
+    if (rec->jobs == NULL
         || pthread_create(&rec->thread, NULL, fado_reconcile_main, rec) != 0)
     {
+        fado_jobs_stop(rec->jobs);
+        pthread_cond_destroy(&rec->cond);
         pthread_mutex_destroy(&rec->lock);
         free(rec);
         return NULL;
@@ -500,6 +414,12 @@ fado_reconciler_redis_ok(fado_reconciler_t *rec)
     return ok;
 }
 
+fado_jobs_t *
+fado_reconciler_jobs(fado_reconciler_t *rec)
+{
+    return rec->jobs;
+}
+
 unsigned long
 fado_reconciler_passes(fado_reconciler_t *rec)
 {
@@ -522,6 +442,7 @@ fado_reconciler_stop(fado_reconciler_t *rec)
     pthread_cond_signal(&rec->cond);
     pthread_mutex_unlock(&rec->lock);
     pthread_join(rec->thread, NULL);
+    fado_jobs_stop(rec->jobs);
     pthread_mutex_destroy(&rec->lock);
     pthread_cond_destroy(&rec->cond);
     free(rec);
