@@ -7,8 +7,11 @@
  * updates carry the version they were based on (optimistic concurrency).
  */
 
+#include "fado_events.h"
 #include "fado_http.h"
 #include "fado_log.h"
+#include "fado_objects.h"
+#include "s3_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1325,7 +1328,11 @@ fado_api_metrics(fado_req_t *req)
         "       (SELECT count(*) FILTER (WHERE state = 'syncing') FROM replicas),"
         "       (SELECT count(*) FILTER (WHERE state = 'ready') FROM replicas),"
         "       (SELECT count(*) FILTER (WHERE state = 'removing') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'failed') FROM replicas)", 0, NULL);
+        "       (SELECT count(*) FILTER (WHERE state = 'failed') FROM replicas),"
+        "       (SELECT count(*) FROM jobs WHERE state = 'queued'),"
+        "       (SELECT count(*) FROM jobs WHERE state = 'running'),"
+        "       (SELECT count(*) FROM jobs WHERE attempts > 0),"
+        "       (SELECT count(*) FROM objects)", 0, NULL);
     if (res == NULL) {
         return;
     }
@@ -1346,10 +1353,34 @@ fado_api_metrics(fado_req_t *req)
                                      PQgetvalue(res, 0, 5 + i));
         }
     }
-    snprintf(buf + len, sizeof(buf) - len,
+    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
         "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
         "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n",
         fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec));
+    {
+        unsigned long  done, failed, received, rejected;
+        uint64_t       sent, recvd;
+
+        fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
+        fado_events_counters(&received, &rejected);
+        fado_s3_traffic(&sent, &recvd);
+        /* Object bytes the controller's own S3 clients moved: API uploads
+         * and downloads; replication moves none (MinIO does it). */
+        snprintf(buf + len, sizeof(buf) - len,
+            "# TYPE fado_jobs gauge\nfado_jobs{state=\"queued\"} %s\n"
+            "fado_jobs{state=\"running\"} %s\nfado_jobs{state=\"retrying\"} %s\n"
+            "# TYPE fado_jobs_done_total counter\nfado_jobs_done_total %lu\n"
+            "# TYPE fado_jobs_failed_total counter\nfado_jobs_failed_total %lu\n"
+            "# TYPE fado_objects_indexed gauge\nfado_objects_indexed %s\n"
+            "# TYPE fado_events_received_total counter\nfado_events_received_total %lu\n"
+            "# TYPE fado_events_rejected_total counter\nfado_events_rejected_total %lu\n"
+            "# TYPE fado_storage_bytes_sent_total counter\nfado_storage_bytes_sent_total %llu\n"
+            "# TYPE fado_storage_bytes_received_total counter\n"
+            "fado_storage_bytes_received_total %llu\n",
+            PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11), PQgetvalue(res, 0, 12),
+            done, failed, PQgetvalue(res, 0, 13), received, rejected,
+            (unsigned long long) sent, (unsigned long long) recvd);
+    }
     PQclear(res);
     req->text = strdup(buf);
     req->content_type = "text/plain; version=0.0.4";
@@ -1373,6 +1404,25 @@ fado_api_handle(fado_req_t *req)
     if (strcmp(req->path, "/metrics") == 0) {
         fado_api_metrics(req);
         return;
+    }
+    if (strncmp(req->path, "/v1/minio/events", 16) == 0) {
+        if (req->path[16] == '\0') {
+            fado_events_handle(req, "");
+            return;
+        }
+        if (req->path[16] == '/' && strchr(req->path + 17, '/') == NULL) {
+            fado_events_handle(req, req->path + 17);
+            return;
+        }
+    }
+    {
+        char         bucket[64];
+        const char  *key;
+
+        if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {
+            fado_objects_handle(req, bucket, key);
+            return;
+        }
     }
     if (fado_api_split(req->path, res, sizeof(res), id, sizeof(id)) != 0) {
         fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", req->path);

@@ -27,6 +27,7 @@ typedef struct {
     fado_db_t          *db;
     fado_reconciler_t  *rec;
     const char         *redis_prefix;
+    const char         *events_token;   /* MinIO webhook; NULL: disabled */
 } fado_app_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     const char   *body;
     size_t        body_len;
     PGconn       *conn;           /* acquired for the request */
+    void         *mhd;            /* the connection, for fado_req_arg/header */
     fado_role_e   role;
     /* answer */
     unsigned int  status;
@@ -56,6 +58,10 @@ void fado_http_stop(fado_http_t *http);
 /* Sets an error answer: {"error": {"code", "message", "field"}}. */
 void fado_req_error(fado_req_t *req, unsigned int status, const char *code,
     const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A query argument or request header; NULL when absent. */
+const char *fado_req_arg(fado_req_t *req, const char *name);
+const char *fado_req_header(fado_req_t *req, const char *name);
 
 /* Router, in fado_api.c. */
 void fado_api_handle(fado_req_t *req);

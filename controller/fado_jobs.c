@@ -100,7 +100,7 @@ fado_jobs_schedule(PGconn *conn, const fado_jobs_config_t *conf)
     /* Index scans once the home holds the bucket. */
     rc |= fado_jobs_exec(conn,
         "INSERT INTO jobs (kind, bucket)"
-        " SELECT b.name FROM buckets b"
+        " SELECT 'scan', b.name FROM buckets b"
         "   JOIN replicas r ON r.bucket = b.name AND r.cluster = b.home_cluster"
         "  WHERE r.state = 'ready' AND (b.scanned_at IS NULL"
         "        OR b.scanned_at < now() - make_interval(secs => $1::int))"

@@ -19,6 +19,7 @@ start_controller() {
     # Secrets reach the controller through its environment, not argv.
     spawn controller env FADO_LISTEN="127.0.0.1:$p" \
         FADO_BOOTSTRAP_TOKEN="$(cat "$RUN/controller.token")" \
+        FADO_EVENTS_TOKEN="${FADO_EVENTS_TOKEN:-}" \
         FADO_RECONCILE_INTERVAL="${FADO_RECONCILE_INTERVAL:-1000}" \
         FADO_HEALTH_INTERVAL="${FADO_HEALTH_INTERVAL:-1000}" \
         "$bin"
