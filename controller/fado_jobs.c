@@ -231,14 +231,15 @@ fado_jobs_finish(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
 
 /* ------------------------------------------------------------ replica jobs */
 
+/* A site from four columns (name, endpoint, access key, secret key). */
 static void
-fado_jobs_site(PGresult *res, int col, fado_storage_site_t *site)
+fado_jobs_site(PGresult *res, int row, int col, fado_storage_site_t *site)
 {
     memset(site, 0, sizeof(*site));
-    site->cluster = PQgetvalue(res, 0, col);
-    site->endpoint = PQgetvalue(res, 0, col + 1);
-    site->access_key = PQgetvalue(res, 0, col + 2);
-    site->secret_key = PQgetvalue(res, 0, col + 3);
+    site->cluster = PQgetvalue(res, row, col);
+    site->endpoint = PQgetvalue(res, row, col + 1);
+    site->access_key = PQgetvalue(res, row, col + 2);
+    site->secret_key = PQgetvalue(res, row, col + 3);
 }
 
 /* Point the cluster's bucket at the controller's webhook. Events are hints,
@@ -298,8 +299,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     }
     state = PQgetvalue(res, 0, 0);
     is_home = PQgetvalue(res, 0, 1)[0] == 't';
-    fado_jobs_site(res, 2, &replica);
-    fado_jobs_site(res, 6, &home);
+    fado_jobs_site(res, 0, 2, &replica);
+    fado_jobs_site(res, 0, 6, &home);
     behind_for = atof(PQgetvalue(res, 0, 11));
 
     if (replica.endpoint[0] == '\0' || home.endpoint[0] == '\0') {
@@ -562,11 +563,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
         return FADO_JOB_FAILED;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        memset(&site, 0, sizeof(site));
-        site.cluster = PQgetvalue(res, i, 2);
-        site.endpoint = PQgetvalue(res, i, 3);
-        site.access_key = PQgetvalue(res, i, 4);
-        site.secret_key = PQgetvalue(res, i, 5);
+        fado_jobs_site(res, i, 2, &site);
         if (fado_scan_site(&s, &site, i == 0) != 0) {
             snprintf(err, err_len, "index scan: %.400s", s.err);
             goto done;
