@@ -1359,13 +1359,15 @@ fado_api_metrics(fado_req_t *req)
         fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec));
     {
         unsigned long  done, failed, received, rejected;
-        uint64_t       sent, recvd;
+        uint64_t       sent, recvd, osent, orecvd;
 
         fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
         fado_events_counters(&received, &rejected);
         fado_s3_traffic(&sent, &recvd);
-        /* Object bytes the controller's own S3 clients moved: API uploads
-         * and downloads; replication moves none (MinIO does it). */
+        fado_s3_object_traffic(&osent, &orecvd);
+        /* Bodies the controller's own S3 clients exchanged with MinIO, and
+         * the object data among them: API uploads and downloads only;
+         * replication moves none (MinIO does it). */
         snprintf(buf + len, sizeof(buf) - len,
             "# TYPE fado_jobs gauge\nfado_jobs{state=\"queued\"} %s\n"
             "fado_jobs{state=\"running\"} %s\nfado_jobs{state=\"retrying\"} %s\n"
@@ -1376,10 +1378,14 @@ fado_api_metrics(fado_req_t *req)
             "# TYPE fado_events_rejected_total counter\nfado_events_rejected_total %lu\n"
             "# TYPE fado_storage_bytes_sent_total counter\nfado_storage_bytes_sent_total %llu\n"
             "# TYPE fado_storage_bytes_received_total counter\n"
-            "fado_storage_bytes_received_total %llu\n",
+            "fado_storage_bytes_received_total %llu\n"
+            "# TYPE fado_object_bytes_sent_total counter\nfado_object_bytes_sent_total %llu\n"
+            "# TYPE fado_object_bytes_received_total counter\n"
+            "fado_object_bytes_received_total %llu\n",
             PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11), PQgetvalue(res, 0, 12),
             done, failed, PQgetvalue(res, 0, 13), received, rejected,
-            (unsigned long long) sent, (unsigned long long) recvd);
+            (unsigned long long) sent, (unsigned long long) recvd,
+            (unsigned long long) osent, (unsigned long long) orecvd);
     }
     PQclear(res);
     req->text = strdup(buf);

@@ -20,6 +20,8 @@
 
 static _Atomic uint64_t  fado_s3_sent;
 static _Atomic uint64_t  fado_s3_received;
+static _Atomic uint64_t  fado_s3_object_sent;       /* bodies of requests on keys */
+static _Atomic uint64_t  fado_s3_object_received;
 #define FADO_S3_MIN_PART       (5 * 1024 * 1024)
 
 struct fado_s3_client_s {
@@ -177,6 +179,13 @@ fado_s3_traffic(uint64_t *sent, uint64_t *received)
 {
     *sent = fado_s3_sent;
     *received = fado_s3_received;
+}
+
+void
+fado_s3_object_traffic(uint64_t *sent, uint64_t *received)
+{
+    *sent = fado_s3_object_sent;
+    *received = fado_s3_object_received;
 }
 
 long
@@ -543,11 +552,17 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
             && up > 0)
         {
             fado_s3_sent += (uint64_t) up;
+            if (req->key != NULL && req->key[0] != '\0') {
+                fado_s3_object_sent += (uint64_t) up;
+            }
         }
         if (curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK
             && down > 0)
         {
             fado_s3_received += (uint64_t) down;
+            if (req->key != NULL && req->key[0] != '\0') {
+                fado_s3_object_received += (uint64_t) down;
+            }
         }
     }
     c->last_status = resp->status;

@@ -92,6 +92,9 @@ void fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds);
 /* Bytes sent and received (bodies) by every client of this process: shows
  * what passes through fado, e.g. none of the replicated data. */
 void fado_s3_traffic(uint64_t *sent, uint64_t *received);
+/* The part of it that was object data (bodies of requests on a key: GET,
+ * PUT, multipart parts), as opposed to listings and configuration. */
+void fado_s3_object_traffic(uint64_t *sent, uint64_t *received);
 
 long fado_s3_last_status(const fado_s3_client_t *c);
 const char *fado_s3_last_code(const fado_s3_client_t *c);
