@@ -413,7 +413,7 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
     json_t        *doc, *records;
     fado_event_t  *events = NULL;
     size_t         n = 0, applied = 0, ignored = 0;
-    int            hurried = 0, ok = 0;
+    int            hurried = 0;
     char           cluster[64];
 
     if (strcmp(req->method, "POST") != 0) {
@@ -488,7 +488,6 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
     if (fado_events_sql(req, "COMMIT", 0, NULL, NULL) != 0) {
         goto done;
     }
-    ok = 1;
     req->status = 200;
     json_decref(req->json);
     req->json = json_pack("{s:I, s:I}", "applied", (json_int_t) applied,
@@ -511,7 +510,6 @@ rejected:
     atomic_fetch_add(&fado_events_rejected, 1);
     fado_log(FADO_LOG_WARN, "msg=\"event rejected\" status=%u", req->status);
 done:
-    (void) ok;
     for (size_t i = 0; i < n && events != NULL; i++) {
         free(events[i].key);
     }

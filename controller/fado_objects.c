@@ -502,7 +502,7 @@ fado_obj_list(fado_req_t *req, const char *bucket)
         "        'replication_status', CASE WHEN cardinality(t.targets) = 0 THEN 'NONE'"
         "             WHEN o.locations @> t.targets THEN 'COMPLETED' ELSE 'PENDING' END)::text"
         "   FROM objects o, t"
-        "  WHERE o.bucket = $1 AND starts_with(o.key, $2) AND o.key > $3"
+        "  WHERE o.bucket = $1 AND starts_with(o.key, $2) AND o.key COLLATE \"C\" > $3"
         "  ORDER BY o.key COLLATE \"C\" LIMIT $4::int", 4, p);
     if (res == NULL) {
         return;
