@@ -326,6 +326,9 @@ ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf)
         || ngx_http_fado_key(cf, &fmcf->prefix, "default", &fmcf->key_default)
            != NGX_OK
         || ngx_http_fado_key(cf, &fmcf->prefix, "epoch", &fmcf->key_epoch)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "clusters",
+                             &fmcf->key_clusters)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -825,7 +828,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     }
 
     if (route) {
-        ctx->set = route->set;
+        ctx->set = ngx_http_fado_route_set(route);
         ctx->policy = route->policy;
         (void) ngx_atomic_fetch_add(&ctx->set->readers, 1);
     }
