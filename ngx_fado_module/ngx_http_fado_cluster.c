@@ -34,6 +34,11 @@ static ngx_int_t ngx_http_fado_group_rebuild(ngx_http_fado_table_t *t,
     ngx_http_fado_group_t *g, char *err);
 static void ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t,
     ngx_log_t *log, u_char *name, size_t len);
+static ngx_http_fado_endpoint_t **ngx_http_fado_cluster_refs(
+    ngx_http_fado_table_t *t, u_char *name, size_t len,
+    ngx_http_fado_record_cluster_t *rc);
+static void ngx_http_fado_cluster_unrefs(ngx_http_fado_table_t *t,
+    ngx_http_fado_endpoint_t **eps, ngx_uint_t n);
 
 
 ngx_int_t
@@ -88,9 +93,10 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 {
     char                             err[NGX_HTTP_FADO_ERR_LEN];
     u_char                          *text;
-    uint32_t                         hash;
+    uint32_t                         hash, old_n;
     ngx_http_fado_shm_t             *sh;
     ngx_http_fado_cluster_t         *c, **slot;
+    ngx_http_fado_endpoint_t       **eps, **old_eps;
     ngx_http_fado_record_cluster_t   rc;
 
     sh = t->sh;
@@ -118,6 +124,7 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     }
 
     text = NULL;
+    eps = NULL;
 
     if (rc.endpoints_len) {
         text = ngx_slab_alloc_locked(t->shpool, rc.endpoints_len);
@@ -126,12 +133,20 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
         }
 
         ngx_memcpy(text, rc.endpoints, rc.endpoints_len);
+
+        /* new references first: endpoints the record keeps keep counters */
+        eps = ngx_http_fado_cluster_refs(t, name, len, &rc);
+        if (eps == NULL) {
+            ngx_slab_free_locked(t->shpool, text);
+            goto nomem;
+        }
     }
 
     if (c == NULL) {
         c = ngx_slab_calloc_locked(t->shpool, sizeof(ngx_http_fado_cluster_t));
         if (c == NULL) {
             if (text) {
+                ngx_http_fado_cluster_unrefs(t, eps, rc.n);
                 ngx_slab_free_locked(t->shpool, text);
             }
 
@@ -153,7 +168,11 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
         ngx_slab_free_locked(t->shpool, c->text);
     }
 
+    old_eps = c->eps;
+    old_n = c->n;
+
     c->text = text;
+    c->eps = eps;
     c->text_len = (uint32_t) rc.endpoints_len;
     c->n = (uint32_t) rc.n;
     c->up = (u_char) rc.up;
@@ -167,6 +186,9 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
                    len, name, c->up ? "up" : "down", c->n);
 
     ngx_http_fado_cluster_changed(t, log, name, len);
+
+    /* the groups hold the endpoints they use: the rest may go now */
+    ngx_http_fado_cluster_unrefs(t, old_eps, old_n);
 
     return NGX_OK;
 
@@ -200,6 +222,77 @@ rejected:
 }
 
 
+/*
+ * References every endpoint of a decoded cluster record, under the identity
+ * "addr,cluster,zone" an F1 record gives it. Returns the array, or NULL
+ * (nothing referenced) when the zone is full.
+ */
+static ngx_http_fado_endpoint_t **
+ngx_http_fado_cluster_refs(ngx_http_fado_table_t *t, u_char *name,
+    size_t len, ngx_http_fado_record_cluster_t *rc)
+{
+    u_char                           *p;
+    size_t                            i, n;
+    char                              err[NGX_HTTP_FADO_ERR_LEN];
+    ngx_http_fado_endpoint_t        **eps;
+    static u_char                     key[128 + 2 * NGX_HTTP_FADO_NAME_MAX];
+    static ngx_http_fado_record_endpoint_t  re[NGX_HTTP_FADO_MAX_ENDPOINTS];
+
+    /* validated by ngx_http_fado_record_cluster() already */
+    if (ngx_http_fado_record_endpoints2(rc->endpoints, rc->endpoints_len, re,
+                                        NGX_HTTP_FADO_MAX_ENDPOINTS, &n, err)
+        != 0 || n == 0)
+    {
+        return NULL;
+    }
+
+    eps = ngx_slab_alloc_locked(t->shpool, n * sizeof(ngx_http_fado_endpoint_t *));
+    if (eps == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(key, re[i].addr, re[i].addr_len);
+        *p++ = ',';
+        re[i].cluster = (char *) p;
+        re[i].cluster_len = len;
+        p = ngx_cpymem(p, name, len);
+        *p++ = ',';
+        re[i].zone = (char *) p;
+        re[i].zone_len = rc->zone_len;
+        ngx_memcpy(p, rc->zone, rc->zone_len);
+        re[i].addr = (char *) key;
+
+        eps[i] = ngx_http_fado_table_endpoint(t, &re[i]);
+        if (eps[i] == NULL) {
+            ngx_http_fado_cluster_unrefs(t, eps, i);
+            return NULL;
+        }
+    }
+
+    return eps;
+}
+
+
+/* Drops the references and frees the array (eps may be NULL). */
+static void
+ngx_http_fado_cluster_unrefs(ngx_http_fado_table_t *t,
+    ngx_http_fado_endpoint_t **eps, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    if (eps == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_fado_table_unref_endpoint(t, eps[i]);
+    }
+
+    ngx_slab_free_locked(t->shpool, eps);
+}
+
+
 static void
 ngx_http_fado_cluster_free(ngx_http_fado_table_t *t,
     ngx_http_fado_cluster_t *c)
@@ -207,6 +300,8 @@ ngx_http_fado_cluster_free(ngx_http_fado_table_t *t,
     if (c->text) {
         ngx_slab_free_locked(t->shpool, c->text);
     }
+
+    ngx_http_fado_cluster_unrefs(t, c->eps, c->n);
 
     ngx_slab_free_locked(t->shpool, c);
     t->sh->nclusters--;

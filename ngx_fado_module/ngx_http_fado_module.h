@@ -87,6 +87,7 @@ typedef struct {
     ngx_uint_t                 locality;
     ngx_uint_t                 policy;        /* the route's override */
     ngx_uint_t                 nodefault;
+    ngx_uint_t                 contract;      /* of the route: 1 or 2 */
     unsigned                   held:1;        /* member->ep->inflight taken */
     unsigned                   looked_up:1;
 } ngx_http_fado_ctx_t;

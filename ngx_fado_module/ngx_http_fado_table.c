@@ -17,8 +17,6 @@
 #define NGX_HTTP_FADO_BYTES_PER_SLOT   256
 
 
-static ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
-    ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
 static void ngx_http_fado_table_route_unref(ngx_http_fado_table_t *t,
     ngx_http_fado_route_t *r);
 static void ngx_http_fado_table_free_set(ngx_http_fado_table_t *t,
@@ -392,7 +390,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
 }
 
 
-static ngx_http_fado_endpoint_t *
+ngx_http_fado_endpoint_t *
 ngx_http_fado_table_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_record_endpoint_t *re)
 {
@@ -448,7 +446,7 @@ ngx_http_fado_table_endpoint(ngx_http_fado_table_t *t,
 }
 
 
-static void
+void
 ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t *ep)
 {

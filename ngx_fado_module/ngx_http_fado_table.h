@@ -80,6 +80,8 @@ struct ngx_http_fado_cluster_s {
     uint32_t                   n;           /* endpoints in text */
     uint32_t                   text_len;
     u_char                    *text;        /* "addr,weight,max_inflight" */
+    ngx_http_fado_endpoint_t **eps;         /* n references: counters live
+                                               while the cluster is down */
     u_char                     up;
     u_char                     len;
     u_char                     zone_len;
@@ -205,6 +207,12 @@ ngx_http_fado_set_t *ngx_http_fado_table_intern(ngx_http_fado_table_t *t,
     const char *key, size_t key_len, ngx_int_t *rc, char *err);
 void ngx_http_fado_table_unref_set(ngx_http_fado_table_t *t,
     ngx_http_fado_set_t *set);
+
+/* References the endpoint "addr,cluster,zone" of re, interning it. */
+ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
+    ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
+void ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
+    ngx_http_fado_endpoint_t *ep);
 
 /* ngx_http_fado_cluster.c: cluster records and groups (owner side) */
 ngx_int_t ngx_http_fado_cluster_init(ngx_http_fado_table_t *t);
