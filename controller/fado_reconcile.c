@@ -615,6 +615,28 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
 }
 
 /*
+ * Redis lost its data (or was replaced) while nothing changed: republish
+ * now, not at the next change. One GET and one SELECT per tick.
+ */
+static int
+fado_epoch_check(fado_reconciler_t *rec, PGconn *conn)
+{
+    fado_publish_stats_t  st;
+    char                  err[512];
+    int                   ok = fado_publisher_epoch_ok(rec->pub, conn, err, sizeof(err));
+
+    if (ok == 0) {
+        ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
+    }
+    if (ok != 1) {
+        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
+        ok = 0;
+    }
+    atomic_store(&rec->redis_ok, ok);
+    return ok ? 0 : -1;
+}
+
+/*
  * The changes recorded since the last batch. Returns the number of rows
  * handled (0: nothing to do), or -1 (kept for a retry).
  */
@@ -923,6 +945,9 @@ fado_leader_main(void *arg)
             n = -1;
         }
         if (n >= 0 && now >= rec->next_tick) {
+            if (fado_epoch_check(rec, rec->conn) != 0) {
+                n = -1;
+            }
             if (fado_jobs_schedule(rec->conn, &rec->conf.jobs) == 0) {
                 fado_jobs_wake(rec->jobs);
             }
