@@ -43,6 +43,8 @@ struct fado_reconciler_s {
     atomic_ulong             passes;
     char                     full_cursor[128];  /* a full reconcile under way */
     int                      full_running;
+    long long                full_started;      /* ms */
+    unsigned long            full_buckets;
     long long                next_full;
     long long                next_tick;
     pthread_mutex_t          health_lock;
@@ -753,6 +755,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     n = PQntuples(res);
+    rec->full_buckets += (unsigned long) n;
     for (int i = 0; i < n; i++) {
         if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
             PQclear(res);
@@ -798,9 +801,10 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
                      " rewriting them\" records=%zu", drifted);
         }
         (void) fado_jobs_schedule(conn, &rec->conf.jobs);
+        fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
+                 rec->full_buckets, drifted, fado_now_ms() - rec->full_started);
         rec->full_running = 0;
         rec->full_cursor[0] = '\0';
-        fado_log(FADO_LOG_DEBUG, "msg=\"full reconcile done\"");
     }
     rc = 0;
 
@@ -808,6 +812,15 @@ done:
     json_decref(names);
     json_decref(clusters);
     return rc;
+}
+
+static void
+fado_full_start(fado_reconciler_t *rec)
+{
+    rec->full_running = 1;
+    rec->full_cursor[0] = '\0';
+    rec->full_started = fado_now_ms();
+    rec->full_buckets = 0;
 }
 
 /* ------------------------------------------------------------ leadership */
@@ -867,8 +880,7 @@ fado_leader_elect(fado_reconciler_t *rec)
     }
     atomic_store(&rec->leading, 1);
     /* A new leader repairs first: whatever happened before it is seen. */
-    rec->full_running = 1;
-    rec->full_cursor[0] = '\0';
+    fado_full_start(rec);
     rec->next_full = fado_now_ms() + rec->conf.full_interval_ms;
     rec->next_tick = 0;
     fado_log(FADO_LOG_INFO, "msg=\"leading: placement, publication and health run here\""
@@ -938,7 +950,7 @@ fado_leader_main(void *arg)
         }
         now = fado_now_ms();
         if (n >= 0 && !rec->full_running && now >= rec->next_full) {
-            rec->full_running = 1;
+            fado_full_start(rec);
             rec->next_full = now + rec->conf.full_interval_ms;
         }
         if (n == 0 && rec->full_running && fado_full_step(rec, rec->conn) != 0) {
