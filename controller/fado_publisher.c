@@ -205,6 +205,9 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
  * flush wrote is collected for recording in PostgreSQL afterwards, each
  * record with the version the script gave it (consecutive, in order).
  */
+/* EVALSHA, sha, numkeys, six keys, maxlen; then the triples. */
+#define FADO_BATCH_HEAD  10
+
 typedef enum {
     FADO_REC_ROUTE,
     FADO_REC_CLUSTER,
@@ -236,7 +239,7 @@ fado_batch_init(fado_batch_t *b, const fado_publisher_t *pub, fado_publish_stats
 {
     static const char *const  names[6] = { "routes", "version", "feed", "default",
                                            "epoch", "clusters" };
-    size_t                    cap = 9 + 3 * FADO_PUBLISH_BATCH;
+    size_t                    cap = FADO_BATCH_HEAD + 3 * FADO_PUBLISH_BATCH;
 
     memset(b, 0, sizeof(*b));
     b->argv = calloc(cap, sizeof(char *));
@@ -290,8 +293,8 @@ fado_batch_collect(fado_batch_t *b, long long last)
 {
     for (size_t i = 0; i < b->triples; i++) {
         const fado_rec_op_t  *op = &b->ops[i];
-        const char           *name = b->argv[10 + 3 * i + 1];
-        const char           *body = b->argv[10 + 3 * i + 2];
+        const char           *name = b->argv[FADO_BATCH_HEAD + 3 * i + 1];
+        const char           *body = b->argv[FADO_BATCH_HEAD + 3 * i + 2];
         long long             v = last - (long long) (b->triples - 1 - i);
         int                   rc = 0;
 
@@ -524,6 +527,7 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     json_t        *with_default = NULL;
     int            rc = -1;
 
+    memset(stats, 0, sizeof(*stats));
     if (fado_batch_init(&b, pub, stats) != 0) {
         snprintf(err, err_len, "out of memory");
         goto done;
@@ -582,7 +586,6 @@ int
 fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     json_t *clusters, fado_publish_stats_t *stats, char *err, size_t err_len)
 {
-    memset(stats, 0, sizeof(*stats));
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }

@@ -21,7 +21,7 @@ use Time::HiRes qw(sleep time);
 use Fado::Controller;
 
 my $base = $ENV{FADO_BASE_PORT};
-my $N = 400;        # ballast buckets routed to eu-1
+my $N = 1500;       # ballast buckets routed to eu-1
 my %env = (FADO_RECONCILE_INTERVAL => 3000, FADO_VERIFY_INTERVAL => 86400,
            FADO_SCAN_INTERVAL => 604800);
 my $c1 = Fado::Controller->new(port_offset => 80, tag => "t215_$$", env => \%env);
