@@ -96,8 +96,15 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION fado_buckets_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Transition tables have no statistics: without enable_nestloop off the
+-- planner joins old and new rows in a nested loop, O(n^2) for the
+-- thousands of rows a batch or an import updates.
+CREATE FUNCTION fado_buckets_updated() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
 BEGIN
+    IF fado_placing() THEN
+        RETURN NULL;        -- placement results only: the leader publishes them
+    END IF;
     PERFORM fado_mark_buckets(ARRAY(
         SELECT n.name FROM new_rows n JOIN old_rows o ON o.name = n.name
          WHERE (n.home_cluster, n.allowed_zones, n.replicas, n.pinned_clusters)
@@ -135,7 +142,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION fado_replicas_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION fado_replicas_updated() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
 BEGIN
     IF NOT fado_placing() THEN
         PERFORM fado_mark_buckets(ARRAY(
@@ -188,7 +196,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION fado_clusters_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION fado_clusters_updated() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
 DECLARE
     moved text[];
     zones text[];
