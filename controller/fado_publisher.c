@@ -862,24 +862,25 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
     stats->set += part.set;
     stats->deleted += part.deleted;
 
+    /* Every bucket, by its index in chunks; then what only Redis or
+     * published_routes still names (removed). */
     for (;;) {
         const char  *p[1] = { last };
         size_t       n;
 
         names = fado_publisher_names(conn,
-            "SELECT name FROM (SELECT name FROM buckets UNION SELECT bucket FROM"
-            " published_routes) s WHERE name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\""
+            "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
             " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), 1, p, err, err_len);
         if (names == NULL) {
             return -1;
         }
         n = json_array_size(names);
-        if (n == 0) {
-            json_decref(names);
-            break;
+        if (n > 0) {
+            snprintf(last, sizeof(last), "%s", json_string_value(json_array_get(names, n - 1)));
         }
-        snprintf(last, sizeof(last), "%s", json_string_value(json_array_get(names, n - 1)));
-        if (fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0) {
+        if (n > 0
+            && fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
+        {
             json_decref(names);
             return -1;
         }
@@ -890,6 +891,19 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
             break;
         }
     }
+    names = fado_publisher_names(conn,
+        "SELECT bucket FROM published_routes p WHERE bucket <> ''"
+        " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
+        0, NULL, err, err_len);
+    if (names == NULL
+        || fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
+    {
+        json_decref(names);
+        return -1;
+    }
+    json_decref(names);
+    stats->set += part.set;
+    stats->deleted += part.deleted;
 
     if (fado_publisher_write(pub, conn, NULL, NULL, 1, epoch, &part, err, err_len) != 0) {
         return -1;

@@ -28,6 +28,13 @@
 #define FADO_RETRY_MS        500         /* after a failed publication */
 #define FADO_TICK_MS         1000        /* due replica checks and scans */
 
+/* Where a full reconcile is. */
+typedef enum {
+    FADO_FULL_IDLE = 0,
+    FADO_FULL_BUCKETS,      /* walking the buckets, chunk by chunk */
+    FADO_FULL_STALE         /* records of buckets that are gone, then drift */
+} fado_full_phase_e;
+
 struct fado_reconciler_s {
     fado_db_t               *db;
     fado_publisher_t        *pub;
@@ -41,8 +48,8 @@ struct fado_reconciler_s {
     atomic_int               stopping;
     atomic_int               redis_ok;
     atomic_ulong             passes;
-    char                     full_cursor[128];  /* a full reconcile under way */
-    int                      full_running;
+    char                     full_cursor[128];  /* last bucket of the walk */
+    fado_full_phase_e        full_phase;
     long long                full_started;      /* ms */
     unsigned long            full_buckets;
     long long                next_full;
@@ -52,6 +59,15 @@ struct fado_reconciler_s {
     int                      failures[FADO_MAX_CLUSTERS];
     char                     names[FADO_MAX_CLUSTERS][64];
 };
+
+static double
+fado_now_fms(void)
+{
+    struct timespec  t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
 
 static long long
 fado_now_ms(void)
@@ -591,10 +607,12 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     fado_publish_stats_t  st;
     char                  err[512];
     int                   ok;
+    double                t0 = fado_now_fms(), t1;
 
     if (json_array_size(place) > 0 && fado_place(rec, conn, place) != 0) {
         return -1;
     }
+    t1 = fado_now_fms();
     ok = fado_publisher_epoch_ok(rec->pub, conn, err, sizeof(err));
     if (ok == 0) {
         ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
@@ -611,6 +629,9 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     if (!ok) {
         fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
     }
+    fado_log(FADO_LOG_DEBUG, "msg=\"batch\" buckets=%zu placed=%zu clusters=%zu"
+             " place_ms=%.2f publish_ms=%.2f", json_array_size(buckets),
+             json_array_size(place), json_array_size(clusters), t1 - t0, fado_now_fms() - t1);
     atomic_store(&rec->redis_ok, ok);
     atomic_fetch_add(&rec->passes, 1);
     return ok ? 0 : -1;
@@ -730,10 +751,11 @@ done:
 /* ------------------------------------------------------------ full reconcile */
 
 /*
- * One step of the full reconcile: the next chunk of buckets (and of names
- * only published), placed and published like a batch of changes; the first
- * step also takes every cluster, the last compares Redis itself with what
- * was published and schedules every job that is due.
+ * One step of the full reconcile, placed and published like a batch of
+ * changes: every cluster with the first chunk of buckets, then the next
+ * chunks (the bucket index in its own order: a cursor in another collation
+ * could not use it), then the records of buckets that are gone; last, Redis
+ * itself is compared with what was published and every due job scheduled.
  */
 static int
 fado_full_step(fado_reconciler_t *rec, PGconn *conn)
@@ -741,54 +763,66 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
     const char  *p[1] = { rec->full_cursor };
     PGresult    *res;
     json_t      *names = json_array(), *clusters = NULL;
-    int          rc = -1, n;
+    int          rc = -1, n, first = rec->full_buckets == 0;
+    int          stale = rec->full_phase == FADO_FULL_STALE;
 
     if (names == NULL) {
         return -1;
     }
-    res = fado_rec_query(conn,
-        "SELECT name FROM (SELECT name FROM buckets UNION SELECT bucket FROM published_routes"
-        "                  WHERE bucket <> '') s"
-        " WHERE name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\" LIMIT " FADO_FULL_CHUNK,
-        1, p);
+    res = stale
+        ? fado_rec_query(conn,
+              "SELECT bucket FROM published_routes p WHERE bucket <> ''"
+              " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)", 0, NULL)
+        : fado_rec_query(conn,
+              "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT " FADO_FULL_CHUNK,
+              1, p);
     if (res == NULL) {
         goto done;
     }
     n = PQntuples(res);
-    rec->full_buckets += (unsigned long) n;
     for (int i = 0; i < n; i++) {
         if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
             PQclear(res);
             goto done;
         }
     }
-    if (rec->full_cursor[0] == '\0') {
-        PGresult  *cl = fado_rec_query(conn,
-            "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters", 0, NULL);
-        if (cl == NULL || (clusters = json_array()) == NULL) {
-            if (cl != NULL) {
-                PQclear(cl);
-            }
-            PQclear(res);
-            goto done;
+    if (!stale) {
+        rec->full_buckets += (unsigned long) n;
+        if (n > 0) {
+            snprintf(rec->full_cursor, sizeof(rec->full_cursor), "%s",
+                     PQgetvalue(res, n - 1, 0));
         }
-        for (int i = 0; i < PQntuples(cl); i++) {
-            (void) json_array_append_new(clusters, json_string(PQgetvalue(cl, i, 0)));
-        }
-        PQclear(cl);
-    }
-    if (n > 0) {
-        snprintf(rec->full_cursor, sizeof(rec->full_cursor), "%s",
-                 PQgetvalue(res, n - 1, 0));
     }
     PQclear(res);
 
+    if (first && !stale) {
+        res = fado_rec_query(conn,
+            "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters", 0, NULL);
+        if (res == NULL || (clusters = json_array()) == NULL) {
+            if (res != NULL) {
+                PQclear(res);
+            }
+            goto done;
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+            (void) json_array_append_new(clusters, json_string(PQgetvalue(res, i, 0)));
+        }
+        PQclear(res);
+    }
     if ((n > 0 || clusters != NULL)
-        && fado_batch_run(rec, conn, names, names, clusters) != 0)
+        && fado_batch_run(rec, conn, stale ? NULL : names, names, clusters) != 0)
     {
         goto done;
     }
-    if (n < atoi(FADO_FULL_CHUNK)) {
+    if (!stale) {
+        if (n < atoi(FADO_FULL_CHUNK)) {
+            rec->full_phase = FADO_FULL_STALE;
+        }
+        rc = 0;
+        goto done;
+    }
+
+    {
         size_t  drifted = 0;
         char    err[512];
 
@@ -803,8 +837,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
         (void) fado_jobs_schedule(conn, &rec->conf.jobs);
         fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
                  rec->full_buckets, drifted, fado_now_ms() - rec->full_started);
-        rec->full_running = 0;
-        rec->full_cursor[0] = '\0';
+        rec->full_phase = FADO_FULL_IDLE;
     }
     rc = 0;
 
@@ -817,7 +850,7 @@ done:
 static void
 fado_full_start(fado_reconciler_t *rec)
 {
-    rec->full_running = 1;
+    rec->full_phase = FADO_FULL_BUCKETS;
     rec->full_cursor[0] = '\0';
     rec->full_started = fado_now_ms();
     rec->full_buckets = 0;
@@ -836,8 +869,7 @@ fado_leader_drop(fado_reconciler_t *rec, const char *why)
         PQfinish(rec->conn);
         rec->conn = NULL;
     }
-    rec->full_running = 0;
-    rec->full_cursor[0] = '\0';
+    rec->full_phase = FADO_FULL_IDLE;
 }
 
 /* Connects if needed and tries the lock; 1 when this controller leads. */
@@ -949,11 +981,11 @@ fado_leader_main(void *arg)
             continue;
         }
         now = fado_now_ms();
-        if (n >= 0 && !rec->full_running && now >= rec->next_full) {
+        if (n >= 0 && rec->full_phase == FADO_FULL_IDLE && now >= rec->next_full) {
             fado_full_start(rec);
             rec->next_full = now + rec->conf.full_interval_ms;
         }
-        if (n == 0 && rec->full_running && fado_full_step(rec, rec->conn) != 0) {
+        if (n == 0 && rec->full_phase != FADO_FULL_IDLE && fado_full_step(rec, rec->conn) != 0) {
             n = -1;
         }
         if (n >= 0 && now >= rec->next_tick) {
@@ -966,7 +998,7 @@ fado_leader_main(void *arg)
             rec->next_tick = now + FADO_TICK_MS;
         }
 
-        if (n > 0 || (n == 0 && rec->full_running)) {
+        if (n > 0 || (n == 0 && rec->full_phase != FADO_FULL_IDLE)) {
             wait = 0;
         } else if (n < 0) {
             wait = FADO_RETRY_MS;
