@@ -112,7 +112,7 @@ def start_controller(token):
                # ballast replicas are verified and scanned already; a real
                # platform of this size would not re-list 100k buckets a minute
                FADO_VERIFY_INTERVAL="86400", FADO_SCAN_INTERVAL="604800",
-               FADO_LOG_LEVEL="info")
+               FADO_LOG_LEVEL=os.environ.get("FADO_LOG_LEVEL", "info"))
     logf = open(os.path.join(RUN, "log", "bench-controller.log"), "ab")
     p = subprocess.Popen([os.path.join(BUILD, "fado-controller")], stdout=logf,
                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -434,11 +434,10 @@ def idle_cost(ctl, seconds):
     return 100.0 * (cpu_ticks(pids) - c0) / hz / (time.time() - t0)
 
 
-def full_reconcile_ms(token):
+def full_reconcile_ms(token, ctl):
     """Restart the controller: a new leader runs a full reconcile first."""
     logpath = os.path.join(RUN, "log", "bench-controller.log")
     before = os.path.getsize(logpath)
-    ctl = g.procs[-1]
     ctl.terminate()
     ctl.wait(timeout=30)
     g.procs.remove(ctl)
@@ -516,7 +515,7 @@ def main():
         idle = idle_cost(ctl, idle_s)
         log("idle at %d buckets: %.2f%% of one core (controller + PostgreSQL)" % (n, idle))
         rows.append(["idle-cpu-percent", n, "fado", idle_s, "%.2f" % idle, "", ""])
-        buckets, ms, ctl = full_reconcile_ms(token)
+        buckets, ms, ctl = full_reconcile_ms(token, ctl)
         log("full reconcile of %d buckets: %d ms" % (buckets, ms))
         rows.append(["full-reconcile-ms", buckets, "fado", 1, ms, "", ""])
     finally:
