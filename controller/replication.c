@@ -837,8 +837,8 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
             rules[i].arn[0] = '\0';         /* not ours to remove */
             continue;
         }
-        if (fado_storage_replcfg_remove(doc, rules[i].arn, &next, &changed,
-                                        err, err_len) != 0)
+        if (fado_storage_replcfg_remove_id(doc, rules[i].id, &next, &changed,
+                                           err, err_len) != 0)
         {
             goto done;
         }
@@ -846,6 +846,26 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
         doc = next;
         any |= changed;
         (*removed)++;
+    }
+    /* A target goes with our rules only when no rule left (an operator's)
+     * still uses it. */
+    if (doc != NULL) {
+        fado_storage_rule_info_t  *left = calloc(1000, sizeof(*left));
+        int                        nl;
+
+        if (left == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+        nl = fado_storage_replcfg_list(doc, left, 1000, err, err_len);
+        for (i = 0; i < n; i++) {
+            for (int k = 0; k < nl && k < 1000 && rules[i].arn[0]; k++) {
+                if (strcmp(left[k].arn, rules[i].arn) == 0) {
+                    rules[i].arn[0] = '\0';
+                }
+            }
+        }
+        free(left);
     }
     if (any && doc != NULL
         && fado_s3_bucket_config_put(c, bucket, "replication", doc, err,

@@ -235,8 +235,8 @@ fado_storage_replcfg_merge(const char *existing,
     return 0;
 }
 
-int
-fado_storage_replcfg_remove(const char *existing, const char *arn,
+static int
+fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
     fado_replcfg_rule_t  *rules;
@@ -260,7 +260,9 @@ fado_storage_replcfg_remove(const char *existing, const char *arn,
     fado_storage_buf_init(&b);
     fado_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
-        if (strcmp(rules[i].arn, arn) == 0) {
+        if ((arn != NULL && strcmp(rules[i].arn, arn) == 0)
+            || (id != NULL && strcmp(rules[i].id, id) == 0))
+        {
             *changed = 1;
             continue;
         }
@@ -279,6 +281,20 @@ fado_storage_replcfg_remove(const char *existing, const char *arn,
         return -1;
     }
     return 0;
+}
+
+int
+fado_storage_replcfg_remove(const char *existing, const char *arn,
+    char **out, int *changed, char *err, size_t err_len)
+{
+    return fado_replcfg_remove_rules(existing, arn, NULL, out, changed, err, err_len);
+}
+
+int
+fado_storage_replcfg_remove_id(const char *existing, const char *id,
+    char **out, int *changed, char *err, size_t err_len)
+{
+    return fado_replcfg_remove_rules(existing, NULL, id, out, changed, err, err_len);
 }
 
 int

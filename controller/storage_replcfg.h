@@ -36,6 +36,11 @@ int fado_storage_replcfg_merge(const char *existing,
 int fado_storage_replcfg_remove(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len);
 
+/* The same for the rule with that ID only (other rules towards its
+ * destination stay). */
+int fado_storage_replcfg_remove_id(const char *existing, const char *id,
+    char **out, int *changed, char *err, size_t err_len);
+
 /* 1 if existing has an enabled rule towards arn, else 0. */
 int fado_storage_replcfg_has(const char *existing, const char *arn);
 
