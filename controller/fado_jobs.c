@@ -579,9 +579,10 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     } else {
         /* Only the home replicates out: a copy that was the home drops its
          * rules once the new home holds everything it has, then follows the
-         * new home like any replica. */
-        rc = fado_replication_release(&replica, &home, job->bucket, &draining, &removed,
-                                      err, err_len);
+         * new home like any replica. (Only copies that were a home can
+         * hold rules of ours: the others are not asked.) */
+        rc = rules_out ? fado_replication_release(&replica, &home, job->bucket, &draining,
+                                                  &removed, err, err_len) : 0;
         if (rc == 0 && removed > 0) {
             fado_log(FADO_LOG_INFO, "msg=\"former home stopped replicating out\" bucket=%s"
                      " cluster=%s home=%s rules=%zu", job->bucket, job->cluster,
