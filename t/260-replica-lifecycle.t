@@ -468,6 +468,8 @@ ok(wait_for(sub { my %seen; for (1 .. 8) { my (undef, $cl) = invoke($docs, 'repo
     my $took = $ready ? $ready - $t_back : 99;
     diag(sprintf 'asia-1 ready %.2f s after its MinIO answered again', $took);
     cmp_ok($took, '<', 5, 'within 5 s of its return');
+    is_deeply(bucket($conv)->{released_copies}, [],
+              'no released copy is left for asia-1: back in the placement, its copy is a replica again');
     is_deeply([grep { /priority|already used/ } keys %reasons], [],
               'no replica ever showed a priority clash');
     is(`grep -c 'already used by rule' @{[ $c->log_file ]}` + 0, 0, 'nor did the controller log one');

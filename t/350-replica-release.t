@@ -136,7 +136,7 @@ isnt($rc, 0, 'releasing towards a site no rule replicates to fails');
 like($err, qr/not on the home and no rule of ours replicates them/, 'saying why');
 is(rules('minio0', $c2)->{'fado-minio2'}, 1, 'and changes nothing');
 
-diag('rules before the release: ' . join(', ', map { "$_=" . rules('minio0', $b)->{$_} } sort keys %{ rules('minio0', $b) }));
+note('rules before the release: ' . join(', ', map { "$_=" . rules('minio0', $b)->{$_} } sort keys %{ rules('minio0', $b) }));
 # converge heals the replica (a resync); then the release goes through
 ok(eventually(60, sub {
     run($cli, 'converge', $b, 'minio1', '1');
