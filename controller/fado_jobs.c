@@ -387,19 +387,26 @@ fado_jobs_replica_failed(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     return FADO_JOB_FAILED;
 }
 
-/* Replica clusters of the bucket as a NULL-free array (for pruning the
- * home's rules); the strings live in res. */
-static size_t
+/* Replica clusters of the bucket as an array (for pruning the home's
+ * rules), split in buf. -1 when they do not all fit: then nothing may be
+ * pruned (a rule towards a cluster left out would go). */
+static long
 fado_jobs_keep(PGresult *res, int col, char *buf, size_t size, const char **keep, size_t max)
 {
     size_t  n = 0;
     char   *save = NULL, *tok;
 
+    if ((size_t) PQgetlength(res, 0, col) >= size) {
+        return -1;
+    }
     snprintf(buf, size, "%s", PQgetvalue(res, 0, col));
-    for (tok = strtok_r(buf, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == max) {
+            return -1;
+        }
         keep[n++] = tok;
     }
-    return n;
+    return (long) n;
 }
 
 /*
@@ -514,7 +521,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     fado_storage_site_t    replica, home;
     fado_replica_state_e   next = FADO_REPLICA_FAILED;
     const char            *state;
-    char                   keep_buf[4096];
+    char                   keep_buf[8192];
     const char            *keep[256];
     int                    is_home, rules_out, rc, changed = 0, draining = 0;
     size_t                 removed = 0;
@@ -564,8 +571,9 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
          * are no longer replicas (leftovers of a crash or an earlier home). */
         rc = fado_replication_ensure_home(&home, job->bucket, err, err_len);
         if (rc == 0) {
-            size_t  n = fado_jobs_keep(res, 13, keep_buf, sizeof(keep_buf), keep, 256);
-            rc = fado_replication_prune(&home, job->bucket, keep, n, &removed, err, err_len);
+            long  n = fado_jobs_keep(res, 13, keep_buf, sizeof(keep_buf), keep, 256);
+            rc = n < 0 ? 0 : fado_replication_prune(&home, job->bucket, keep, (size_t) n,
+                                                    &removed, err, err_len);
             if (rc == 0 && removed > 0) {
                 fado_log(FADO_LOG_INFO, "msg=\"stale replication rules removed\" bucket=%s"
                          " cluster=%s rules=%zu", job->bucket, job->cluster, removed);
