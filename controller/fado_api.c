@@ -9,6 +9,7 @@
 
 #include "fado_events.h"
 #include "fado_http.h"
+#include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_objects.h"
 #include "s3_client.h"
@@ -690,6 +691,8 @@ fado_api_list(fado_req_t *req, const char *sql)
     " 'replicas', COALESCE((SELECT json_agg(json_build_object('cluster', r.cluster," \
     "     'state', r.state, 'reason', r.reason) ORDER BY r.cluster)" \
     "     FROM replicas r WHERE r.bucket = b.name), '[]')," \
+    " 'home_unavailable', fado_bucket_home_unavailable(b)," \
+    " 'home', fado_bucket_home_json(b), 'released_copies', fado_bucket_copies_json(b.name)," \
     " 'version', b.version)::text FROM buckets b"
 
 static json_t *
@@ -781,6 +784,10 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         if (req->json != NULL) {
             return -1;
         }
+    }
+    /* A home moves only to a cluster that already holds the data. */
+    if (version != 0 && fado_lifecycle_home_move(req, name, home, FIELD("home_cluster")) != 0) {
+        return -1;
     }
 
     snprintf(reps, sizeof(reps), "%ld", replicas);
@@ -1424,9 +1431,14 @@ fado_api_handle(fado_req_t *req)
         }
     }
     {
-        char         bucket[64];
+        char         bucket[64], cluster[64];
         const char  *key;
 
+        if (fado_lifecycle_copies_path(req->path, bucket, sizeof(bucket), cluster,
+                                       sizeof(cluster))) {
+            fado_lifecycle_copies(req, bucket, cluster);
+            return;
+        }
         if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {
             fado_objects_handle(req, bucket, key);
             return;

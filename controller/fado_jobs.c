@@ -273,6 +273,254 @@ fado_jobs_notify(fado_jobs_t *jobs, const fado_storage_site_t *site, const char 
     fado_s3_client_free(c);
 }
 
+/*
+ * The bucket's home could not be reached: recorded on the bucket (the API
+ * shows the home as unavailable), not on the replica, whose own data is
+ * as good as before. Logged when it starts.
+ */
+static void
+fado_jobs_home_down(PGconn *conn, const char *bucket, const char *home, const char *err)
+{
+    const char  *p[3] = { bucket, err, home };
+    PGresult    *res;
+
+    res = fado_jobs_query(conn,
+        "UPDATE buckets b SET home_error = $2,"
+        "       home_error_at = coalesce(b.home_error_at, now())"
+        "  FROM (SELECT name, home_error AS old FROM buckets WHERE name = $1 FOR UPDATE) o"
+        " WHERE b.name = o.name AND b.home_cluster = $3 RETURNING o.old = ''",
+        3, p, NULL, 0);
+    if (res == NULL) {
+        return;
+    }
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+        fado_log(FADO_LOG_WARN, "msg=\"home unavailable, replicas keep serving reads\""
+                 " bucket=%s home=%s error=\"%s\"", bucket, home, err);
+    }
+    PQclear(res);
+}
+
+static void
+fado_jobs_home_up(PGconn *conn, const char *bucket, const char *home)
+{
+    const char  *p[2] = { bucket, home };
+    PGresult    *res;
+
+    res = fado_jobs_query(conn,
+        "UPDATE buckets SET home_error = '', home_error_at = NULL"
+        " WHERE name = $1 AND home_cluster = $2 AND home_error <> '' RETURNING name",
+        2, p, NULL, 0);
+    if (res == NULL) {
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        fado_log(FADO_LOG_INFO, "msg=\"home available again\" bucket=%s home=%s", bucket, home);
+    }
+    PQclear(res);
+}
+
+/* A note on the replica that leaves its state alone (its cluster cannot be
+ * reached: the health check takes it out of the routes; its data is not
+ * in doubt until a check says so). */
+static void
+fado_jobs_replica_note(PGconn *conn, const fado_job_t *job, const char *note)
+{
+    const char  *p[3] = { job->bucket, job->cluster, note };
+
+    (void) fado_jobs_exec(conn,
+        "UPDATE replicas SET reason = $3 WHERE bucket = $1 AND cluster = $2"
+        " AND reason <> $3", 3, p);
+}
+
+typedef enum {
+    FADO_JOBS_FAULT_HOME,       /* the home's store did not answer */
+    FADO_JOBS_FAULT_OWN,        /* the replica's own store did not answer */
+    FADO_JOBS_FAULT_ERROR       /* both answer: a real failure of the replica */
+} fado_jobs_fault_e;
+
+/* Why a step failed: whose store is unreachable, if any. */
+static fado_jobs_fault_e
+fado_jobs_fault(const fado_storage_site_t *home, const fado_storage_site_t *replica,
+    const char *bucket)
+{
+    if (!fado_replication_reachable(home, bucket)) {
+        return FADO_JOBS_FAULT_HOME;
+    }
+    if (replica != home && !fado_replication_reachable(replica, bucket)) {
+        return FADO_JOBS_FAULT_OWN;
+    }
+    return FADO_JOBS_FAULT_ERROR;
+}
+
+/*
+ * A failed step: an outage of the home or of the replica's cluster leaves
+ * the replica's state as it is (a ready replica stays routable while its
+ * home is down); anything else marks it failed with the reason. The job
+ * is retried with back-off, and at once when the cluster comes back
+ * (trigger clusters_back, sql/004).
+ */
+static fado_job_result_e
+fado_jobs_replica_failed(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
+    const fado_storage_site_t *home, const fado_storage_site_t *replica,
+    const char *state, const char *err)
+{
+    const char  *q[3] = { job->bucket, job->cluster, err };
+    char         note[800];
+
+    switch (fado_jobs_fault(home, replica, job->bucket)) {
+    case FADO_JOBS_FAULT_HOME:
+        fado_jobs_home_down(conn, job->bucket, home->cluster, err);
+        if (replica == home) {
+            snprintf(note, sizeof(note), "store unreachable: %.700s", err);
+            fado_jobs_replica_note(conn, job, note);
+        }
+        return FADO_JOB_FAILED;
+    case FADO_JOBS_FAULT_OWN:
+        snprintf(note, sizeof(note), "store unreachable: %.700s", err);
+        fado_jobs_replica_note(conn, job, note);
+        return FADO_JOB_FAILED;
+    case FADO_JOBS_FAULT_ERROR:
+        break;
+    }
+    if (strcmp(state, "failed") != 0) {
+        fado_log(FADO_LOG_WARN, "msg=\"replica failed\" bucket=%s cluster=%s reason=\"%s\"",
+                 job->bucket, job->cluster, err);
+        if (strcmp(state, "ready") == 0 && jobs->changed != NULL) {
+            jobs->changed(jobs->changed_ud);
+        }
+    }
+    (void) fado_jobs_exec(conn,
+        "UPDATE replicas SET state = 'failed', reason = $3, behind_since = NULL,"
+        " updated_at = now() WHERE bucket = $1 AND cluster = $2"
+        " AND state <> 'removing' AND (state <> 'failed' OR reason <> $3)", 3, q);
+    return FADO_JOB_FAILED;
+}
+
+/* Replica clusters of the bucket as an array (for pruning the home's
+ * rules), split in buf. -1 when they do not all fit: then nothing may be
+ * pruned (a rule towards a cluster left out would go). */
+static long
+fado_jobs_keep(PGresult *res, int col, char *buf, size_t size, const char **keep, size_t max)
+{
+    size_t  n = 0;
+    char   *save = NULL, *tok;
+
+    if ((size_t) PQgetlength(res, 0, col) >= size) {
+        return -1;
+    }
+    snprintf(buf, size, "%s", PQgetvalue(res, 0, col));
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == max) {
+            return -1;
+        }
+        keep[n++] = tok;
+    }
+    return (long) n;
+}
+
+/*
+ * A replica leaves the placement (state 'removing', set by the placement
+ * only once it may go). Nothing is deleted: the home stops replicating to
+ * it, the copy loses any rules of its own (it may have been the home), and
+ * the copy is recorded in released_copies until a confirmed request
+ * deletes it. From then on nothing flows into or out of it, so a delete on
+ * the released copy never reaches the others.
+ */
+static fado_job_result_e
+fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *home,
+    const fado_storage_site_t *replica, int is_home, int rules_out, char *err, size_t err_len)
+{
+    const char  *p[3] = { job->bucket, job->cluster, home->cluster };
+    int          draining = 0;
+    size_t       removed = 0;
+    int          rc = 0;
+
+    if (!is_home) {
+        rc = fado_replication_stop(home, replica, job->bucket, err, err_len);
+    }
+    if (rc == 0 && !is_home) {
+        rc = fado_replication_release(replica, home, job->bucket, &draining, &removed,
+                                      err, err_len);
+        if (rc != 0 && !rules_out && !fado_replication_reachable(replica, job->bucket)) {
+            rc = 0;     /* never a home, so no rules of its own to wait for */
+        }
+    }
+    if (rc != 0) {
+        const char  *q[3] = { job->bucket, job->cluster, err };
+        (void) fado_jobs_exec(conn, "UPDATE replicas SET reason = $3"
+                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+        return FADO_JOB_FAILED;
+    }
+    if (draining) {
+        return FADO_JOB_AGAIN;
+    }
+    if (fado_jobs_exec(conn, "BEGIN", 0, NULL) != 0) {
+        snprintf(err, err_len, "database: cannot begin");
+        return FADO_JOB_FAILED;
+    }
+    if (fado_jobs_exec(conn, "DELETE FROM replicas WHERE bucket = $1"
+                       " AND cluster = $2 AND state = 'removing'", 2, p) != 0
+        || (!is_home && fado_jobs_exec(conn,
+               "INSERT INTO released_copies (bucket, cluster, home_cluster)"
+               " VALUES ($1, $2, $3) ON CONFLICT (bucket, cluster) DO UPDATE SET"
+               " state = 'kept', home_cluster = EXCLUDED.home_cluster, reason = '',"
+               " released_at = now(), updated_at = now()", 3, p) != 0)
+        || fado_jobs_exec(conn, "COMMIT", 0, NULL) != 0)
+    {
+        (void) fado_jobs_exec(conn, "ROLLBACK", 0, NULL);
+        snprintf(err, err_len, "database: recording the released copy failed");
+        return FADO_JOB_FAILED;
+    }
+    fado_log(FADO_LOG_INFO, "msg=\"replica released, data kept\" bucket=%s cluster=%s"
+             " rules_removed=%zu", job->bucket, job->cluster, removed);
+    return FADO_JOB_DONE;
+}
+
+/*
+ * No replica row: the (bucket, cluster) pair may be a released copy whose
+ * deletion was confirmed through the API. Its bucket and every version in
+ * it are deleted on that cluster, then the record. fado_replication_purge
+ * refuses a copy that still has replication rules, so a deletion there
+ * can never propagate.
+ */
+static fado_job_result_e
+fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
+{
+    const char           *p[2] = { job->bucket, job->cluster };
+    PGresult             *res;
+    fado_storage_site_t   site;
+    size_t                deleted = 0;
+
+    res = fado_jobs_query(conn,
+        "SELECT c.name, c.storage_endpoint, c.storage_access_key, c.storage_secret_key"
+        "  FROM released_copies rc JOIN clusters c ON c.name = rc.cluster"
+        " WHERE rc.bucket = $1 AND rc.cluster = $2 AND rc.state = 'deleting'"
+        "   AND NOT EXISTS (SELECT 1 FROM replicas r"
+        "                    WHERE r.bucket = rc.bucket AND r.cluster = rc.cluster)",
+        2, p, err, err_len);
+    if (res == NULL) {
+        return FADO_JOB_FAILED;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return FADO_JOB_DONE;       /* nothing to delete (or back in the placement) */
+    }
+    fado_jobs_site(res, 0, 0, &site);
+    if (fado_replication_purge(&site, job->bucket, &deleted, err, err_len) != 0) {
+        const char  *q[3] = { job->bucket, job->cluster, err };
+        (void) fado_jobs_exec(conn, "UPDATE released_copies SET reason = $3, updated_at = now()"
+                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+        PQclear(res);
+        return FADO_JOB_FAILED;
+    }
+    PQclear(res);
+    (void) fado_jobs_exec(conn, "DELETE FROM released_copies WHERE bucket = $1"
+                          " AND cluster = $2 AND state = 'deleting'", 2, p);
+    fado_log(FADO_LOG_INFO, "msg=\"released copy deleted\" bucket=%s cluster=%s versions=%zu",
+             job->bucket, job->cluster, deleted);
+    return FADO_JOB_DONE;
+}
+
 static fado_job_result_e
 fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     char *err, size_t err_len)
@@ -282,18 +530,24 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     fado_storage_site_t    replica, home;
     fado_replica_state_e   next = FADO_REPLICA_FAILED;
     const char            *state;
-    int                    is_home, rc, changed = 0;
+    char                   keep_buf[8192];
+    const char            *keep[256];
+    int                    is_home, rules_out, rc, changed = 0, draining = 0;
+    size_t                 removed = 0;
     double                 behind_for;
 
     res = fado_jobs_query(conn,
-        "SELECT state, is_home, rn, re, ra, rs, hn, he, ha, hs, prio, behind_for"
+        "SELECT state, is_home, rn, re, ra, rs, hn, he, ha, hs, prio, behind_for,"
+        "       rules_out, keep"
         "  FROM (SELECT r.cluster, r.state, r.cluster = b.home_cluster AS is_home,"
         "               rc.name AS rn, rc.storage_endpoint AS re,"
         "               rc.storage_access_key AS ra, rc.storage_secret_key AS rs,"
         "               hc.name AS hn, hc.storage_endpoint AS he,"
         "               hc.storage_access_key AS ha, hc.storage_secret_key AS hs,"
         "               row_number() OVER (ORDER BY r.cluster) AS prio,"
-        "               coalesce(extract(epoch FROM now() - r.behind_since), -1) AS behind_for"
+        "               coalesce(extract(epoch FROM now() - r.behind_since), -1) AS behind_for,"
+        "               r.rules_out,"
+        "               string_agg(r.cluster, ',') OVER () AS keep"
         "          FROM replicas r JOIN buckets b ON b.name = r.bucket"
         "          JOIN clusters rc ON rc.name = r.cluster"
         "          JOIN clusters hc ON hc.name = b.home_cluster"
@@ -304,59 +558,87 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return FADO_JOB_DONE;       /* the replica (or bucket) is gone */
+        return fado_jobs_purge(conn, job, err, err_len);
     }
     state = PQgetvalue(res, 0, 0);
     is_home = PQgetvalue(res, 0, 1)[0] == 't';
     fado_jobs_site(res, 0, 2, &replica);
     fado_jobs_site(res, 0, 6, &home);
     behind_for = atof(PQgetvalue(res, 0, 11));
+    rules_out = PQgetvalue(res, 0, 12)[0] == 't';
 
     if (replica.endpoint[0] == '\0' || home.endpoint[0] == '\0') {
         snprintf(err, err_len, "cluster has no storage endpoint");
         rc = -1;
     } else if (strcmp(state, "removing") == 0) {
-        /* Out of the routes already (not ready); stop replicating and
-         * forget the row. The replica's data stays where it is. */
-        rc = is_home ? 0 : fado_replication_stop(&home, &replica, job->bucket, err, err_len);
-        if (rc == 0) {
-            (void) fado_jobs_exec(conn, "DELETE FROM replicas WHERE bucket = $1"
-                                  " AND cluster = $2 AND state = 'removing'", 2, p);
-            fado_log(FADO_LOG_INFO, "msg=\"replica removed, data kept\" bucket=%s cluster=%s",
-                     job->bucket, job->cluster);
-            PQclear(res);
-            return FADO_JOB_DONE;
-        }
-        {
-            const char  *q[3] = { job->bucket, job->cluster, err };
-            (void) fado_jobs_exec(conn, "UPDATE replicas SET reason = $3"
-                                  " WHERE bucket = $1 AND cluster = $2", 3, q);
-        }
+        fado_job_result_e  r = fado_jobs_leave(conn, job, &home, &replica, is_home,
+                                               rules_out, err, err_len);
         PQclear(res);
-        return FADO_JOB_FAILED;
+        return r;
     } else if (is_home) {
+        /* The home: its bucket, and no rules of ours towards clusters that
+         * are no longer replicas (leftovers of a crash or an earlier home). */
         rc = fado_replication_ensure_home(&home, job->bucket, err, err_len);
+        if (rc == 0) {
+            long  n = fado_jobs_keep(res, 13, keep_buf, sizeof(keep_buf), keep, 256);
+            rc = n < 0 ? 0 : fado_replication_prune(&home, job->bucket, keep, (size_t) n,
+                                                    &removed, err, err_len);
+            if (rc == 0 && removed > 0) {
+                fado_log(FADO_LOG_INFO, "msg=\"stale replication rules removed\" bucket=%s"
+                         " cluster=%s rules=%zu", job->bucket, job->cluster, removed);
+            }
+        }
+        if (rc == 0 && !rules_out) {
+            (void) fado_jobs_exec(conn, "UPDATE replicas SET rules_out = true"
+                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+        }
         next = FADO_REPLICA_READY;
     } else {
-        rc = fado_replication_converge(&home, &replica, job->bucket,
-                                       atoi(PQgetvalue(res, 0, 10)), &next, err, err_len);
-    }
-    if (rc == 0) {
-        fado_jobs_notify(jobs, &replica, job->bucket);
+        /* Only the home replicates out: a copy that was the home drops its
+         * rules once the new home holds everything it has, then follows the
+         * new home like any replica. (Only copies that were a home can
+         * hold rules of ours: the others are not asked.) */
+        rc = rules_out ? fado_replication_release(&replica, &home, job->bucket, &draining,
+                                                  &removed, err, err_len) : 0;
+        if (rc == 0 && removed > 0) {
+            fado_log(FADO_LOG_INFO, "msg=\"former home stopped replicating out\" bucket=%s"
+                     " cluster=%s home=%s rules=%zu", job->bucket, job->cluster,
+                     home.cluster, removed);
+        }
+        if (rc == 0 && !draining && rules_out) {
+            (void) fado_jobs_exec(conn, "UPDATE replicas SET rules_out = false"
+                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+        }
+        if (rc == 0) {
+            rc = fado_replication_converge(&home, &replica, job->bucket,
+                                           atoi(PQgetvalue(res, 0, 10)), &next, err, err_len);
+        }
     }
 
     if (rc != 0) {
-        const char  *q[3] = { job->bucket, job->cluster, err };
-        if (strcmp(state, "failed") != 0) {
-            fado_log(FADO_LOG_WARN, "msg=\"replica failed\" bucket=%s cluster=%s reason=\"%s\"",
-                     job->bucket, job->cluster, err);
-            changed = strcmp(state, "ready") == 0;
+        fado_job_result_e  r = FADO_JOB_FAILED;
+
+        if (replica.endpoint[0] == '\0' || home.endpoint[0] == '\0') {
+            const char  *q[3] = { job->bucket, job->cluster, err };
+            (void) fado_jobs_exec(conn,
+                "UPDATE replicas SET state = 'failed', reason = $3, behind_since = NULL,"
+                " updated_at = now() WHERE bucket = $1 AND cluster = $2"
+                " AND state <> 'removing' AND (state <> 'failed' OR reason <> $3)", 3, q);
+        } else {
+            r = fado_jobs_replica_failed(jobs, conn, job, &home, is_home ? &home : &replica,
+                                         state, err);
         }
-        (void) fado_jobs_exec(conn,
-            "UPDATE replicas SET state = 'failed', reason = $3, behind_since = NULL,"
-            " updated_at = now() WHERE bucket = $1 AND cluster = $2"
-            " AND state <> 'removing' AND (state <> 'failed' OR reason <> $3)", 3, q);
-    } else if (next == FADO_REPLICA_READY) {
+        PQclear(res);
+        return r;
+    }
+
+    fado_jobs_notify(jobs, &replica, job->bucket);
+    fado_jobs_home_up(conn, job->bucket, home.cluster);
+    /* In the placement again: no longer a released copy. */
+    (void) fado_jobs_exec(conn, "DELETE FROM released_copies WHERE bucket = $1"
+                          " AND cluster = $2", 2, p);
+
+    if (next == FADO_REPLICA_READY) {
         if (strcmp(state, "ready") != 0) {
             fado_log(FADO_LOG_INFO, "msg=\"replica ready\" bucket=%s cluster=%s",
                      job->bucket, job->cluster);
@@ -372,7 +654,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     {
         /* Behind by writes in flight: stays routed within the lag bound. */
         (void) fado_jobs_exec(conn,
-            "UPDATE replicas SET checked_at = now(),"
+            "UPDATE replicas SET checked_at = now(), reason = '',"
             " behind_since = coalesce(behind_since, now())"
             " WHERE bucket = $1 AND cluster = $2 AND state = 'ready'", 2, p);
     } else {
@@ -392,8 +674,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     if (changed && jobs->changed != NULL) {
         jobs->changed(jobs->changed_ud);
     }
-    if (rc != 0) {
-        return FADO_JOB_FAILED;
+    if (draining) {
+        return FADO_JOB_AGAIN;      /* the former home's rules go next time */
     }
     if (next == FADO_REPLICA_READY) {
         return FADO_JOB_DONE;

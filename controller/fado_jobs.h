@@ -11,8 +11,14 @@
  *
  * Kinds:
  *   replica (bucket, cluster): converge the replica (home: make sure the
- *     bucket exists; others: replication towards it, resync, readiness),
- *     or stop replicating when it is leaving the placement.
+ *     bucket exists, prune rules towards clusters that are no longer
+ *     replicas; others: drop rules of their own if they were the home,
+ *     then replication towards them, resync, readiness); release it when
+ *     it is leaving the placement (its copy is kept and recorded in
+ *     released_copies); with no replica row, delete a released copy whose
+ *     deletion was confirmed through the API. A step that fails because
+ *     the home or the replica's own store does not answer leaves the
+ *     replica's state alone (the home's outage is recorded on the bucket).
  *   scan (bucket): rebuild the bucket's object index from listings.
  *
  * Failures are retried with exponential back-off (with jitter, capped);

@@ -112,7 +112,8 @@ fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
 /*
  * The sites of a bucket an operation may use, best first: ready replicas on
  * healthy clusters, those in the preferred zone first, then the home, then
- * by name; want_home: only the home (writes). Returns how many, or -1 with
+ * by name, and a home marked down last (its store may still answer when
+ * only its functions are down); want_home: only the home (writes). Returns how many, or -1 with
  * the error answered (404 for an unknown bucket).
  */
 static int
@@ -131,7 +132,8 @@ fado_obj_sites(fado_req_t *req, const char *bucket, const char *zone, int want_h
         " WHERE b.name = $1 AND r.state = 'ready' AND c.storage_endpoint <> ''"
         "   AND (c.healthy OR c.name = b.home_cluster)"
         "   AND (NOT $3::boolean OR c.name = b.home_cluster)"
-        " ORDER BY c.zone = $2 DESC, c.name = b.home_cluster DESC, c.name", 3, p);
+        " ORDER BY c.healthy DESC, c.zone = $2 DESC, c.name = b.home_cluster DESC, c.name",
+        3, p);
     if (res == NULL) {
         return -1;
     }
@@ -202,6 +204,43 @@ fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
     PQclear(res);
 }
 
+/* ------------------------------------------------------------ home down */
+
+static void
+fado_obj_home_error(fado_req_t *req, const char *bucket, const char *home, const char *why)
+{
+    fado_req_error(req, 503, "home_unavailable", "home_cluster",
+                   "home cluster \"%s\" of bucket \"%s\" is unavailable (%s): writes resume"
+                   " when it is back; reads are served by the other ready replicas",
+                   home, bucket, why);
+}
+
+/*
+ * Writes go to the home only. While the home is marked down they are
+ * refused at once with 503 naming it (not tried and timed out); a 404 is
+ * left to fado_obj_sites. Returns 1 when it answered.
+ */
+static int
+fado_obj_home_down(fado_req_t *req, const char *bucket)
+{
+    const char  *p[1] = { bucket };
+    PGresult    *res;
+    int          down = 0;
+
+    res = fado_obj_query(req,
+        "SELECT b.home_cluster, c.healthy FROM buckets b"
+        "  JOIN clusters c ON c.name = b.home_cluster WHERE b.name = $1", 1, p);
+    if (res == NULL) {
+        return 1;
+    }
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] != 't') {
+        fado_obj_home_error(req, bucket, PQgetvalue(res, 0, 0), "the cluster is down");
+        down = 1;
+    }
+    PQclear(res);
+    return down;
+}
+
 /* ------------------------------------------------------------ upload */
 
 fado_obj_upload_t *
@@ -221,7 +260,9 @@ fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
         fado_req_error(req, 500, "internal", NULL, "out of memory");
         return NULL;
     }
-    if (fado_obj_sites(req, bucket, NULL, 1, &u->home, 1) != 1) {
+    if (fado_obj_home_down(req, bucket)
+        || fado_obj_sites(req, bucket, NULL, 1, &u->home, 1) != 1)
+    {
         free(u->key);
         free(u);
         return NULL;
@@ -259,9 +300,14 @@ fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
     memset(&info, 0, sizeof(info));
     if (fado_storage_upload_finish(u->stream, &info, err, sizeof(err)) != 0) {
         /* The stream's error names MinIO's status and code in its text;
-         * a broken transfer to MinIO is the store's failure, not the caller's. */
-        fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s", u->home.name,
-                       err);
+         * a broken transfer to MinIO is the store's failure, not the caller's.
+         * A home whose store does not answer is unavailable: 503. */
+        if (!fado_replication_reachable(&u->home.site, u->bucket)) {
+            fado_obj_home_error(req, u->bucket, u->home.name, err);
+        } else {
+            fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s", u->home.name,
+                           err);
+        }
     } else {
         fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
         req->status = 201;
@@ -291,25 +337,65 @@ fado_objects_upload_abort(fado_obj_upload_t *u)
 
 /* ------------------------------------------------------------ download */
 
+/* One site: 1 when d holds an open download (or HEAD answer), else 0 with
+ * *status (0: unreachable) and err. */
+static int
+fado_obj_try_site(fado_obj_download_t *d, const fado_obj_site_t *s, const char *bucket,
+    const char *key, const char *version, int head, long *status, char *code,
+    size_t code_len, char *err, size_t err_len)
+{
+    memset(&d->info, 0, sizeof(d->info));
+    code[0] = '\0';
+    if (head) {
+        fado_s3_client_t  *c = fado_s3_client_new(s->endpoint, s->access_key,
+                                                  s->secret_key, NULL, err, err_len);
+        int                rc = -1;
+
+        *status = 0;
+        if (c != NULL) {
+            rc = fado_s3_object_head(c, bucket, key, version, &d->info, err, err_len);
+            *status = fado_s3_last_status(c);
+            snprintf(code, code_len, "%s", fado_s3_last_code(c));
+            fado_s3_client_free(c);
+        }
+        if (rc != 0) {
+            return 0;
+        }
+    } else {
+        d->stream = fado_storage_download_start(&s->site, bucket, key, version, &d->info,
+                                                status, err, err_len);
+        if (d->stream == NULL) {
+            return 0;
+        }
+    }
+    snprintf(d->cluster, sizeof(d->cluster), "%.63s", s->name);
+    return 1;
+}
+
 /*
  * The index knows the key's latest version and where it is: read that
  * version from a site holding it (replicas behind by a few writes would
  * otherwise serve an older one). Without an index entry, the latest of
  * each site in order, a 404 on a replica falling through to the next.
+ * When the home does not answer, the replicas the index said lack the
+ * version are asked for it too (the index's locations lag replication by
+ * MinIO's event delay); if none has it, that is a 503 naming the home,
+ * never an older version passed off as the latest.
  */
 fado_obj_download_t *
 fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key, int head)
 {
     fado_obj_site_t       sites[FADO_OBJ_MAX_SITES];
+    int                   skipped[FADO_OBJ_MAX_SITES];
     fado_obj_download_t  *d;
     const char           *zone = fado_req_arg(req, "zone");
     const char           *version = fado_req_arg(req, "version_id");
     const char           *p[2] = { bucket, key };
     char                  latest[128] = "", locations[1024] = "";
-    char                  err[768] = "";
+    char                  err[768] = "", home[64] = "";
     long                  status = 0;
     char                  code[64] = "";
-    int                   n;
+    int                   n, nskipped = 0, home_down = 0;
     PGresult             *res;
 
     if (zone == NULL) {
@@ -343,45 +429,43 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         fado_req_error(req, 500, "internal", NULL, "out of memory");
         return NULL;
     }
-    /* Release PostgreSQL before talking to MinIO: the connection is not
-     * needed for the transfer. (fado_http re-checks req->conn.) */
     for (int i = 0; i < n; i++) {
         const fado_obj_site_t  *s = &sites[i];
         char                    needle[70];
 
         snprintf(needle, sizeof(needle), ",%.63s,", s->name);
         if (latest[0] && !s->is_home && strstr(locations, needle) == NULL) {
-            continue;       /* the index says this replica lacks the version */
+            skipped[nskipped++] = i;    /* the index says this replica lacks the version */
+            continue;
         }
-        memset(&d->info, 0, sizeof(d->info));
-        if (head) {
-            fado_s3_client_t  *c = fado_s3_client_new(s->endpoint, s->access_key,
-                                                      s->secret_key, NULL, err, sizeof(err));
-            int                rc = -1;
-
-            if (c != NULL) {
-                rc = fado_s3_object_head(c, bucket, key, version, &d->info, err, sizeof(err));
-                status = fado_s3_last_status(c);
-                snprintf(code, sizeof(code), "%s", fado_s3_last_code(c));
-                fado_s3_client_free(c);
-            }
-            if (rc == 0) {
-                snprintf(d->cluster, sizeof(d->cluster), "%.63s", s->name);
-                return d;
-            }
-        } else {
-            d->stream = fado_storage_download_start(&s->site, bucket, key, version, &d->info,
-                                                    &status, err, sizeof(err));
-            if (d->stream != NULL) {
-                snprintf(d->cluster, sizeof(d->cluster), "%.63s", s->name);
-                return d;
-            }
-            code[0] = '\0';
+        if (fado_obj_try_site(d, s, bucket, key, version, head, &status, code, sizeof(code),
+                              err, sizeof(err)))
+        {
+            return d;
+        }
+        if (s->is_home && (status == 0 || status >= 500)) {
+            home_down = 1;
+            snprintf(home, sizeof(home), "%.63s", s->name);
         }
         /* Not there yet (replication in flight) or unreachable: next site.
          * The home is in the list, so a missing object ends with its 404. */
         if (status != 404 && status != 0 && status < 500) {
             break;
+        }
+    }
+    if (nskipped > 0 && (home_down || status == 0)) {
+        for (int k = 0; k < nskipped; k++) {
+            if (fado_obj_try_site(d, &sites[skipped[k]], bucket, key, version, head, &status,
+                                  code, sizeof(code), err, sizeof(err)))
+            {
+                return d;
+            }
+        }
+        if (home_down) {
+            free(d);
+            fado_obj_home_error(req, bucket, home, "the latest version of this key is not on"
+                                " any other ready replica yet");
+            return NULL;
         }
     }
     free(d);
@@ -625,7 +709,7 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
     char               err[768], code[64];
     long               status;
 
-    if (fado_obj_sites(req, bucket, NULL, 1, &home, 1) != 1) {
+    if (fado_obj_home_down(req, bucket) || fado_obj_sites(req, bucket, NULL, 1, &home, 1) != 1) {
         return;
     }
     c = fado_s3_client_new(home.endpoint, home.access_key, home.secret_key, NULL, err,
@@ -640,7 +724,11 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
         status = fado_s3_last_status(c);
         snprintf(code, sizeof(code), "%s", fado_s3_last_code(c));
         fado_s3_client_free(c);
-        fado_obj_storage_error(req, status, code, home.name, err);
+        if (status == 0) {
+            fado_obj_home_error(req, bucket, home.name, err);
+        } else {
+            fado_obj_storage_error(req, status, code, home.name, err);
+        }
         return;
     }
     fado_s3_client_free(c);

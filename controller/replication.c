@@ -502,15 +502,24 @@ fado_replication_rule_id(const fado_storage_site_t *replica, char *id,
              ? replica->cluster : fado_replication_host(replica->endpoint));
 }
 
+/*
+ * Merge our rule into what the home holds now. The priority asked for is a
+ * wish: the rule keeps the priority it already has, or takes a free one,
+ * so whatever rules MinIO holds (ours renumbered by an earlier placement,
+ * an operator's) the merge never collides and never rewrites another rule.
+ */
 static int
 fado_replication_rule(fado_s3_client_t *home, const char *bucket,
-    const fado_storage_rule_t *rule, char *err, size_t err_len)
+    fado_storage_rule_t *rule, char *err, size_t err_len)
 {
     char  *cur = NULL, *next = NULL;
     int    changed = 0, rc = -1;
 
     if (fado_s3_bucket_config_get(home, bucket, "replication", &cur, err,
                                   err_len) != 0
+        || fado_storage_replcfg_priority(cur, rule->id, rule->arn,
+                                         rule->priority, &rule->priority,
+                                         err, err_len) != 0
         || fado_storage_replcfg_merge(cur, rule, &next, &changed, err,
                                       err_len) != 0)
     {
@@ -756,6 +765,305 @@ fado_replication_progress(const fado_storage_site_t *home,
 done:
     fado_s3_client_free(ch);
     fado_s3_client_free(cr);
+    return rc;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int
+fado_replication_reachable(const fado_storage_site_t *site,
+    const char *bucket)
+{
+    fado_s3_client_t  *c;
+    char               e[512];
+    int                exists, rc;
+    long               status;
+
+    c = fado_replication_client(site, e, sizeof(e));
+    if (c == NULL) {
+        return 1;               /* a configuration problem, not an outage */
+    }
+    rc = fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e));
+    status = fado_s3_last_status(c);
+    fado_s3_client_free(c);
+    /* no answer at all, or a store that answers but cannot serve (starting,
+     * lost its quorum, a proxy in front of it that cannot reach it) */
+    return !(rc != 0 && (status == 0 || status >= 500));
+}
+
+/* Rule IDs "fado-*" are ours (fado_replication_rule_id). */
+static int
+fado_replication_owned(const char *id)
+{
+    return strncmp(id, "fado-", 5) == 0;
+}
+
+/*
+ * Remove the rules of ours on c's bucket that pick() selects, then the
+ * targets they used (MinIO refuses to remove a target a rule still uses,
+ * so rules first). *removed counts the rules.
+ */
+typedef int (*fado_replication_pick_fn)(const fado_storage_rule_info_t *r,
+    void *ud);
+
+static int
+fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
+    const char *cur, fado_replication_pick_fn pick, void *ud,
+    size_t *removed, char *err, size_t err_len)
+{
+    fado_storage_rule_info_t  *rules;
+    char                      *doc = NULL, *next;
+    int                        n, i, changed, any = 0, rc = -1;
+
+    *removed = 0;
+    rules = calloc(1000, sizeof(*rules));
+    if (rules == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    n = fado_storage_replcfg_list(cur, rules, 1000, err, err_len);
+    if (n < 0) {
+        goto done;
+    }
+    if (n > 1000) {
+        n = 1000;
+    }
+    if (cur != NULL && (doc = strdup(cur)) == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (!fado_replication_owned(rules[i].id) || !pick(&rules[i], ud)) {
+            rules[i].arn[0] = '\0';         /* not ours to remove */
+            continue;
+        }
+        if (fado_storage_replcfg_remove_id(doc, rules[i].id, &next, &changed,
+                                           err, err_len) != 0)
+        {
+            goto done;
+        }
+        free(doc);
+        doc = next;
+        any |= changed;
+        (*removed)++;
+    }
+    /* A target goes with our rules only when no rule left (an operator's)
+     * still uses it. */
+    if (doc != NULL) {
+        fado_storage_rule_info_t  *left = calloc(1000, sizeof(*left));
+        int                        nl;
+
+        if (left == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+        nl = fado_storage_replcfg_list(doc, left, 1000, err, err_len);
+        for (i = 0; i < n; i++) {
+            for (int k = 0; k < nl && k < 1000 && rules[i].arn[0]; k++) {
+                if (strcmp(left[k].arn, rules[i].arn) == 0) {
+                    rules[i].arn[0] = '\0';
+                }
+            }
+        }
+        free(left);
+    }
+    if (any && doc != NULL
+        && fado_s3_bucket_config_put(c, bucket, "replication", doc, err,
+                                     err_len) != 0)
+    {
+        goto done;
+    }
+    if (any && doc == NULL
+        && fado_s3_bucket_config_delete(c, bucket, "replication", err,
+                                        err_len) != 0)
+    {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (rules[i].arn[0]
+            && fado_madmin_target_remove(c, bucket, rules[i].arn, err,
+                                         err_len) != 0)
+        {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(doc);
+    free(rules);
+    return rc;
+}
+
+static int
+fado_replication_pick_all(const fado_storage_rule_info_t *r, void *ud)
+{
+    (void) r;
+    (void) ud;
+    return 1;
+}
+
+typedef struct {
+    const char *const  *keep;
+    size_t              n;
+} fado_replication_keep_t;
+
+static int
+fado_replication_pick_stale(const fado_storage_rule_info_t *r, void *ud)
+{
+    fado_replication_keep_t  *k = ud;
+
+    for (size_t i = 0; i < k->n; i++) {
+        if (strcmp(r->id + 5, k->keep[i]) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether one of our rules on c's bucket points at site (its target). */
+static int
+fado_replication_rule_towards(fado_s3_client_t *c, const char *cur,
+    const fado_storage_site_t *site, const char *bucket, int *yes,
+    char *err, size_t err_len)
+{
+    fado_madmin_target_t  t;
+    int                   present;
+
+    *yes = 0;
+    if (fado_replication_find_target(c, site, bucket, &t, &present, err,
+                                     err_len) != 0)
+    {
+        return -1;
+    }
+    *yes = present && fado_storage_replcfg_has(cur, t.arn);
+    return 0;
+}
+
+int
+fado_replication_release(const fado_storage_site_t *site,
+    const fado_storage_site_t *drain_to, const char *bucket, int *draining,
+    size_t *removed, char *err, size_t err_len)
+{
+    fado_s3_client_t  *c, *cd = NULL;
+    char               e[768], *cur = NULL;
+    int                exists, ready, towards, rc = -1;
+    size_t             missing = 0, owned = 0;
+
+    *draining = 0;
+    *removed = 0;
+    c = fado_replication_client(site, err, err_len);
+    if (c == NULL) {
+        return -1;
+    }
+    if (fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0
+        || (exists && fado_s3_bucket_config_get(c, bucket, "replication",
+                                                &cur, e, sizeof(e)) != 0))
+    {
+        snprintf(err, err_len, "cluster \"%s\": releasing bucket \"%s\": %s",
+                 site->cluster ? site->cluster : "?", bucket, e);
+        goto done;
+    }
+    if (cur != NULL) {
+        fado_storage_rule_info_t  rules[64];
+        int                       n = fado_storage_replcfg_list(cur, rules, 64,
+                                                                e, sizeof(e));
+
+        for (int i = 0; i < n && i < 64; i++) {
+            owned += fado_replication_owned(rules[i].id) ? 1 : 0;
+        }
+        if (n > 64) {
+            owned = 1;          /* more than we looked at: there may be */
+        }
+    }
+    if (owned == 0) {
+        rc = 0;                 /* nothing of ours replicates out of it */
+        goto done;
+    }
+    /* What this copy holds must be on the new home before the rules that
+     * carry it there go: a version written here a moment before the home
+     * moved may still be on its way. */
+    if (drain_to != NULL) {
+        cd = fado_replication_client(drain_to, err, err_len);
+        if (cd == NULL) {
+            goto done;
+        }
+        if (fado_replication_caught_up(c, cd, bucket, &ready, &missing, NULL,
+                                       NULL, e, sizeof(e)) != 0)
+        {
+            fado_replication_fail(err, err_len, "draining to the home", site,
+                                  drain_to, bucket, e);
+            goto done;
+        }
+        if (!ready) {
+            if (fado_replication_rule_towards(c, cur, drain_to, bucket,
+                                              &towards, e, sizeof(e)) != 0)
+            {
+                fado_replication_fail(err, err_len, "draining to the home",
+                                      site, drain_to, bucket, e);
+                goto done;
+            }
+            if (!towards) {
+                char  why[256];
+
+                snprintf(why, sizeof(why), "%zu version(s) here are not on the "
+                         "home and no rule of ours replicates them there; the "
+                         "rules stay until they are", missing);
+                fado_replication_fail(err, err_len, "draining to the home",
+                                      site, drain_to, bucket, why);
+                goto done;
+            }
+            *draining = 1;
+            rc = 0;
+            goto done;
+        }
+    }
+    if (fado_replication_drop_rules(c, bucket, cur, fado_replication_pick_all,
+                                    NULL, removed, e, sizeof(e)) != 0)
+    {
+        snprintf(err, err_len, "cluster \"%s\": removing its replication "
+                 "rules for bucket \"%s\": %s",
+                 site->cluster ? site->cluster : "?", bucket, e);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(cur);
+    fado_s3_client_free(c);
+    fado_s3_client_free(cd);
+    return rc;
+}
+
+int
+fado_replication_prune(const fado_storage_site_t *home, const char *bucket,
+    const char *const *keep, size_t n_keep, size_t *removed, char *err,
+    size_t err_len)
+{
+    fado_s3_client_t         *c;
+    fado_replication_keep_t   k = { keep, n_keep };
+    char                      e[768], *cur = NULL;
+    int                       rc = -1;
+
+    *removed = 0;
+    c = fado_replication_client(home, err, err_len);
+    if (c == NULL) {
+        return -1;
+    }
+    if (fado_s3_bucket_config_get(c, bucket, "replication", &cur, e,
+                                  sizeof(e)) != 0
+        || (cur != NULL
+            && fado_replication_drop_rules(c, bucket, cur,
+                                           fado_replication_pick_stale, &k,
+                                           removed, e, sizeof(e)) != 0))
+    {
+        snprintf(err, err_len, "cluster \"%s\": pruning the replication "
+                 "rules of bucket \"%s\": %s",
+                 home->cluster ? home->cluster : "?", bucket, e);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(cur);
+    fado_s3_client_free(c);
     return rc;
 }
 

@@ -67,6 +67,39 @@ int fado_replication_stop(const fado_storage_site_t *home,
     char *err, size_t err_len);
 
 /*
+ * Whether the site's object store answers (a request on bucket gets an
+ * answer that is not a 5xx). For telling an outage from an error after a
+ * call failed: a replica's readiness must not depend on its home being
+ * reachable, so a failure to reach the home is not the replica's failure.
+ */
+int fado_replication_reachable(const fado_storage_site_t *site,
+    const char *bucket);
+
+/*
+ * The site's copy of the bucket stops replicating to others: the rules of
+ * ours in its configuration (IDs "fado-*"; other rules are kept) and the
+ * remote targets they used are removed. A copy that is no longer the home
+ * (the home moved) must not replicate out, else a delete on it would reach
+ * the new home. drain_to (the current home, or NULL): first every version
+ * on the site must be on drain_to; while it is not, and a rule of ours
+ * still carries it there, *draining is 1 and nothing changes (call again).
+ * Without such a rule it fails (the versions would never arrive).
+ * *removed: rules removed. A missing bucket is success.
+ */
+int fado_replication_release(const fado_storage_site_t *site,
+    const fado_storage_site_t *drain_to, const char *bucket, int *draining,
+    size_t *removed, char *err, size_t err_len);
+
+/*
+ * On the home: remove the rules of ours towards clusters not in keep
+ * (rule "fado-<cluster>") and their targets: leftovers of replicas that
+ * are gone. *removed: rules removed.
+ */
+int fado_replication_prune(const fado_storage_site_t *home,
+    const char *bucket, const char *const *keep, size_t n_keep,
+    size_t *removed, char *err, size_t err_len);
+
+/*
  * How far a replica is, for the API: versions (delete markers included) on
  * the home, and how many of them the replica does not hold yet. Read-only.
  */

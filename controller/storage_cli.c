@@ -64,6 +64,8 @@ fado_cli_usage(void)
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
 "  progress BUCKET REPLICA       versions on SITE and how many REPLICA lacks\n"
 "  stop BUCKET REPLICA           replication.h: stop replicating to REPLICA, keep its data\n"
+"  release BUCKET [HOME]         SITE's copy stops replicating out (after draining to HOME)\n"
+"  reachable BUCKET              exit 0 if SITE's store answers, 1 if not\n"
 "  purge BUCKET --yes-delete-all-data   delete BUCKET and all its versions on SITE\n");
 }
 
@@ -552,6 +554,32 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         printf("stopped\n");
         return 0;
     }
+    if (strcmp(cmd, "release") == 0 && (argc == 2 || argc == 3)) {
+        int     draining;
+        size_t  removed;
+
+        if (argc == 3 && fado_cli_site(argv[2], &replica) != 0) {
+            return 1;
+        }
+        if (fado_replication_release(&home->site, argc == 3 ? &replica.site : NULL,
+                                     argv[1], &draining, &removed, err, sizeof(err)) != 0)
+        {
+            fprintf(stderr, "fado-storage: %s\n", err);
+            return 1;
+        }
+        if (draining) {
+            printf("draining\n");
+        } else {
+            printf("released %zu\n", removed);
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "reachable") == 0 && argc == 2) {
+        int  up = fado_replication_reachable(&home->site, argv[1]);
+
+        printf("%s\n", up ? "reachable" : "unreachable");
+        return up ? 0 : 1;
+    }
     fado_cli_usage();
     return 2;
 }
@@ -601,7 +629,8 @@ main(int argc, char **argv)
     argv += i;
     if (strcmp(argv[0], "ensure-home") == 0 || strcmp(argv[0], "converge") == 0
         || strcmp(argv[0], "wait") == 0 || strcmp(argv[0], "stop") == 0
-        || strcmp(argv[0], "purge") == 0 || strcmp(argv[0], "progress") == 0)
+        || strcmp(argv[0], "purge") == 0 || strcmp(argv[0], "progress") == 0
+        || strcmp(argv[0], "release") == 0 || strcmp(argv[0], "reachable") == 0)
     {
         return fado_cli_replication(&home, argc, argv);
     }

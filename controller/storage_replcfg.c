@@ -235,8 +235,8 @@ fado_storage_replcfg_merge(const char *existing,
     return 0;
 }
 
-int
-fado_storage_replcfg_remove(const char *existing, const char *arn,
+static int
+fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
     fado_replcfg_rule_t  *rules;
@@ -260,7 +260,9 @@ fado_storage_replcfg_remove(const char *existing, const char *arn,
     fado_storage_buf_init(&b);
     fado_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
-        if (strcmp(rules[i].arn, arn) == 0) {
+        if ((arn != NULL && strcmp(rules[i].arn, arn) == 0)
+            || (id != NULL && strcmp(rules[i].id, id) == 0))
+        {
             *changed = 1;
             continue;
         }
@@ -279,6 +281,20 @@ fado_storage_replcfg_remove(const char *existing, const char *arn,
         return -1;
     }
     return 0;
+}
+
+int
+fado_storage_replcfg_remove(const char *existing, const char *arn,
+    char **out, int *changed, char *err, size_t err_len)
+{
+    return fado_replcfg_remove_rules(existing, arn, NULL, out, changed, err, err_len);
+}
+
+int
+fado_storage_replcfg_remove_id(const char *existing, const char *id,
+    char **out, int *changed, char *err, size_t err_len)
+{
+    return fado_replcfg_remove_rules(existing, NULL, id, out, changed, err, err_len);
 }
 
 int
@@ -303,4 +319,91 @@ fado_storage_replcfg_has(const char *existing, const char *arn)
     }
     free(rules);
     return found;
+}
+
+int
+fado_storage_replcfg_list(const char *existing,
+    fado_storage_rule_info_t *out, int max, char *err, size_t err_len)
+{
+    fado_replcfg_rule_t  *rules;
+    char                  role[512];
+    int                   n, i;
+
+    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    if (rules == NULL) {
+        snprintf(err, err_len, "replication configuration: out of memory");
+        return -1;
+    }
+    n = fado_replcfg_parse(existing, rules, FADO_REPLCFG_MAX_RULES, role,
+                           sizeof(role), err, err_len);
+    for (i = 0; i < n && i < max; i++) {
+        snprintf(out[i].id, sizeof(out[i].id), "%s", rules[i].id);
+        snprintf(out[i].arn, sizeof(out[i].arn), "%s", rules[i].arn);
+        out[i].priority = rules[i].priority;
+        out[i].enabled = strcmp(rules[i].status, "Enabled") == 0;
+    }
+    free(rules);
+    return n;
+}
+
+/* Whether a rule other than (id, arn) holds priority q. */
+static int
+fado_replcfg_taken(const fado_storage_rule_info_t *rules, int n,
+    const char *id, const char *arn, int q)
+{
+    for (int k = 0; k < n; k++) {
+        if (strcmp(rules[k].id, id) != 0 && strcmp(rules[k].arn, arn) != 0
+            && rules[k].priority == q)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+fado_storage_replcfg_priority(const char *existing, const char *id,
+    const char *arn, int wanted, int *priority, char *err, size_t err_len)
+{
+    fado_storage_rule_info_t  *rules;
+    int                        n, i, own = 0, p = 0;
+
+    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    if (rules == NULL) {
+        snprintf(err, err_len, "replication configuration: out of memory");
+        return -1;
+    }
+    n = fado_storage_replcfg_list(existing, rules, FADO_REPLCFG_MAX_RULES,
+                                  err, err_len);
+    if (n < 0) {
+        free(rules);
+        return -1;
+    }
+    if (n > FADO_REPLCFG_MAX_RULES) {
+        n = FADO_REPLCFG_MAX_RULES;
+    }
+    /* The rule's own priority: of the rule with its ID, else of one with
+     * its destination (the merge replaces both). */
+    for (i = 0; i < n && own == 0; i++) {
+        if (strcmp(rules[i].id, id) == 0) {
+            own = rules[i].priority;
+        }
+    }
+    for (i = 0; i < n && own == 0; i++) {
+        if (strcmp(rules[i].arn, arn) == 0) {
+            own = rules[i].priority;
+        }
+    }
+    if (own >= 1 && !fado_replcfg_taken(rules, n, id, arn, own)) {
+        p = own;
+    } else if (wanted >= 1 && !fado_replcfg_taken(rules, n, id, arn, wanted)) {
+        p = wanted;
+    } else {
+        for (p = 1; fado_replcfg_taken(rules, n, id, arn, p); p++) {
+            /* at most n priorities are taken */
+        }
+    }
+    free(rules);
+    *priority = p;
+    return 0;
 }

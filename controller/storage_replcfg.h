@@ -36,7 +36,39 @@ int fado_storage_replcfg_merge(const char *existing,
 int fado_storage_replcfg_remove(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len);
 
+/* The same for the rule with that ID only (other rules towards its
+ * destination stay). */
+int fado_storage_replcfg_remove_id(const char *existing, const char *id,
+    char **out, int *changed, char *err, size_t err_len);
+
 /* 1 if existing has an enabled rule towards arn, else 0. */
 int fado_storage_replcfg_has(const char *existing, const char *arn);
+
+/* A rule as a configuration holds it. */
+typedef struct {
+    char  id[256];
+    char  arn[512];
+    int   priority;
+    int   enabled;
+} fado_storage_rule_info_t;
+
+/*
+ * The rules of existing (NULL or "": none) into rules[0..max-1]. Returns
+ * how many the document holds (more than max: only max are filled), or -1
+ * with err.
+ */
+int fado_storage_replcfg_list(const char *existing,
+    fado_storage_rule_info_t *rules, int max, char *err, size_t err_len);
+
+/*
+ * The priority to give the rule (id, arn) so that merging it into existing
+ * touches no other rule and repeats nothing: the priority it already has
+ * there when no other rule uses it, else wanted when it is free, else the
+ * lowest free one. MinIO wants priorities unique within a bucket, and the
+ * rules of one bucket come and go in any order (a cluster leaves, another
+ * comes back), so a priority computed elsewhere can always collide.
+ */
+int fado_storage_replcfg_priority(const char *existing, const char *id,
+    const char *arn, int wanted, int *priority, char *err, size_t err_len);
 
 #endif /* FADO_STORAGE_REPLCFG_H */

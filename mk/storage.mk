@@ -38,6 +38,7 @@ $(STORAGE_CLI): $(BUILD)/controller/storage_cli.o $(STORAGE_OBJS)
 STORAGE_UNIT := $(BUILD)/unit/test_s3_sign $(BUILD)/unit/test_s3_replcfg \
                 $(BUILD)/unit/test_s3_notify $(BUILD)/unit/test_s3_errors \
                 $(BUILD)/unit/test_madmin_crypt
+STORAGE_UNIT += $(BUILD)/unit/test_replcfg_priority
 # Until the harness's t/unit/tap.h exists the tests cannot build; listing
 # them then would break `make unit-tests` for everyone.
 ifneq ($(wildcard t/unit/tap.h),)
