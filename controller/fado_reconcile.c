@@ -302,7 +302,9 @@ fado_health_main(void *arg)
 
 typedef struct {
     fado_placement_cluster_t  c[FADO_MAX_CLUSTERS];
+    int                       up[FADO_MAX_CLUSTERS];    /* healthy now */
     size_t                    n;
+    int                       any_down;   /* some eligible cluster is not up */
     PGresult                 *res;
 } fado_cluster_set_t;
 
@@ -310,7 +312,7 @@ static int
 fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
 {
     cs->res = fado_rec_query(conn,
-        "SELECT name, zone, eligible, storage_endpoint <> '' FROM clusters"
+        "SELECT name, zone, eligible, storage_endpoint <> '', healthy FROM clusters"
         " ORDER BY name COLLATE \"C\"", 0, NULL);
     if (cs->res == NULL) {
         return -1;
@@ -321,11 +323,14 @@ fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
                  FADO_MAX_CLUSTERS);
         cs->n = FADO_MAX_CLUSTERS;
     }
+    cs->any_down = 0;
     for (size_t i = 0; i < cs->n; i++) {
         cs->c[i].name = PQgetvalue(cs->res, (int) i, 0);
         cs->c[i].zone = PQgetvalue(cs->res, (int) i, 1);
         cs->c[i].healthy = PQgetvalue(cs->res, (int) i, 2)[0] == 't';
         cs->c[i].has_storage = PQgetvalue(cs->res, (int) i, 3)[0] == 't';
+        cs->up[i] = PQgetvalue(cs->res, (int) i, 4)[0] == 't';
+        cs->any_down |= cs->c[i].healthy && !cs->up[i];
     }
     return 0;
 }
@@ -397,7 +402,27 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     req.pinned = pins;
     req.n_pinned = fado_split_names(pins_buf, pins, 64);
     req.replicas = atoi(PQgetvalue(bk, row, 3));
-    fado_placement_compute(&req, cs->c, cs->n, &res);
+    if (cs->any_down) {
+        /* The grace period keeps the replicas a down cluster holds; it does
+         * not bring it new ones. */
+        fado_placement_cluster_t  c[FADO_MAX_CLUSTERS];
+
+        for (size_t i = 0; i < cs->n; i++) {
+            c[i] = cs->c[i];
+            if (c[i].healthy && !cs->up[i]) {
+                c[i].healthy = 0;
+                for (size_t r = 0; r < nreps; r++) {
+                    if (strcmp(reps[r].cluster, c[i].name) == 0) {
+                        c[i].healthy = 1;
+                        break;
+                    }
+                }
+            }
+        }
+        fado_placement_compute(&req, c, cs->n, &res);
+    } else {
+        fado_placement_compute(&req, cs->c, cs->n, &res);
+    }
     want = req.replicas < 1 ? 1 : (size_t) req.replicas;
 
     if ((PQgetisnull(bk, row, 5) || (PQgetvalue(bk, row, 5)[0] == 't') != res.satisfiable)
