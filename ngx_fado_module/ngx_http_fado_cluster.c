@@ -194,11 +194,7 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 
 nomem:
 
-    sh->alloc_failures++;
-    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "fado: fado_shm_zone is full, record for cluster \"%*s\" "
-                  "not applied", len, name);
-    ngx_http_fado_table_error(sh, "shared memory zone full");
+    ngx_http_fado_table_nomem(t, log, "cluster", name, len);
     return NGX_ERROR;
 
 rejected:

@@ -980,6 +980,8 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     if (items->elements >= 2) {
         ngx_rwlock_unlock(&sh->lock);
     }
+
+    ngx_http_fado_table_nomem_flush(s->log);
 }
 
 
@@ -1224,6 +1226,8 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
     (void) ngx_http_fado_table_free_zombies(s->table);
 
     ngx_rwlock_unlock(&s->table->sh->lock);
+
+    ngx_http_fado_table_nomem_flush(s->log);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
                    "fado: feed applied up to version %uL (%uz entries)",

@@ -270,12 +270,9 @@ unref:
 
 nomem:
 
-    sh->alloc_failures++;
-    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "fado: fado_shm_zone is full, route for bucket \"%*s\" "
-                  "not applied", len ? len : sizeof("(default)") - 1,
-                  len ? bucket : (u_char *) "(default)");
-    ngx_http_fado_table_error(sh, "shared memory zone full");
+    ngx_http_fado_table_nomem(t, log, "bucket", len ? bucket
+                              : (u_char *) "(default)",
+                              len ? len : sizeof("(default)") - 1);
     return NGX_ERROR;
 
 rejected:
@@ -293,6 +290,52 @@ rejected:
     ngx_http_fado_table_keep(t, bucket, len);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A full zone fails every record of a publication alike: one alert a
+ * second names the first record, the others are counted and summed up by
+ * ngx_http_fado_table_nomem_flush() after the batch, so that thousands of
+ * records not applied make a few log lines, not thousands.
+ */
+static ngx_uint_t  ngx_http_fado_nomem_suppressed;
+static time_t      ngx_http_fado_nomem_last;
+
+
+void
+ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
+    const char *what, u_char *name, size_t len)
+{
+    t->sh->alloc_failures++;
+    ngx_http_fado_table_error(t->sh, "shared memory zone full");
+
+    if (ngx_time() == ngx_http_fado_nomem_last) {
+        ngx_http_fado_nomem_suppressed++;
+        return;
+    }
+
+    ngx_http_fado_nomem_last = ngx_time();
+
+    ngx_log_error(NGX_LOG_ALERT, log, 0,
+                  "fado: fado_shm_zone is full, record for %s \"%*s\" "
+                  "not applied", what, len, name);
+}
+
+
+void
+ngx_http_fado_table_nomem_flush(ngx_log_t *log)
+{
+    if (ngx_http_fado_nomem_suppressed == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "fado: fado_shm_zone is full, %ui more records not applied "
+                  "(see alloc_failures in fado_status)",
+                  ngx_http_fado_nomem_suppressed);
+
+    ngx_http_fado_nomem_suppressed = 0;
 }
 
 
@@ -359,6 +402,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
 
     set->readers = 0;
     set->rr = 0;
+    set->rr_retry = 0;
     set->routes = 1;
     set->hash = hash;
     set->n = 0;

@@ -61,6 +61,7 @@ struct ngx_http_fado_set_s {
     ngx_http_fado_set_t       *next;        /* intern chain, or zombie list */
     ngx_atomic_t               readers;     /* requests holding the set */
     ngx_atomic_t               rr;          /* round robin cursor */
+    ngx_atomic_t               rr_retry;    /* the same, for retries */
     ngx_uint_t                 routes;      /* routes using it (write lock) */
     uint32_t                   hash;
     uint32_t                   n;
@@ -229,5 +230,11 @@ ngx_http_fado_group_t *ngx_http_fado_group_get(ngx_http_fado_table_t *t,
 void ngx_http_fado_group_unref(ngx_http_fado_table_t *t,
     ngx_http_fado_group_t *g);
 void ngx_http_fado_table_error(ngx_http_fado_shm_t *sh, const char *fmt, ...);
+
+/* A record not applied for want of memory: counted, logged rate limited. */
+void ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
+    const char *what, u_char *name, size_t len);
+/* After a batch: one line for the records whose alert was held back. */
+void ngx_http_fado_table_nomem_flush(ngx_log_t *log);
 
 #endif /* NGX_HTTP_FADO_TABLE_H */

@@ -213,6 +213,28 @@ upstream "fn" mixes "fado" with "server" directives
 
 
 
+=== TEST 16a: a zone inside a fado upstream is refused by nginx -t, not a crash
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { zone fn 64k; fado; }
+--- config
+--- must_die
+--- error_log
+"zone" cannot be used in a "fado" upstream: its endpoints and their counters live in fado_shm_zone
+
+
+
+=== TEST 16b: a zone after fado in the upstream is refused too
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { fado; zone fn 64k; }
+--- config
+--- must_die
+--- error_log
+upstream "fn" in
+
+
+
 === TEST 17: fado_unknown_bucket rejects what is neither default nor a status
 --- http_config
     fado_shm_zone fado_t100 1m;

@@ -1,0 +1,145 @@
+# Gateway resilience (issue #13): a reload onto a config nginx must refuse,
+# retries that spread fairly, a log line on the very request that finds no
+# endpoint left, and a full zone that does not flood the error log.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use Fado::Routes;
+
+Fado::Routes::export_backends(9);
+
+Fado::Routes->new(prefix => "t150$_:") for 'a' .. 'k';
+
+our $Backends = <<'_EOC_';
+    upstream fn { fado; }
+    upstream fn0 { fado max_fails=0; }
+    server { listen 127.0.0.1:$TEST_NGINX_B1_PORT; return 200 "b1\n"; }
+    server { listen 127.0.0.1:$TEST_NGINX_B2_PORT; return 200 "b2\n"; }
+    server { listen 127.0.0.1:$TEST_NGINX_B3_PORT; return 200 "b3\n"; }
+_EOC_
+
+sub http_config {
+    my ($prefix, $size) = @_;
+    return "    fado_shm_zone fado_t150 " . ($size // '1m') . ";\n"
+         . '    fado_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT '
+         . 'password=$TEST_NGINX_REDIS_PASSWORD prefix=' . $prefix . ";\n"
+         . $Backends;
+}
+
+sub ep { my ($n, $c, $z) = @_; "127.0.0.1:$ENV{\"TEST_NGINX_B${n}_PORT\"},$c,$z,1,0" }
+
+sub routes { Fado::Routes->new(prefix => $_[0], keep => 1) }
+
+sub status {
+    my (undef, $body) = Fado::Routes::http_get('/fado-status');
+    return $body;
+}
+
+sub error_log_text {
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVROOT}/logs/error.log" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $config = $block->config // '';
+    $block->set_value('config', $config . <<'_EOC_');
+    location ~ ^/u/(?<bucket>[a-z0-9.-]+)$ {
+        fado_bucket $bucket;
+        proxy_pass http://fn;
+    }
+    location ~ ^/r/(?<bucket>[a-z0-9.-]+)$ {
+        fado_bucket $bucket;
+        proxy_next_upstream error;
+        proxy_pass http://fn0;
+    }
+    location = /fado-status { fado_status; }
+_EOC_
+});
+
+master_on();
+workers(1);
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a reload onto a fado upstream with a zone is refused and the running nginx keeps serving
+--- http_config eval: main::http_config('t150a:')
+--- init
+my $r = main::routes('t150a:');
+Fado::Routes::wait_version($r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu')));
+my $conf = "$ENV{TEST_NGINX_SERVROOT}/conf/nginx.conf";
+open my $in, '<', $conf or die "cannot read $conf: $!";
+my $text = do { local $/; <$in> };
+close $in;
+$text =~ s/upstream fn \{ fado; \}/upstream fn { fado; zone fn 64k; }/ or die "no upstream fn in $conf\n";
+open my $out, '>', $conf or die "cannot write $conf: $!";
+print $out $text;
+close $out;
+open my $fh, '<', "$ENV{TEST_NGINX_SERVROOT}/logs/nginx.pid" or die "no pid file: $!";
+my $master = <$fh>;
+chomp $master;
+kill 'HUP', $master or die "cannot signal nginx $master: $!";
+my $deadline = time + 5;
+sleep 0.1 until main::error_log_text() =~ /cannot be used in a "fado" upstream/ || time > $deadline;
+kill 0, $master or die "the master $master died on reload\n";
+--- request
+GET /u/photos
+--- response_body
+b1
+--- error_log
+upstream "fn" in
+"zone" cannot be used in a "fado" upstream: its endpoints and their counters live in fado_shm_zone
+
+
+
+=== TEST 2: retries after a failing endpoint spread fairly, and its neighbour still gets its turn
+--- http_config eval: main::http_config('t150b:')
+--- init
+my $r = main::routes('t150b:');
+Fado::Routes::wait_version($r->set('photos', join ' ', '-', main::ep(8, 'eu-1', 'eu'),
+    main::ep(1, 'eu-1', 'eu'), main::ep(2, 'us-1', 'us'), main::ep(3, 'us-1', 'us')));
+for (1 .. 16) {
+    my ($st) = Fado::Routes::http_get('/r/photos');
+    die "request $_ answered $st\n" unless $st == 200;
+}
+--- request
+GET /fado-status
+--- response_body_like eval
+qr/(?=.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":4,)(?=.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B2_PORT}","cluster":"us-1","zone":"us","inflight":0,"requests":6,)(?=.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B3_PORT}","cluster":"us-1","zone":"us","inflight":0,"requests":6,)(?=.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B8_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":4,"fails":4,)/s
+
+
+
+=== TEST 3: the first request that finds every endpoint dead gets fado's log line, not only nginx's
+--- http_config eval: main::http_config('t150c:')
+--- init
+my $r = main::routes('t150c:');
+Fado::Routes::wait_version($r->set('photos', join ' ', '-', main::ep(7, 'eu-1', 'eu'),
+    main::ep(8, 'us-1', 'us')));
+--- request
+GET /r/photos
+--- error_code: 502
+--- error_log
+fado: no endpoint of bucket "photos" can take the request (all 2 endpoints tried and failed)
+
+
+
+=== TEST 4: a full zone logs one alert and a summary, not one alert per record
+--- http_config eval: main::http_config('t150d:', '256k')
+--- init
+my $r = main::routes('t150d:');
+my $ep = main::ep(1, 'eu-1', 'eu');
+my $v = $r->publish(map { (set => sprintf('bucket-%05d', $_), "- $ep") } 1 .. 6000);
+Fado::Routes::wait_version($v, '/fado-status', 10);
+my $log = main::error_log_text();
+my $alerts = () = $log =~ /\[alert\].*fado_shm_zone is full/g;
+die "$alerts alerts for one publication\n" unless $alerts >= 1 && $alerts <= 3;
+--- request
+GET /fado-status
+--- response_body_like: "alloc_failures":[1-9]\d*,"last_error":"shared memory zone full"
+--- error_log eval
+[qr/\[alert\] .*fado: fado_shm_zone is full, record for bucket "bucket-\d+" not applied/,
+ qr/fado: fado_shm_zone is full, \d+ more records not applied \(see alloc_failures in fado_status\)/]
+--- timeout: 15
