@@ -47,7 +47,7 @@ static ngx_command_t  ngx_http_fado_commands[] = {
       NULL },
 
     { ngx_string("fado_shm_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_fado_shm_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -598,6 +598,7 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fado_main_conf_t  *fmcf = conf;
 
+    u_char                 *p;
     ssize_t                 size;
     ngx_str_t              *value;
     ngx_http_fado_table_t  *t;
@@ -626,6 +627,34 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_table_t));
     if (t == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (value[3].len <= 6 || ngx_strncmp(value[3].data, "state=", 6) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        t->state.data = value[3].data + 6;
+        t->state.len = value[3].len - 6;
+
+        if (ngx_conf_full_name(cf->cycle, &t->state, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* both NUL terminated, for open() and rename() */
+        t->state_tmp.len = t->state.len + sizeof(".tmp") - 1;
+        t->state_tmp.data = ngx_pnalloc(cf->pool, t->state_tmp.len + 1);
+        p = ngx_pnalloc(cf->pool, t->state.len + 1);
+        if (t->state_tmp.data == NULL || p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ngx_cpymem(p, t->state.data, t->state.len) = '\0';
+        t->state.data = p;
+        ngx_sprintf(t->state_tmp.data, "%V.tmp%Z", &t->state);
     }
 
     fmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,

@@ -152,7 +152,9 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = b->last;
 
-    p = ngx_sprintf(p, "{\"table_version\":%uL,\"routes\":%ui,"
+    p = ngx_sprintf(p, "{\"ready\":%s,", sh->ready ? "true" : "false");
+
+    p = ngx_sprintf(p, "\"table_version\":%uL,\"routes\":%ui,"
                     "\"default_route\":%s,\"endpoint_sets\":%ui,"
                     "\"endpoints_count\":%ui,\"zombie_sets\":%ui,",
                     sh->version, sh->nroutes, sh->def ? "true" : "false",
@@ -197,6 +199,13 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
     p = ngx_http_fado_json_str(p, sh->last_error, sh->last_error_len);
 
     p = ngx_sprintf(p, ",\"last_error_at\":%T},", sh->last_error_at);
+
+    p = ngx_sprintf(p, "\"state_file\":{\"configured\":%s,"
+                    "\"loaded_version\":%uL,\"written_version\":%uL,"
+                    "\"writes\":%ui,\"errors\":%ui,\"written_at\":%T},",
+                    t->state.len ? "true" : "false", sh->state_loaded_version,
+                    sh->state_version, sh->state_writes, sh->state_errors,
+                    sh->state_written_at);
 
     p = ngx_sprintf(p, "\"shm\":{\"size\":%uz,\"used\":%uz,"
                     "\"bytes_per_route\":%uz,\"hash_slots\":%ui},",

@@ -27,6 +27,7 @@
 #define NGX_HTTP_FADO_BACKOFF_MAX   5000
 #define NGX_HTTP_FADO_FEED_COUNT    1000
 #define NGX_HTTP_FADO_LOCK_BATCH    1000
+#define NGX_HTTP_FADO_STATE_DELAY   1000   /* batches state file writes */
 
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
     ngx_event_t                 tick;       /* election, zombie sweep */
     ngx_event_t                 retry;      /* reconnect after back-off */
     ngx_event_t                 watchdog;   /* a reply is overdue */
+    ngx_event_t                 state;      /* write the state file */
 
     ngx_msec_t                  backoff;
     ngx_msec_t                  snapshot_start;
@@ -76,6 +78,7 @@ static void ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s,
     const char *why, size_t len);
 static void ngx_http_fado_sync_snapshot(ngx_http_fado_sync_t *s);
 static void ngx_http_fado_sync_follow(ngx_http_fado_sync_t *s);
+static void ngx_http_fado_sync_state(ngx_event_t *ev);
 
 
 const char *
@@ -129,10 +132,49 @@ ngx_http_fado_sync_init_process(ngx_cycle_t *cycle)
     s->watchdog.log = cycle->log;
     s->watchdog.cancelable = 1;
 
+    s->state.handler = ngx_http_fado_sync_state;
+    s->state.data = s;
+    s->state.log = cycle->log;
+    s->state.cancelable = 1;
+
     /* soon, so a fresh gateway fills its table at once */
     ngx_add_timer(&s->tick, 1 + ngx_random() % 20);
 
     return NGX_OK;
+}
+
+
+/* The table changed: write the state file soon, once for many changes. */
+static void
+ngx_http_fado_sync_changed(ngx_http_fado_sync_t *s)
+{
+    if (s->table->state.len && !s->state.timer_set && !ngx_exiting) {
+        ngx_add_timer(&s->state, NGX_HTTP_FADO_STATE_DELAY);
+    }
+}
+
+
+static void
+ngx_http_fado_sync_state(ngx_event_t *ev)
+{
+    ngx_http_fado_sync_t  *s = ev->data;
+
+    if (s->owner && s->table) {
+        (void) ngx_http_fado_state_write(s->table, s->log);
+    }
+}
+
+
+/* A pending write is not lost when the worker exits. */
+static void
+ngx_http_fado_sync_state_now(ngx_http_fado_sync_t *s)
+{
+    if (!s->state.timer_set) {
+        return;
+    }
+
+    ngx_del_timer(&s->state);
+    ngx_http_fado_sync_state(&s->state);
 }
 
 
@@ -161,6 +203,7 @@ ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_fado_sync_state_now(s);
     ngx_http_fado_sync_release(s);
 
     ac = s->ac;
@@ -198,6 +241,7 @@ ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s)
     }
 
     ngx_http_fado_sync_drop(s, NULL, 0);
+    ngx_http_fado_sync_state_now(s);
     ngx_http_fado_sync_release(s);
 
     if (s->retry.timer_set) {
@@ -230,6 +274,7 @@ ngx_http_fado_sync_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         ngx_http_fado_sync_drop(s, NULL, 0);
+        ngx_http_fado_sync_state_now(s);
         ngx_http_fado_sync_release(s);
         return;
     }
@@ -1019,6 +1064,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     sh->epoch_len = s->epoch_len;
     ngx_memcpy(sh->epoch, s->epoch, s->epoch_len);
     sh->resyncs++;
+    sh->ready = 1;
     sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
 
     ngx_time_update();
@@ -1031,6 +1077,8 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     s->synced = 1;
     s->backoff = 0;
     s->last_resync = ngx_current_msec;
+
+    ngx_http_fado_sync_changed(s);
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: resync done: %ui routes (%ui in table, %ui removed, "
@@ -1228,6 +1276,10 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
     ngx_rwlock_unlock(&s->table->sh->lock);
 
     ngx_http_fado_table_nomem_flush(s->log);
+
+    if (i) {
+        ngx_http_fado_sync_changed(s);
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
                    "fado: feed applied up to version %uL (%uz entries)",

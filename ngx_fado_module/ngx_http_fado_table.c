@@ -103,6 +103,11 @@ ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     t->shpool->log_nomem = 0;
 
+    /* a fresh zone: start from the table on disk, if any */
+    if (t->state.len) {
+        (void) ngx_http_fado_state_load(t, shm_zone->shm.log);
+    }
+
     return NGX_OK;
 }
 

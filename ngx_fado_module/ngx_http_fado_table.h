@@ -64,6 +64,7 @@ struct ngx_http_fado_set_s {
     ngx_atomic_t               rr_retry;    /* the same, for retries */
     ngx_uint_t                 routes;      /* routes using it (write lock) */
     uint32_t                   hash;
+    uint32_t                   snap_id;     /* ordinal in the state file */
     uint32_t                   n;
     uint32_t                   total_weight;
     uint32_t                   key_len;
@@ -97,6 +98,7 @@ struct ngx_http_fado_group_s {
     ngx_http_fado_set_t       *set;         /* the join, never NULL */
     ngx_uint_t                 routes;      /* routes using it */
     uint32_t                   hash;
+    uint32_t                   snap_id;     /* ordinal in the state file */
     uint32_t                   key_len;
     u_char                     key[1];      /* the clusters, as in F2 */
 };
@@ -164,6 +166,12 @@ typedef struct {
     time_t                     last_error_at;
     size_t                     epoch_len;
     size_t                     last_error_len;
+    ngx_uint_t                 ready;       /* a first table is loaded */
+    uint64_t                   state_loaded_version;
+    uint64_t                   state_version;   /* last written */
+    ngx_uint_t                 state_writes;
+    ngx_uint_t                 state_errors;
+    time_t                     state_written_at;
     u_char                     epoch[64];
     u_char                     last_error[256];
 } ngx_http_fado_shm_t;
@@ -173,6 +181,8 @@ typedef struct {
     ngx_http_fado_shm_t       *sh;
     ngx_slab_pool_t           *shpool;
     ngx_shm_zone_t            *shm_zone;
+    ngx_str_t                  state;       /* state= file, NUL terminated */
+    ngx_str_t                  state_tmp;   /* state + ".tmp" */
 } ngx_http_fado_table_t;
 
 
@@ -214,6 +224,10 @@ ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
     ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
 void ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t *ep);
+
+/* ngx_http_fado_state.c: the table on disk */
+ngx_int_t ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log);
+ngx_int_t ngx_http_fado_state_load(ngx_http_fado_table_t *t, ngx_log_t *log);
 
 /* ngx_http_fado_cluster.c: cluster records and groups (owner side) */
 ngx_int_t ngx_http_fado_cluster_init(ngx_http_fado_table_t *t);

@@ -10,6 +10,45 @@ Fado::Routes::export_backends(9);
 
 Fado::Routes->new(prefix => "t150$_:") for 'a' .. 'k';
 
+# A Redis of this suite's own, which it stops and starts.
+our $OwnRedis = Fado::Routes::backend_port(15);
+$ENV{TEST_NGINX_OWN_REDIS_PORT} = $OwnRedis;
+
+# State files live beside the server root, which each block recreates.
+our $StateDir = ($ENV{TEST_NGINX_SERVROOT} // 't/servroot') . '-t150-state';
+system('rm', '-rf', $StateDir);
+mkdir $StateDir or die "cannot create $StateDir: $!";
+$ENV{TEST_NGINX_STATE_DIR} = $StateDir;
+
+# A damaged snapshot: a well-formed route whose checksum does not match.
+{
+    open my $fh, '>', "$StateDir/damaged.snap" or die "$StateDir: $!";
+    print $fh "fado-snapshot 1 5\nS 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0\n"
+            . "R photos 5 - S0\nend 0badc0de 3\n";
+    close $fh;
+}
+
+# Stops the nginx under test and starts it again (a restart, not a reload).
+sub restart_nginx {
+    my $root = $ENV{TEST_NGINX_SERVROOT};
+    open my $fh, '<', "$root/logs/nginx.pid" or die "no pid file: $!";
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+    kill 'TERM', $pid or die "cannot stop nginx $pid: $!";
+    my $deadline = time + 10;
+    sleep 0.05 while kill(0, $pid) && time < $deadline;
+    die "nginx $pid does not stop\n" if kill 0, $pid;
+    my $bin = $ENV{TEST_NGINX_BINARY} // 'nginx';
+    system("$bin -e $root/logs/error.log -p $root/ -c $root/conf/nginx.conf") == 0
+        or die "nginx does not start again\n";
+    $deadline = time + 10;
+    until (Fado::Routes::http_get('/fado-status')) {
+        die "nginx does not answer after its restart\n" if time > $deadline;
+        sleep 0.05;
+    }
+}
+
 our $Backends = <<'_EOC_';
     upstream fn { fado; }
     upstream fn0 { fado max_fails=0; }
@@ -19,10 +58,11 @@ our $Backends = <<'_EOC_';
 _EOC_
 
 sub http_config {
-    my ($prefix, $size) = @_;
-    return "    fado_shm_zone fado_t150 " . ($size // '1m') . ";\n"
-         . '    fado_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT '
-         . 'password=$TEST_NGINX_REDIS_PASSWORD prefix=' . $prefix . ";\n"
+    my ($prefix, $size, $state, $redis) = @_;
+    $redis //= '127.0.0.1:$TEST_NGINX_REDIS_PORT password=$TEST_NGINX_REDIS_PASSWORD';
+    return "    fado_shm_zone fado_t150 " . ($size // '1m')
+         . ($state ? " state=$state" : '') . ";\n"
+         . "    fado_redis $redis prefix=$prefix;\n"
          . $Backends;
 }
 
@@ -143,3 +183,43 @@ GET /fado-status
 [qr/\[alert\] .*fado: fado_shm_zone is full, record for bucket "bucket-\d+" not applied/,
  qr/fado: fado_shm_zone is full, \d+ more records not applied \(see alloc_failures in fado_status\)/]
 --- timeout: 15
+
+
+
+=== TEST 5: restarted while Redis is down, nginx serves the table it wrote to its state file
+--- http_config eval: main::http_config('t150e:', '1m', '$TEST_NGINX_STATE_DIR/routes.snap', '127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT')
+--- init
+Fado::Routes::start_redis($main::OwnRedis);
+my $r = Fado::Routes->new(prefix => 't150e:', port => $main::OwnRedis, password => '');
+$r->cset('eu-1', 'eu up ' . "127.0.0.1:$ENV{TEST_NGINX_B2_PORT},1,0");
+$r->set2('photos', '- eu-1');
+$r->set('videos', '- ' . main::ep(1, 'us-1', 'us'));
+my $v = 0 + $r->default('- ' . main::ep(3, 'any', 'any'));
+Fado::Routes::wait_version($v);
+# the owner writes the file a moment after the last change
+Fado::Routes::wait_body('/fado-status', {}, qr/"written_version":$v,/, 5);
+Fado::Routes::stop_redis($main::OwnRedis);
+main::restart_nginx();
+Fado::Routes::wait_body('/fado-status', {}, qr/"state":"down"/, 5);
+--- pipelined_requests eval
+["GET /u/photos", "GET /u/videos", "GET /u/unknown", "GET /fado-status"]
+--- response_body_like eval
+[qr/^b2\n\z/, qr/^b1\n\z/, qr/^b3\n\z/,
+ qr/^\{"ready":true,"table_version":4,"routes":2,"default_route":true,.*"clusters_count":1,.*"state":"down".*"state_file":\{"configured":true,"loaded_version":4,/]
+--- error_log eval
+[qr/fado: table version 4 loaded from ".*routes\.snap": 2 routes, 1 clusters; Redis replaces it once reachable/,
+ qr/keeping the last table/]
+--- timeout: 20
+
+
+
+=== TEST 6: a damaged state file is rejected with an error line and routes nothing
+--- http_config eval: main::http_config('t150f:', '1m', '$TEST_NGINX_STATE_DIR/damaged.snap', '127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT')
+--- pipelined_requests eval
+["GET /u/photos", "GET /fado-status"]
+--- error_code eval
+[503, 200]
+--- response_body_like eval
+[qr/503/, qr/^\{"ready":false,"table_version":0,"routes":0,/]
+--- error_log eval
+qr/fado: table snapshot ".*damaged\.snap" ignored: checksum mismatch/
