@@ -416,38 +416,28 @@ ngx_http_fado_param(ngx_str_t *arg, const char *name, ngx_str_t *value)
 }
 
 
-static char *
-ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+/* An IP literal with an optional port: no blocking DNS lookup in a worker. */
+static ngx_int_t
+ngx_http_fado_redis_addr(ngx_str_t *value, ngx_http_fado_redis_server_t *rs)
 {
-    ngx_http_fado_main_conf_t  *fmcf = conf;
+    u_char           *p;
+    ngx_str_t         host;
+    ngx_int_t         port;
+    struct in6_addr   a6;
 
-    u_char       *p;
-    ngx_str_t    *value, v, host;
-    ngx_int_t     n, port;
-    ngx_msec_t    ms;
-    ngx_uint_t    i;
-    struct in6_addr  a6;
-
-    if (fmcf->redis_set) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    fmcf->redis = value[1];
-
-    /* an IP literal: a blocking DNS lookup has no place in a worker */
-    host = value[1];
+    rs->name = *value;
+    host = *value;
     port = 6379;
 
     if (host.len && host.data[0] == '[') {
         p = ngx_strlchr(host.data, host.data + host.len, ']');
         if (p == NULL) {
-            goto bad_addr;
+            return NGX_ERROR;
         }
 
         if (p + 1 < host.data + host.len) {
             if (p[1] != ':') {
-                goto bad_addr;
+                return NGX_ERROR;
             }
 
             port = ngx_atoi(p + 2, host.data + host.len - p - 2);
@@ -467,21 +457,73 @@ ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (port < 1 || port > 65535 || host.len == 0
         || host.len > NGX_INET6_ADDRSTRLEN)
     {
-        goto bad_addr;
+        return NGX_ERROR;
     }
 
-    ngx_memcpy(fmcf->redis_host, host.data, host.len);
-    fmcf->redis_host[host.len] = '\0';
+    ngx_memcpy(rs->host, host.data, host.len);
+    rs->host[host.len] = '\0';
 
-    if (ngx_inet_addr(fmcf->redis_host, host.len) == INADDR_NONE
-        && ngx_inet6_addr(fmcf->redis_host, host.len, a6.s6_addr) != NGX_OK)
+    if (ngx_inet_addr(rs->host, host.len) == INADDR_NONE
+        && ngx_inet6_addr(rs->host, host.len, a6.s6_addr) != NGX_OK)
     {
-        goto bad_addr;
+        return NGX_ERROR;
     }
 
-    fmcf->redis_port = port;
+    rs->port = port;
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_main_conf_t  *fmcf = conf;
+
+    u_char       *p;
+    ngx_str_t    *value, v;
+    ngx_int_t     n;
+    ngx_msec_t    ms;
+    ngx_uint_t    i, first;
+
+    if (fmcf->redis_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* the servers come first, in order of preference; then parameters */
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')) {
+            break;
+        }
+
+        if (fmcf->nservers == NGX_HTTP_FADO_REDIS_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "more than %d Redis servers",
+                               NGX_HTTP_FADO_REDIS_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_fado_redis_addr(&value[i],
+                                     &fmcf->servers[fmcf->nservers])
+            != NGX_OK)
+        {
+            goto bad_addr;
+        }
+
+        fmcf->nservers++;
+    }
+
+    if (fmcf->nservers == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no Redis server before \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    first = i;
+
+    for (i = first; i < cf->args->nelts; i++) {
 
         if (ngx_http_fado_param(&value[i], "password", &v)) {
             if (v.len == 0) {
@@ -576,7 +618,7 @@ bad_addr:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid Redis address \"%V\" (an IP literal with an "
-                       "optional port is expected)", &value[1]);
+                       "optional port is expected)", &value[i]);
     return NGX_CONF_ERROR;
 
 invalid:

@@ -30,12 +30,22 @@ enum {
 };
 
 
+#define NGX_HTTP_FADO_REDIS_MAX  8
+
+
+/* One server of fado_redis: a primary or one of its replicas. */
+typedef struct {
+    ngx_str_t                  name;         /* as written, for messages */
+    u_char                     host[NGX_INET6_ADDRSTRLEN + 1];
+    ngx_int_t                  port;
+} ngx_http_fado_redis_server_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *shm_zone;
 
-    ngx_str_t                  redis;        /* as written, for messages */
-    u_char                     redis_host[NGX_INET6_ADDRSTRLEN + 1];
-    ngx_int_t                  redis_port;
+    ngx_http_fado_redis_server_t  servers[NGX_HTTP_FADO_REDIS_MAX];
+    ngx_uint_t                 nservers;
     ngx_str_t                  password;     /* NUL terminated */
     ngx_int_t                  db;
     ngx_str_t                  prefix;

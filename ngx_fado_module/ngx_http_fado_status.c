@@ -185,9 +185,18 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = ngx_sprintf(p, "],");
 
-    p = ngx_sprintf(p, "\"sync\":{\"state\":\"%s\",\"owner_pid\":%uA,"
-                    "\"epoch\":",
+    p = ngx_sprintf(p, "\"sync\":{\"state\":\"%s\",\"owner_pid\":%uA,",
                     ngx_http_fado_sync_state_name(sh->state), sh->owner);
+
+    if (fmcf->nservers) {
+        p = ngx_sprintf(p, "\"redis\":");
+        p = ngx_http_fado_json_str(p,
+                fmcf->servers[sh->redis_server % fmcf->nservers].name.data,
+                fmcf->servers[sh->redis_server % fmcf->nservers].name.len);
+        p = ngx_sprintf(p, ",\"redis_servers\":%ui,", fmcf->nservers);
+    }
+
+    p = ngx_sprintf(p, "\"epoch\":");
     p = ngx_http_fado_json_str(p, sh->epoch, sh->epoch_len);
 
     p = ngx_sprintf(p, ",\"resyncs\":%ui,\"last_resync_ms\":%M,"

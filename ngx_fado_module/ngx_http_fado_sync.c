@@ -8,6 +8,11 @@
  * epoch sends it back to the snapshot. While Redis is away the table stays
  * as it was and the owner reconnects with back-off.
  *
+ * fado_redis may list several servers (a primary and its replicas, all
+ * holding the same keys): a connection that fails or drops moves on to the
+ * next one at once, and after a whole round without an answer the owner
+ * backs off and starts again from the first, the preferred one.
+ *
  * Ownership moves when the owner dies (a respawned worker finds its pid
  * gone) or when a reload brings workers of a newer configuration.
  */
@@ -42,6 +47,8 @@ typedef struct {
     ngx_event_t                 state;      /* write the state file */
 
     ngx_msec_t                  backoff;
+    ngx_uint_t                  server;     /* index in fmcf->servers */
+    ngx_uint_t                  walk;       /* servers failed this round */
     ngx_msec_t                  snapshot_start;
     ngx_msec_t                  last_resync;
     ngx_atomic_uint_t           gen;        /* our configuration's */
@@ -63,6 +70,8 @@ typedef struct {
 
 
 static ngx_http_fado_sync_t  ngx_http_fado_sync;
+
+#define ngx_http_fado_sync_name(s)  (&(s)->fmcf->servers[(s)->server].name)
 
 static const char  *ngx_http_fado_sync_states[] = {
     "disabled", "connecting", "snapshot", "following", "down"
@@ -384,13 +393,37 @@ ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
         return;
     }
 
+    ngx_http_fado_table_error(sh, "Redis %V: %*s", ngx_http_fado_sync_name(s),
+                              len, why);
+
+    if (++s->walk < s->fmcf->nservers) {
+        /* a replica holds the same table: go on with it at once */
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "fado: Redis %V: %*s; keeping the last table, "
+                      "trying %V next", ngx_http_fado_sync_name(s), len, why,
+                      &s->fmcf->servers[(s->server + 1)
+                                        % s->fmcf->nservers].name);
+
+        s->server = (s->server + 1) % s->fmcf->nservers;
+        sh->redis_server = s->server;
+        sh->state = NGX_HTTP_FADO_SYNC_CONNECTING;
+
+        if (s->owner && !ngx_exiting) {
+            ngx_add_timer(&s->retry, 1);
+        }
+
+        return;
+    }
+
     ngx_log_error(NGX_LOG_ERR, s->log, 0,
                   "fado: Redis %V: %*s; keeping the last table, "
-                  "retrying in %Mms", &s->fmcf->redis, len, why,
+                  "retrying in %Mms", ngx_http_fado_sync_name(s), len, why,
                   s->backoff ? ngx_min(s->backoff * 2, NGX_HTTP_FADO_BACKOFF_MAX)
                              : NGX_HTTP_FADO_BACKOFF_MIN);
 
-    ngx_http_fado_table_error(sh, "Redis %V: %*s", &s->fmcf->redis, len, why);
+    /* a new round, from the preferred server */
+    s->walk = 0;
+    s->server = 0;
     sh->state = NGX_HTTP_FADO_SYNC_DOWN;
 
     s->backoff = s->backoff
@@ -470,6 +503,9 @@ ngx_http_fado_sync_reply(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
         return NULL;
     }
 
+    /* this server answers: a later failure starts a new round */
+    s->walk = 0;
+
     return reply;
 }
 
@@ -520,7 +556,7 @@ ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
     {
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                       "fado: Redis %V back, same epoch, following the feed "
-                      "from version %uL", &s->fmcf->redis, s->version);
+                      "from version %uL", ngx_http_fado_sync_name(s), s->version);
         s->backoff = 0;
         s->table->sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
         ngx_http_fado_sync_follow(s);
@@ -536,7 +572,7 @@ ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: Redis %V has a new epoch, resyncing",
-                  &s->fmcf->redis);
+                  ngx_http_fado_sync_name(s));
     ngx_http_fado_sync_snapshot(s);
 }
 
@@ -557,7 +593,10 @@ ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
 
     s->table->sh->state = NGX_HTTP_FADO_SYNC_CONNECTING;
 
-    ac = redisAsyncConnect((char *) fmcf->redis_host, (int) fmcf->redis_port);
+    s->table->sh->redis_server = s->server;
+
+    ac = redisAsyncConnect((char *) fmcf->servers[s->server].host,
+                           (int) fmcf->servers[s->server].port);
     if (ac == NULL) {
         ngx_http_fado_sync_lost(s, NULL, "out of memory",
                                 sizeof("out of memory") - 1);
@@ -592,7 +631,7 @@ ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
                    "fado: connecting to Redis %s:%i",
-                   fmcf->redis_host, fmcf->redis_port);
+                   fmcf->servers[s->server].host, fmcf->servers[s->server].port);
 
     /* pipelined: hiredis sends them once the connection is up */
     if (fmcf->password.len) {

@@ -167,6 +167,7 @@ typedef struct {
     size_t                     epoch_len;
     size_t                     last_error_len;
     ngx_uint_t                 ready;       /* a first table is loaded */
+    ngx_uint_t                 redis_server; /* index the owner uses */
     uint64_t                   state_loaded_version;
     uint64_t                   state_version;   /* last written */
     ngx_uint_t                 state_writes;

@@ -14,6 +14,12 @@ Fado::Routes->new(prefix => "t150$_:") for 'a' .. 'k';
 our $OwnRedis = Fado::Routes::backend_port(15);
 $ENV{TEST_NGINX_OWN_REDIS_PORT} = $OwnRedis;
 
+# A primary and its replica for the failover test.
+our $Primary = Fado::Routes::backend_port(13);
+our $Replica = Fado::Routes::backend_port(14);
+$ENV{TEST_NGINX_PRIMARY_PORT} = $Primary;
+$ENV{TEST_NGINX_REPLICA_PORT} = $Replica;
+
 # State files live beside the server root, which each block recreates.
 our $StateDir = ($ENV{TEST_NGINX_SERVROOT} // 't/servroot') . '-t150-state';
 system('rm', '-rf', $StateDir);
@@ -223,3 +229,35 @@ Fado::Routes::wait_body('/fado-status', {}, qr/"state":"down"/, 5);
 [qr/503/, qr/^\{"ready":false,"table_version":0,"routes":0,/]
 --- error_log eval
 qr/fado: table snapshot ".*damaged\.snap" ignored: checksum mismatch/
+
+
+
+=== TEST 7: the primary killed under load, the gateway fails over to its replica and follows the updates made there
+--- http_config eval: main::http_config('t150g:', '1m', undef, '127.0.0.1:$TEST_NGINX_PRIMARY_PORT 127.0.0.1:$TEST_NGINX_REPLICA_PORT')
+--- init
+Fado::Routes::start_redis($main::Primary, undef, ['--repl-diskless-sync-delay', '0']);
+Fado::Routes::start_redis($main::Replica, undef, ['--replicaof', '127.0.0.1', $main::Primary]);
+my $r = Fado::Routes->new(prefix => 't150g:', port => $main::Primary, password => '');
+my $v = 0 + $r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu'));
+Fado::Routes::wait_version($v);
+my $replica = Fado::Routes->new(prefix => 't150g:', port => $main::Replica, password => '', keep => 1);
+my $deadline = time + 5;
+sleep 0.05 until ($replica->cli('GET', 't150g:version') // '') eq $v || time > $deadline;
+die "the replica did not get version $v\n" unless $replica->cli('GET', 't150g:version') eq $v;
+my $done = Fado::Routes::load('/u/photos', 3);
+sleep 0.5;
+Fado::Routes::kill_redis($main::Primary);
+Fado::Routes::wait_body('/fado-status', {}, qr/"state":"following","owner_pid":\d+,"redis":"127\.0\.0\.1:$main::Replica"/, 5);
+# Sentinel (or an operator) promotes the replica; the publisher writes there
+$replica->cli('REPLICAOF', 'NO', 'ONE');
+$replica->set('photos', '- ' . main::ep(2, 'us-1', 'us'));
+Fado::Routes::wait_body('/u/photos', {}, qr/^b2$/m, 5);
+my ($n, $failed) = $done->();
+die "$failed of $n requests failed during the failover\n" if $failed || !$n;
+--- request
+GET /u/photos
+--- response_body
+b2
+--- error_log eval
+qr/fado: Redis 127\.0\.0\.1:\d+: .*; keeping the last table, trying 127\.0\.0\.1:\d+ next/
+--- timeout: 20
