@@ -586,13 +586,13 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
 
         m = &ctx->set->m[k];
 
-        old = ngx_atomic_fetch_add(&m->ep->inflight, 1);
+        old = ngx_http_fado_hold(m->ep);
 
         if (m->max_inflight == 0 || old < m->max_inflight) {
             break;
         }
 
-        (void) ngx_atomic_fetch_add(&m->ep->inflight, (ngx_atomic_int_t) -1);
+        ngx_http_fado_unhold(m->ep);
         ctx->tried[k] = 2;
         k = -1;
     }
@@ -670,7 +670,7 @@ ngx_http_fado_free_peer(ngx_peer_connection_t *pc, void *data,
     ep = ctx->member->ep;
     ctx->held = 0;
 
-    (void) ngx_atomic_fetch_add(&ep->inflight, (ngx_atomic_int_t) -1);
+    ngx_http_fado_unhold(ep);
 
     if (state & NGX_PEER_FAILED) {
         (void) ngx_atomic_fetch_add(&ep->fails, 1);

@@ -962,8 +962,7 @@ ngx_http_fado_cleanup(void *data)
     ngx_http_fado_ctx_t  *ctx = data;
 
     if (ctx->held) {
-        (void) ngx_atomic_fetch_add(&ctx->member->ep->inflight,
-                                    (ngx_atomic_int_t) -1);
+        ngx_http_fado_unhold(ctx->member->ep);
         ctx->held = 0;
     }
 
@@ -1056,6 +1055,17 @@ ngx_http_fado_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 static ngx_int_t
 ngx_http_fado_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
+
+    if (fmcf && fmcf->shm_zone
+        && (ngx_process == NGX_PROCESS_WORKER
+            || ngx_process == NGX_PROCESS_SINGLE))
+    {
+        ngx_http_fado_table_slot_claim(fmcf->shm_zone->data, cycle->log);
+    }
+
     return ngx_http_fado_sync_init_process(cycle);
 }
 
@@ -1063,5 +1073,13 @@ ngx_http_fado_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_fado_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fado_main_conf_t  *fmcf;
+
     ngx_http_fado_sync_exit_process(cycle);
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
+
+    if (fmcf && fmcf->shm_zone) {
+        ngx_http_fado_table_slot_release(fmcf->shm_zone->data, cycle->log);
+    }
 }

@@ -202,9 +202,10 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, ",\"resyncs\":%ui,\"last_resync_ms\":%M,"
                     "\"last_resync_at\":%T,\"updates\":%ui,"
                     "\"rejected_records\":%ui,\"alloc_failures\":%ui,"
-                    "\"last_error\":",
+                    "\"inflight_reclaimed\":%ui,\"last_error\":",
                     sh->resyncs, sh->last_resync_ms, sh->last_resync_at,
-                    sh->updates, sh->rejected, sh->alloc_failures);
+                    sh->updates, sh->rejected, sh->alloc_failures,
+                    sh->reclaimed);
     p = ngx_http_fado_json_str(p, sh->last_error, sh->last_error_len);
 
     p = ngx_sprintf(p, ",\"last_error_at\":%T},", sh->last_error_at);

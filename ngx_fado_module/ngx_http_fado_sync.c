@@ -326,6 +326,7 @@ ngx_http_fado_sync_tick(ngx_event_t *ev)
 
     if (s->owner) {
         ngx_rwlock_wlock(&sh->lock);
+        (void) ngx_http_fado_table_slot_reclaim(s->table, s->log);
         (void) ngx_http_fado_table_free_zombies(s->table);
         ngx_rwlock_unlock(&sh->lock);
 

@@ -17,6 +17,9 @@
 #define NGX_HTTP_FADO_BYTES_PER_SLOT   256
 
 
+ngx_uint_t  ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
+
+
 static void ngx_http_fado_table_route_unref(ngx_http_fado_table_t *t,
     ngx_http_fado_route_t *r);
 static void ngx_http_fado_table_free_set(ngx_http_fado_table_t *t,
@@ -697,4 +700,122 @@ ngx_http_fado_table_used(ngx_http_fado_table_t *t)
     /* pages the slab allocator handed out, partly used chunk pages included */
     return (size_t) (t->shpool->end - t->shpool->start)
            - t->shpool->pfree * ngx_pagesize;
+}
+
+
+/* Takes back what the worker of slot i held, once it is gone. */
+static void
+ngx_http_fado_table_slot_free(ngx_http_fado_table_t *t, ngx_uint_t i,
+    ngx_log_t *log)
+{
+    ngx_uint_t                 j, total;
+    ngx_atomic_uint_t          n;
+    ngx_http_fado_shm_t       *sh;
+    ngx_http_fado_endpoint_t  *ep;
+
+    sh = t->sh;
+    total = 0;
+
+    for (j = 0; j < sh->nep_slots; j++) {
+        for (ep = sh->ep_slots[j]; ep; ep = ep->next) {
+            n = ngx_min((ngx_atomic_uint_t) ep->held[i], ep->inflight);
+            if (n) {
+                (void) ngx_atomic_fetch_add(&ep->inflight,
+                                            - (ngx_atomic_int_t) n);
+                total += n;
+            }
+
+            ep->held[i] = 0;
+        }
+    }
+
+    if (total) {
+        sh->reclaimed += total;
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fado: worker %P is gone with %ui requests in flight; "
+                      "their in-flight counts are released",
+                      (ngx_pid_t) sh->slot_pid[i], total);
+    }
+
+    sh->slot_pid[i] = 0;
+}
+
+
+/* The caller holds the write lock. */
+ngx_uint_t
+ngx_http_fado_table_slot_reclaim(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_pid_t             pid;
+    ngx_uint_t            i, n;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = t->sh;
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_FADO_SLOTS; i++) {
+        pid = (ngx_pid_t) sh->slot_pid[i];
+
+        if (pid && pid != ngx_pid && kill(pid, 0) == -1
+            && ngx_errno == NGX_ESRCH)
+        {
+            ngx_http_fado_table_slot_free(t, i, log);
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_fado_table_slot_claim(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_uint_t            i;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = t->sh;
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    /* a respawned worker takes back what the crashed one held */
+    (void) ngx_http_fado_table_slot_reclaim(t, log);
+
+    for (i = 0; i < NGX_HTTP_FADO_SLOTS; i++) {
+        if (sh->slot_pid[i] == 0) {
+            sh->slot_pid[i] = (ngx_atomic_uint_t) ngx_pid;
+            ngx_http_fado_slot = i;
+            break;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (i == NGX_HTTP_FADO_SLOTS) {
+        ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fado: more than %d worker processes share the table; "
+                      "this one's in-flight counts are not released if it "
+                      "crashes", NGX_HTTP_FADO_SLOTS);
+    }
+}
+
+
+void
+ngx_http_fado_table_slot_release(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_uint_t  i;
+
+    i = ngx_http_fado_slot;
+
+    if (i >= NGX_HTTP_FADO_SLOTS
+        || t->sh->slot_pid[i] != (ngx_atomic_uint_t) ngx_pid)
+    {
+        return;
+    }
+
+    ngx_rwlock_wlock(&t->sh->lock);
+    ngx_http_fado_table_slot_free(t, i, log);
+    ngx_rwlock_unlock(&t->sh->lock);
+
+    ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
 }

@@ -20,6 +20,14 @@
 #include "ngx_http_fado_record.h"
 
 
+/*
+ * In-flight counts are also kept per worker process, in a slot the worker
+ * claims at start, so that the counts of a worker that crashed (and cannot
+ * release them) are taken back when its slot is reclaimed.
+ */
+#define NGX_HTTP_FADO_SLOTS  64
+
+
 typedef struct ngx_http_fado_endpoint_s  ngx_http_fado_endpoint_t;
 typedef struct ngx_http_fado_set_s       ngx_http_fado_set_t;
 typedef struct ngx_http_fado_route_s     ngx_http_fado_route_t;
@@ -36,6 +44,7 @@ struct ngx_http_fado_endpoint_s {
     ngx_atomic_t               last_fail;   /* ngx_current_msec */
     ngx_atomic_t               ewma_us;     /* response time, microseconds */
     ngx_uint_t                 refs;        /* sets using it (write lock) */
+    uint32_t                   held[NGX_HTTP_FADO_SLOTS]; /* per worker */
     uint32_t                   hash;
     socklen_t                  socklen;
     union {
@@ -131,6 +140,8 @@ typedef struct {
     ngx_atomic_t               owner;       /* pid of the sync worker */
     ngx_atomic_t               owner_gen;
     ngx_atomic_t               conf_gen;    /* bumped on every (re)load */
+    ngx_atomic_t               slot_pid[NGX_HTTP_FADO_SLOTS];
+    ngx_uint_t                 reclaimed;   /* in-flight counts taken back */
 
     ngx_http_fado_route_t    **slots;
     ngx_uint_t                 nslots;      /* a power of two */
@@ -188,6 +199,46 @@ typedef struct {
 
 
 ngx_int_t ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+
+/* This worker's slot, NGX_HTTP_FADO_SLOTS when it has none. */
+extern ngx_uint_t  ngx_http_fado_slot;
+
+
+static ngx_inline ngx_atomic_uint_t
+ngx_http_fado_hold(ngx_http_fado_endpoint_t *ep)
+{
+    ngx_atomic_uint_t  old;
+
+    old = ngx_atomic_fetch_add(&ep->inflight, 1);
+
+    /* only this process writes its slot: no atomic needed */
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        ep->held[ngx_http_fado_slot]++;
+    }
+
+    return old;
+}
+
+
+static ngx_inline void
+ngx_http_fado_unhold(ngx_http_fado_endpoint_t *ep)
+{
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        ep->held[ngx_http_fado_slot]--;
+    }
+
+    (void) ngx_atomic_fetch_add(&ep->inflight, (ngx_atomic_int_t) -1);
+}
+
+
+/* Worker start: reclaim the slots of dead workers, claim one. */
+void ngx_http_fado_table_slot_claim(ngx_http_fado_table_t *t, ngx_log_t *log);
+/* Worker exit: the slot is free again (what it held dies with it). */
+void ngx_http_fado_table_slot_release(ngx_http_fado_table_t *t,
+    ngx_log_t *log);
+/* The owner, every tick (write lock held): slots of dead workers. */
+ngx_uint_t ngx_http_fado_table_slot_reclaim(ngx_http_fado_table_t *t,
+    ngx_log_t *log);
 
 /* Request side: under the read lock, takes a reference on the set. */
 ngx_http_fado_route_t *ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh,

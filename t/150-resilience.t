@@ -184,7 +184,7 @@ my $alerts = () = $log =~ /\[alert\].*fado_shm_zone is full/g;
 die "$alerts alerts for one publication\n" unless $alerts >= 1 && $alerts <= 3;
 --- request
 GET /fado-status
---- response_body_like: "alloc_failures":[1-9]\d*,"last_error":"shared memory zone full"
+--- response_body_like: "alloc_failures":[1-9]\d*,"inflight_reclaimed":0,"last_error":"shared memory zone full"
 --- error_log eval
 [qr/\[alert\] .*fado: fado_shm_zone is full, record for bucket "bucket-\d+" not applied/,
  qr/fado: fado_shm_zone is full, \d+ more records not applied \(see alloc_failures in fado_status\)/]
@@ -260,4 +260,26 @@ GET /u/photos
 b2
 --- error_log eval
 qr/fado: Redis 127\.0\.0\.1:\d+: .*; keeping the last table, trying 127\.0\.0\.1:\d+ next/
+--- timeout: 20
+
+
+
+=== TEST 8: the in-flight counts of a worker killed under load are released when nginx respawns it
+--- http_config eval: main::http_config('t150h:')
+--- init
+Fado::Routes::blackhole($ENV{TEST_NGINX_B9_PORT});
+my $r = main::routes('t150h:');
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B9_PORT},eu-1,eu,1,0"));
+Fado::Routes::hold_request('/u/photos') for 1 .. 4;
+Fado::Routes::wait_body('/fado-status', {}, qr/"inflight":4,/, 5);
+my ($worker) = main::status() =~ /"owner_pid":(\d+)/;
+kill 'KILL', $worker or die "cannot kill worker $worker: $!";
+Fado::Routes::wait_body('/fado-status', {}, qr/"owner_pid":(?!$worker\b)\d+/, 10);
+Fado::Routes::drop_held();
+Fado::Routes::wait_body('/fado-status', {}, qr/"inflight_reclaimed":4,/, 5);
+--- request
+GET /fado-status
+--- response_body_like: "inflight_reclaimed":4,.*\{"addr":"127\.0\.0\.1:\d+","cluster":"eu-1","zone":"eu","inflight":0,"requests":4,
+--- error_log eval
+qr/fado: worker \d+ is gone with 4 requests in flight; their in-flight counts are released/
 --- timeout: 20

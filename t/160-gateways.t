@@ -189,6 +189,8 @@ is_deeply([@versions[1, 2]], [$versions[0], $versions[0]], "the three gateways a
     is($failed, 0, "no request failed on the other gateways while one restarted");
 }
 
+stop($_) for @Dirs;
+@Dirs = ();
 remove_tree($Root);
 
 done_testing();
