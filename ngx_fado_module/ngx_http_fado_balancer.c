@@ -258,7 +258,8 @@ ngx_http_fado_init_peer(ngx_http_request_t *r,
         ctx->key_hash = ngx_crc32_long(key.data, key.len);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "fado: hash key \"%V\" -> %uD", &key, ctx->key_hash);
+                       "fado: hash key of %uz bytes -> %uD", key.len,
+                       ctx->key_hash);
     }
 
     r->upstream->peer.get = ngx_http_fado_get_peer;
@@ -607,7 +608,7 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
         ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                       "fado: no endpoint of bucket \"%V\" can take the "
                       "request (%uD endpoints, all tried, failed or "
-                      "saturated)", &ctx->bucket, ctx->set->n);
+                      "saturated)", ngx_http_fado_log_bucket(ctx), ctx->set->n);
         return NGX_BUSY;
     }
 
@@ -627,7 +628,8 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_log_debug7(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "fado: bucket \"%V\" policy %s -> %V (cluster %V, "
                    "in-flight %uA, ewma %uAus, retry %ui)",
-                   &ctx->bucket, ngx_http_fado_record_policy_name(ctx->policy),
+                   ngx_http_fado_log_bucket(ctx),
+                   ngx_http_fado_record_policy_name(ctx->policy),
                    &m->ep->name, &m->ep->cluster, m->ep->inflight,
                    m->ep->ewma_us, any_tried);
 
@@ -689,7 +691,7 @@ ngx_http_fado_free_peer(ngx_peer_connection_t *pc, void *data,
             ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                           "fado: no endpoint of bucket \"%V\" can take the "
                           "request (all %uD endpoints tried and failed)",
-                          &ctx->bucket, ctx->set->n);
+                          ngx_http_fado_log_bucket(ctx), ctx->set->n);
         }
 
         return;

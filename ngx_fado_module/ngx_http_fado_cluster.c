@@ -93,6 +93,8 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 {
     char                             err[NGX_HTTP_FADO_ERR_LEN];
     u_char                          *text;
+    ngx_str_t                       *ename;
+    ngx_http_fado_esc_t              esc;
     uint32_t                         hash, old_n;
     ngx_http_fado_shm_t             *sh;
     ngx_http_fado_cluster_t         *c, **slot;
@@ -199,11 +201,11 @@ nomem:
 
 rejected:
 
+    ename = ngx_http_fado_esc(&esc, name, len);
     ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "fado: rejected record for cluster \"%*s\": %s",
-                  ngx_min(len, 64), name, err);
-    ngx_http_fado_table_error(sh, "rejected record for cluster \"%*s\": %s",
-                              ngx_min(len, 64), name, err);
+                  "fado: rejected record for cluster \"%V\": %s", ename, err);
+    ngx_http_fado_table_error(sh, "rejected record for cluster \"%V\": %s",
+                              ename, err);
     sh->rejected++;
 
     /* keep what we had for the cluster, also across a resync sweep */

@@ -739,6 +739,12 @@ ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* off: no lookup here, whatever an enclosing level says */
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        flcf->bucket = NULL;
+        return NGX_CONF_OK;
+    }
+
     flcf->bucket = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
     if (flcf->bucket == NULL) {
         return NGX_CONF_ERROR;
@@ -913,25 +919,31 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         if (flcf->unknown_status) {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "fado: bucket \"%V\" unknown, answering %i",
-                           &bucket, flcf->unknown_status);
+                           ngx_http_fado_log_bucket(ctx),
+                           flcf->unknown_status);
             return flcf->unknown_status;
         }
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: no route for bucket \"%V\" and no default "
-                      "route, answering %i", &bucket, flcf->no_route_status);
+                      "route, answering %i", ngx_http_fado_log_bucket(ctx),
+                      flcf->no_route_status);
         return flcf->no_route_status;
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fado: bucket \"%V\" %V, %uD endpoints, policy %s",
-                   &bucket, &ngx_http_fado_localities[ctx->locality],
+                   ngx_http_fado_log_bucket(ctx),
+                   &ngx_http_fado_localities[ctx->locality],
                    ctx->set->n, ngx_http_fado_record_policy_name(ctx->policy));
 
     if (ctx->set->n == 0) {
+        /* known, but nothing can serve it: neither local nor fallback */
+        ctx->locality = NGX_HTTP_FADO_LOCALITY_NONE;
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: no endpoint can serve bucket \"%V\" (%s), "
-                      "answering %i", &bucket,
+                      "answering %i", ngx_http_fado_log_bucket(ctx),
                       ctx->contract == 2
                       ? "none of its clusters has an endpoint up"
                       : "its route lists none",
@@ -943,7 +955,8 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: all %uD endpoints of bucket \"%V\" are "
                       "saturated, answering %i",
-                      ctx->set->n, &bucket, flcf->no_route_status);
+                      ctx->set->n, ngx_http_fado_log_bucket(ctx),
+                      flcf->no_route_status);
         return flcf->no_route_status;
     }
 
@@ -953,6 +966,33 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/* The request's bucket for a log line: escaped once, when first needed. */
+ngx_str_t *
+ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx)
+{
+    u_char  *p;
+
+    static ngx_str_t  unknown = ngx_string("(out of memory)");
+
+    if (ctx->bucket_log.data) {
+        return &ctx->bucket_log;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, NGX_HTTP_FADO_TEXT_LOG_SIZE);
+    if (p == NULL) {
+        return &unknown;
+    }
+
+    ctx->bucket_log.data = p;
+    ctx->bucket_log.len = ngx_http_fado_text_log(p, ctx->bucket.data,
+                                                 ctx->bucket.len,
+                                                 NGX_HTTP_FADO_TEXT_LOG_MAX)
+                          - p;
+
+    return &ctx->bucket_log;
 }
 
 

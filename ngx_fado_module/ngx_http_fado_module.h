@@ -87,6 +87,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t        *request;
     ngx_str_t                  bucket;
+    ngx_str_t                  bucket_log;    /* escaped, for log lines */
     ngx_http_fado_set_t       *set;           /* referenced until cleanup */
     ngx_http_fado_member_t    *member;        /* last chosen */
     ngx_http_fado_srv_conf_t  *uscf;
@@ -107,6 +108,7 @@ extern ngx_module_t  ngx_http_fado_module;
 
 
 ngx_http_fado_table_t *ngx_http_fado_table(ngx_http_fado_main_conf_t *fmcf);
+ngx_str_t *ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx);
 void ngx_http_fado_need_table(char *directive);
 
 /* balancer */

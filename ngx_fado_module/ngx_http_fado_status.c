@@ -13,7 +13,7 @@
 
 /* generous upper bound of one endpoint's text in either format */
 #define NGX_HTTP_FADO_EP_TEXT   1024
-#define NGX_HTTP_FADO_HEAD_TEXT 2048
+#define NGX_HTTP_FADO_HEAD_TEXT 4096
 #define NGX_HTTP_FADO_CLUSTER_TEXT 512
 
 
@@ -56,8 +56,9 @@ ngx_http_fado_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static u_char *
 ngx_http_fado_json_str(u_char *p, u_char *s, size_t len)
 {
+    /* valid UTF-8 whatever Redis or a request gave (6 bytes per byte) */
     *p++ = '"';
-    p = (u_char *) ngx_escape_json(p, s, len);
+    p = ngx_http_fado_text_json(p, s, len);
     *p++ = '"';
     return p;
 }

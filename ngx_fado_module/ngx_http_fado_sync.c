@@ -375,6 +375,7 @@ static void
 ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
     const char *why, size_t len)
 {
+    ngx_http_fado_esc_t   esc;
     ngx_http_fado_shm_t  *sh;
 
     sh = s->table->sh;
@@ -393,6 +394,10 @@ ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
     if (why == NULL) {
         return;
     }
+
+    /* an error reply of Redis is text from outside too */
+    why = (const char *) ngx_http_fado_esc(&esc, why, len)->data;
+    len = esc.s.len;
 
     ngx_http_fado_table_error(sh, "Redis %V: %*s", ngx_http_fado_sync_name(s),
                               len, why);
@@ -1175,6 +1180,7 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 {
     uint64_t              v;
     redisReply           *fields, *op, *b, *c, *rec;
+    ngx_http_fado_esc_t   esc, esc2;
     ngx_http_fado_shm_t  *sh;
 
     sh = s->table->sh;
@@ -1195,8 +1201,9 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
         != NGX_OK || op == NULL)
     {
         ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "fado: feed entry %*s without version or op, resyncing",
-                      entry->element[0]->len, entry->element[0]->str);
+                      "fado: feed entry %V without version or op, resyncing",
+                      ngx_http_fado_esc(&esc, entry->element[0]->str,
+                                        entry->element[0]->len));
         return NGX_DECLINED;
     }
 
@@ -1244,9 +1251,10 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 
     } else {
         ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "fado: feed entry %*s has unknown op \"%*s\", resyncing",
-                      entry->element[0]->len, entry->element[0]->str,
-                      op->len, op->str);
+                      "fado: feed entry %V has unknown op \"%V\", resyncing",
+                      ngx_http_fado_esc(&esc, entry->element[0]->str,
+                                        entry->element[0]->len),
+                      ngx_http_fado_esc(&esc2, op->str, op->len));
         return NGX_DECLINED;
     }
 

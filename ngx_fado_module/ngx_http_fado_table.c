@@ -165,6 +165,8 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     char                          err[NGX_HTTP_FADO_ERR_LEN];
     uint32_t                      hash;
     ngx_int_t                     rc;
+    ngx_str_t                    *name;
+    ngx_http_fado_esc_t           esc;
     ngx_http_fado_shm_t          *sh;
     ngx_http_fado_set_t          *set;
     ngx_http_fado_group_t        *group;
@@ -174,11 +176,12 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     sh = t->sh;
 
     if (len && !ngx_http_fado_record_bucket_valid((char *) bucket, len)) {
+        name = ngx_http_fado_esc(&esc, bucket, len);
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "fado: rejected route for invalid bucket name \"%*s\"",
-                      ngx_min(len, 64), bucket);
-        ngx_http_fado_table_error(sh, "invalid bucket name \"%*s\"",
-                                  ngx_min(len, 64), bucket);
+                      "fado: rejected record for bucket \"%V\": invalid "
+                      "bucket name", name);
+        ngx_http_fado_table_error(sh, "rejected record for bucket \"%V\": "
+                                  "invalid bucket name", name);
         sh->rejected++;
         return NGX_DECLINED;
     }
@@ -285,13 +288,13 @@ nomem:
 
 rejected:
 
+    /* err quotes what it rejects escaped already (the record decoder) */
+    name = len ? ngx_http_fado_esc(&esc, bucket, len)
+               : ngx_http_fado_esc(&esc, "(default)", sizeof("(default)") - 1);
     ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "fado: rejected record for bucket \"%*s\": %s",
-                  len ? len : sizeof("(default)") - 1,
-                  len ? bucket : (u_char *) "(default)", err);
-    ngx_http_fado_table_error(sh, "rejected record for bucket \"%*s\": %s",
-                              len ? len : sizeof("(default)") - 1,
-                              len ? bucket : (u_char *) "(default)", err);
+                  "fado: rejected record for bucket \"%V\": %s", name, err);
+    ngx_http_fado_table_error(sh, "rejected record for bucket \"%V\": %s",
+                              name, err);
     sh->rejected++;
 
     /* keep what we had for the bucket, also across a resync sweep */
@@ -315,6 +318,8 @@ void
 ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
     const char *what, u_char *name, size_t len)
 {
+    ngx_http_fado_esc_t  esc;
+
     t->sh->alloc_failures++;
     ngx_http_fado_table_error(t->sh, "shared memory zone full");
 
@@ -326,8 +331,8 @@ ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
     ngx_http_fado_nomem_last = ngx_time();
 
     ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "fado: fado_shm_zone is full, record for %s \"%*s\" "
-                  "not applied", what, len, name);
+                  "fado: fado_shm_zone is full, record for %s \"%V\" "
+                  "not applied", what, ngx_http_fado_esc(&esc, name, len));
 }
 
 

@@ -18,6 +18,24 @@
 #include <ngx_core.h>
 
 #include "ngx_http_fado_record.h"
+#include "ngx_http_fado_text.h"
+
+
+/* A name from Redis or a request, escaped for a log line (%V). */
+typedef struct {
+    ngx_str_t                  s;
+    u_char                     buf[NGX_HTTP_FADO_TEXT_LOG_SIZE];
+} ngx_http_fado_esc_t;
+
+
+static ngx_inline ngx_str_t *
+ngx_http_fado_esc(ngx_http_fado_esc_t *e, const void *p, size_t len)
+{
+    e->s.data = e->buf;
+    e->s.len = ngx_http_fado_text_log(e->buf, p, len,
+                                      NGX_HTTP_FADO_TEXT_LOG_MAX) - e->buf;
+    return &e->s;
+}
 
 
 /*

@@ -283,3 +283,83 @@ GET /fado-status
 --- error_log eval
 qr/fado: worker \d+ is gone with 4 requests in flight; their in-flight counts are released/
 --- timeout: 20
+
+
+
+=== TEST 9: fado_bucket off turns the lookup off where an enclosing level set it
+--- http_config eval: main::http_config('t150i:')
+--- config
+    fado_bucket $arg_b;
+    fado_unknown_bucket 404;
+    location = /plain {
+        fado_bucket off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_B1_PORT;
+    }
+    location = /looked-up { proxy_pass http://127.0.0.1:$TEST_NGINX_B1_PORT; }
+--- pipelined_requests eval
+["GET /plain?b=nosuchbucket", "GET /looked-up?b=nosuchbucket"]
+--- error_code eval
+[200, 404]
+--- response_body_like eval
+[qr/^b1\n\z/, qr/404/]
+
+
+
+=== TEST 10: $fado_locality is none for a known bucket whose route lists no endpoint
+--- http_config eval: main::http_config('t150j:')
+--- config
+    location /loc/ {
+        fado_bucket $arg_b;
+        add_header X-Locality $fado_locality always;
+        proxy_pass http://fn;
+    }
+--- init
+my $r = main::routes('t150j:');
+Fado::Routes::wait_version($r->set('photos', '-'));
+--- request
+GET /loc/?b=photos
+--- error_code: 503
+--- response_headers
+X-Locality: none
+--- error_log
+fado: no endpoint can serve bucket "photos" (its route lists none)
+
+
+
+=== TEST 11: bucket names and records from Redis are escaped in the error log: no forged line
+--- http_config eval: main::http_config('t150k:')
+--- init
+my $r = main::routes('t150k:');
+$r->set("evil\n2026/12/01 00:00:00 [alert] 1#1: forged", '- ' . main::ep(1, 'eu-1', 'eu'));
+$r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu\n[alert]forged,eu,1,0");
+Fado::Routes::wait_version($r->set('fine', '- ' . main::ep(1, 'eu-1', 'eu')));
+--- request
+GET /u/fine
+--- response_body
+b1
+--- error_log eval
+[qr/fado: rejected record for bucket "evil\\x0a2026\/12\/01 00:00:00 \[alert\] 1#1: forged": invalid bucket name/,
+ qr/fado: rejected record for bucket "photos": invalid cluster "eu\\x0a\[alert\]forged"/]
+--- no_error_log eval
+[qr/^\S+ \S+ \[alert\] 1#1: forged/, qr/^\[alert\]forged/]
+
+
+
+=== TEST 12: fado_status answers valid UTF-8 JSON whatever bytes Redis and the request gave
+--- http_config eval: main::http_config('t150l:')
+--- init
+use JSON::PP ();
+my $r = main::routes('t150l:');
+$r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu'));
+$r->set("caf\xc3\xa9\xff\"x", '- ' . main::ep(1, 'eu-1', 'eu'));
+Fado::Routes::wait_version($r->reset("ep\xff\xfe\n\"och"));
+Fado::Routes::wait_body('/fado-status', {}, qr/"resyncs":2/, 5);
+for my $path ('/fado-status', '/fado-status?bucket=%ff%fe%0a%22', '/fado-status?bucket=photos') {
+    my ($st, $body) = Fado::Routes::http_get($path);
+    die "$path answered $st\n" unless $st == 200;
+    eval { JSON::PP->new->utf8->decode($body); 1 }
+        or die "$path is not valid UTF-8 JSON: $@ in $body\n";
+}
+--- request
+GET /fado-status
+--- response_body_like: "epoch":"ep\\ufffd\\ufffd\\u000a\\"och",.*"last_error":"rejected record for bucket \\"caf\\\\xc3\\\\xa9\\\\xff\\\\x22x\\": invalid bucket name"
