@@ -235,6 +235,17 @@ upstream "fn" in
 
 
 
+=== TEST 16c: keepalive before fado is refused (it must come after)
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { keepalive 8; fado; }
+--- config
+--- must_die
+--- error_log
+load balancing method redefined
+
+
+
 === TEST 17: fado_unknown_bucket rejects what is neither default nor a status
 --- http_config
     fado_shm_zone fado_t100 1m;

@@ -58,6 +58,7 @@ sub restart_nginx {
 our $Backends = <<'_EOC_';
     upstream fn { fado; }
     upstream fn0 { fado max_fails=0; }
+    upstream fnk { fado; keepalive 8; }
     server { listen 127.0.0.1:$TEST_NGINX_B1_PORT; return 200 "b1\n"; }
     server { listen 127.0.0.1:$TEST_NGINX_B2_PORT; return 200 "b2\n"; }
     server { listen 127.0.0.1:$TEST_NGINX_B3_PORT; return 200 "b3\n"; }
@@ -363,3 +364,25 @@ for my $path ('/fado-status', '/fado-status?bucket=%ff%fe%0a%22', '/fado-status?
 --- request
 GET /fado-status
 --- response_body_like: "epoch":"ep\\ufffd\\ufffd\\u000a\\"och",.*"last_error":"rejected record for bucket \\"caf\\\\xc3\\\\xa9\\\\xff\\\\x22x\\": invalid bucket name"
+
+
+
+=== TEST 13: keepalive after fado keeps connections to the endpoints it picks
+--- http_config eval: main::http_config('t150m:')
+--- config
+    location /k/ {
+        fado_bucket $arg_b;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass http://fnk;
+        add_header X-Upstream-Conn $upstream_connect_time;
+    }
+--- init
+my $r = main::routes('t150m:');
+Fado::Routes::wait_version($r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu')));
+--- pipelined_requests eval
+["GET /k/?b=photos", "GET /k/?b=photos", "GET /k/?b=photos"]
+--- response_body eval
+["b1\n", "b1\n", "b1\n"]
+--- no_error_log
+[error]
