@@ -67,15 +67,13 @@ ngx_http_fado_state_flush(ngx_http_fado_state_out_t *o)
 }
 
 
-/* Appends one line (the caller gives its text without the newline). */
+/* Appends bytes to the current line. */
 static void
-ngx_http_fado_state_line(ngx_http_fado_state_out_t *o, u_char *p, size_t len)
+ngx_http_fado_state_put(ngx_http_fado_state_out_t *o, u_char *p, size_t len)
 {
     size_t  n;
 
     ngx_crc32_update(&o->crc, p, len);
-    ngx_crc32_update(&o->crc, (u_char *) "\n", 1);
-    o->lines++;
 
     while (len) {
         if (o->pos == o->buf + NGX_HTTP_FADO_STATE_BUF) {
@@ -87,27 +85,25 @@ ngx_http_fado_state_line(ngx_http_fado_state_out_t *o, u_char *p, size_t len)
         p += n;
         len -= n;
     }
-
-    if (o->pos == o->buf + NGX_HTTP_FADO_STATE_BUF) {
-        ngx_http_fado_state_flush(o);
-    }
-
-    *o->pos++ = '\n';
 }
 
 
-/* A line made of a short head (at most 256 bytes) and a long tail. */
+/* A line made of a head and a tail of any length, and its newline. */
 static void
 ngx_http_fado_state_line2(ngx_http_fado_state_out_t *o, u_char *head,
     u_char *head_end, u_char *tail, size_t tail_len)
 {
-    u_char         *p;
-    static u_char   line[256 + NGX_HTTP_FADO_RECORD_MAX + 64];
+    ngx_http_fado_state_put(o, head, head_end - head);
+    ngx_http_fado_state_put(o, tail, tail_len);
+    ngx_http_fado_state_put(o, (u_char *) "\n", 1);
+    o->lines++;
+}
 
-    p = ngx_cpymem(line, head, head_end - head);
-    p = ngx_cpymem(p, tail, ngx_min(tail_len, NGX_HTTP_FADO_RECORD_MAX + 64));
 
-    ngx_http_fado_state_line(o, line, p - line);
+static void
+ngx_http_fado_state_line(ngx_http_fado_state_out_t *o, u_char *p, size_t len)
+{
+    ngx_http_fado_state_line2(o, p, p + len, NULL, 0);
 }
 
 
