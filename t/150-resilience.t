@@ -387,3 +387,23 @@ Fado::Routes::wait_version($r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu')));
 ["b1\n", "b1\n", "b1\n"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: the state file is written once for a burst of updates, not once per update
+--- http_config eval: main::http_config('t150n:', '1m', '$TEST_NGINX_STATE_DIR/burst.snap')
+--- init
+my $r = main::routes('t150n:');
+my $v;
+$v = 0 + $r->set(sprintf('bucket-%03d', $_), '- ' . main::ep(1, 'eu-1', 'eu')) for 1 .. 200;
+Fado::Routes::wait_version($v, '/fado-status', 10);
+Fado::Routes::wait_body('/fado-status', {}, qr/"written_version":$v,/, 5);
+my ($writes) = main::status() =~ /"writes":(\d+)/;
+die "$writes writes for 200 updates\n" unless $writes >= 1 && $writes <= 10;
+--- request
+GET /u/bucket-200
+--- response_body
+b1
+--- no_error_log
+[error]
+--- timeout: 20
