@@ -6,6 +6,8 @@
   bench/gateway.py propagation  [--quick]   route write in Redis -> first request
                                             served by the new endpoint (1k, 1M routes)
   bench/gateway.py resync                   1M-route resync time, shm bytes per route
+  bench/gateway.py state                    1M routes: state file size and write time,
+                                            cold start without Redis served from it
   bench/gateway.py overhead --v2 [--quick]  rps and p50/p99: fado with contract 2
                                             records (1k F2 buckets on 4 C2 clusters)
                                             vs plain nginx
@@ -256,7 +258,9 @@ def start_plain_nginx():
     wait_port(P_PLAIN)
 
 
-def start_fado_nginx(shm="512m"):
+def start_fado_nginx(shm="512m", state=None):
+    if state:
+        shm += " state=" + state
     body = """
     fado_shm_zone fado_bench %s;
     fado_redis 127.0.0.1:%d prefix=%s;
@@ -626,16 +630,73 @@ def resync(_quick):
                             "shm_bytes_per_route"], rows)
 
 
+def state(_quick):
+    """The state file (fado_shm_zone state=) with 1M routes."""
+    redis_proc_count = len(procs)
+    redis = start_redis()
+    redis_proc = procs[redis_proc_count]
+    start_backends()
+    n = 1000000
+    load_routes(redis, n, route_body)
+    version = int(redis.call("GET", PREFIX + "version"))
+    # workers may run as another user (nobody): they write the file
+    sdir = os.path.join(workdir, "state")
+    os.makedirs(sdir)
+    os.chmod(workdir, 0o711)
+    os.chmod(sdir, 0o777)
+    path = os.path.join(sdir, "routes.snap")
+    p = start_fado_nginx(state=path)
+    wait_routes(n)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = fado_status()
+        if '"written_version":%d,' % version in st:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("bench: the state file was not written: "
+                         + re.search(r'"state_file":\{[^}]*\}', st).group(0))
+    write_ms = int(re.search(r'"write_ms":(\d+)', st).group(1))
+    size = os.path.getsize(path)
+    log("state file: %d bytes (%.1f per route), written in %d ms"
+        % (size, size / n, write_ms))
+    # Redis goes away, the gateway restarts: its table comes from the file
+    os.killpg(redis_proc.pid, signal.SIGKILL)
+    redis_proc.wait()
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(timeout=30)
+    procs.remove(p)
+    t0 = time.time()
+    p = start_fado_nginx(state=path)
+    wait_port(P_STATUS)
+    while time.time() < t0 + 60:
+        m = re.search(r'"routes":(\d+)', fado_status())
+        if m and int(m.group(1)) == n:
+            break
+        time.sleep(0.01)
+    start_s = time.time() - t0
+    client = Client(P_FADO)
+    body = client.get(bucket_name(12345))
+    if not body.startswith(b"b"):
+        raise SystemExit("bench: a bucket is not served from the state file: %r" % body)
+    log("cold start without Redis: %d routes served after %.2f s" % (n, start_s))
+    emit("gateway-state", ["routes", "file_bytes", "bytes_per_route", "write_ms",
+                           "cold_start_s"],
+         [[n, size, "%.1f" % (size / n), write_ms, "%.2f" % start_s]])
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("overhead", "propagation", "resync"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("overhead", "propagation", "resync",
+                                                 "state"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     if not os.path.exists(MODULE):
         sys.exit("bench: %s not built: run make" % MODULE)
     quick = "--quick" in sys.argv
-    if "--v2" in sys.argv and sys.argv[1] == "resync":
-        sys.exit("bench: resync has no --v2 variant")
-    table = {"overhead": overhead, "propagation": propagation, "resync": resync}
+    if "--v2" in sys.argv and sys.argv[1] in ("resync", "state"):
+        sys.exit("bench: %s has no --v2 variant" % sys.argv[1])
+    table = {"overhead": overhead, "propagation": propagation, "resync": resync,
+             "state": state}
     if "--v2" in sys.argv:
         table = {"overhead": overhead_v2, "propagation": propagation_v2}
     try:

@@ -141,6 +141,7 @@ ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
 {
     u_char                     *p, head[256 + 2 * NGX_HTTP_FADO_NAME_MAX];
     uint32_t                    id;
+    ngx_msec_t                  start;
     ngx_uint_t                  i;
     ngx_http_fado_shm_t        *sh;
     ngx_http_fado_set_t        *set;
@@ -151,6 +152,9 @@ ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
 
     sh = t->sh;
     o = &ngx_http_fado_state_out;
+
+    ngx_time_update();
+    start = ngx_current_msec;
 
     o->fd = ngx_open_file(t->state_tmp.data, NGX_FILE_WRONLY,
                           NGX_FILE_TRUNCATE, NGX_FILE_DEFAULT_ACCESS);
@@ -251,8 +255,10 @@ ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
         return NGX_ERROR;
     }
 
+    ngx_time_update();
     sh->state_writes++;
     sh->state_written_at = ngx_time();
+    sh->state_write_ms = ngx_current_msec - start;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
                    "fado: table version %uL written to \"%V\" (%ui lines)",
@@ -520,6 +526,7 @@ ngx_http_fado_state_load(ngx_http_fado_table_t *t, ngx_log_t *log)
     uint64_t              version;
     ngx_fd_t              fd;
     ngx_int_t             rc;
+    ngx_msec_t            start;
     ngx_uint_t            lines, routes;
     ngx_pool_t           *pool;
     ngx_array_t           sets, groups;
@@ -528,6 +535,9 @@ ngx_http_fado_state_load(ngx_http_fado_table_t *t, ngx_log_t *log)
     ngx_http_fado_shm_t  *sh;
 
     sh = t->sh;
+
+    ngx_time_update();
+    start = ngx_current_msec;
 
     fd = ngx_open_file(t->state.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
@@ -608,10 +618,13 @@ ngx_http_fado_state_load(ngx_http_fado_table_t *t, ngx_log_t *log)
     sh->ready = 1;
     rc = NGX_OK;
 
+    ngx_time_update();
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "fado: table version %uL loaded from \"%V\": %ui routes, "
-                  "%ui clusters; Redis replaces it once reachable",
-                  version, &t->state, routes, sh->nclusters);
+                  "%ui clusters in %Mms; Redis replaces it once reachable",
+                  version, &t->state, routes, sh->nclusters,
+                  ngx_current_msec - start);
 
     goto done;
 

@@ -213,10 +213,11 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = ngx_sprintf(p, "\"state_file\":{\"configured\":%s,"
                     "\"loaded_version\":%uL,\"written_version\":%uL,"
-                    "\"writes\":%ui,\"errors\":%ui,\"written_at\":%T},",
+                    "\"writes\":%ui,\"errors\":%ui,\"written_at\":%T,"
+                    "\"write_ms\":%M},",
                     t->state.len ? "true" : "false", sh->state_loaded_version,
                     sh->state_version, sh->state_writes, sh->state_errors,
-                    sh->state_written_at);
+                    sh->state_written_at, sh->state_write_ms);
 
     p = ngx_sprintf(p, "\"shm\":{\"size\":%uz,\"used\":%uz,"
                     "\"bytes_per_route\":%uz,\"hash_slots\":%ui},",

@@ -202,6 +202,7 @@ typedef struct {
     ngx_uint_t                 state_writes;
     ngx_uint_t                 state_errors;
     time_t                     state_written_at;
+    ngx_msec_t                 state_write_ms;  /* the last write took */
     u_char                     epoch[64];
     u_char                     last_error[256];
 } ngx_http_fado_shm_t;

@@ -214,7 +214,7 @@ Fado::Routes::wait_body('/fado-status', {}, qr/"state":"down"/, 5);
 [qr/^b2\n\z/, qr/^b1\n\z/, qr/^b3\n\z/,
  qr/^\{"ready":true,"table_version":4,"routes":2,"default_route":true,.*"clusters_count":1,.*"state":"down".*"state_file":\{"configured":true,"loaded_version":4,/]
 --- error_log eval
-[qr/fado: table version 4 loaded from ".*routes\.snap": 2 routes, 1 clusters; Redis replaces it once reachable/,
+[qr/fado: table version 4 loaded from ".*routes\.snap": 2 routes, 1 clusters in \d+ms; Redis replaces it once reachable/,
  qr/keeping the last table/]
 --- timeout: 20
 
