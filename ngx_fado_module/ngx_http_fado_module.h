@@ -6,6 +6,8 @@
  *   ngx_http_fado_record.c    the route record decoder (no nginx inside)
  *   ngx_http_fado_table.c     the routing table in shared memory
  *   ngx_http_fado_cluster.c   contract 2: cluster records and their joins
+ *   ngx_http_fado_state.c     the table on disk (fado_shm_zone state=)
+ *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
  *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
