@@ -908,7 +908,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         ctx->set = ngx_http_fado_route_set(route);
         ctx->policy = route->policy;
         ctx->contract = route->group ? 2 : 1;
-        (void) ngx_atomic_fetch_add(&ctx->set->readers, 1);
+        ngx_http_fado_table_hold(ctx->set);
     }
 
     ctx->version = sh->version;

@@ -135,9 +135,25 @@ ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh, u_char *name, size_t len)
 }
 
 
+/* Under the read lock; counted per worker too, see slot_free. */
+void
+ngx_http_fado_table_hold(ngx_http_fado_set_t *set)
+{
+    (void) ngx_atomic_fetch_add(&set->readers, 1);
+
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        set->held[ngx_http_fado_slot]++;
+    }
+}
+
+
 void
 ngx_http_fado_table_release(ngx_http_fado_set_t *set)
 {
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        set->held[ngx_http_fado_slot]--;
+    }
+
     (void) ngx_atomic_fetch_add(&set->readers, (ngx_atomic_int_t) -1);
 }
 
@@ -414,6 +430,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
     }
 
     set->readers = 0;
+    ngx_memzero(set->held, sizeof(set->held));
     set->rr = 0;
     set->rr_retry = 0;
     set->routes = 1;
@@ -708,6 +725,22 @@ ngx_http_fado_table_used(ngx_http_fado_table_t *t)
 }
 
 
+/* Other workers release their references meanwhile: atomically. */
+static void
+ngx_http_fado_table_unhold_set(ngx_http_fado_set_t *set, ngx_uint_t i)
+{
+    ngx_atomic_uint_t  n;
+
+    n = ngx_min((ngx_atomic_uint_t) set->held[i], set->readers);
+
+    if (n) {
+        (void) ngx_atomic_fetch_add(&set->readers, - (ngx_atomic_int_t) n);
+    }
+
+    set->held[i] = 0;
+}
+
+
 /* Takes back what the worker of slot i held, once it is gone. */
 static void
 ngx_http_fado_table_slot_free(ngx_http_fado_table_t *t, ngx_uint_t i,
@@ -716,10 +749,22 @@ ngx_http_fado_table_slot_free(ngx_http_fado_table_t *t, ngx_uint_t i,
     ngx_uint_t                 j, total;
     ngx_atomic_uint_t          n;
     ngx_http_fado_shm_t       *sh;
+    ngx_http_fado_set_t       *set;
     ngx_http_fado_endpoint_t  *ep;
 
     sh = t->sh;
     total = 0;
+
+    /* the sets it held: a replaced one can then be freed */
+    for (j = 0; j < sh->nset_slots; j++) {
+        for (set = sh->set_slots[j]; set; set = set->next) {
+            ngx_http_fado_table_unhold_set(set, i);
+        }
+    }
+
+    for (set = sh->zombies; set; set = set->next) {
+        ngx_http_fado_table_unhold_set(set, i);
+    }
 
     for (j = 0; j < sh->nep_slots; j++) {
         for (ep = sh->ep_slots[j]; ep; ep = ep->next) {

@@ -87,6 +87,7 @@ typedef struct {
 struct ngx_http_fado_set_s {
     ngx_http_fado_set_t       *next;        /* intern chain, or zombie list */
     ngx_atomic_t               readers;     /* requests holding the set */
+    uint32_t                   held[NGX_HTTP_FADO_SLOTS]; /* per worker */
     ngx_atomic_t               rr;          /* round robin cursor */
     ngx_atomic_t               rr_retry;    /* the same, for retries */
     ngx_uint_t                 routes;      /* routes using it (write lock) */
@@ -262,6 +263,7 @@ ngx_uint_t ngx_http_fado_table_slot_reclaim(ngx_http_fado_table_t *t,
 /* Request side: under the read lock, takes a reference on the set. */
 ngx_http_fado_route_t *ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh,
     u_char *name, size_t len);
+void ngx_http_fado_table_hold(ngx_http_fado_set_t *set);
 void ngx_http_fado_table_release(ngx_http_fado_set_t *set);
 
 /* The endpoint set a route routes to now (read or write lock held). */

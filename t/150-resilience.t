@@ -277,10 +277,13 @@ my ($worker) = main::status() =~ /"owner_pid":(\d+)/;
 kill 'KILL', $worker or die "cannot kill worker $worker: $!";
 Fado::Routes::wait_body('/fado-status', {}, qr/"owner_pid":(?!$worker\b)\d+/, 10);
 Fado::Routes::drop_held();
-Fado::Routes::wait_body('/fado-status', {}, qr/"inflight_reclaimed":4,/, 5);
+Fado::Routes::wait_body('/fado-status', {}, qr/"inflight_reclaimed":4,.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B9_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":4,/, 5);
+# the dead worker's hold on the endpoint set is gone too: replaced, it is freed
+Fado::Routes::wait_version($r->set('photos', '- ' . main::ep(1, 'eu-1', 'eu')));
+Fado::Routes::wait_body('/fado-status', {}, qr/"zombie_sets":0,/, 5);
 --- request
 GET /fado-status
---- response_body_like: "inflight_reclaimed":4,.*\{"addr":"127\.0\.0\.1:\d+","cluster":"eu-1","zone":"eu","inflight":0,"requests":4,
+--- response_body_like: "endpoint_sets":1,"endpoints_count":1,"zombie_sets":0,.*"inflight_reclaimed":4,
 --- error_log eval
 qr/fado: worker \d+ is gone with 4 requests in flight; their in-flight counts are released/
 --- timeout: 20
