@@ -143,15 +143,15 @@ class Redis:
         return self.reply()
 
 
-def publish_keys():
-    return [PREFIX + k for k in ("routes", "version", "feed", "default", "epoch",
+def publish_keys(prefix=PREFIX):
+    return [prefix + k for k in ("routes", "version", "feed", "default", "epoch",
                                  "clusters")]
 
 
-def load_routes(redis, n, body_of, batch=10000, op="set"):
+def load_routes(redis, n, body_of, batch=10000, op="set", prefix=PREFIX):
     """Writes n routes through the publish script, pipelining the batches."""
     sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
-    keys = publish_keys()
+    keys = publish_keys(prefix)
     pending = 0
     t0 = time.time()
     for start in range(0, n, batch):
@@ -258,7 +258,8 @@ def start_plain_nginx():
     wait_port(P_PLAIN)
 
 
-def start_fado_nginx(shm="512m", state=None):
+def start_fado_nginx(shm="512m", state=None, port=P_FADO, status=P_STATUS,
+                     prefix=PREFIX, name="fado"):
     if state:
         shm += " state=" + state
     body = """
@@ -270,10 +271,10 @@ def start_fado_nginx(shm="512m", state=None):
                      %s proxy_pass http://fn; } }
     server { listen 127.0.0.1:%d;
         location = /fado/status { fado_status; } }
-""" % (shm, P_REDIS, PREFIX, P_FADO, PROXY, P_STATUS)
-    d, conf = nginx_conf("fado", body, load_module=True)
-    p = spawn("fado", ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
-    wait_port(P_STATUS)
+""" % (shm, P_REDIS, prefix, port, PROXY, status)
+    d, conf = nginx_conf(name, body, load_module=True)
+    p = spawn(name, ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
+    wait_port(status)
     return p
 
 
@@ -297,8 +298,8 @@ def start_caddy(n_routes):
     wait_port(P_CADDY, timeout=60)
 
 
-def fado_status():
-    s = socket.create_connection(("127.0.0.1", P_STATUS))
+def fado_status(status=P_STATUS):
+    s = socket.create_connection(("127.0.0.1", status))
     s.sendall(b"GET /fado/status HTTP/1.0\r\nHost: x\r\n\r\n")
     data = b""
     while True:
@@ -310,10 +311,10 @@ def fado_status():
     return data.split(b"\r\n\r\n", 1)[1].decode()
 
 
-def wait_routes(n, timeout=120):
+def wait_routes(n, timeout=120, status=P_STATUS):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        st = fado_status()
+        st = fado_status(status)
         m = re.search(r'"routes":(\d+)', st)
         if m and int(m.group(1)) >= n and '"state":"following"' in st:
             return st
@@ -431,6 +432,11 @@ def overhead_v2(quick):
     load_routes(redis, 1000, route_body_v2, op="set2")
     start_fado_nginx()
     wait_routes(1000)
+    # the same routes as contract 1 records, on a gateway of their own
+    load_routes(redis, 1000, route_body, prefix="bench1:")
+    start_fado_nginx(port=P_CADDY, status=P_STATUS + 1, prefix="bench1:",
+                     name="fado1")
+    wait_routes(1000, status=P_STATUS + 1)
     st = fado_status()
     if '"clusters_count":4' not in st:
         raise SystemExit("bench: gateway has not the 4 cluster records: " + st[:300])
@@ -442,20 +448,23 @@ def overhead_v2(quick):
         r.append(run_wrk(port, 1000, seconds, conns))
         log("%s: %.0f rps p50 %.3f ms p99 %.3f ms" % ((variant,) + r[-1]))
 
-    for port in (P_PLAIN, P_FADO):
+    for port in (P_PLAIN, P_FADO, P_CADDY):
         run_wrk(port, 1000, 1, conns)
     for _ in range(rounds):
         measure("nginx-static", P_PLAIN)
         measure("fado-v2-1k", P_FADO)
+        measure("fado-v1-1k", P_CADDY)
 
     def med(variant, k):
         return statistics.median(x[k] for x in results[variant])
 
     base = med("nginx-static", 0)
     rows = []
-    for variant, routes in (("nginx-static", 0), ("fado-v2-1k", 1000)):
+    for variant, routes in (("nginx-static", 0), ("fado-v2-1k", 1000),
+                            ("fado-v1-1k", 1000)):
         rps = med(variant, 0)
-        rows.append([variant, routes, 4 if routes else 0, "%.0f" % rps,
+        rows.append([variant, routes, 4 if variant == "fado-v2-1k" else 0,
+                     "%.0f" % rps,
                      "%.3f" % med(variant, 1), "%.3f" % med(variant, 2),
                      "%.3f" % (rps / base)])
     emit("gateway-overhead-v2",
