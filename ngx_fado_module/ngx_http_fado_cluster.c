@@ -117,7 +117,8 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     if (c && c->up == rc.up && c->zone_len == rc.zone_len
         && ngx_memcmp(c->zone, rc.zone, rc.zone_len) == 0
         && c->text_len == rc.endpoints_len
-        && ngx_memcmp(c->text, rc.endpoints, rc.endpoints_len) == 0)
+        && (rc.endpoints_len == 0
+            || ngx_memcmp(c->text, rc.endpoints, rc.endpoints_len) == 0))
     {
         /* a resync or a republication of the same record: nothing moves */
         c->version = rc.version;
