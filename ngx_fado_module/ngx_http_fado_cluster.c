@@ -402,6 +402,7 @@ ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t, ngx_log_t *log,
 {
     char                    err[NGX_HTTP_FADO_ERR_LEN];
     ngx_uint_t              i;
+    ngx_http_fado_esc_t     esc;
     ngx_http_fado_shm_t    *sh;
     ngx_http_fado_group_t  *g;
 
@@ -418,8 +419,9 @@ ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t, ngx_log_t *log,
             /* the group keeps routing to what it had */
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "fado: clusters \"%*s\" keep their endpoints after "
-                          "a change of cluster \"%*s\": %s",
-                          ngx_min(g->key_len, 128), g->key, len, name, err);
+                          "a change of cluster \"%V\": %s",
+                          ngx_min(g->key_len, 128), g->key,
+                          ngx_http_fado_esc(&esc, name, len), err);
             ngx_http_fado_table_error(sh, "clusters \"%*s\" not joined: %s",
                                       ngx_min(g->key_len, 128), g->key, err);
         }

@@ -1060,7 +1060,8 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
 
         if (k->len == 0) {
             ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                          "fado: rejected route with an empty bucket name");
+                          "fado: rejected record for bucket \"\": empty bucket "
+                          "name");
             sh->rejected++;
             continue;
         }
