@@ -6,6 +6,16 @@
   bench/gateway.py propagation  [--quick]   route write in Redis -> first request
                                             served by the new endpoint (1k, 1M routes)
   bench/gateway.py resync                   1M-route resync time, shm bytes per route
+  bench/gateway.py state                    1M routes: state file size and write time,
+                                            cold start without Redis served from it
+  bench/gateway.py overhead --v2 [--quick]  rps and p50/p99: fado with contract 2
+                                            records (1k F2 buckets on 4 C2 clusters)
+                                            vs plain nginx
+  bench/gateway.py propagation --v2 [--quick]
+                                            one cluster record (cset) that 10k F2
+                                            buckets name -> first request served by
+                                            the new endpoint; against rewriting the
+                                            10k F1 records the same change needs
 
 Every server is started here, on 127.0.0.1 ports from BENCH_BASE_PORT
 (default 27100), and stopped at the end. Results are CSV on stdout and in
@@ -133,20 +143,21 @@ class Redis:
         return self.reply()
 
 
-def publish_keys():
-    return [PREFIX + k for k in ("routes", "version", "feed", "default", "epoch")]
+def publish_keys(prefix=PREFIX):
+    return [prefix + k for k in ("routes", "version", "feed", "default", "epoch",
+                                 "clusters")]
 
 
-def load_routes(redis, n, body_of, batch=10000):
+def load_routes(redis, n, body_of, batch=10000, op="set", prefix=PREFIX):
     """Writes n routes through the publish script, pipelining the batches."""
     sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
-    keys = publish_keys()
+    keys = publish_keys(prefix)
     pending = 0
     t0 = time.time()
     for start in range(0, n, batch):
-        args = ["EVALSHA", sha, 5] + keys + [200000]
+        args = ["EVALSHA", sha, len(keys)] + keys + [200000]
         for i in range(start, min(n, start + batch)):
-            args += ["set", bucket_name(i), body_of(i)]
+            args += [op, bucket_name(i), body_of(i)]
         redis.sock.sendall(Redis.encode(*args))
         pending += 1
         if pending == 8:
@@ -169,6 +180,20 @@ def route_body(i, endpoints=2):
         port = P_BACKENDS[(i + k) % len(P_BACKENDS)]
         eps.append("127.0.0.1:%d,c%d,z%d,1,0" % (port, port % 3, port % 3))
     return "- " + " ".join(eps)
+
+
+def load_clusters(redis):
+    """Contract 2: one cluster record per backend, c0..c3."""
+    sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
+    args = ["EVALSHA", sha, len(publish_keys())] + publish_keys() + [200000]
+    for k, port in enumerate(P_BACKENDS):
+        args += ["cset", "c%d" % k, "z%d up 127.0.0.1:%d,1,0" % (k % 3, port)]
+    return redis.call(*args)
+
+
+def route_body_v2(i, clusters=2):
+    names = sorted("c%d" % ((i + k) % len(P_BACKENDS)) for k in range(clusters))
+    return "- " + " ".join(names)
 
 
 # ------------------------------------------------------------ servers
@@ -233,7 +258,10 @@ def start_plain_nginx():
     wait_port(P_PLAIN)
 
 
-def start_fado_nginx(shm="512m"):
+def start_fado_nginx(shm="512m", state=None, port=P_FADO, status=P_STATUS,
+                     prefix=PREFIX, name="fado"):
+    if state:
+        shm += " state=" + state
     body = """
     fado_shm_zone fado_bench %s;
     fado_redis 127.0.0.1:%d prefix=%s;
@@ -243,10 +271,10 @@ def start_fado_nginx(shm="512m"):
                      %s proxy_pass http://fn; } }
     server { listen 127.0.0.1:%d;
         location = /fado/status { fado_status; } }
-""" % (shm, P_REDIS, PREFIX, P_FADO, PROXY, P_STATUS)
-    d, conf = nginx_conf("fado", body, load_module=True)
-    p = spawn("fado", ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
-    wait_port(P_STATUS)
+""" % (shm, P_REDIS, prefix, port, PROXY, status)
+    d, conf = nginx_conf(name, body, load_module=True)
+    p = spawn(name, ["nginx", "-p", d + "/", "-c", conf, "-e", d + "/logs/error.log"])
+    wait_port(status)
     return p
 
 
@@ -270,8 +298,8 @@ def start_caddy(n_routes):
     wait_port(P_CADDY, timeout=60)
 
 
-def fado_status():
-    s = socket.create_connection(("127.0.0.1", P_STATUS))
+def fado_status(status=P_STATUS):
+    s = socket.create_connection(("127.0.0.1", status))
     s.sendall(b"GET /fado/status HTTP/1.0\r\nHost: x\r\n\r\n")
     data = b""
     while True:
@@ -283,10 +311,10 @@ def fado_status():
     return data.split(b"\r\n\r\n", 1)[1].decode()
 
 
-def wait_routes(n, timeout=120):
+def wait_routes(n, timeout=120, status=P_STATUS):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        st = fado_status()
+        st = fado_status(status)
         m = re.search(r'"routes":(\d+)', st)
         if m and int(m.group(1)) >= n and '"state":"following"' in st:
             return st
@@ -393,6 +421,57 @@ def overhead(quick):
           "ratio_vs_caddy"], rows)
 
 
+def overhead_v2(quick):
+    seconds = 3 if quick else 8
+    rounds = 2 if quick else 3
+    conns = 32
+    redis = start_redis()
+    start_backends()
+    start_plain_nginx()
+    load_clusters(redis)
+    load_routes(redis, 1000, route_body_v2, op="set2")
+    start_fado_nginx()
+    wait_routes(1000)
+    # the same routes as contract 1 records, on a gateway of their own
+    load_routes(redis, 1000, route_body, prefix="bench1:")
+    start_fado_nginx(port=P_CADDY, status=P_STATUS + 1, prefix="bench1:",
+                     name="fado1")
+    wait_routes(1000, status=P_STATUS + 1)
+    st = fado_status()
+    if '"clusters_count":4' not in st:
+        raise SystemExit("bench: gateway has not the 4 cluster records: " + st[:300])
+
+    results = {}
+
+    def measure(variant, port):
+        r = results.setdefault(variant, [])
+        r.append(run_wrk(port, 1000, seconds, conns))
+        log("%s: %.0f rps p50 %.3f ms p99 %.3f ms" % ((variant,) + r[-1]))
+
+    for port in (P_PLAIN, P_FADO, P_CADDY):
+        run_wrk(port, 1000, 1, conns)
+    for _ in range(rounds):
+        measure("nginx-static", P_PLAIN)
+        measure("fado-v2-1k", P_FADO)
+        measure("fado-v1-1k", P_CADDY)
+
+    def med(variant, k):
+        return statistics.median(x[k] for x in results[variant])
+
+    base = med("nginx-static", 0)
+    rows = []
+    for variant, routes in (("nginx-static", 0), ("fado-v2-1k", 1000),
+                            ("fado-v1-1k", 1000)):
+        rps = med(variant, 0)
+        rows.append([variant, routes, 4 if variant == "fado-v2-1k" else 0,
+                     "%.0f" % rps,
+                     "%.3f" % med(variant, 1), "%.3f" % med(variant, 2),
+                     "%.3f" % (rps / base)])
+    emit("gateway-overhead-v2",
+         ["variant", "routes", "clusters", "rps", "p50_ms", "p99_ms",
+          "ratio_vs_nginx_static"], rows)
+
+
 class Client:
     """Keep-alive HTTP/1.1 client reading one small response at a time."""
 
@@ -437,7 +516,8 @@ def propagation(quick):
             want = ("b%d\n" % ((idx + 2) % len(P_BACKENDS))).encode()
             body = "- 127.0.0.1:%d,cx,zx,1,0" % new_port
             t0 = time.perf_counter()
-            redis.call("EVALSHA", sha, 5, *publish_keys(), 200000, "set", b, body)
+            redis.call("EVALSHA", sha, len(publish_keys()), *publish_keys(), 200000,
+                       "set", b, body)
             while client.get(b) != want:
                 if time.perf_counter() - t0 > 5:
                     raise SystemExit("bench: update of %s not seen in 5 s" % b)
@@ -449,6 +529,92 @@ def propagation(quick):
             % (n, p50, p99, times[-1]))
         rows.append([n, updates, "%.3f" % p50, "%.3f" % p99, "%.3f" % times[-1]])
     emit("gateway-propagation", ["routes", "updates", "p50_ms", "p99_ms", "max_ms"], rows)
+
+
+def propagation_v2(quick):
+    """A cluster's endpoint changes while 10k buckets name the cluster."""
+    updates = 200 if quick else 1000
+    rewrites = 10 if quick else 30
+    n = 10000
+    redis = start_redis()
+    start_backends()
+    sha = redis.call("SCRIPT", "LOAD", open(PUBLISH_LUA, "rb").read()).decode()
+    keys = publish_keys()
+    nk = len(keys)
+    redis.call("EVALSHA", sha, nk, *keys, 200000, "cset", "cx",
+               "zx up 127.0.0.1:%d,1,0" % P_BACKENDS[0])
+    load_routes(redis, n, lambda i: "- cx", op="set2")
+    start_fado_nginx()
+    wait_routes(n)
+    client = Client(P_FADO)
+    rows = []
+
+    def move(idx):
+        new = (idx + 2) % len(P_BACKENDS)
+        return new, ("b%d\n" % new).encode()
+
+    # contract 2: one cset moves the 10k buckets
+    times = []
+    for u in range(updates):
+        b = bucket_name(random.randrange(n))
+        idx = int(client.get(b).strip()[1:])
+        new, want = move(idx)
+        v0 = int(redis.call("GET", PREFIX + "version"))
+        t0 = time.perf_counter()
+        v1 = redis.call("EVALSHA", sha, nk, *keys, 200000, "cset", "cx",
+                        "zx up 127.0.0.1:%d,1,0" % P_BACKENDS[new])
+        while client.get(b) != want:
+            if time.perf_counter() - t0 > 5:
+                raise SystemExit("bench: cluster change not seen for %s in 5 s" % b)
+        times.append((time.perf_counter() - t0) * 1000)
+        if v1 != v0 + 1:
+            raise SystemExit("bench: one cset took versions %d..%d" % (v0, v1))
+    rows.append(summary("v2-cset", n, updates, 1, times))
+
+    # contract 1: the same change rewrites every bucket record
+    load_routes(redis, n, lambda i: "- 127.0.0.1:%d,cx,zx,1,0" % P_BACKENDS[0])
+    v = int(redis.call("GET", PREFIX + "version"))
+    wait_version(v)
+    times = []
+    for u in range(rewrites):
+        b = bucket_name(random.randrange(n))
+        idx = int(client.get(b).strip()[1:])
+        new, want = move(idx)
+        body = "- 127.0.0.1:%d,cx,zx,1,0" % P_BACKENDS[new]
+        args = ["EVALSHA", sha, nk] + keys + [200000]
+        for i in range(n):
+            args += ["set", bucket_name(i), body]
+        t0 = time.perf_counter()
+        redis.call(*args)
+        while client.get(b) != want:
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit("bench: rewrite not seen for %s in 10 s" % b)
+        times.append((time.perf_counter() - t0) * 1000)
+        wait_version(int(redis.call("GET", PREFIX + "version")))
+    rows.append(summary("v1-rewrite", n, rewrites, n, times))
+    emit("gateway-propagation-v2",
+         ["variant", "buckets", "changes", "records_per_change", "p50_ms",
+          "p99_ms", "max_ms"], rows)
+
+
+def summary(variant, n, count, records, times):
+    times.sort()
+    p50 = times[len(times) // 2]
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    log("%s, %d buckets naming the cluster: p50 %.3f ms p99 %.3f ms max %.3f ms"
+        % (variant, n, p50, p99, times[-1]))
+    return [variant, n, count, records, "%.3f" % p50, "%.3f" % p99,
+            "%.3f" % times[-1]]
+
+
+def wait_version(v, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(r'"table_version":(\d+)', fado_status())
+        if m and int(m.group(1)) >= v:
+            return
+        time.sleep(0.02)
+    raise SystemExit("bench: gateway did not reach version %d" % v)
 
 
 def resync(_quick):
@@ -473,15 +639,77 @@ def resync(_quick):
                             "shm_bytes_per_route"], rows)
 
 
+def state(_quick):
+    """The state file (fado_shm_zone state=) with 1M routes."""
+    redis_proc_count = len(procs)
+    redis = start_redis()
+    redis_proc = procs[redis_proc_count]
+    start_backends()
+    n = 1000000
+    load_routes(redis, n, route_body)
+    version = int(redis.call("GET", PREFIX + "version"))
+    # workers may run as another user (nobody): they write the file
+    sdir = os.path.join(workdir, "state")
+    os.makedirs(sdir)
+    os.chmod(workdir, 0o711)
+    os.chmod(sdir, 0o777)
+    path = os.path.join(sdir, "routes.snap")
+    p = start_fado_nginx(state=path)
+    wait_routes(n)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = fado_status()
+        if '"written_version":%d,' % version in st:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("bench: the state file was not written: "
+                         + re.search(r'"state_file":\{[^}]*\}', st).group(0))
+    write_ms = int(re.search(r'"write_ms":(\d+)', st).group(1))
+    size = os.path.getsize(path)
+    log("state file: %d bytes (%.1f per route), written in %d ms"
+        % (size, size / n, write_ms))
+    # Redis goes away, the gateway restarts: its table comes from the file
+    os.killpg(redis_proc.pid, signal.SIGKILL)
+    redis_proc.wait()
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(timeout=30)
+    procs.remove(p)
+    t0 = time.time()
+    p = start_fado_nginx(state=path)
+    wait_port(P_STATUS)
+    while time.time() < t0 + 60:
+        m = re.search(r'"routes":(\d+)', fado_status())
+        if m and int(m.group(1)) == n:
+            break
+        time.sleep(0.01)
+    start_s = time.time() - t0
+    client = Client(P_FADO)
+    body = client.get(bucket_name(12345))
+    if not body.startswith(b"b"):
+        raise SystemExit("bench: a bucket is not served from the state file: %r" % body)
+    log("cold start without Redis: %d routes served after %.2f s" % (n, start_s))
+    emit("gateway-state", ["routes", "file_bytes", "bytes_per_route", "write_ms",
+                           "cold_start_s"],
+         [[n, size, "%.1f" % (size / n), write_ms, "%.2f" % start_s]])
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("overhead", "propagation", "resync"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("overhead", "propagation", "resync",
+                                                 "state"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     if not os.path.exists(MODULE):
         sys.exit("bench: %s not built: run make" % MODULE)
     quick = "--quick" in sys.argv
+    if "--v2" in sys.argv and sys.argv[1] in ("resync", "state"):
+        sys.exit("bench: %s has no --v2 variant" % sys.argv[1])
+    table = {"overhead": overhead, "propagation": propagation, "resync": resync,
+             "state": state}
+    if "--v2" in sys.argv:
+        table = {"overhead": overhead_v2, "propagation": propagation_v2}
     try:
-        {"overhead": overhead, "propagation": propagation, "resync": resync}[sys.argv[1]](quick)
+        table[sys.argv[1]](quick)
     finally:
         stop_all()
         shutil.rmtree(workdir, ignore_errors=True)

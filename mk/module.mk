@@ -32,9 +32,22 @@ $(MODULE_SO): $(MODULE_NGX_DIR)/.configured $(MODULE_SRCS)
 MODULE_RECORD_TEST := $(BUILD)/unit/test_fado_record
 UNIT_TESTS += $(MODULE_RECORD_TEST)
 
+MODULE_TEXT_SRCS := ngx_fado_module/ngx_http_fado_text.c ngx_fado_module/ngx_http_fado_text.h
+
 $(MODULE_RECORD_TEST): t/unit/test_fado_record.c t/unit/tap.h \
-        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h
+        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h \
+        $(MODULE_TEXT_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
 	    t/unit/test_fado_record.c ngx_fado_module/ngx_http_fado_record.c \
+	    ngx_fado_module/ngx_http_fado_text.c $(LDFLAGS_COMMON)
+
+# The escaping of text from outside (log lines, JSON), libc only too.
+MODULE_TEXT_TEST := $(BUILD)/unit/test_fado_text
+UNIT_TESTS += $(MODULE_TEXT_TEST)
+
+$(MODULE_TEXT_TEST): t/unit/test_fado_text.c t/unit/tap.h $(MODULE_TEXT_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
+	    t/unit/test_fado_text.c ngx_fado_module/ngx_http_fado_text.c \
 	    $(LDFLAGS_COMMON)

@@ -15,6 +15,11 @@
 #include "ngx_http_fado_module.h"
 
 
+#define NGX_HTTP_FADO_ZONE_REFUSED                                            \
+    "\"zone\" cannot be used in a \"fado\" upstream: its endpoints and "      \
+    "their counters live in fado_shm_zone"
+
+
 static ngx_int_t ngx_http_fado_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_fado_init_peer(ngx_http_request_t *r,
@@ -65,6 +70,12 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a \"fado\" upstream takes its endpoints from the "
                            "routing table, not from \"server\" directives");
+        return NGX_CONF_ERROR;
+    }
+
+    if (uscf->shm_zone) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           NGX_HTTP_FADO_ZONE_REFUSED);
         return NGX_CONF_ERROR;
     }
 
@@ -192,6 +203,18 @@ ngx_http_fado_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         return NGX_ERROR;
     }
 
+    /*
+     * The zone module would copy round-robin peers this upstream does not
+     * have into shared memory, and crash doing so: refuse it here, when
+     * "zone" came after "fado" (before, the "fado" directive refused it).
+     */
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui: " NGX_HTTP_FADO_ZONE_REFUSED,
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
     us->peer.init = ngx_http_fado_init_peer;
 
     return NGX_OK;
@@ -235,7 +258,8 @@ ngx_http_fado_init_peer(ngx_http_request_t *r,
         ctx->key_hash = ngx_crc32_long(key.data, key.len);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "fado: hash key \"%V\" -> %uD", &key, ctx->key_hash);
+                       "fado: hash key of %uz bytes -> %uD", key.len,
+                       ctx->key_hash);
     }
 
     r->upstream->peer.get = ngx_http_fado_get_peer;
@@ -338,7 +362,9 @@ ngx_http_fado_pick(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass, ngx_msec_t now)
     case NGX_HTTP_FADO_POLICY_LC:
     case NGX_HTTP_FADO_POLICY_EWMA:
 
-        start = (uint32_t) ngx_atomic_fetch_add(&set->rr, 1);
+        /* ties broken in turn; retries turn their own cursor (see rr) */
+        start = (uint32_t) ngx_atomic_fetch_add(ctx->member ? &set->rr_retry
+                                                            : &set->rr, 1);
         best = -1;
         best_score = 0;
 
@@ -495,7 +521,14 @@ ngx_http_fado_pick(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass, ngx_msec_t now)
             return -1;
         }
 
-        w = (uint64_t) ngx_atomic_fetch_add(&set->rr, 1) % total;
+        /*
+         * Retries turn a cursor of their own: on the shared one, the retry
+         * after a failing member would always take the slot of the member
+         * that follows it, which then never gets a first try.
+         */
+        w = (uint64_t) ngx_atomic_fetch_add(ctx->member ? &set->rr_retry
+                                                        : &set->rr, 1)
+            % total;
 
         for (i = 0; i < n; i++) {
             if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
@@ -554,13 +587,13 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
 
         m = &ctx->set->m[k];
 
-        old = ngx_atomic_fetch_add(&m->ep->inflight, 1);
+        old = ngx_http_fado_hold(m->ep);
 
         if (m->max_inflight == 0 || old < m->max_inflight) {
             break;
         }
 
-        (void) ngx_atomic_fetch_add(&m->ep->inflight, (ngx_atomic_int_t) -1);
+        ngx_http_fado_unhold(m->ep);
         ctx->tried[k] = 2;
         k = -1;
     }
@@ -575,7 +608,7 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
         ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                       "fado: no endpoint of bucket \"%V\" can take the "
                       "request (%uD endpoints, all tried, failed or "
-                      "saturated)", &ctx->bucket, ctx->set->n);
+                      "saturated)", ngx_http_fado_log_bucket(ctx), ctx->set->n);
         return NGX_BUSY;
     }
 
@@ -595,11 +628,27 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_log_debug7(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "fado: bucket \"%V\" policy %s -> %V (cluster %V, "
                    "in-flight %uA, ewma %uAus, retry %ui)",
-                   &ctx->bucket, ngx_http_fado_record_policy_name(ctx->policy),
+                   ngx_http_fado_log_bucket(ctx),
+                   ngx_http_fado_record_policy_name(ctx->policy),
                    &m->ep->name, &m->ep->cluster, m->ep->inflight,
                    m->ep->ewma_us, any_tried);
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_fado_all_tried(ngx_http_fado_ctx_t *ctx)
+{
+    uint32_t  i;
+
+    for (i = 0; i < ctx->set->n; i++) {
+        if (ctx->tried[i] != 1) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -623,7 +672,7 @@ ngx_http_fado_free_peer(ngx_peer_connection_t *pc, void *data,
     ep = ctx->member->ep;
     ctx->held = 0;
 
-    (void) ngx_atomic_fetch_add(&ep->inflight, (ngx_atomic_int_t) -1);
+    ngx_http_fado_unhold(ep);
 
     if (state & NGX_PEER_FAILED) {
         (void) ngx_atomic_fetch_add(&ep->fails, 1);
@@ -633,6 +682,18 @@ ngx_http_fado_free_peer(ngx_peer_connection_t *pc, void *data,
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "fado: endpoint %V (cluster %V) failed, fails %uA",
                        &ep->name, &ep->cluster, ep->fails);
+
+        /*
+         * With no try left nginx answers 502 without asking us again: say
+         * here, on this very request, that the bucket had no endpoint left.
+         */
+        if (pc->tries == 0 && ngx_http_fado_all_tried(ctx)) {
+            ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                          "fado: no endpoint of bucket \"%V\" can take the "
+                          "request (all %uD endpoints tried and failed)",
+                          ngx_http_fado_log_bucket(ctx), ctx->set->n);
+        }
+
         return;
     }
 

@@ -93,6 +93,8 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 {
     char                             err[NGX_HTTP_FADO_ERR_LEN];
     u_char                          *text;
+    ngx_str_t                       *ename;
+    ngx_http_fado_esc_t              esc;
     uint32_t                         hash, old_n;
     ngx_http_fado_shm_t             *sh;
     ngx_http_fado_cluster_t         *c, **slot;
@@ -115,7 +117,8 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     if (c && c->up == rc.up && c->zone_len == rc.zone_len
         && ngx_memcmp(c->zone, rc.zone, rc.zone_len) == 0
         && c->text_len == rc.endpoints_len
-        && ngx_memcmp(c->text, rc.endpoints, rc.endpoints_len) == 0)
+        && (rc.endpoints_len == 0
+            || ngx_memcmp(c->text, rc.endpoints, rc.endpoints_len) == 0))
     {
         /* a resync or a republication of the same record: nothing moves */
         c->version = rc.version;
@@ -194,20 +197,16 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 
 nomem:
 
-    sh->alloc_failures++;
-    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "fado: fado_shm_zone is full, record for cluster \"%*s\" "
-                  "not applied", len, name);
-    ngx_http_fado_table_error(sh, "shared memory zone full");
+    ngx_http_fado_table_nomem(t, log, "cluster", name, len);
     return NGX_ERROR;
 
 rejected:
 
+    ename = ngx_http_fado_esc(&esc, name, len);
     ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "fado: rejected record for cluster \"%*s\": %s",
-                  ngx_min(len, 64), name, err);
-    ngx_http_fado_table_error(sh, "rejected record for cluster \"%*s\": %s",
-                              ngx_min(len, 64), name, err);
+                  "fado: rejected record for cluster \"%V\": %s", ename, err);
+    ngx_http_fado_table_error(sh, "rejected record for cluster \"%V\": %s",
+                              ename, err);
     sh->rejected++;
 
     /* keep what we had for the cluster, also across a resync sweep */
@@ -403,6 +402,7 @@ ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t, ngx_log_t *log,
 {
     char                    err[NGX_HTTP_FADO_ERR_LEN];
     ngx_uint_t              i;
+    ngx_http_fado_esc_t     esc;
     ngx_http_fado_shm_t    *sh;
     ngx_http_fado_group_t  *g;
 
@@ -419,8 +419,9 @@ ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t, ngx_log_t *log,
             /* the group keeps routing to what it had */
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "fado: clusters \"%*s\" keep their endpoints after "
-                          "a change of cluster \"%*s\": %s",
-                          ngx_min(g->key_len, 128), g->key, len, name, err);
+                          "a change of cluster \"%V\": %s",
+                          ngx_min(g->key_len, 128), g->key,
+                          ngx_http_fado_esc(&esc, name, len), err);
             ngx_http_fado_table_error(sh, "clusters \"%*s\" not joined: %s",
                                       ngx_min(g->key_len, 128), g->key, err);
         }

@@ -47,7 +47,7 @@ static ngx_command_t  ngx_http_fado_commands[] = {
       NULL },
 
     { ngx_string("fado_shm_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_fado_shm_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -416,38 +416,28 @@ ngx_http_fado_param(ngx_str_t *arg, const char *name, ngx_str_t *value)
 }
 
 
-static char *
-ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+/* An IP literal with an optional port: no blocking DNS lookup in a worker. */
+static ngx_int_t
+ngx_http_fado_redis_addr(ngx_str_t *value, ngx_http_fado_redis_server_t *rs)
 {
-    ngx_http_fado_main_conf_t  *fmcf = conf;
+    u_char           *p;
+    ngx_str_t         host;
+    ngx_int_t         port;
+    struct in6_addr   a6;
 
-    u_char       *p;
-    ngx_str_t    *value, v, host;
-    ngx_int_t     n, port;
-    ngx_msec_t    ms;
-    ngx_uint_t    i;
-    struct in6_addr  a6;
-
-    if (fmcf->redis_set) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    fmcf->redis = value[1];
-
-    /* an IP literal: a blocking DNS lookup has no place in a worker */
-    host = value[1];
+    rs->name = *value;
+    host = *value;
     port = 6379;
 
     if (host.len && host.data[0] == '[') {
         p = ngx_strlchr(host.data, host.data + host.len, ']');
         if (p == NULL) {
-            goto bad_addr;
+            return NGX_ERROR;
         }
 
         if (p + 1 < host.data + host.len) {
             if (p[1] != ':') {
-                goto bad_addr;
+                return NGX_ERROR;
             }
 
             port = ngx_atoi(p + 2, host.data + host.len - p - 2);
@@ -467,21 +457,73 @@ ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (port < 1 || port > 65535 || host.len == 0
         || host.len > NGX_INET6_ADDRSTRLEN)
     {
-        goto bad_addr;
+        return NGX_ERROR;
     }
 
-    ngx_memcpy(fmcf->redis_host, host.data, host.len);
-    fmcf->redis_host[host.len] = '\0';
+    ngx_memcpy(rs->host, host.data, host.len);
+    rs->host[host.len] = '\0';
 
-    if (ngx_inet_addr(fmcf->redis_host, host.len) == INADDR_NONE
-        && ngx_inet6_addr(fmcf->redis_host, host.len, a6.s6_addr) != NGX_OK)
+    if (ngx_inet_addr(rs->host, host.len) == INADDR_NONE
+        && ngx_inet6_addr(rs->host, host.len, a6.s6_addr) != NGX_OK)
     {
-        goto bad_addr;
+        return NGX_ERROR;
     }
 
-    fmcf->redis_port = port;
+    rs->port = port;
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fado_main_conf_t  *fmcf = conf;
+
+    u_char       *p;
+    ngx_str_t    *value, v;
+    ngx_int_t     n;
+    ngx_msec_t    ms;
+    ngx_uint_t    i, first;
+
+    if (fmcf->redis_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* the servers come first, in order of preference; then parameters */
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')) {
+            break;
+        }
+
+        if (fmcf->nservers == NGX_HTTP_FADO_REDIS_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "more than %d Redis servers",
+                               NGX_HTTP_FADO_REDIS_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_fado_redis_addr(&value[i],
+                                     &fmcf->servers[fmcf->nservers])
+            != NGX_OK)
+        {
+            goto bad_addr;
+        }
+
+        fmcf->nservers++;
+    }
+
+    if (fmcf->nservers == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no Redis server before \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    first = i;
+
+    for (i = first; i < cf->args->nelts; i++) {
 
         if (ngx_http_fado_param(&value[i], "password", &v)) {
             if (v.len == 0) {
@@ -576,7 +618,7 @@ bad_addr:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid Redis address \"%V\" (an IP literal with an "
-                       "optional port is expected)", &value[1]);
+                       "optional port is expected)", &value[i]);
     return NGX_CONF_ERROR;
 
 invalid:
@@ -598,6 +640,7 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fado_main_conf_t  *fmcf = conf;
 
+    u_char                 *p;
     ssize_t                 size;
     ngx_str_t              *value;
     ngx_http_fado_table_t  *t;
@@ -626,6 +669,34 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t = ngx_pcalloc(cf->pool, sizeof(ngx_http_fado_table_t));
     if (t == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (value[3].len <= 6 || ngx_strncmp(value[3].data, "state=", 6) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        t->state.data = value[3].data + 6;
+        t->state.len = value[3].len - 6;
+
+        if (ngx_conf_full_name(cf->cycle, &t->state, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* both NUL terminated, for open() and rename() */
+        t->state_tmp.len = t->state.len + sizeof(".tmp") - 1;
+        t->state_tmp.data = ngx_pnalloc(cf->pool, t->state_tmp.len + 1);
+        p = ngx_pnalloc(cf->pool, t->state.len + 1);
+        if (t->state_tmp.data == NULL || p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ngx_cpymem(p, t->state.data, t->state.len) = '\0';
+        t->state.data = p;
+        ngx_sprintf(t->state_tmp.data, "%V.tmp%Z", &t->state);
     }
 
     fmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,
@@ -666,6 +737,12 @@ ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid bucket key \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
+    }
+
+    /* off: no lookup here, whatever an enclosing level says */
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        flcf->bucket = NULL;
+        return NGX_CONF_OK;
     }
 
     flcf->bucket = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
@@ -831,7 +908,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         ctx->set = ngx_http_fado_route_set(route);
         ctx->policy = route->policy;
         ctx->contract = route->group ? 2 : 1;
-        (void) ngx_atomic_fetch_add(&ctx->set->readers, 1);
+        ngx_http_fado_table_hold(ctx->set);
     }
 
     ctx->version = sh->version;
@@ -842,25 +919,31 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         if (flcf->unknown_status) {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "fado: bucket \"%V\" unknown, answering %i",
-                           &bucket, flcf->unknown_status);
+                           ngx_http_fado_log_bucket(ctx),
+                           flcf->unknown_status);
             return flcf->unknown_status;
         }
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: no route for bucket \"%V\" and no default "
-                      "route, answering %i", &bucket, flcf->no_route_status);
+                      "route, answering %i", ngx_http_fado_log_bucket(ctx),
+                      flcf->no_route_status);
         return flcf->no_route_status;
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fado: bucket \"%V\" %V, %uD endpoints, policy %s",
-                   &bucket, &ngx_http_fado_localities[ctx->locality],
+                   ngx_http_fado_log_bucket(ctx),
+                   &ngx_http_fado_localities[ctx->locality],
                    ctx->set->n, ngx_http_fado_record_policy_name(ctx->policy));
 
     if (ctx->set->n == 0) {
+        /* known, but nothing can serve it: neither local nor fallback */
+        ctx->locality = NGX_HTTP_FADO_LOCALITY_NONE;
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: no endpoint can serve bucket \"%V\" (%s), "
-                      "answering %i", &bucket,
+                      "answering %i", ngx_http_fado_log_bucket(ctx),
                       ctx->contract == 2
                       ? "none of its clusters has an endpoint up"
                       : "its route lists none",
@@ -872,7 +955,8 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: all %uD endpoints of bucket \"%V\" are "
                       "saturated, answering %i",
-                      ctx->set->n, &bucket, flcf->no_route_status);
+                      ctx->set->n, ngx_http_fado_log_bucket(ctx),
+                      flcf->no_route_status);
         return flcf->no_route_status;
     }
 
@@ -885,14 +969,40 @@ ngx_http_fado_handler(ngx_http_request_t *r)
 }
 
 
+/* The request's bucket for a log line: escaped once, when first needed. */
+ngx_str_t *
+ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx)
+{
+    u_char  *p;
+
+    static ngx_str_t  unknown = ngx_string("(out of memory)");
+
+    if (ctx->bucket_log.data) {
+        return &ctx->bucket_log;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, NGX_HTTP_FADO_TEXT_LOG_SIZE);
+    if (p == NULL) {
+        return &unknown;
+    }
+
+    ctx->bucket_log.data = p;
+    ctx->bucket_log.len = ngx_http_fado_text_log(p, ctx->bucket.data,
+                                                 ctx->bucket.len,
+                                                 NGX_HTTP_FADO_TEXT_LOG_MAX)
+                          - p;
+
+    return &ctx->bucket_log;
+}
+
+
 static void
 ngx_http_fado_cleanup(void *data)
 {
     ngx_http_fado_ctx_t  *ctx = data;
 
     if (ctx->held) {
-        (void) ngx_atomic_fetch_add(&ctx->member->ep->inflight,
-                                    (ngx_atomic_int_t) -1);
+        ngx_http_fado_unhold(ctx->member->ep);
         ctx->held = 0;
     }
 
@@ -985,6 +1095,17 @@ ngx_http_fado_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 static ngx_int_t
 ngx_http_fado_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fado_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
+
+    if (fmcf && fmcf->shm_zone
+        && (ngx_process == NGX_PROCESS_WORKER
+            || ngx_process == NGX_PROCESS_SINGLE))
+    {
+        ngx_http_fado_table_slot_claim(fmcf->shm_zone->data, cycle->log);
+    }
+
     return ngx_http_fado_sync_init_process(cycle);
 }
 
@@ -992,5 +1113,13 @@ ngx_http_fado_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_fado_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fado_main_conf_t  *fmcf;
+
     ngx_http_fado_sync_exit_process(cycle);
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
+
+    if (fmcf && fmcf->shm_zone) {
+        ngx_http_fado_table_slot_release(fmcf->shm_zone->data, cycle->log);
+    }
 }

@@ -6,6 +6,8 @@
  *   ngx_http_fado_record.c    the route record decoder (no nginx inside)
  *   ngx_http_fado_table.c     the routing table in shared memory
  *   ngx_http_fado_cluster.c   contract 2: cluster records and their joins
+ *   ngx_http_fado_state.c     the table on disk (fado_shm_zone state=)
+ *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
  *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
@@ -30,12 +32,22 @@ enum {
 };
 
 
+#define NGX_HTTP_FADO_REDIS_MAX  8
+
+
+/* One server of fado_redis: a primary or one of its replicas. */
+typedef struct {
+    ngx_str_t                  name;         /* as written, for messages */
+    u_char                     host[NGX_INET6_ADDRSTRLEN + 1];
+    ngx_int_t                  port;
+} ngx_http_fado_redis_server_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *shm_zone;
 
-    ngx_str_t                  redis;        /* as written, for messages */
-    u_char                     redis_host[NGX_INET6_ADDRSTRLEN + 1];
-    ngx_int_t                  redis_port;
+    ngx_http_fado_redis_server_t  servers[NGX_HTTP_FADO_REDIS_MAX];
+    ngx_uint_t                 nservers;
     ngx_str_t                  password;     /* NUL terminated */
     ngx_int_t                  db;
     ngx_str_t                  prefix;
@@ -77,6 +89,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t        *request;
     ngx_str_t                  bucket;
+    ngx_str_t                  bucket_log;    /* escaped, for log lines */
     ngx_http_fado_set_t       *set;           /* referenced until cleanup */
     ngx_http_fado_member_t    *member;        /* last chosen */
     ngx_http_fado_srv_conf_t  *uscf;
@@ -97,6 +110,7 @@ extern ngx_module_t  ngx_http_fado_module;
 
 
 ngx_http_fado_table_t *ngx_http_fado_table(ngx_http_fado_main_conf_t *fmcf);
+ngx_str_t *ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx);
 void ngx_http_fado_need_table(char *directive);
 
 /* balancer */

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "ngx_http_fado_record.h"
+#include "ngx_http_fado_text.h"
 
 
 static const char  *ngx_http_fado_record_policies[] = {
@@ -20,9 +21,15 @@ static void
 ngx_http_fado_record_err(char *err, const char *what, const char *s,
     size_t len)
 {
-    /* Quote at most 48 bytes of the offending token: enough to find it. */
+    unsigned char  *e, q[4 * 24 + 4];
+
+    /*
+     * Quote at most 24 bytes of the offending token, escaped: enough to
+     * find it, and what came from Redis cannot forge a log line.
+     */
+    e = ngx_http_fado_text_log(q, (const unsigned char *) s, len, 24);
     snprintf(err, NGX_HTTP_FADO_ERR_LEN, "%s \"%.*s\"", what,
-             (int) (len > 48 ? 48 : len), s);
+             (int) (e - q), q);
 }
 
 

@@ -13,7 +13,7 @@
 
 /* generous upper bound of one endpoint's text in either format */
 #define NGX_HTTP_FADO_EP_TEXT   1024
-#define NGX_HTTP_FADO_HEAD_TEXT 2048
+#define NGX_HTTP_FADO_HEAD_TEXT 4096
 #define NGX_HTTP_FADO_CLUSTER_TEXT 512
 
 
@@ -56,8 +56,9 @@ ngx_http_fado_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static u_char *
 ngx_http_fado_json_str(u_char *p, u_char *s, size_t len)
 {
+    /* valid UTF-8 whatever Redis or a request gave (6 bytes per byte) */
     *p++ = '"';
-    p = (u_char *) ngx_escape_json(p, s, len);
+    p = ngx_http_fado_text_json(p, s, len);
     *p++ = '"';
     return p;
 }
@@ -152,7 +153,9 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = b->last;
 
-    p = ngx_sprintf(p, "{\"table_version\":%uL,\"routes\":%ui,"
+    p = ngx_sprintf(p, "{\"ready\":%s,", sh->ready ? "true" : "false");
+
+    p = ngx_sprintf(p, "\"table_version\":%uL,\"routes\":%ui,"
                     "\"default_route\":%s,\"endpoint_sets\":%ui,"
                     "\"endpoints_count\":%ui,\"zombie_sets\":%ui,",
                     sh->version, sh->nroutes, sh->def ? "true" : "false",
@@ -183,20 +186,38 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = ngx_sprintf(p, "],");
 
-    p = ngx_sprintf(p, "\"sync\":{\"state\":\"%s\",\"owner_pid\":%uA,"
-                    "\"epoch\":",
+    p = ngx_sprintf(p, "\"sync\":{\"state\":\"%s\",\"owner_pid\":%uA,",
                     ngx_http_fado_sync_state_name(sh->state), sh->owner);
+
+    if (fmcf->nservers) {
+        p = ngx_sprintf(p, "\"redis\":");
+        p = ngx_http_fado_json_str(p,
+                fmcf->servers[sh->redis_server % fmcf->nservers].name.data,
+                fmcf->servers[sh->redis_server % fmcf->nservers].name.len);
+        p = ngx_sprintf(p, ",\"redis_servers\":%ui,", fmcf->nservers);
+    }
+
+    p = ngx_sprintf(p, "\"epoch\":");
     p = ngx_http_fado_json_str(p, sh->epoch, sh->epoch_len);
 
     p = ngx_sprintf(p, ",\"resyncs\":%ui,\"last_resync_ms\":%M,"
                     "\"last_resync_at\":%T,\"updates\":%ui,"
                     "\"rejected_records\":%ui,\"alloc_failures\":%ui,"
-                    "\"last_error\":",
+                    "\"inflight_reclaimed\":%ui,\"last_error\":",
                     sh->resyncs, sh->last_resync_ms, sh->last_resync_at,
-                    sh->updates, sh->rejected, sh->alloc_failures);
+                    sh->updates, sh->rejected, sh->alloc_failures,
+                    sh->reclaimed);
     p = ngx_http_fado_json_str(p, sh->last_error, sh->last_error_len);
 
     p = ngx_sprintf(p, ",\"last_error_at\":%T},", sh->last_error_at);
+
+    p = ngx_sprintf(p, "\"state_file\":{\"configured\":%s,"
+                    "\"loaded_version\":%uL,\"written_version\":%uL,"
+                    "\"writes\":%ui,\"errors\":%ui,\"written_at\":%T,"
+                    "\"write_ms\":%M},",
+                    t->state.len ? "true" : "false", sh->state_loaded_version,
+                    sh->state_version, sh->state_writes, sh->state_errors,
+                    sh->state_written_at, sh->state_write_ms);
 
     p = ngx_sprintf(p, "\"shm\":{\"size\":%uz,\"used\":%uz,"
                     "\"bytes_per_route\":%uz,\"hash_slots\":%ui},",

@@ -8,6 +8,11 @@
  * epoch sends it back to the snapshot. While Redis is away the table stays
  * as it was and the owner reconnects with back-off.
  *
+ * fado_redis may list several servers (a primary and its replicas, all
+ * holding the same keys): a connection that fails or drops moves on to the
+ * next one at once, and after a whole round without an answer the owner
+ * backs off and starts again from the first, the preferred one.
+ *
  * Ownership moves when the owner dies (a respawned worker finds its pid
  * gone) or when a reload brings workers of a newer configuration.
  */
@@ -27,6 +32,7 @@
 #define NGX_HTTP_FADO_BACKOFF_MAX   5000
 #define NGX_HTTP_FADO_FEED_COUNT    1000
 #define NGX_HTTP_FADO_LOCK_BATCH    1000
+#define NGX_HTTP_FADO_STATE_DELAY   1000   /* batches state file writes */
 
 
 typedef struct {
@@ -38,8 +44,11 @@ typedef struct {
     ngx_event_t                 tick;       /* election, zombie sweep */
     ngx_event_t                 retry;      /* reconnect after back-off */
     ngx_event_t                 watchdog;   /* a reply is overdue */
+    ngx_event_t                 state;      /* write the state file */
 
     ngx_msec_t                  backoff;
+    ngx_uint_t                  server;     /* index in fmcf->servers */
+    ngx_uint_t                  walk;       /* servers failed this round */
     ngx_msec_t                  snapshot_start;
     ngx_msec_t                  last_resync;
     ngx_atomic_uint_t           gen;        /* our configuration's */
@@ -62,6 +71,8 @@ typedef struct {
 
 static ngx_http_fado_sync_t  ngx_http_fado_sync;
 
+#define ngx_http_fado_sync_name(s)  (&(s)->fmcf->servers[(s)->server].name)
+
 static const char  *ngx_http_fado_sync_states[] = {
     "disabled", "connecting", "snapshot", "following", "down"
 };
@@ -76,6 +87,7 @@ static void ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s,
     const char *why, size_t len);
 static void ngx_http_fado_sync_snapshot(ngx_http_fado_sync_t *s);
 static void ngx_http_fado_sync_follow(ngx_http_fado_sync_t *s);
+static void ngx_http_fado_sync_state(ngx_event_t *ev);
 
 
 const char *
@@ -129,10 +141,55 @@ ngx_http_fado_sync_init_process(ngx_cycle_t *cycle)
     s->watchdog.log = cycle->log;
     s->watchdog.cancelable = 1;
 
+    s->state.handler = ngx_http_fado_sync_state;
+    s->state.data = s;
+    s->state.log = cycle->log;
+    s->state.cancelable = 1;
+
     /* soon, so a fresh gateway fills its table at once */
     ngx_add_timer(&s->tick, 1 + ngx_random() % 20);
 
     return NGX_OK;
+}
+
+
+/* The table changed: write the state file soon, once for many changes. */
+static void
+ngx_http_fado_sync_changed(ngx_http_fado_sync_t *s)
+{
+    /*
+     * A write blocks this worker (0.5 s for a million routes): keep it
+     * under a tenth of the worker's time however often the table changes.
+     */
+    if (s->table->state.len && !s->state.timer_set && !ngx_exiting) {
+        ngx_add_timer(&s->state,
+                      ngx_max(NGX_HTTP_FADO_STATE_DELAY,
+                              10 * s->table->sh->state_write_ms));
+    }
+}
+
+
+static void
+ngx_http_fado_sync_state(ngx_event_t *ev)
+{
+    ngx_http_fado_sync_t  *s = ev->data;
+
+    if (s->owner && s->table) {
+        (void) ngx_http_fado_state_write(s->table, s->log);
+    }
+}
+
+
+/* A pending write is not lost when the worker exits. */
+static void
+ngx_http_fado_sync_state_now(ngx_http_fado_sync_t *s)
+{
+    if (!s->state.timer_set) {
+        return;
+    }
+
+    ngx_del_timer(&s->state);
+    ngx_http_fado_sync_state(&s->state);
 }
 
 
@@ -161,6 +218,7 @@ ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_fado_sync_state_now(s);
     ngx_http_fado_sync_release(s);
 
     ac = s->ac;
@@ -198,6 +256,7 @@ ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s)
     }
 
     ngx_http_fado_sync_drop(s, NULL, 0);
+    ngx_http_fado_sync_state_now(s);
     ngx_http_fado_sync_release(s);
 
     if (s->retry.timer_set) {
@@ -230,6 +289,7 @@ ngx_http_fado_sync_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         ngx_http_fado_sync_drop(s, NULL, 0);
+        ngx_http_fado_sync_state_now(s);
         ngx_http_fado_sync_release(s);
         return;
     }
@@ -272,6 +332,7 @@ ngx_http_fado_sync_tick(ngx_event_t *ev)
 
     if (s->owner) {
         ngx_rwlock_wlock(&sh->lock);
+        (void) ngx_http_fado_table_slot_reclaim(s->table, s->log);
         (void) ngx_http_fado_table_free_zombies(s->table);
         ngx_rwlock_unlock(&sh->lock);
 
@@ -320,6 +381,7 @@ static void
 ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
     const char *why, size_t len)
 {
+    ngx_http_fado_esc_t   esc;
     ngx_http_fado_shm_t  *sh;
 
     sh = s->table->sh;
@@ -339,13 +401,41 @@ ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
         return;
     }
 
+    /* an error reply of Redis is text from outside too */
+    why = (const char *) ngx_http_fado_esc(&esc, why, len)->data;
+    len = esc.s.len;
+
+    ngx_http_fado_table_error(sh, "Redis %V: %*s", ngx_http_fado_sync_name(s),
+                              len, why);
+
+    if (++s->walk < s->fmcf->nservers) {
+        /* a replica holds the same table: go on with it at once */
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "fado: Redis %V: %*s; keeping the last table, "
+                      "trying %V next", ngx_http_fado_sync_name(s), len, why,
+                      &s->fmcf->servers[(s->server + 1)
+                                        % s->fmcf->nservers].name);
+
+        s->server = (s->server + 1) % s->fmcf->nservers;
+        sh->redis_server = s->server;
+        sh->state = NGX_HTTP_FADO_SYNC_CONNECTING;
+
+        if (s->owner && !ngx_exiting) {
+            ngx_add_timer(&s->retry, 1);
+        }
+
+        return;
+    }
+
     ngx_log_error(NGX_LOG_ERR, s->log, 0,
                   "fado: Redis %V: %*s; keeping the last table, "
-                  "retrying in %Mms", &s->fmcf->redis, len, why,
+                  "retrying in %Mms", ngx_http_fado_sync_name(s), len, why,
                   s->backoff ? ngx_min(s->backoff * 2, NGX_HTTP_FADO_BACKOFF_MAX)
                              : NGX_HTTP_FADO_BACKOFF_MIN);
 
-    ngx_http_fado_table_error(sh, "Redis %V: %*s", &s->fmcf->redis, len, why);
+    /* a new round, from the preferred server */
+    s->walk = 0;
+    s->server = 0;
     sh->state = NGX_HTTP_FADO_SYNC_DOWN;
 
     s->backoff = s->backoff
@@ -425,6 +515,9 @@ ngx_http_fado_sync_reply(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
         return NULL;
     }
 
+    /* this server answers: a later failure starts a new round */
+    s->walk = 0;
+
     return reply;
 }
 
@@ -475,7 +568,7 @@ ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
     {
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                       "fado: Redis %V back, same epoch, following the feed "
-                      "from version %uL", &s->fmcf->redis, s->version);
+                      "from version %uL", ngx_http_fado_sync_name(s), s->version);
         s->backoff = 0;
         s->table->sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
         ngx_http_fado_sync_follow(s);
@@ -491,7 +584,7 @@ ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: Redis %V has a new epoch, resyncing",
-                  &s->fmcf->redis);
+                  ngx_http_fado_sync_name(s));
     ngx_http_fado_sync_snapshot(s);
 }
 
@@ -512,7 +605,10 @@ ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
 
     s->table->sh->state = NGX_HTTP_FADO_SYNC_CONNECTING;
 
-    ac = redisAsyncConnect((char *) fmcf->redis_host, (int) fmcf->redis_port);
+    s->table->sh->redis_server = s->server;
+
+    ac = redisAsyncConnect((char *) fmcf->servers[s->server].host,
+                           (int) fmcf->servers[s->server].port);
     if (ac == NULL) {
         ngx_http_fado_sync_lost(s, NULL, "out of memory",
                                 sizeof("out of memory") - 1);
@@ -547,7 +643,7 @@ ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
                    "fado: connecting to Redis %s:%i",
-                   fmcf->redis_host, fmcf->redis_port);
+                   fmcf->servers[s->server].host, fmcf->servers[s->server].port);
 
     /* pipelined: hiredis sends them once the connection is up */
     if (fmcf->password.len) {
@@ -964,7 +1060,8 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
 
         if (k->len == 0) {
             ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                          "fado: rejected route with an empty bucket name");
+                          "fado: rejected record for bucket \"\": empty bucket "
+                          "name");
             sh->rejected++;
             continue;
         }
@@ -980,6 +1077,8 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     if (items->elements >= 2) {
         ngx_rwlock_unlock(&sh->lock);
     }
+
+    ngx_http_fado_table_nomem_flush(s->log);
 }
 
 
@@ -1017,6 +1116,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     sh->epoch_len = s->epoch_len;
     ngx_memcpy(sh->epoch, s->epoch, s->epoch_len);
     sh->resyncs++;
+    sh->ready = 1;
     sh->state = NGX_HTTP_FADO_SYNC_FOLLOWING;
 
     ngx_time_update();
@@ -1029,6 +1129,8 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     s->synced = 1;
     s->backoff = 0;
     s->last_resync = ngx_current_msec;
+
+    ngx_http_fado_sync_changed(s);
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: resync done: %ui routes (%ui in table, %ui removed, "
@@ -1085,6 +1187,7 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 {
     uint64_t              v;
     redisReply           *fields, *op, *b, *c, *rec;
+    ngx_http_fado_esc_t   esc, esc2;
     ngx_http_fado_shm_t  *sh;
 
     sh = s->table->sh;
@@ -1105,8 +1208,9 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
         != NGX_OK || op == NULL)
     {
         ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "fado: feed entry %*s without version or op, resyncing",
-                      entry->element[0]->len, entry->element[0]->str);
+                      "fado: feed entry %V without version or op, resyncing",
+                      ngx_http_fado_esc(&esc, entry->element[0]->str,
+                                        entry->element[0]->len));
         return NGX_DECLINED;
     }
 
@@ -1154,9 +1258,10 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 
     } else {
         ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "fado: feed entry %*s has unknown op \"%*s\", resyncing",
-                      entry->element[0]->len, entry->element[0]->str,
-                      op->len, op->str);
+                      "fado: feed entry %V has unknown op \"%V\", resyncing",
+                      ngx_http_fado_esc(&esc, entry->element[0]->str,
+                                        entry->element[0]->len),
+                      ngx_http_fado_esc(&esc2, op->str, op->len));
         return NGX_DECLINED;
     }
 
@@ -1224,6 +1329,12 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
     (void) ngx_http_fado_table_free_zombies(s->table);
 
     ngx_rwlock_unlock(&s->table->sh->lock);
+
+    ngx_http_fado_table_nomem_flush(s->log);
+
+    if (i) {
+        ngx_http_fado_sync_changed(s);
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,
                    "fado: feed applied up to version %uL (%uz entries)",

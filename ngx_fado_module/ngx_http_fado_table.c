@@ -17,6 +17,9 @@
 #define NGX_HTTP_FADO_BYTES_PER_SLOT   256
 
 
+ngx_uint_t  ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
+
+
 static void ngx_http_fado_table_route_unref(ngx_http_fado_table_t *t,
     ngx_http_fado_route_t *r);
 static void ngx_http_fado_table_free_set(ngx_http_fado_table_t *t,
@@ -103,6 +106,11 @@ ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     t->shpool->log_nomem = 0;
 
+    /* a fresh zone: start from the table on disk, if any */
+    if (t->state.len) {
+        (void) ngx_http_fado_state_load(t, shm_zone->shm.log);
+    }
+
     return NGX_OK;
 }
 
@@ -127,9 +135,25 @@ ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh, u_char *name, size_t len)
 }
 
 
+/* Under the read lock; counted per worker too, see slot_free. */
+void
+ngx_http_fado_table_hold(ngx_http_fado_set_t *set)
+{
+    (void) ngx_atomic_fetch_add(&set->readers, 1);
+
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        set->held[ngx_http_fado_slot]++;
+    }
+}
+
+
 void
 ngx_http_fado_table_release(ngx_http_fado_set_t *set)
 {
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        set->held[ngx_http_fado_slot]--;
+    }
+
     (void) ngx_atomic_fetch_add(&set->readers, (ngx_atomic_int_t) -1);
 }
 
@@ -157,6 +181,8 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     char                          err[NGX_HTTP_FADO_ERR_LEN];
     uint32_t                      hash;
     ngx_int_t                     rc;
+    ngx_str_t                    *name;
+    ngx_http_fado_esc_t           esc;
     ngx_http_fado_shm_t          *sh;
     ngx_http_fado_set_t          *set;
     ngx_http_fado_group_t        *group;
@@ -166,11 +192,12 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     sh = t->sh;
 
     if (len && !ngx_http_fado_record_bucket_valid((char *) bucket, len)) {
+        name = ngx_http_fado_esc(&esc, bucket, len);
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "fado: rejected route for invalid bucket name \"%*s\"",
-                      ngx_min(len, 64), bucket);
-        ngx_http_fado_table_error(sh, "invalid bucket name \"%*s\"",
-                                  ngx_min(len, 64), bucket);
+                      "fado: rejected record for bucket \"%V\": invalid "
+                      "bucket name", name);
+        ngx_http_fado_table_error(sh, "rejected record for bucket \"%V\": "
+                                  "invalid bucket name", name);
         sh->rejected++;
         return NGX_DECLINED;
     }
@@ -270,29 +297,74 @@ unref:
 
 nomem:
 
-    sh->alloc_failures++;
-    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "fado: fado_shm_zone is full, route for bucket \"%*s\" "
-                  "not applied", len ? len : sizeof("(default)") - 1,
-                  len ? bucket : (u_char *) "(default)");
-    ngx_http_fado_table_error(sh, "shared memory zone full");
+    ngx_http_fado_table_nomem(t, log, "bucket", len ? bucket
+                              : (u_char *) "(default)",
+                              len ? len : sizeof("(default)") - 1);
     return NGX_ERROR;
 
 rejected:
 
+    /* err quotes what it rejects escaped already (the record decoder) */
+    name = len ? ngx_http_fado_esc(&esc, bucket, len)
+               : ngx_http_fado_esc(&esc, "(default)", sizeof("(default)") - 1);
     ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "fado: rejected record for bucket \"%*s\": %s",
-                  len ? len : sizeof("(default)") - 1,
-                  len ? bucket : (u_char *) "(default)", err);
-    ngx_http_fado_table_error(sh, "rejected record for bucket \"%*s\": %s",
-                              len ? len : sizeof("(default)") - 1,
-                              len ? bucket : (u_char *) "(default)", err);
+                  "fado: rejected record for bucket \"%V\": %s", name, err);
+    ngx_http_fado_table_error(sh, "rejected record for bucket \"%V\": %s",
+                              name, err);
     sh->rejected++;
 
     /* keep what we had for the bucket, also across a resync sweep */
     ngx_http_fado_table_keep(t, bucket, len);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A full zone fails every record of a publication alike: one alert a
+ * second names the first record, the others are counted and summed up by
+ * ngx_http_fado_table_nomem_flush() after the batch, so that thousands of
+ * records not applied make a few log lines, not thousands.
+ */
+static ngx_uint_t  ngx_http_fado_nomem_suppressed;
+static time_t      ngx_http_fado_nomem_last;
+
+
+void
+ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
+    const char *what, u_char *name, size_t len)
+{
+    ngx_http_fado_esc_t  esc;
+
+    t->sh->alloc_failures++;
+    ngx_http_fado_table_error(t->sh, "shared memory zone full");
+
+    if (ngx_time() == ngx_http_fado_nomem_last) {
+        ngx_http_fado_nomem_suppressed++;
+        return;
+    }
+
+    ngx_http_fado_nomem_last = ngx_time();
+
+    ngx_log_error(NGX_LOG_ALERT, log, 0,
+                  "fado: fado_shm_zone is full, record for %s \"%V\" "
+                  "not applied", what, ngx_http_fado_esc(&esc, name, len));
+}
+
+
+void
+ngx_http_fado_table_nomem_flush(ngx_log_t *log)
+{
+    if (ngx_http_fado_nomem_suppressed == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "fado: fado_shm_zone is full, %ui more records not applied "
+                  "(see alloc_failures in fado_status)",
+                  ngx_http_fado_nomem_suppressed);
+
+    ngx_http_fado_nomem_suppressed = 0;
 }
 
 
@@ -358,7 +430,9 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
     }
 
     set->readers = 0;
+    ngx_memzero(set->held, sizeof(set->held));
     set->rr = 0;
+    set->rr_retry = 0;
     set->routes = 1;
     set->hash = hash;
     set->n = 0;
@@ -648,4 +722,150 @@ ngx_http_fado_table_used(ngx_http_fado_table_t *t)
     /* pages the slab allocator handed out, partly used chunk pages included */
     return (size_t) (t->shpool->end - t->shpool->start)
            - t->shpool->pfree * ngx_pagesize;
+}
+
+
+/* Other workers release their references meanwhile: atomically. */
+static void
+ngx_http_fado_table_unhold_set(ngx_http_fado_set_t *set, ngx_uint_t i)
+{
+    ngx_atomic_uint_t  n;
+
+    n = ngx_min((ngx_atomic_uint_t) set->held[i], set->readers);
+
+    if (n) {
+        (void) ngx_atomic_fetch_add(&set->readers, - (ngx_atomic_int_t) n);
+    }
+
+    set->held[i] = 0;
+}
+
+
+/* Takes back what the worker of slot i held, once it is gone. */
+static void
+ngx_http_fado_table_slot_free(ngx_http_fado_table_t *t, ngx_uint_t i,
+    ngx_log_t *log)
+{
+    ngx_uint_t                 j, total;
+    ngx_atomic_uint_t          n;
+    ngx_http_fado_shm_t       *sh;
+    ngx_http_fado_set_t       *set;
+    ngx_http_fado_endpoint_t  *ep;
+
+    sh = t->sh;
+    total = 0;
+
+    /* the sets it held: a replaced one can then be freed */
+    for (j = 0; j < sh->nset_slots; j++) {
+        for (set = sh->set_slots[j]; set; set = set->next) {
+            ngx_http_fado_table_unhold_set(set, i);
+        }
+    }
+
+    for (set = sh->zombies; set; set = set->next) {
+        ngx_http_fado_table_unhold_set(set, i);
+    }
+
+    for (j = 0; j < sh->nep_slots; j++) {
+        for (ep = sh->ep_slots[j]; ep; ep = ep->next) {
+            n = ngx_min((ngx_atomic_uint_t) ep->held[i], ep->inflight);
+            if (n) {
+                (void) ngx_atomic_fetch_add(&ep->inflight,
+                                            - (ngx_atomic_int_t) n);
+                total += n;
+            }
+
+            ep->held[i] = 0;
+        }
+    }
+
+    if (total) {
+        sh->reclaimed += total;
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fado: worker %P is gone with %ui requests in flight; "
+                      "their in-flight counts are released",
+                      (ngx_pid_t) sh->slot_pid[i], total);
+    }
+
+    sh->slot_pid[i] = 0;
+}
+
+
+/* The caller holds the write lock. */
+ngx_uint_t
+ngx_http_fado_table_slot_reclaim(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_pid_t             pid;
+    ngx_uint_t            i, n;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = t->sh;
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_FADO_SLOTS; i++) {
+        pid = (ngx_pid_t) sh->slot_pid[i];
+
+        if (pid && pid != ngx_pid && kill(pid, 0) == -1
+            && ngx_errno == NGX_ESRCH)
+        {
+            ngx_http_fado_table_slot_free(t, i, log);
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_fado_table_slot_claim(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_uint_t            i;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = t->sh;
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    /* a respawned worker takes back what the crashed one held */
+    (void) ngx_http_fado_table_slot_reclaim(t, log);
+
+    for (i = 0; i < NGX_HTTP_FADO_SLOTS; i++) {
+        if (sh->slot_pid[i] == 0) {
+            sh->slot_pid[i] = (ngx_atomic_uint_t) ngx_pid;
+            ngx_http_fado_slot = i;
+            break;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (i == NGX_HTTP_FADO_SLOTS) {
+        ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fado: more than %d worker processes share the table; "
+                      "this one's in-flight counts are not released if it "
+                      "crashes", NGX_HTTP_FADO_SLOTS);
+    }
+}
+
+
+void
+ngx_http_fado_table_slot_release(ngx_http_fado_table_t *t, ngx_log_t *log)
+{
+    ngx_uint_t  i;
+
+    i = ngx_http_fado_slot;
+
+    if (i >= NGX_HTTP_FADO_SLOTS
+        || t->sh->slot_pid[i] != (ngx_atomic_uint_t) ngx_pid)
+    {
+        return;
+    }
+
+    ngx_rwlock_wlock(&t->sh->lock);
+    ngx_http_fado_table_slot_free(t, i, log);
+    ngx_rwlock_unlock(&t->sh->lock);
+
+    ngx_http_fado_slot = NGX_HTTP_FADO_SLOTS;
 }

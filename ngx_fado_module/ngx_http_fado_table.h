@@ -18,6 +18,32 @@
 #include <ngx_core.h>
 
 #include "ngx_http_fado_record.h"
+#include "ngx_http_fado_text.h"
+
+
+/* A name from Redis or a request, escaped for a log line (%V). */
+typedef struct {
+    ngx_str_t                  s;
+    u_char                     buf[NGX_HTTP_FADO_TEXT_LOG_SIZE];
+} ngx_http_fado_esc_t;
+
+
+static ngx_inline ngx_str_t *
+ngx_http_fado_esc(ngx_http_fado_esc_t *e, const void *p, size_t len)
+{
+    e->s.data = e->buf;
+    e->s.len = ngx_http_fado_text_log(e->buf, p, len,
+                                      NGX_HTTP_FADO_TEXT_LOG_MAX) - e->buf;
+    return &e->s;
+}
+
+
+/*
+ * In-flight counts are also kept per worker process, in a slot the worker
+ * claims at start, so that the counts of a worker that crashed (and cannot
+ * release them) are taken back when its slot is reclaimed.
+ */
+#define NGX_HTTP_FADO_SLOTS  64
 
 
 typedef struct ngx_http_fado_endpoint_s  ngx_http_fado_endpoint_t;
@@ -36,6 +62,7 @@ struct ngx_http_fado_endpoint_s {
     ngx_atomic_t               last_fail;   /* ngx_current_msec */
     ngx_atomic_t               ewma_us;     /* response time, microseconds */
     ngx_uint_t                 refs;        /* sets using it (write lock) */
+    uint32_t                   held[NGX_HTTP_FADO_SLOTS]; /* per worker */
     uint32_t                   hash;
     socklen_t                  socklen;
     union {
@@ -60,9 +87,12 @@ typedef struct {
 struct ngx_http_fado_set_s {
     ngx_http_fado_set_t       *next;        /* intern chain, or zombie list */
     ngx_atomic_t               readers;     /* requests holding the set */
+    uint32_t                   held[NGX_HTTP_FADO_SLOTS]; /* per worker */
     ngx_atomic_t               rr;          /* round robin cursor */
+    ngx_atomic_t               rr_retry;    /* the same, for retries */
     ngx_uint_t                 routes;      /* routes using it (write lock) */
     uint32_t                   hash;
+    uint32_t                   snap_id;     /* ordinal in the state file */
     uint32_t                   n;
     uint32_t                   total_weight;
     uint32_t                   key_len;
@@ -96,6 +126,7 @@ struct ngx_http_fado_group_s {
     ngx_http_fado_set_t       *set;         /* the join, never NULL */
     ngx_uint_t                 routes;      /* routes using it */
     uint32_t                   hash;
+    uint32_t                   snap_id;     /* ordinal in the state file */
     uint32_t                   key_len;
     u_char                     key[1];      /* the clusters, as in F2 */
 };
@@ -128,6 +159,8 @@ typedef struct {
     ngx_atomic_t               owner;       /* pid of the sync worker */
     ngx_atomic_t               owner_gen;
     ngx_atomic_t               conf_gen;    /* bumped on every (re)load */
+    ngx_atomic_t               slot_pid[NGX_HTTP_FADO_SLOTS];
+    ngx_uint_t                 reclaimed;   /* in-flight counts taken back */
 
     ngx_http_fado_route_t    **slots;
     ngx_uint_t                 nslots;      /* a power of two */
@@ -163,6 +196,14 @@ typedef struct {
     time_t                     last_error_at;
     size_t                     epoch_len;
     size_t                     last_error_len;
+    ngx_uint_t                 ready;       /* a first table is loaded */
+    ngx_uint_t                 redis_server; /* index the owner uses */
+    uint64_t                   state_loaded_version;
+    uint64_t                   state_version;   /* last written */
+    ngx_uint_t                 state_writes;
+    ngx_uint_t                 state_errors;
+    time_t                     state_written_at;
+    ngx_msec_t                 state_write_ms;  /* the last write took */
     u_char                     epoch[64];
     u_char                     last_error[256];
 } ngx_http_fado_shm_t;
@@ -172,14 +213,57 @@ typedef struct {
     ngx_http_fado_shm_t       *sh;
     ngx_slab_pool_t           *shpool;
     ngx_shm_zone_t            *shm_zone;
+    ngx_str_t                  state;       /* state= file, NUL terminated */
+    ngx_str_t                  state_tmp;   /* state + ".tmp" */
 } ngx_http_fado_table_t;
 
 
 ngx_int_t ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 
+/* This worker's slot, NGX_HTTP_FADO_SLOTS when it has none. */
+extern ngx_uint_t  ngx_http_fado_slot;
+
+
+static ngx_inline ngx_atomic_uint_t
+ngx_http_fado_hold(ngx_http_fado_endpoint_t *ep)
+{
+    ngx_atomic_uint_t  old;
+
+    old = ngx_atomic_fetch_add(&ep->inflight, 1);
+
+    /* only this process writes its slot: no atomic needed */
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        ep->held[ngx_http_fado_slot]++;
+    }
+
+    return old;
+}
+
+
+static ngx_inline void
+ngx_http_fado_unhold(ngx_http_fado_endpoint_t *ep)
+{
+    if (ngx_http_fado_slot < NGX_HTTP_FADO_SLOTS) {
+        ep->held[ngx_http_fado_slot]--;
+    }
+
+    (void) ngx_atomic_fetch_add(&ep->inflight, (ngx_atomic_int_t) -1);
+}
+
+
+/* Worker start: reclaim the slots of dead workers, claim one. */
+void ngx_http_fado_table_slot_claim(ngx_http_fado_table_t *t, ngx_log_t *log);
+/* Worker exit: the slot is free again (what it held dies with it). */
+void ngx_http_fado_table_slot_release(ngx_http_fado_table_t *t,
+    ngx_log_t *log);
+/* The owner, every tick (write lock held): slots of dead workers. */
+ngx_uint_t ngx_http_fado_table_slot_reclaim(ngx_http_fado_table_t *t,
+    ngx_log_t *log);
+
 /* Request side: under the read lock, takes a reference on the set. */
 ngx_http_fado_route_t *ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh,
     u_char *name, size_t len);
+void ngx_http_fado_table_hold(ngx_http_fado_set_t *set);
 void ngx_http_fado_table_release(ngx_http_fado_set_t *set);
 
 /* The endpoint set a route routes to now (read or write lock held). */
@@ -214,6 +298,10 @@ ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
 void ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t *ep);
 
+/* ngx_http_fado_state.c: the table on disk */
+ngx_int_t ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log);
+ngx_int_t ngx_http_fado_state_load(ngx_http_fado_table_t *t, ngx_log_t *log);
+
 /* ngx_http_fado_cluster.c: cluster records and groups (owner side) */
 ngx_int_t ngx_http_fado_cluster_init(ngx_http_fado_table_t *t);
 ngx_int_t ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
@@ -229,5 +317,11 @@ ngx_http_fado_group_t *ngx_http_fado_group_get(ngx_http_fado_table_t *t,
 void ngx_http_fado_group_unref(ngx_http_fado_table_t *t,
     ngx_http_fado_group_t *g);
 void ngx_http_fado_table_error(ngx_http_fado_shm_t *sh, const char *fmt, ...);
+
+/* A record not applied for want of memory: counted, logged rate limited. */
+void ngx_http_fado_table_nomem(ngx_http_fado_table_t *t, ngx_log_t *log,
+    const char *what, u_char *name, size_t len);
+/* After a batch: one line for the records whose alert was held back. */
+void ngx_http_fado_table_nomem_flush(ngx_log_t *log);
 
 #endif /* NGX_HTTP_FADO_TABLE_H */

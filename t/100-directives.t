@@ -58,6 +58,38 @@ invalid Redis address "localhost:6379"
 
 
 
+=== TEST 2a: fado_redis names the bad one among several servers
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    fado_redis 127.0.0.1:6379 [::1]:6380 replica.local:6379 prefix=x:;
+--- config
+--- must_die
+--- error_log
+invalid Redis address "replica.local:6379"
+
+
+
+=== TEST 2b: fado_redis takes at most 8 servers
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    fado_redis 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3 127.0.0.1:4 127.0.0.1:5 127.0.0.1:6 127.0.0.1:7 127.0.0.1:8 127.0.0.1:9;
+--- config
+--- must_die
+--- error_log
+more than 8 Redis servers
+
+
+
+=== TEST 2c: fado_shm_zone rejects a parameter other than state=
+--- http_config
+    fado_shm_zone fado_t100 1m status=/tmp/x;
+--- config
+--- must_die
+--- error_log
+invalid parameter "status=/tmp/x"
+
+
+
 === TEST 3: fado_redis rejects a port out of range
 --- http_config
     fado_shm_zone fado_t100 1m;
@@ -210,6 +242,39 @@ a "fado" upstream takes its endpoints from the routing table
 --- must_die
 --- error_log
 upstream "fn" mixes "fado" with "server" directives
+
+
+
+=== TEST 16a: a zone inside a fado upstream is refused by nginx -t, not a crash
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { zone fn 64k; fado; }
+--- config
+--- must_die
+--- error_log
+"zone" cannot be used in a "fado" upstream: its endpoints and their counters live in fado_shm_zone
+
+
+
+=== TEST 16b: a zone after fado in the upstream is refused too
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { fado; zone fn 64k; }
+--- config
+--- must_die
+--- error_log
+upstream "fn" in
+
+
+
+=== TEST 16c: keepalive before fado is refused (it must come after)
+--- http_config
+    fado_shm_zone fado_t100 1m;
+    upstream fn { keepalive 8; fado; }
+--- config
+--- must_die
+--- error_log
+load balancing method redefined
 
 
 

@@ -87,7 +87,7 @@ sub cli {
     my $out = <$fh> // '';
     close $fh;
     die "Fado::Routes: redis-cli @args[0..0] failed (exit $?): $out\n" if $?;
-    chomp $out;
+    $out =~ s/\s+\z//;
     die "Fado::Routes: redis-cli @args[0..0]: $out\n" if $out =~ /^(ERR|NOAUTH|WRONGPASS)/;
     return $out;
 }
@@ -258,14 +258,16 @@ sub wait_body {
 # suite may stop and start, so the shared one stays up.
 our %Redis;
 
+# start_redis($port, $dir, \@extra): @extra are more redis-server options,
+# e.g. ['--replicaof', '127.0.0.1', $primary].
 sub start_redis {
-    my ($port, $dir) = @_;
+    my ($port, $dir, $extra) = @_;
     $dir //= ($ENV{TEST_NGINX_SERVROOT} // "/tmp/fado-test") . "-redis-$port";
     system('mkdir', '-p', $dir) == 0 or die "Fado::Routes: mkdir $dir\n";
     system('redis-server', '--port', $port, '--bind', '127.0.0.1',
            '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
            '--dir', $dir, '--pidfile', "$dir/redis.pid",
-           '--logfile', "$dir/redis.log") == 0
+           '--logfile', "$dir/redis.log", @{ $extra // [] }) == 0
         or die "Fado::Routes: cannot start redis-server on $port\n";
     my $deadline = time + 5;
     while (time < $deadline) {
@@ -303,6 +305,51 @@ sub stop_redis {
         select(undef, undef, undef, 0.05);
     }
     die "Fado::Routes: redis-server on $port does not stop\n";
+}
+
+# SIGKILLs a redis-server started by start_redis: a crash, not a shutdown.
+sub kill_redis {
+    my ($port) = @_;
+    my $dir = delete $Redis{$port} or return;
+    open my $fh, '<', "$dir/redis.pid" or die "Fado::Routes: no pid for $port\n";
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+    kill 'KILL', $pid;
+    my $deadline = time + 5;
+    while (kill(0, $pid) && time < $deadline) {
+        select(undef, undef, undef, 0.02);
+    }
+}
+
+# Runs GET $path in a loop for $seconds in a child process; returns a
+# function that waits for it and returns (requests, failures).
+sub load {
+    my ($path, $seconds) = @_;
+    pipe(my $r, my $w) or die "Fado::Routes: pipe: $!\n";
+    my $pid = fork();
+    die "Fado::Routes: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        close $r;
+        my ($n, $failed) = (0, 0);
+        my $end = time + $seconds;
+        while (time < $end) {
+            my ($st) = http_get($path);
+            $n++;
+            $failed++ unless $st == 200;
+            select(undef, undef, undef, 0.005);
+        }
+        print $w "$n $failed\n";
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return sub {
+        my $line = <$r> // '';
+        close $r;
+        waitpid($pid, 0);
+        return split ' ', $line;
+    };
 }
 
 END { stop_redis($_) for CORE::keys %Redis }
