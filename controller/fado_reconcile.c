@@ -945,15 +945,36 @@ fado_leader_elect(fado_reconciler_t *rec)
     return 1;
 }
 
-/* Waits for a notification, a local wake-up or the timeout; drains both. */
+/* Drains the notifications libpq holds; 1 if there was one. */
+static int
+fado_leader_notified(fado_reconciler_t *rec)
+{
+    PGnotify  *nt;
+    int        got = 0;
+
+    while ((nt = PQnotifies(rec->conn)) != NULL) {
+        PQfreemem(nt);
+        got = 1;
+    }
+    return got;
+}
+
+/*
+ * Waits for a notification, a local wake-up or the timeout; drains both.
+ * A notification that arrived while the leader ran a query was read off
+ * the socket with that query's answer and waits in libpq: the socket would
+ * not wake the poll for it, so it is looked for first.
+ */
 static void
 fado_leader_wait(fado_reconciler_t *rec, int timeout_ms)
 {
     struct pollfd  fds[2];
     int            nfds = 1;
     char           buf[64];
-    PGnotify      *nt;
 
+    if (rec->conn != NULL && fado_leader_notified(rec)) {
+        timeout_ms = 0;
+    }
     fds[0].fd = rec->wake_pipe[0];
     fds[0].events = POLLIN;
     if (rec->conn != NULL && PQsocket(rec->conn) >= 0) {
@@ -972,9 +993,7 @@ fado_leader_wait(fado_reconciler_t *rec, int timeout_ms)
             fado_leader_drop(rec, "database connection lost");
             return;
         }
-        while ((nt = PQnotifies(rec->conn)) != NULL) {
-            PQfreemem(nt);
-        }
+        (void) fado_leader_notified(rec);
     }
 }
 
@@ -1031,11 +1050,7 @@ fado_leader_main(void *arg)
             wait = (rec->next_full < rec->next_tick ? rec->next_full : rec->next_tick) - now;
             wait = wait < 0 ? 0 : wait > 60000 ? 60000 : wait;
         }
-        if (wait > 0) {
-            fado_leader_wait(rec, (int) wait);
-        } else {
-            fado_leader_wait(rec, 0);
-        }
+        fado_leader_wait(rec, (int) wait);
     }
     fado_leader_drop(rec, "stopping");
     return NULL;
