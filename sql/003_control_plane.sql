@@ -196,11 +196,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION fado_clusters_updated() RETURNS trigger LANGUAGE plpgsql
-SET enable_nestloop = off AS $$
+-- (A statement updates few clusters: no planner setting needed here; with
+-- enable_nestloop off the jobs update below would hash every bucket.)
+CREATE FUNCTION fado_clusters_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     moved text[];
     zones text[];
+    rekeyed text[];
 BEGIN
     PERFORM fado_mark_clusters(ARRAY(
         SELECT n.name FROM new_rows n JOIN old_rows o ON o.name = n.name
@@ -212,13 +214,16 @@ BEGIN
     IF moved IS NOT NULL THEN
         PERFORM fado_mark_buckets(fado_cluster_buckets(moved, zones), true);
     END IF;
-    UPDATE jobs j SET run_after = now()
+    SELECT array_agg(n.name) INTO rekeyed
       FROM new_rows n JOIN old_rows o ON o.name = n.name
      WHERE (n.storage_endpoint, n.storage_access_key, n.storage_secret_key)
-           IS DISTINCT FROM (o.storage_endpoint, o.storage_access_key, o.storage_secret_key)
-       AND j.state = 'queued'
-       AND (j.cluster = n.name
-            OR j.bucket IN (SELECT b.name FROM buckets b WHERE b.home_cluster = n.name));
+           IS DISTINCT FROM (o.storage_endpoint, o.storage_access_key, o.storage_secret_key);
+    IF rekeyed IS NOT NULL THEN
+        UPDATE jobs SET run_after = now()
+         WHERE state = 'queued'
+           AND (cluster = ANY (rekeyed)
+                OR bucket IN (SELECT name FROM buckets WHERE home_cluster = ANY (rekeyed)));
+    END IF;
     RETURN NULL;
 END $$;
 
