@@ -18,7 +18,8 @@ export function Chart({ title, series, times, values, height = 160 }: {
       width, height,
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))],
       axes: [{}, { size: 50 }],
-      scales: { x: { time: true } },
+      // One point (the first poll) would otherwise stretch the axis over years.
+      scales: { x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max] : [min, max]) } },
       legend: { live: false },
     }, [times, ...values] as uPlot.AlignedData, box.current);
     const ro = new ResizeObserver(() => {

@@ -3,7 +3,7 @@
 // with the reason, and error banners.
 import { createContext, type ComponentChildren } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Role } from './api';
+import { api, ApiError, type Page, type Role } from './api';
 
 export interface Session { role: Role; signOut: () => void }
 export const SessionContext = createContext<Session>({ role: 'read-only', signOut: () => {} });
@@ -137,4 +137,31 @@ export function bytes(n: number): string {
   let v = n / 1024, i = 0;
   while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${u[i]}`;
+}
+
+// One page of a list at a time (lists are paged by name on the API side:
+// limit, cursor, next_cursor), with the cursors seen kept for "previous".
+export function usePage<T>(path: string, limit: number, deps: unknown[] = []) {
+  const [cursors, setCursors] = useState<string[]>(['']);
+  const cursor = cursors[cursors.length - 1];
+  const sep = path.includes('?') ? '&' : '?';
+  const r = useLoad(() => api<Page<T>>('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+                    [path, cursor, ...deps]);
+  return {
+    ...r,
+    items: r.data?.items ?? null,
+    page: cursors.length,
+    prev: cursors.length > 1 ? () => setCursors(cursors.slice(0, -1)) : null,
+    next: r.data?.next_cursor ? () => setCursors([...cursors, r.data!.next_cursor!]) : null,
+  };
+}
+
+export function Pager({ label, p }: { label: string; p: { page: number; prev: (() => void) | null; next: (() => void) | null } }) {
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" disabled={!p.prev} onClick={() => p.prev?.()}>Previous page</button>
+      <span>Page {p.page}</span>
+      <button type="button" disabled={!p.next} onClick={() => p.next?.()}>Next page</button>
+    </nav>
+  );
 }

@@ -2,9 +2,9 @@
 // overrides, the published routes, and the gateways' live counters
 // (GET /v1/gateways: the controller fetches each gateway's fado_status).
 import { useRef, useState } from 'preact/hooks';
-import { all, api, enc, POLICIES, type Bucket, type Page } from '../api';
+import { api, enc, POLICIES, type Bucket } from '../api';
 import { Chart } from '../chart';
-import { ErrorBanner, Field, Notice, ReadOnlyNotice, State, WriteButton, useLoad, usePoll, useSession } from '../ui';
+import { ErrorBanner, Field, Notice, Pager, ReadOnlyNotice, State, WriteButton, useLoad, usePage, usePoll, useSession } from '../ui';
 
 interface Route { bucket: string; policy: string; version: number; record_body: string;
   endpoints: { address: string; cluster: string; zone: string; weight: number; max_inflight: number }[] }
@@ -131,9 +131,8 @@ function Gateways() {
 }
 
 export function Balancing(_: { arg: string }) {
-  const buckets = useLoad(() => all<Bucket>('/v1/buckets'));
-  const [cursor, setCursor] = useState<string[]>(['']);
-  const routes = useLoad(() => api<Page<Route>>('GET', `/v1/routes?limit=50${cursor[cursor.length - 1] ? `&cursor=${enc(cursor[cursor.length - 1])}` : ''}`), [cursor.join('\n')]);
+  const buckets = usePage<Bucket>('/v1/buckets', 50);
+  const routes = usePage<Route>('/v1/routes', 50);
   const [msg, setMsg] = useState('');
   return (
     <>
@@ -148,9 +147,10 @@ export function Balancing(_: { arg: string }) {
           <table data-table="overrides">
             <caption>"-" follows the default</caption>
             <thead><tr><th scope="col">Bucket</th><th scope="col">Policy</th><th scope="col">Action</th></tr></thead>
-            <tbody>{(buckets.data ?? []).map((b) => <Override key={`${b.name}-${b.version}`} b={b} onSaved={(m) => { setMsg(m); buckets.reload(); routes.reload(); }} />)}</tbody>
+            <tbody>{(buckets.items ?? []).map((b) => <Override key={`${b.name}-${b.version}`} b={b} onSaved={(m) => { setMsg(m); buckets.reload(); routes.reload(); }} />)}</tbody>
           </table>
         </div>
+        <Pager label="Bucket pages" p={buckets} />
       </section>
       <section class="card" aria-labelledby="rt-h">
         <h2 id="rt-h">Published routes <button type="button" class="link" onClick={routes.reload}>Refresh</button></h2>
@@ -159,17 +159,14 @@ export function Balancing(_: { arg: string }) {
           <table data-table="routes">
             <caption>What the gateways route with (from Redis, as published)</caption>
             <thead><tr><th scope="col">Bucket</th><th scope="col">Version</th><th scope="col">Policy</th><th scope="col">Endpoints</th><th scope="col">Raw record</th></tr></thead>
-            <tbody>{(routes.data?.items ?? []).map((r) => (
+            <tbody>{(routes.items ?? []).map((r) => (
               <tr data-route={r.bucket || '_default'}><th scope="row">{r.bucket || '(default route)'}</th><td>{r.version}</td>
                 <td><code data-route-policy>{r.policy}</code></td>
                 <td>{r.endpoints.map((e) => `${e.address} (${e.cluster})`).join(', ') || 'none'}</td>
                 <td><code class="raw">{r.record_body}</code></td></tr>))}</tbody>
           </table>
         </div>
-        <nav class="pager" aria-label="Route pages">
-          <button type="button" disabled={cursor.length < 2} onClick={() => setCursor(cursor.slice(0, -1))}>Previous page</button>
-          <button type="button" disabled={!routes.data?.next_cursor} onClick={() => routes.data?.next_cursor && setCursor([...cursor, routes.data.next_cursor])}>Next page</button>
-        </nav>
+        <Pager label="Route pages" p={routes} />
       </section>
       <Gateways />
     </>

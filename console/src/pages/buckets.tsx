@@ -4,7 +4,7 @@
 // the route the gateways use.
 import { useEffect, useState } from 'preact/hooks';
 import { all, api, ApiError, enc, POLICIES, type Bucket, type Cluster } from '../api';
-import { ErrorBanner, Field, Notice, ReadOnlyNotice, State, WriteButton, confirmAction, useLoad, useSession } from '../ui';
+import { ErrorBanner, Field, Notice, Pager, ReadOnlyNotice, State, WriteButton, confirmAction, useLoad, usePage, useSession } from '../ui';
 
 interface Preview {
   satisfiable: boolean; reason: string; exists: boolean;
@@ -194,7 +194,7 @@ function Detail({ name, clusters }: { name: string; clusters: Cluster[] }) {
 export function Buckets({ arg }: { arg: string }) {
   const clusters = useLoad(() => all<Cluster>('/v1/clusters'));
   const zones = useLoad(() => all<{ name: string }>('/v1/zones'));
-  const buckets = useLoad(() => all<Bucket>('/v1/buckets'));
+  const buckets = usePage<Bucket>('/v1/buckets', 100);
   const [editing, setEditing] = useState<Form | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [msg, setMsg] = useState('');
@@ -241,7 +241,7 @@ export function Buckets({ arg }: { arg: string }) {
           <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Home</th><th scope="col">Zones</th>
             <th scope="col">Replicas</th><th scope="col">Pinned</th><th scope="col">Policy</th><th scope="col">Actions</th></tr></thead>
           <tbody>
-            {(buckets.data ?? []).map((b) => (
+            {(buckets.items ?? []).map((b) => (
               <tr data-bucket={b.name}>
                 <th scope="row"><a href={`#/buckets/${enc(b.name)}`}>{b.name}</a></th>
                 <td><State state={bucketState(b, cl)} /></td>
@@ -258,10 +258,11 @@ export function Buckets({ arg }: { arg: string }) {
                 </td>
               </tr>
             ))}
-            {buckets.data?.length === 0 && <tr><td colSpan={8}>No buckets yet.</td></tr>}
+            {buckets.items?.length === 0 && <tr><td colSpan={8}>No buckets yet.</td></tr>}
           </tbody>
         </table>
       </div>
+      <Pager label="Bucket pages" p={buckets} />
     </>
   );
 }

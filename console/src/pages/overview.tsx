@@ -18,6 +18,7 @@ export interface Summary {
 }
 
 const POLL_MS = 2000;
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const KEEP = 150;   // five minutes of points
 
 function Counts({ title, counts, order }: { title: string; counts: Record<string, number>; order: string[] }) {
@@ -57,8 +58,8 @@ export function Overview(_: { arg: string }) {
       {!s ? <p role="status">Loading…</p> : (
         <>
           <p class="live" aria-live="polite">
-            Live: refreshed every {POLL_MS / 1000} s. {s.zones.length} zones, {s.clusters.length} clusters,
-            {' '}{s.buckets.total} buckets.
+            Live: refreshed every {POLL_MS / 1000} s. {plural(s.zones.length, 'zone')},
+            {' '}{plural(s.clusters.length, 'cluster')}, {plural(s.buckets.total, 'bucket')}.
           </p>
           <div class="grid">
             <Counts title="Buckets" counts={s.buckets} order={['ready', 'syncing', 'unsatisfiable', 'home_unavailable']} />
