@@ -226,4 +226,13 @@ my %env = (
 kill 'QUIT', $nginx;
 waitpid $nginx, 0;
 Fado::Controller->stop_fake_function($_) for @fake;
+is($c->stop, 0, 'the controller exits 0 on SIGTERM (and, under ASan, without a leak)');
+{
+    open my $lf, '<', $c->log_file or die;
+    local $/;
+    my $log = <$lf>;
+    my @secrets = ($c->token, map { $sk->($_) } 0, 1);
+    is(scalar(grep { index($log, $_) >= 0 } @secrets), 0,
+       'no token or storage secret the console handled is in the controller log');
+}
 done_testing;
