@@ -46,7 +46,7 @@ export function Field({ label, name, err, hint, children }: FieldProps) {
   );
 }
 
-export function ErrorBanner({ err }: { err: unknown }) {
+export function ErrorBanner({ err, onReload }: { err: unknown; onReload?: () => void }) {
   if (!err) return null;
   const e = err instanceof ApiError ? err : null;
   const text = e ? e.message : String((err as Error)?.message ?? err);
@@ -56,7 +56,8 @@ export function ErrorBanner({ err }: { err: unknown }) {
       {e?.field && <span class="err-field">[{e.field}] </span>}
       {text}
       {e?.code === 'version_conflict' &&
-        <span> Someone changed it since you opened it: reload to see their version, then edit again.</span>}
+        <span> Someone changed it since you opened it: reload to see their version, then edit again.{' '}
+          {onReload && <button type="button" onClick={onReload}>Reload their version</button>}</span>}
     </div>
   );
 }

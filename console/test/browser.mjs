@@ -194,6 +194,10 @@ await step('a concurrent edit is shown as a conflict, and nothing is overwritten
   const now = (await api('GET', '/v1/clusters/eu-1')).json;
   assert(now.functions[0].weight === 2, 'their change stands');
   assert(now.storage.credentials_set, 'credentials kept');
+  await clickButton('Reload their version');
+  await waitText(`Edit cluster eu-1 (version ${now.version})`);
+  const w = await page.$eval('input[name=fn-weight-0]', (e) => e.value);
+  assert(w === '2', `the form shows their weight, got ${w}`);
   await clickButton('Cancel');
 });
 
@@ -362,6 +366,18 @@ await step('a read-only token is created; its secret is shown once', async () =>
   await clickButton('I have copied it');
   await go('tokens');
   assert(!(await text()).includes(readOnly), 'gone once dismissed');
+});
+
+await step('a token is revoked from the page and refused from then on', async () => {
+  await fill('input[name=token-name]', 'temp');
+  await clickButton('Create token');
+  await page.waitForSelector('tr[data-token=temp]');
+  const secret = await page.$eval('#new-secret', (e) => e.value);
+  assert((await api('GET', '/v1/whoami', undefined, secret)).status === 200, 'it works first');
+  await clickButton('Revoke token temp');
+  await page.waitForFunction(() => document.querySelector('tr[data-token=temp]')?.innerText.includes('revoked'));
+  assert((await api('GET', '/v1/whoami', undefined, secret)).status === 401, 'then it is refused');
+  await clickButton('I have copied it');
 });
 
 await step('every API call the console made carried the token in a header, none in a URL', async () => {

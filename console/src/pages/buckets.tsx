@@ -70,8 +70,9 @@ function PreviewView({ p }: { p: Preview }) {
   );
 }
 
-function BucketForm({ initial, clusters, zones, onDone, onCancel }: {
+function BucketForm({ initial, clusters, zones, onDone, onCancel, onReload }: {
   initial: Form; clusters: Cluster[]; zones: string[]; onDone: (name: string) => void; onCancel: () => void;
+  onReload: () => void;
 }) {
   const [f, setF] = useState(initial);
   const [err, setErr] = useState<unknown>(null);
@@ -139,7 +140,7 @@ function BucketForm({ initial, clusters, zones, onDone, onCancel }: {
       </fieldset>
       {preview && <PreviewView p={preview} />}
       {pErr && <div class="preview-error"><ErrorBanner err={pErr} /></div>}
-      <ErrorBanner err={err} />
+      <ErrorBanner err={err} onReload={onReload} />
       <div class="actions">
         <WriteButton type="submit" busy={busy}>{create ? 'Create bucket' : 'Save placement'}</WriteButton>
         <button type="button" onClick={onCancel}>Cancel</button>
@@ -206,6 +207,7 @@ export function Buckets({ arg }: { arg: string }) {
   }, []);
 
   const edit = async (name: string) => {
+    setMsg('');
     try {
       const b = await api<Bucket>('GET', `/v1/buckets/${enc(name)}`);
       setEditing({ name: b.name, home_cluster: b.home_cluster, allowed_zones: b.placement.allowed_zones,
@@ -229,6 +231,7 @@ export function Buckets({ arg }: { arg: string }) {
       {editing ? (
         <BucketForm key={`${editing.name}-${editing.version}`} initial={editing} clusters={cl}
           zones={(zones.data ?? []).map((z) => z.name)} onCancel={() => setEditing(null)}
+          onReload={() => edit(editing.name)}
           onDone={(n) => { setMsg(`Bucket ${n} saved.`); setEditing(null); buckets.reload(); location.hash = `#/buckets/${enc(n)}`; }} />
       ) : (
         <p><WriteButton onClick={() => { setMsg(''); setEditing({ name: '', home_cluster: cl[0]?.name ?? '', allowed_zones: [], replicas: '1', pinned_clusters: [], policy: '-', version: 0 }); }}>

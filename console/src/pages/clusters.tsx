@@ -83,8 +83,8 @@ function Zones({ zones, reload }: { zones: { name: string }[]; reload: () => voi
 
 const fieldErrShown = (err: any) => !!err?.field && err.status === 400;
 
-function ClusterForm({ initial, zones, onDone, onCancel }: {
-  initial: Form; zones: string[]; onDone: () => void; onCancel: () => void;
+function ClusterForm({ initial, zones, onDone, onCancel, onReload }: {
+  initial: Form; zones: string[]; onDone: () => void; onCancel: () => void; onReload: () => void;
 }) {
   const [f, setF] = useState<Form>(initial);
   const [err, setErr] = useState<unknown>(null);
@@ -163,7 +163,7 @@ function ClusterForm({ initial, zones, onDone, onCancel }: {
           </Field>
         </fieldset>
       </fieldset>
-      <ErrorBanner err={err} />
+      <ErrorBanner err={err} onReload={onReload} />
       <div class="actions">
         <WriteButton type="submit" busy={busy}>{create ? 'Create cluster' : 'Save changes'}</WriteButton>
         <button type="button" onClick={onCancel}>Cancel</button>
@@ -181,6 +181,7 @@ export function Clusters(_: { arg: string }) {
   const zoneNames = (zones.data ?? []).map((z) => z.name);
 
   const edit = async (name: string) => {
+    setMsg('');
     try {
       // Read it again: the form starts from the version stored now.
       setEditing(toForm(await api<Cluster>('GET', `/v1/clusters/${enc(name)}`)));
@@ -202,7 +203,7 @@ export function Clusters(_: { arg: string }) {
       <Zones zones={zones.data ?? []} reload={zones.reload} />
       {editing ? (
         <ClusterForm key={`${editing.name}-${editing.version}`} initial={editing} zones={zoneNames}
-          onCancel={() => setEditing(null)}
+          onCancel={() => setEditing(null)} onReload={() => { edit(editing.name); clusters.reload(); }}
           onDone={() => { setMsg(editing.version ? `Cluster ${editing.name} saved.` : 'Cluster created.'); setEditing(null); clusters.reload(); }} />
       ) : (
         <p><WriteButton onClick={() => { setMsg(''); setEditing(emptyForm(zoneNames[0] ?? '')); }}>New cluster</WriteButton></p>
