@@ -32,3 +32,8 @@ $(BUILD)/controller/fado_ui_files.o: $(BUILD)/controller/fado_ui_files.c control
 
 # The controller links the console's objects too ($^ in its recipe).
 $(CONTROLLER_BIN): $(CONSOLE_OBJS)
+
+.PHONY: console-clean
+clean: console-clean
+console-clean:
+	rm -rf $(CONSOLE_DIST)

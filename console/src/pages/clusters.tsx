@@ -46,6 +46,7 @@ function toBody(f: Form, create: boolean) {
 }
 
 function Zones({ zones, reload }: { zones: { name: string }[]; reload: () => void }) {
+  const { role } = useSession();
   const [name, setName] = useState('');
   const [err, setErr] = useState<unknown>(null);
   const add = async (e: Event) => {
@@ -72,7 +73,7 @@ function Zones({ zones, reload }: { zones: { name: string }[]; reload: () => voi
       <form class="inline" onSubmit={add} aria-label="Add a zone">
         <Field label="New zone" name="name" err={err}>
           {(id, d, inv) => <input id={id} name="zone-name" value={name} aria-describedby={d} aria-invalid={inv}
-            onInput={(e) => setName((e.target as HTMLInputElement).value)} />}
+            disabled={role !== 'admin'} onInput={(e) => setName((e.target as HTMLInputElement).value)} />}
         </Field>
         <WriteButton type="submit">Add zone</WriteButton>
       </form>

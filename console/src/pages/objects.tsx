@@ -180,6 +180,7 @@ export function Objects({ arg }: { arg: string }) {
         <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous page</button>
         <span>Page {cursors.length}</span>
         <button type="button" disabled={!page?.next_cursor} onClick={() => page?.next_cursor && setCursors([...cursors, page.next_cursor])}>Next page</button>
+        <button type="button" class="link" onClick={refresh}>Refresh</button>
       </nav>
     </>
   );
