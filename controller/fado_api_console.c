@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FADO_CONSOLE_MAX_CLUSTERS  256
 #define FADO_CONSOLE_MAX_GATEWAYS  16
@@ -117,20 +118,70 @@ fado_console_whoami(fado_req_t *req)
     "  'settings', (SELECT coalesce(json_object_agg(key, value), '{}') FROM settings)" \
     " )::text"
 
+/*
+ * The counts are O(buckets) to compute; every open console asks for them
+ * every two seconds. One answer is shared for FADO_SUMMARY_TTL_MS, so the
+ * database does at most one summary a second however many consoles are
+ * open (and none when no console is).
+ */
+#define FADO_SUMMARY_TTL_MS  1000
+
+static pthread_mutex_t  fado_summary_lock = PTHREAD_MUTEX_INITIALIZER;
+static char            *fado_summary_text;
+static struct timespec  fado_summary_at;
+
+static long
+fado_summary_age_ms(const struct timespec *now)
+{
+    return (now->tv_sec - fado_summary_at.tv_sec) * 1000
+         + (now->tv_nsec - fado_summary_at.tv_nsec) / 1000000;
+}
+
+/* The summary document (cached or fresh), or NULL with the error set. */
+static json_t *
+fado_console_summary_doc(fado_req_t *req)
+{
+    struct timespec  now;
+    PGresult        *res;
+    json_t          *j = NULL;
+    char            *copy;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (pthread_mutex_lock(&fado_summary_lock) != 0) {
+        fado_req_error(req, 500, "internal", NULL, "cannot lock the summary");
+        return NULL;
+    }
+    /* Held across the query: concurrent consoles wait for one answer
+     * instead of all asking PostgreSQL at once. */
+    if (fado_summary_text != NULL && fado_summary_age_ms(&now) < FADO_SUMMARY_TTL_MS) {
+        j = json_loads(fado_summary_text, 0, NULL);
+    } else if ((res = fado_console_query(req, FADO_SUMMARY_SQL, 0, NULL)) != NULL) {
+        j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        if (j != NULL && (copy = strdup(PQgetvalue(res, 0, 0))) != NULL) {
+            free(fado_summary_text);
+            fado_summary_text = copy;
+            fado_summary_at = now;
+        }
+        PQclear(res);
+    }
+    (void) pthread_mutex_unlock(&fado_summary_lock);
+    if (j == NULL && req->json == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "cannot build the summary");
+    }
+    return j;
+}
+
 static void
 fado_console_summary(fado_req_t *req)
 {
-    PGresult  *res;
-    json_t    *j, *routes;
+    json_t  *j, *routes;
 
     if (!fado_console_method(req, "GET")) {
         return;
     }
-    if ((res = fado_console_query(req, FADO_SUMMARY_SQL, 0, NULL)) == NULL) {
+    if ((j = fado_console_summary_doc(req)) == NULL) {
         return;
     }
-    j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
     routes = json_object_get(j, "routes");
     if (j == NULL || routes == NULL
         || json_object_set_new(routes, "redis_ok",

@@ -85,6 +85,16 @@ is_deeply([$j->{buckets}{total}, $j->{replicas}{total}, scalar @{ $j->{clusters}
           'summary of an empty platform: nothing');
 is($j->{settings}{default_policy}, '-', 'summary carries the settings');
 
+{
+    # One answer is shared for a second; a change shows within that.
+    $c->api(POST => '/v1/zones', { name => 'cz' });
+    sleep 1.1;
+    my (undef, $sum) = $c->api(GET => '/v1/summary');
+    is_deeply($sum->{zones}, ['cz'], 'summary: a change shows after the 1 s it is shared for');
+    $c->api(DELETE => '/v1/zones/cz');
+    sleep 1.1;
+}
+
 # ---------------------------------------------------------------- gateway
 my ($module) = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // "$ENV{FADO_BUILD}/ngx_http_fado_module.so");
 my $dir = tempdir(CLEANUP => 1);
