@@ -6,7 +6,10 @@
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import puppeteer from 'puppeteer-core';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const E = process.env;
 const CONSOLE = E.CONSOLE_URL;
@@ -87,6 +90,19 @@ async function clickButton(label, scope = 'body') {
   }, label, scope);
   assert(ok, `no enabled button "${label}" in ${scope}`);
 }
+// axe-core's WCAG 2 A/AA rules on the page as it is; serious and critical
+// findings are returned as text (evaluated through DevTools, which the
+// console's CSP does not block).
+async function a11y(where) {
+  await page.evaluate(AXE);
+  const v = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+    return r.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+      .map((x) => `${x.id}: ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return v.map((x) => `${where}: ${x}`);
+}
+
 async function signIn(token) {
   await fill('input[name=token]', token);
   await page.click('main.signin button[type=submit]');
@@ -349,6 +365,31 @@ await step("the gateways' live view shows requests per endpoint", async () => {
   await screenshot('balancing');
 });
 
+await step('every page passes axe-core WCAG 2 A/AA checks (no serious or critical finding)', async () => {
+  // The checker itself: a button with no name must be found.
+  await page.evaluate(() => { const b = document.createElement('button'); b.id = 'axe-probe'; document.body.appendChild(b); });
+  const probe = await a11y('probe');
+  await page.evaluate(() => document.getElementById('axe-probe').remove());
+  assert(probe.some((x) => x.includes('button-name')), `axe did not flag a nameless button: ${probe}`);
+  const found = [];
+  for (const p of ['overview', 'clusters', `buckets/${BUCKET}`, `objects/${BUCKET}`, 'balancing', 'tokens']) {
+    await go(p);
+    await new Promise((r) => setTimeout(r, 700));
+    found.push(...await a11y(p));
+  }
+  await go('clusters');
+  await clickButton('Edit cluster eu-1');
+  await page.waitForSelector('form[data-form=cluster]');
+  found.push(...await a11y('cluster form'));
+  await clickButton('Cancel');
+  await go('buckets');
+  await clickButton(`Edit bucket ${BUCKET}`);
+  await page.waitForSelector('[data-preview]');
+  found.push(...await a11y('bucket form with preview'));
+  await clickButton('Cancel');
+  assert(found.length === 0, found.join('\n'));
+});
+
 // ---------------------------------------------------------------- tokens and roles
 let readOnly = '';
 await step('a read-only token is created; its secret is shown once', async () => {
@@ -463,6 +504,8 @@ await step('a revoked token is sent back to sign-in', async () => {
   // The page polls (the gateways' view here): its next call is a 401.
   await page.waitForSelector('input[name=token]', { timeout: 10000 });
   assert(await page.evaluate(() => sessionStorage.length) === 0, 'the token is forgotten');
+  const found = await a11y('sign-in');
+  assert(found.length === 0, found.join('\n'));
   assert(consoleErrors.length === 0, `script errors: ${consoleErrors.join('; ')}`);
 });
 
