@@ -256,6 +256,20 @@ await step('the overview counts the ready bucket and replicas', async () => {
   await screenshot('overview');
 });
 
+await step('editing a placement previews what would move before saving', async () => {
+  await go('buckets');
+  await clickButton(`Edit bucket ${BUCKET}`);
+  await page.waitForSelector('[data-preview=satisfiable]');
+  await fill('input[name=replicas]', '1');
+  await page.waitForFunction(() => document.querySelector('[data-preview-remove]')?.textContent === 'us-1');
+  const add = await page.$eval('[data-preview-add]', (e) => e.textContent);
+  assert(add === 'nothing', `adds ${add}`);
+  await screenshot('bucket-edit-preview');
+  await clickButton('Cancel');
+  const b = (await api('GET', `/v1/buckets/${BUCKET}`)).json;
+  assert(b.placement.replicas === 2, 'nothing saved by previewing');
+});
+
 // ---------------------------------------------------------------- objects
 const payload = randomBytes(3 * 1024 * 1024 + 17);
 const SRC = mkdtempSync(join(TMP, 'src-'));
@@ -301,6 +315,22 @@ await step('the object downloads through the API with the same bytes', async () 
     await new Promise((r) => setTimeout(r, 200));
   }
   assert(got && Buffer.compare(got, payload) === 0, `downloaded file ${readdirSync(TMP)}`);
+});
+
+await step("once the index lists the replica's copy, a download from zone us is served by us-1", async () => {
+  // us-1's MinIO reports the replicated version through the webhook.
+  const deadline = Date.now() + 40000;
+  let where = '';
+  while (Date.now() < deadline && !where.includes('us-1')) {
+    await clickButton('Refresh');
+    await new Promise((r) => setTimeout(r, 500));
+    where = await page.$eval('tr[data-object="2026/photo.bin"]', (e) => e.innerText).catch(() => '');
+  }
+  assert(where.includes('us-1'), `listing: ${where}`);
+  await page.select('select[name=zone]', 'us');
+  await clickButton('Download 2026/photo.bin');
+  await waitText('served by us-1', 30000);
+  await page.select('select[name=zone]', '');
 });
 
 await step('the object details show its version and where it is, per cluster', async () => {
