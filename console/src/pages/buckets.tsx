@@ -62,7 +62,7 @@ function PreviewView({ p }: { p: Preview }) {
       {p.exists ? (
         <ul class="plain">
           <li>Adds: <span data-preview-add>{p.add.join(', ') || 'nothing'}</span></li>
-          <li>Removes (after the new replicas are ready; data is kept in MinIO): <span data-preview-remove>{p.remove.join(', ') || 'nothing'}</span></li>
+          <li>Leaves the placement (replication there stops; its MinIO keeps the data): <span data-preview-remove>{p.remove.join(', ') || 'nothing'}</span></li>
           <li>Keeps: {p.keep.join(', ') || 'nothing'}</li>
         </ul>
       ) : <p>A new bucket: every replica above is created.</p>}
