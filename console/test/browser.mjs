@@ -80,15 +80,14 @@ async function fill(sel, value) {
   await page.keyboard.press('Backspace');
   if (value) await page.type(sel, value);
 }
-async function clickButton(label, scope = 'body') {
-  const ok = await page.evaluate((l, s) => {
-    const root = document.querySelector(s);
-    const b = [...root.querySelectorAll('button')].find((x) =>
-      (x.getAttribute('aria-label') ?? x.textContent.trim()) === l && !x.disabled);
-    if (b) b.click();
-    return !!b;
-  }, label, scope);
-  assert(ok, `no enabled button "${label}" in ${scope}`);
+async function clickButton(label, scope = 'body', timeout = 10000) {
+  // Waits for it: a page may still be loading the list the button is in.
+  const find = (l, sc) => [...document.querySelector(sc).querySelectorAll('button')].find((x) =>
+    (x.getAttribute('aria-label') ?? x.textContent.trim()) === l && !x.disabled);
+  const found = await page.waitForFunction(`(${find})(${JSON.stringify(label)}, ${JSON.stringify(scope)})`,
+    { timeout }).then(() => true, () => false);
+  assert(found, `no enabled button "${label}" in ${scope}`);
+  await page.evaluate(`(${find})(${JSON.stringify(label)}, ${JSON.stringify(scope)}).click()`);
 }
 // axe-core's WCAG 2 A/AA rules on the page as it is; serious and critical
 // findings are returned as text (evaluated through DevTools, which the
@@ -101,6 +100,13 @@ async function a11y(where) {
       .map((x) => `${x.id}: ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   });
   return v.map((x) => `${where}: ${x}`);
+}
+
+// Selects an option once it is there (options may come from a list still loading).
+async function choose(sel, value) {
+  await page.waitForSelector(`${sel} option[value="${value}"]`);
+  const got = await page.select(sel, value);
+  assert(got.includes(value), `${sel}: ${value} not selected`);
 }
 
 async function signIn(token) {
@@ -155,7 +161,7 @@ async function createCluster(name, zone, fn, i) {
   await clickButton('New cluster');
   await page.waitForSelector('form[data-form=cluster]');
   await fill('form[data-form=cluster] input[name=name]', name);
-  await page.select('form[data-form=cluster] select[name=zone]', zone);
+  await choose('form[data-form=cluster] select[name=zone]', zone);
   await clickButton('Add an endpoint');
   await fill('input[name=fn-address-0]', fn);
   await fill('input[name=storage-endpoint]', E[`MINIO${i}_ENDPOINT`]);
@@ -168,7 +174,7 @@ async function createCluster(name, zone, fn, i) {
 await step('a bad endpoint address is shown next to the field it names', async () => {
   await clickButton('New cluster');
   await fill('form[data-form=cluster] input[name=name]', 'bad-1');
-  await page.select('form[data-form=cluster] select[name=zone]', 'eu');
+  await choose('form[data-form=cluster] select[name=zone]', 'eu');
   await clickButton('Add an endpoint');
   await fill('input[name=fn-address-0]', 'not-an-address');
   await clickButton('Create cluster');
@@ -222,7 +228,7 @@ await step('the placement preview follows the form: unsatisfiable, then satisfia
   await go('buckets');
   await clickButton('New bucket');
   await fill('form[data-form=bucket] input[name=name]', BUCKET);
-  await page.select('form[data-form=bucket] select[name=home_cluster]', 'eu-1');
+  await choose('form[data-form=bucket] select[name=home_cluster]', 'eu-1');
   await fill('input[name=replicas]', '3');
   await page.waitForSelector('[data-preview=unsatisfiable]');
   await waitText('eligible clusters');
@@ -327,10 +333,10 @@ await step("once the index lists the replica's copy, a download from zone us is 
     where = await page.$eval('tr[data-object="2026/photo.bin"]', (e) => e.innerText).catch(() => '');
   }
   assert(where.includes('us-1'), `listing: ${where}`);
-  await page.select('select[name=zone]', 'us');
+  await choose('select[name=zone]', 'us');
   await clickButton('Download 2026/photo.bin');
   await waitText('served by us-1', 30000);
-  await page.select('select[name=zone]', '');
+  await choose('select[name=zone]', '');
 });
 
 await step('the object details show its version and where it is, per cluster', async () => {
@@ -353,7 +359,7 @@ await step('a policy override changes the published route', async () => {
   const before = (await api('GET', `/v1/routes/${BUCKET}`)).json;
   await go('balancing');
   await page.waitForSelector(`select[name="policy-${BUCKET}"]`);
-  await page.select(`select[name="policy-${BUCKET}"]`, 'lc');
+  await choose(`select[name="policy-${BUCKET}"]`, 'lc');
   await clickButton(`Save policy of ${BUCKET}`);
   await waitText(`Policy of ${BUCKET} is now lc`);
   const deadline = Date.now() + 20000;
@@ -374,7 +380,7 @@ await step('the default policy and match header are saved; a bad header names it
   await clickButton('Save defaults');
   await page.waitForSelector('[data-field=bucket_header] .field-error');
   await fill('input[name=bucket_header]', 'X-Fado-Bucket');
-  await page.select('select[name=default_policy]', 'p2c');
+  await choose('select[name=default_policy]', 'p2c');
   await clickButton('Save defaults');
   await waitText('Saved: the gateways get it');
   const s = (await api('GET', '/v1/settings')).json;
@@ -425,7 +431,7 @@ let readOnly = '';
 await step('a read-only token is created; its secret is shown once', async () => {
   await go('tokens');
   await fill('input[name=token-name]', 'viewer');
-  await page.select('select[name=role]', 'read-only');
+  await choose('select[name=role]', 'read-only');
   await clickButton('Create token');
   await page.waitForSelector('[data-created-token] #new-secret');
   readOnly = await page.$eval('#new-secret', (e) => e.value);
