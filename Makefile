@@ -26,6 +26,7 @@ all:
 -include mk/module.mk
 -include mk/storage.mk
 -include mk/controller.mk
+-include mk/console.mk
 -include mk/examples.mk
 -include mk/unit.mk
 

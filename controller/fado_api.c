@@ -7,6 +7,7 @@
  * updates carry the version they were based on (optimistic concurrency).
  */
 
+#include "fado_api_console.h"
 #include "fado_events.h"
 #include "fado_http.h"
 #include "fado_lifecycle.h"
@@ -1443,6 +1444,9 @@ fado_api_handle(fado_req_t *req)
             fado_objects_handle(req, bucket, key);
             return;
         }
+    }
+    if (fado_api_console_handle(req)) {
+        return;
     }
     if (fado_api_split(req->path, res, sizeof(res), id, sizeof(id)) != 0) {
         fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", req->path);

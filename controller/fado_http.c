@@ -6,6 +6,7 @@
 #include "fado_events.h"
 #include "fado_log.h"
 #include "fado_objects.h"
+#include "fado_ui.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -308,6 +309,9 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
 
     (void) version;
 
+    if (st == NULL && fado_ui_path(url)) {
+        return fado_ui_answer(c, method, url);     /* static console files: public */
+    }
     if (st == NULL) {
         st = calloc(1, sizeof(*st));
         if (st == NULL) {

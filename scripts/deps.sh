@@ -28,6 +28,7 @@ DEBIAN_PACKAGES=(
     liblist-moreutils-perl libwww-perl libtest-tcp-perl libjson-pp-perl
     caddy wrk valgrind iproute2 procps psmisc python3 docker-compose libyaml-libyaml-perl gnuplot-nox
     golang-go
+    nodejs chromium fonts-dejavu-core
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -84,3 +85,19 @@ install_debian_packages
 export PATH=$PATH:/usr/local/go/bin:/usr/lib/go/bin
 go_install minio github.com/minio/minio "$MINIO_VERSION" "$MINIO_BIN"
 go_install mc github.com/minio/mc "$MC_VERSION" "$MC_BIN"
+
+# The web console's toolchain and its browser-test driver, pinned by
+# console/package-lock.json; the tests drive Debian's /usr/bin/chromium, so
+# no browser is downloaded. Again only when the lock file changed.
+install_console_modules() {
+    local dir=$ROOT/console
+    [ -f "$dir/package-lock.json" ] || return 0
+    if [ -f "$dir/node_modules/.package-lock.json" ] \
+        && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+        return 0
+    fi
+    log "installing the console's npm modules (npm ci)"
+    (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+install_console_modules
