@@ -34,6 +34,11 @@ int fado_objects_path(const char *path, char *bucket, size_t bsize,
  * HEAD) rather than a JSON exchange. */
 int fado_objects_streamed(const char *method, const char *path, int metadata);
 
+/* 1 if bucket and key ("" for none) may be used; else 0 with a 400 in req
+ * (invalid_key for a key breaking S3's rules: NUL or control characters,
+ * "." or ".." or empty segments, over 1024 bytes, not UTF-8). */
+int fado_objects_valid(fado_req_t *req, const char *bucket, const char *key);
+
 /* Listing, metadata and delete: JSON answers, through fado_api_handle. */
 void fado_objects_handle(fado_req_t *req, const char *bucket, const char *key);
 
