@@ -334,6 +334,22 @@ fado_accept_check_head(const char *p, size_t n, fado_accept_verdict_t *v)
                                "the request line must be: METHOD /path HTTP/1.x");
     }
     http11 = sp2[8] == '1';
+    /* libmicrohttpd decodes %00 into a NUL that ends the path or value
+     * early ("abc%00def" would name "abc"): refused while it is visible. */
+    for (const char *q = sp1 + 1; q + 2 < sp2; q++) {
+        if (q[0] == '%' && q[1] == '0' && q[2] == '0') {
+            const char  *query = memchr(sp1 + 1, '?', (size_t) (sp2 - sp1 - 1));
+            int          in_query = query != NULL && q > query;
+            int          in_key = !in_query && (size_t) (sp2 - sp1) > 12
+                                  && memcmp(sp1 + 1, "/v1/buckets/", 12) == 0
+                                  && memmem(sp1 + 1, (size_t) (q - sp1 - 1), "/objects/", 9);
+
+            return in_key ? FADO_ACCEPT_BAD(v, 400, "invalid_key", "key",
+                                            "an object key must not hold NUL (%00)")
+                 : FADO_ACCEPT_BAD(v, 400, "invalid_field", in_query ? "query" : "path",
+                                   "the request target must not hold NUL (%00)");
+        }
+    }
 
     for (line = memchr(p, '\n', n) + 1; line < end; line = eol + 1) {
         const char  *colon, *val, *vend;
