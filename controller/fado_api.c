@@ -115,7 +115,8 @@ fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *param
                || strcmp(state, "57P01") == 0 || strcmp(state, "3D000") == 0) {
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
     } else {
-        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=\"%s\"", state, err);
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s", FADO_LOG_Q(state),
+                 FADO_LOG_Q(err));
         fado_req_error(req, 500, "internal", NULL, "database error");
     }
     return NULL;
