@@ -663,6 +663,15 @@ fado_accept_stop(fado_accept_t *a)
     close(a->listen_fd);
     close(a->epoll_fd);
     close(a->wake_fd);
+    a->listen_fd = a->epoll_fd = a->wake_fd = -1;
+}
+
+void
+fado_accept_free(fado_accept_t *a)
+{
+    if (a == NULL) {
+        return;
+    }
     for (int i = 0; i < FADO_ACCEPT_IP_BUCKETS; i++) {
         while (a->ips[i] != NULL) {
             fado_accept_ip_t  *e = a->ips[i];

@@ -40,7 +40,10 @@ typedef int (*fado_accept_handoff_fn)(void *ud, int fd, const struct sockaddr *a
 fado_accept_t *fado_accept_start(const struct sockaddr_in *addr,
     const fado_accept_conf_t *conf, fado_accept_handoff_fn handoff, void *ud,
     char *err, size_t err_len);
+/* Stops accepting and closes the connections still waiting; counting what
+ * libmicrohttpd serves goes on until fado_accept_free. */
 void fado_accept_stop(fado_accept_t *a);
+void fado_accept_free(fado_accept_t *a);
 
 /* libmicrohttpd's side: a handed-over connection started / ended. */
 void fado_accept_served(fado_accept_t *a, const struct sockaddr *addr, int started);

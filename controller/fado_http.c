@@ -892,7 +892,8 @@ fado_http_stop(fado_http_t *http)
      * finish before libmicrohttpd stops (it must see none suspended). */
     http->pool_stopped = 1;
     fado_pool_stop(http->pool);
-    MHD_stop_daemon(http->daemon);
+    MHD_stop_daemon(http->daemon);      /* its last notifications count out */
+    fado_accept_free(http->accept);
     fado_pool_free(http->pool);
     free(http);
 }
