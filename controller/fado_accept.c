@@ -594,7 +594,12 @@ fado_accept_start(const struct sockaddr_in *addr, const fado_accept_conf_t *conf
     a->ud = ud;
     a->epoll_fd = -1;
     a->wake_fd = -1;
-    pthread_mutex_init(&a->lock, NULL);
+    if (pthread_mutex_init(&a->lock, NULL) != 0) {
+        snprintf(err, err_len, "cannot initialise a mutex");
+        free(a->peek);
+        free(a);
+        return NULL;
+    }
     a->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (a->listen_fd < 0
         || setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0

@@ -471,8 +471,7 @@ fado_http_job_upload_end(void *arg)
         (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
         st->stage_len = 0;
     }
-    req->conn = fado_db_acquire(st->http->app->db);     /* NULL: index left to events */
-    fado_objects_upload_end(req, st->upload);
+    fado_objects_upload_end(req, st->upload);           /* takes req->conn when done */
     st->upload = NULL;
     if (req->conn != NULL) {
         fado_db_release(st->http->app->db, req->conn);
@@ -888,6 +887,13 @@ fado_http_stop(fado_http_t *http)
         return;
     }
     fado_accept_stop(http->accept);
+    {
+        unsigned long  refused, timed_out, malformed;
+
+        fado_accept_counters(http->accept, &refused, &timed_out, &malformed);
+        fado_log(FADO_LOG_INFO, "msg=\"api connections turned away\" over_limits=%lu"
+                 " head_timeouts=%lu protocol_errors=%lu", refused, timed_out, malformed);
+    }
     /* Every suspended connection has a job that resumes it: let them all
      * finish before libmicrohttpd stops (it must see none suspended). */
     http->pool_stopped = 1;

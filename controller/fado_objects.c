@@ -320,7 +320,11 @@ fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
                            u->home.name, err);
         }
     } else {
-        fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
+        /* PostgreSQL only now that MinIO has answered (NULL: the index
+         * catches up from events or a scan). */
+        if (fado_obj_db_acquire(req)) {
+            fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
+        }
         req->status = 201;
         json_decref(req->json);
         req->json = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}",

@@ -46,7 +46,9 @@ void fado_objects_handle(fado_req_t *req, const char *bucket, const char *key);
 fado_obj_upload_t *fado_objects_upload_begin(fado_req_t *req, const char *bucket,
     const char *key, const char *content_type, int64_t length);
 int fado_objects_upload_data(fado_obj_upload_t *u, const char *data, size_t len);
-/* Finishes (or, after a failed write, aborts) and answers in req; frees u. */
+/* Finishes (or, after a failed write, aborts) and answers in req; frees u.
+ * Waits for MinIO first, then takes a PostgreSQL connection into req->conn
+ * for the index (the caller releases it). */
 void fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u);
 void fado_objects_upload_abort(fado_obj_upload_t *u);
 
