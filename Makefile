@@ -19,8 +19,9 @@ LDFLAGS_COMMON = $(SANITIZE)
 
 ALL_TARGETS :=
 UNIT_TESTS  :=
+BENCH_TARGETS :=
 
-.PHONY: all deps test sanitize sanitize-build unit-tests up down clean
+.PHONY: all deps test sanitize sanitize-build unit-tests bench-build up down clean
 all:
 
 -include mk/module.mk
@@ -39,10 +40,13 @@ deps:
 # fragments); scripts/run-tests runs them with the suites.
 unit-tests: $(UNIT_TESTS)
 
+# Every benchmark binary (listed in BENCH_TARGETS by the fragments).
+bench-build: $(BENCH_TARGETS)
+
 # make test also builds the C code with ASan/UBSan and runs the tests of
 # fado's own binaries against that build, in the same summary.
 test: deps
-	@$(MAKE) --no-print-directory all unit-tests
+	@$(MAKE) --no-print-directory all unit-tests bench-build
 	@$(MAKE) --no-print-directory $(SANITIZE_MAKE) sanitize-build
 	@FADO_SANITIZE_BUILD=build-asan scripts/run-tests
 

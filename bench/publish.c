@@ -1,8 +1,10 @@
 /*
  * Route publication benchmark: 100,000 buckets, each with ready replicas on
  * two of ten clusters (two endpoints each), published to Redis through the
- * controller's publisher: the first pass writes everything (a full
- * republish with a new epoch), the second after 1% of the buckets changed.
+ * controller's publisher: a full republish (new epoch, every record), then
+ * the 1% of the buckets that changed, then one cluster's endpoints (one
+ * record, whatever the buckets routed there), then the drift check of the
+ * full reconcile (Redis compared with what was published).
  *
  *   publish DATABASE_URL REDIS_URL [buckets]
  *
@@ -18,6 +20,8 @@
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_publisher.h"
+
+#include <jansson.h>
 
 static double
 now_ms(void)
@@ -43,14 +47,51 @@ run_sql(PGconn *conn, const char *sql, const char *arg)
     return 0;
 }
 
+/* A JSON array of the names a query returns. */
+static json_t *
+names(PGconn *conn, const char *sql)
+{
+    char       err[512];
+    PGresult  *res = fado_db_query(conn, sql, 0, NULL, err, sizeof(err), NULL);
+    json_t    *a = json_array();
+
+    if (res == NULL || a == NULL) {
+        fprintf(stderr, "publish bench: %s\n", res ? "out of memory" : err);
+        return NULL;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_array_append_new(a, json_string(PQgetvalue(res, i, 0)));
+    }
+    PQclear(res);
+    return a;
+}
+
+/* kind: full, sync (of the names the two queries give) or drift. */
 static int
-pass(fado_publisher_t *pub, PGconn *conn, const char *name, const char *n)
+pass(fado_publisher_t *pub, PGconn *conn, const char *name, const char *n,
+    const char *bucket_sql, const char *cluster_sql)
 {
     fado_publish_stats_t  st;
     char                  err[512];
+    json_t               *b = NULL, *c = NULL;
     double                t0 = now_ms(), ms;
+    size_t                drifted = 0;
+    int                   rc;
 
-    if (fado_publisher_run(pub, conn, &st, err, sizeof(err)) != 0) {
+    memset(&st, 0, sizeof(st));
+    if (strcmp(name, "full") == 0) {
+        rc = fado_publisher_republish(pub, conn, &st, err, sizeof(err));
+    } else if (strcmp(name, "drift-check") == 0) {
+        rc = fado_publisher_drift(pub, conn, &drifted, err, sizeof(err));
+        st.set = drifted;
+    } else {
+        b = bucket_sql ? names(conn, bucket_sql) : NULL;
+        c = cluster_sql ? names(conn, cluster_sql) : NULL;
+        rc = fado_publisher_sync(pub, conn, b, c, &st, err, sizeof(err));
+    }
+    json_decref(b);
+    json_decref(c);
+    if (rc != 0) {
         fprintf(stderr, "publish bench: %s\n", err);
         return -1;
     }
@@ -103,14 +144,17 @@ main(int argc, char **argv)
     {
         return 1;
     }
-    printf("pass,buckets,routes_written,ms\n");
-    if (pass(pub, conn, "full", n) != 0) {
+    printf("pass,buckets,records_written,ms\n");
+    if (pass(pub, conn, "full", n, NULL, NULL) != 0) {
         return 1;
     }
     if (run_sql(conn, "UPDATE buckets SET policy = 'lc' WHERE substr(name, 8)::int % 100 = 0",
                 NULL) != 0
-        || pass(pub, conn, "one-percent-changed", n) != 0
-        || pass(pub, conn, "unchanged", n) != 0)
+        || pass(pub, conn, "one-percent-changed", n,
+                "SELECT name FROM buckets WHERE substr(name, 8)::int % 100 = 0", NULL) != 0
+        || run_sql(conn, "UPDATE endpoints SET weight = 7 WHERE cluster = 'c3'", NULL) != 0
+        || pass(pub, conn, "one-cluster-endpoints", n, NULL, "SELECT 'c3'") != 0
+        || pass(pub, conn, "drift-check", n, NULL, NULL) != 0)
     {
         return 1;
     }

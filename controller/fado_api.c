@@ -892,34 +892,27 @@ static const fado_resource_t  fado_buckets = {
 
 /* ------------------------------------------------------------ routes */
 
-static json_t *
-fado_route_json(const char *bucket, const char *body, const char *version)
-{
-    char     copy[65536], *save = NULL, *tok;
-    json_t  *eps = json_array();
-    const char *policy = "-";
-
-    snprintf(copy, sizeof(copy), "%s", body);
-    tok = strtok_r(copy, " ", &save);
-    if (tok != NULL) {
-        policy = tok;
-    }
-    while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
-        char  *f[5], *s2 = NULL;
-        int    n = 0;
-        for (char *t = strtok_r(tok, ",", &s2); t && n < 5; t = strtok_r(NULL, ",", &s2)) {
-            f[n++] = t;
-        }
-        if (n == 5) {
-            json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:i, s:i}",
-                "address", f[0], "cluster", f[1], "zone", f[2],
-                "weight", atoi(f[3]), "max_inflight", atoi(f[4])));
-        }
-    }
-    return json_pack("{s:s, s:s, s:o, s:I, s:s}", "bucket", bucket, "policy", policy,
-                     "endpoints", eps, "version", (json_int_t) atoll(version),
-                     "record_body", body);
-}
+/*
+ * A published route as the gateways see it: the bucket record (contract 2:
+ * policy and clusters) joined with the cluster records of the clusters
+ * that are up, built by PostgreSQL from what was published.
+ */
+#define FADO_ROUTE_JSON_SQL \
+    "SELECT p.bucket, json_build_object(" \
+    "  'bucket', p.bucket, 'version', p.version, 'record_body', p.body," \
+    "  'policy', split_part(p.body, ' ', 1)," \
+    "  'clusters', to_json(coalesce((string_to_array(p.body, ' '))[2:], '{}'))," \
+    "  'endpoints', coalesce((SELECT json_agg(json_build_object(" \
+    "      'address', split_part(e.ep, ',', 1), 'cluster', c.cluster," \
+    "      'zone', split_part(c.body, ' ', 1)," \
+    "      'weight', split_part(e.ep, ',', 2)::int," \
+    "      'max_inflight', split_part(e.ep, ',', 3)::int)" \
+    "      ORDER BY c.cluster COLLATE \"C\", e.n)" \
+    "    FROM published_clusters c," \
+    "         unnest((string_to_array(c.body, ' '))[3:]) WITH ORDINALITY AS e (ep, n)" \
+    "   WHERE c.cluster = ANY ((string_to_array(p.body, ' '))[2:])" \
+    "     AND split_part(c.body, ' ', 2) = 'up'), '[]'::json))::text" \
+    "  FROM published_routes p WHERE p.body NOT LIKE '!%' "
 
 static void
 fado_api_routes(fado_req_t *req, const char *id)
@@ -937,15 +930,21 @@ fado_api_routes(fado_req_t *req, const char *id)
         json_t      *items;
 
         if (limit < 0 || (res = fado_api_query(req,
-                "SELECT bucket, body, version FROM published_routes WHERE bucket > $1"
-                " ORDER BY bucket LIMIT $2::int", 2, p)) == NULL)
+                FADO_ROUTE_JSON_SQL "AND p.bucket > $1"
+                " ORDER BY p.bucket LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
         items = json_array();
         for (int i = 0; i < PQntuples(res); i++) {
-            json_array_append_new(items, fado_route_json(PQgetvalue(res, i, 0),
-                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
+            json_t  *j = fado_api_row_json(req, res, i);
+
+            if (j == NULL) {
+                json_decref(items);
+                PQclear(res);
+                return;
+            }
+            json_array_append_new(items, j);
         }
         req->json = fado_api_page(items, limit,
                                   PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
@@ -956,16 +955,13 @@ fado_api_routes(fado_req_t *req, const char *id)
     {
         /* "_default" names the default route (stored under the empty name). */
         const char  *p[1] = { strcmp(id, "_default") == 0 ? "" : id };
-        res = fado_api_query(req, "SELECT bucket, body, version FROM published_routes"
-                             " WHERE bucket = $1", 1, p);
+        res = fado_api_query(req, FADO_ROUTE_JSON_SQL "AND p.bucket = $1", 1, p);
         if (res == NULL) {
             return;
         }
         if (PQntuples(res) == 0) {
             fado_req_error(req, 404, "not_found", NULL, "no route published for \"%s\"", id);
-        } else {
-            req->json = fado_route_json(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                                        PQgetvalue(res, 0, 2));
+        } else if ((req->json = fado_api_row_json(req, res, 0)) != NULL) {
             req->status = 200;
         }
         PQclear(res);
@@ -1347,7 +1343,9 @@ fado_api_metrics(fado_req_t *req)
         "       (SELECT count(*) FROM jobs WHERE state = 'queued'),"
         "       (SELECT count(*) FROM jobs WHERE state = 'running'),"
         "       (SELECT count(*) FROM jobs WHERE attempts > 0),"
-        "       (SELECT count(*) FROM objects)", 0, NULL);
+        "       (SELECT count(*) FROM objects),"
+        "       (SELECT count(*) FROM dirty_buckets) + (SELECT count(*) FROM dirty_clusters)",
+        0, NULL);
     if (res == NULL) {
         return;
     }
@@ -1370,8 +1368,11 @@ fado_api_metrics(fado_req_t *req)
     }
     len += (size_t) snprintf(buf + len, sizeof(buf) - len,
         "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
-        "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n",
-        fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec));
+        "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n"
+        "# TYPE fado_leader gauge\nfado_leader %d\n"
+        "# TYPE fado_changes_pending gauge\nfado_changes_pending %s\n",
+        fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec),
+        fado_reconciler_leading(req->app->rec), PQgetvalue(res, 0, 14));
     {
         unsigned long  done, failed, received, rejected;
         uint64_t       sent, recvd, osent, orecvd;
@@ -1454,8 +1455,9 @@ fado_api_handle(fado_req_t *req)
 
     if (strcmp(req->path, "/readyz") == 0) {
         /* Reaching here means PostgreSQL answered and migrations ran. */
-        req->json = json_pack("{s:s, s:b}", "status", "ready", "redis",
-                              fado_reconciler_redis_ok(req->app->rec));
+        req->json = json_pack("{s:s, s:b, s:b}", "status", "ready", "redis",
+                              fado_reconciler_redis_ok(req->app->rec), "leader",
+                              fado_reconciler_leading(req->app->rec));
         req->status = 200;
         return;
     }

@@ -90,12 +90,18 @@ fado_jobs_schedule(PGconn *conn, const fado_jobs_config_t *conf)
     snprintf(verify, sizeof(verify), "%d", conf->verify_s);
     snprintf(scan, sizeof(scan), "%d", conf->scan_s);
     /* Every replica that is not ready (or leaving), and ready ones due for
-     * verification. An existing job keeps its schedule (and back-off). */
+     * verification. An existing job keeps its schedule (and back-off).
+     * Each branch reads a partial index (sql/003), so with nothing due
+     * this costs nothing, however many buckets there are. */
     rc |= fado_jobs_exec(conn,
         "INSERT INTO jobs (kind, bucket, cluster)"
+        " SELECT 'replica', bucket, cluster FROM replicas WHERE state <> 'ready'"
+        " UNION ALL"
         " SELECT 'replica', bucket, cluster FROM replicas"
-        "  WHERE state <> 'ready' OR checked_at IS NULL"
-        "     OR checked_at < now() - make_interval(secs => $1::int)"
+        "  WHERE state = 'ready' AND checked_at IS NULL"
+        " UNION ALL"
+        " SELECT 'replica', bucket, cluster FROM replicas"
+        "  WHERE state = 'ready' AND checked_at < now() - make_interval(secs => $1::int)"
         " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, p1);
     /* Index scans once the home holds the bucket. */
     rc |= fado_jobs_exec(conn,
@@ -104,6 +110,9 @@ fado_jobs_schedule(PGconn *conn, const fado_jobs_config_t *conf)
         "   JOIN replicas r ON r.bucket = b.name AND r.cluster = b.home_cluster"
         "  WHERE r.state = 'ready' AND (b.scanned_at IS NULL"
         "        OR b.scanned_at < now() - make_interval(secs => $1::int))"
+        "    AND b.name IN (SELECT name FROM buckets WHERE scanned_at IS NULL"
+        "                   UNION ALL SELECT name FROM buckets"
+        "                   WHERE scanned_at < now() - make_interval(secs => $1::int))"
         " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, p2);
     return rc == 0 ? 0 : -1;
 }

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ typedef struct {
     const char  *health_path;
     int          reconcile_interval_ms;
     int          health_interval_ms;
+    int          grace_s;
     int          health_failures;
     int          threads;
     const char  *events_token;
@@ -57,9 +59,12 @@ fado_usage(FILE *out)
         "  --platform-file FILE      platform description imported at start (FADO_PLATFORM_FILE)\n"
         "  --log-level LEVEL         error, warn, info, debug (FADO_LOG_LEVEL, default info)\n"
         "  --bootstrap-token SECRET  admin token created when none exists (FADO_BOOTSTRAP_TOKEN)\n"
-        "  --reconcile-interval MS   between reconcile passes (FADO_RECONCILE_INTERVAL, default 2000)\n"
+        "  --reconcile-interval MS   between full reconciles, which repair drift; changes are\n"
+        "                            handled as they are made (FADO_RECONCILE_INTERVAL, default 300000)\n"
         "  --health-interval MS      between health probes (FADO_HEALTH_INTERVAL, default 2000)\n"
         "  --health-failures N       failed probes that mark a cluster down (default 2)\n"
+        "  --grace S                 a cluster down this long may have its replicas replaced\n"
+        "                            (FADO_GRACE, default 120)\n"
         "  --health-path PATH        probed on function endpoints (default /healthz)\n"
         "  --threads N               API threads (FADO_THREADS, default 4)\n"
         "  --workers N               job workers: replication, index scans (FADO_WORKERS, default 2)\n"
@@ -114,6 +119,7 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         { "reconcile-interval", required_argument, NULL, 'i' },
         { "health-interval", required_argument, NULL, 'h' },
         { "health-failures", required_argument, NULL, 'n' },
+        { "grace", required_argument, NULL, 'g' },
         { "health-path", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
         { "workers", required_argument, NULL, 'w' },
@@ -131,10 +137,12 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
     c->bootstrap_token = fado_env("FADO_BOOTSTRAP_TOKEN", NULL);
     c->health_path = "/healthz";
     c->health_failures = 2;
-    if (fado_int_arg("FADO_RECONCILE_INTERVAL", fado_env("FADO_RECONCILE_INTERVAL", "2000"),
+    if (fado_int_arg("FADO_RECONCILE_INTERVAL", fado_env("FADO_RECONCILE_INTERVAL", "300000"),
                      10, 3600000, &c->reconcile_interval_ms) != 0
         || fado_int_arg("FADO_HEALTH_INTERVAL", fado_env("FADO_HEALTH_INTERVAL", "2000"),
                         10, 3600000, &c->health_interval_ms) != 0
+        || fado_int_arg("FADO_GRACE", fado_env("FADO_GRACE", "120"), 0, 86400 * 7,
+                        &c->grace_s) != 0
         || fado_int_arg("FADO_THREADS", fado_env("FADO_THREADS", "4"), 1, 64, &c->threads) != 0
         || fado_int_arg("FADO_WORKERS", fado_env("FADO_WORKERS", "2"), 1, 16,
                         &c->jobs.workers) != 0
@@ -176,6 +184,9 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         case 'n':
             if (fado_int_arg("--health-failures", optarg, 1, 100, &c->health_failures) != 0)
                 return -1;
+            break;
+        case 'g':
+            if (fado_int_arg("--grace", optarg, 0, 86400 * 7, &c->grace_s) != 0) return -1;
             break;
         case 't':
             if (fado_int_arg("--threads", optarg, 1, 64, &c->threads) != 0) return -1;
@@ -289,6 +300,7 @@ main(int argc, char **argv)
     char                     err[512];
     int                      r;
     struct sigaction         sa;
+    sigset_t                 stopmask, waitmask;
 
     memset(&conf, 0, sizeof(conf));
     r = fado_parse_args(argc, argv, &conf);
@@ -305,6 +317,12 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stopmask);
+    sigaddset(&stopmask, SIGTERM);
+    sigaddset(&stopmask, SIGINT);
+    /* Threads started from here on inherit the mask: the main thread alone
+     * takes the stop signals. */
+    pthread_sigmask(SIG_BLOCK, &stopmask, &waitmask);
 
     /* API threads, the reconciler, a spare, and one per job worker (held
      * for a job's duration: it carries the bucket's advisory lock). */
@@ -348,8 +366,11 @@ main(int argc, char **argv)
     app.db = db;
     app.redis_prefix = conf.redis_prefix;
     app.events_token = conf.events_token;
-    rconf.interval_ms = conf.reconcile_interval_ms;
+    rconf.database_url = conf.database_url;
+    rconf.instance = conf.instance;
+    rconf.full_interval_ms = conf.reconcile_interval_ms;
     rconf.health_interval_ms = conf.health_interval_ms;
+    rconf.grace_s = conf.grace_s;
     rconf.health_failures = conf.health_failures;
     rconf.health_path = conf.health_path;
     rconf.jobs = conf.jobs;
@@ -380,8 +401,10 @@ main(int argc, char **argv)
     fado_log(FADO_LOG_INFO, "msg=\"fado-controller started\" listen=%s redis_prefix=%s",
              conf.listen, conf.redis_prefix);
 
+    /* The signals are blocked outside sigsuspend, so one that arrives
+     * between the test and the wait is not missed. */
     while (!fado_stop) {
-        pause();
+        sigsuspend(&waitmask);
     }
 
     fado_log(FADO_LOG_INFO, "msg=\"shutting down\"");

@@ -1,5 +1,5 @@
 /*
- * fado_publisher: route bodies from PostgreSQL to Redis, differences only.
+ * fado_publisher: route records from PostgreSQL to Redis, differences only.
  */
 
 #include "fado_publisher.h"
@@ -14,7 +14,11 @@
 #include <string.h>
 
 #define FADO_PUBLISH_BATCH   1000        /* triples per script call */
+#define FADO_PUBLISH_CHUNK   10000       /* buckets per sync of a republish */
+#define FADO_STR2(x)         #x
+#define FADO_STR(x)          FADO_STR2(x)
 #define FADO_FEED_MAXLEN     "100000"
+#define FADO_DRIFT           "!drift"    /* a body no encoder produces */
 
 struct fado_publisher_s {
     char           host[256];
@@ -25,60 +29,6 @@ struct fado_publisher_s {
     char           sha[41];
     redisContext  *redis;
 };
-
-/* A growable string; every append checks its allocation. */
-typedef struct {
-    char    *data;
-    size_t   len;
-    size_t   cap;
-    int      failed;
-} fado_buf_t;
-
-static void
-fado_buf_add(fado_buf_t *b, const char *s, size_t n)
-{
-    if (b->failed) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t  cap = b->cap ? b->cap * 2 : 256;
-        char   *p;
-
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        p = realloc(b->data, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void
-fado_buf_str(fado_buf_t *b, const char *s)
-{
-    fado_buf_add(b, s, strlen(s));
-}
-
-/* Appends s as an element of a PostgreSQL text[] literal. */
-static void
-fado_buf_pg_elem(fado_buf_t *b, const char *s)
-{
-    fado_buf_add(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            fado_buf_add(b, "\\", 1);
-        }
-        fado_buf_add(b, s, 1);
-    }
-    fado_buf_add(b, "\"", 1);
-}
 
 static int
 fado_publisher_parse_url(fado_publisher_t *pub, const char *url, char *err, size_t err_len)
@@ -248,48 +198,129 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
     return 0;
 }
 
-/* ------------------------------------------------------------ operations */
+/* ------------------------------------------------------------ batches */
+
+/*
+ * Script calls of up to FADO_PUBLISH_BATCH (op, name, body) triples. What a
+ * flush wrote is collected for recording in PostgreSQL afterwards, each
+ * record with the version the script gave it (consecutive, in order).
+ */
+/* EVALSHA, sha, numkeys, six keys, maxlen; then the triples. */
+#define FADO_BATCH_HEAD  10
+
+typedef enum {
+    FADO_REC_ROUTE,
+    FADO_REC_CLUSTER,
+    FADO_REC_NONE           /* reset: nothing to record */
+} fado_rec_kind_e;
 
 typedef struct {
-    const char  **argv;
-    size_t       *lens;
-    int           argc;
-    int           cap;
-    size_t        triples;
-    char          keys[5][96];
+    fado_rec_kind_e   kind;
+    int               removed;
+} fado_rec_op_t;
+
+typedef struct {
+    const char      **argv;
+    size_t           *lens;
+    fado_rec_op_t    *ops;
+    int               argc;
+    size_t            triples;
+    char              keys[6][96];
+    /* what was written, for fado_publisher_record */
+    json_t           *routes_set;      /* name -> [body, version] */
+    json_t           *routes_del;      /* [name] */
+    json_t           *clusters_set;
+    json_t           *clusters_del;
+    fado_publish_stats_t  *stats;
 } fado_batch_t;
 
 static int
-fado_batch_reset(fado_batch_t *b, const fado_publisher_t *pub)
+fado_batch_init(fado_batch_t *b, const fado_publisher_t *pub, fado_publish_stats_t *stats)
 {
-    static const char *const  names[5] = { "routes", "version", "feed", "default", "epoch" };
+    static const char *const  names[6] = { "routes", "version", "feed", "default",
+                                           "epoch", "clusters" };
+    size_t                    cap = FADO_BATCH_HEAD + 3 * FADO_PUBLISH_BATCH;
 
-    if (b->argv == NULL) {
-        b->cap = 8 + 3 * FADO_PUBLISH_BATCH;
-        b->argv = calloc((size_t) b->cap, sizeof(char *));
-        b->lens = calloc((size_t) b->cap, sizeof(size_t));
-        if (b->argv == NULL || b->lens == NULL) {
-            return -1;
-        }
+    memset(b, 0, sizeof(*b));
+    b->argv = calloc(cap, sizeof(char *));
+    b->lens = calloc(cap, sizeof(size_t));
+    b->ops = calloc(FADO_PUBLISH_BATCH, sizeof(fado_rec_op_t));
+    b->routes_set = json_object();
+    b->routes_del = json_array();
+    b->clusters_set = json_object();
+    b->clusters_del = json_array();
+    b->stats = stats;
+    if (b->argv == NULL || b->lens == NULL || b->ops == NULL || b->routes_set == NULL
+        || b->routes_del == NULL || b->clusters_set == NULL || b->clusters_del == NULL)
+    {
+        return -1;
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(b->keys[i], sizeof(b->keys[i]), "%s%s", pub->prefix, names[i]);
     }
+    return 0;
+}
+
+static void
+fado_batch_free(fado_batch_t *b)
+{
+    free(b->argv);
+    free(b->lens);
+    free(b->ops);
+    json_decref(b->routes_set);
+    json_decref(b->routes_del);
+    json_decref(b->clusters_set);
+    json_decref(b->clusters_del);
+}
+
+static void
+fado_batch_start(fado_batch_t *b, const fado_publisher_t *pub)
+{
     b->argc = 0;
     b->triples = 0;
     b->argv[b->argc++] = "EVALSHA";
     b->argv[b->argc++] = pub->sha;
-    b->argv[b->argc++] = "5";
-    for (int i = 0; i < 5; i++) {
+    b->argv[b->argc++] = "6";
+    for (int i = 0; i < 6; i++) {
         b->argv[b->argc++] = b->keys[i];
     }
     b->argv[b->argc++] = FADO_FEED_MAXLEN;
+}
+
+/* What the flush wrote, with versions last - n + 1 .. last. */
+static int
+fado_batch_collect(fado_batch_t *b, long long last)
+{
+    for (size_t i = 0; i < b->triples; i++) {
+        const fado_rec_op_t  *op = &b->ops[i];
+        const char           *name = b->argv[FADO_BATCH_HEAD + 3 * i + 1];
+        const char           *body = b->argv[FADO_BATCH_HEAD + 3 * i + 2];
+        long long             v = last - (long long) (b->triples - 1 - i);
+        int                   rc = 0;
+
+        if (op->kind == FADO_REC_NONE) {
+            continue;
+        }
+        if (op->removed) {
+            rc = json_array_append_new(op->kind == FADO_REC_ROUTE ? b->routes_del
+                                                                  : b->clusters_del,
+                                       json_string(name));
+            b->stats->deleted++;
+        } else {
+            rc = json_object_set_new(op->kind == FADO_REC_ROUTE ? b->routes_set
+                                                                : b->clusters_set,
+                                     name, json_pack("[s, I]", body, (json_int_t) v));
+            b->stats->set++;
+        }
+        if (rc != 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
 static int
-fado_batch_flush(fado_batch_t *b, fado_publisher_t *pub, long long *version,
-    char *err, size_t err_len)
+fado_batch_flush(fado_batch_t *b, fado_publisher_t *pub, char *err, size_t err_len)
 {
     redisReply  *r;
 
@@ -318,455 +349,562 @@ fado_batch_flush(fado_batch_t *b, fado_publisher_t *pub, long long *version,
         freeReplyObject(r);
         return -1;
     }
-    *version = r->integer;
+    b->stats->version = r->integer;
     freeReplyObject(r);
-    return fado_batch_reset(b, pub);
+    if (fado_batch_collect(b, b->stats->version) != 0) {
+        snprintf(err, err_len, "out of memory recording routes");
+        return -1;
+    }
+    fado_batch_start(b, pub);
+    return 0;
 }
 
+/* name and body must outlive the flush (they point into a PGresult). */
 static int
-fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op,
-    const char *bucket, const char *body, long long *version, char *err, size_t err_len)
+fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const char *name,
+    const char *body, fado_rec_kind_e kind, int removed, char *err, size_t err_len)
 {
+    b->ops[b->triples].kind = kind;
+    b->ops[b->triples].removed = removed;
     b->argv[b->argc++] = op;
-    b->argv[b->argc++] = bucket;
+    b->argv[b->argc++] = name;
     b->argv[b->argc++] = body;
     b->triples++;
     if (b->triples == FADO_PUBLISH_BATCH) {
-        return fado_batch_flush(b, pub, version, err, err_len);
+        return fado_batch_flush(b, pub, err, err_len);
     }
     return 0;
 }
 
-/* ------------------------------------------------------------ desired state */
+/* ------------------------------------------------------------ records */
 
 /*
- * The route bodies, built by PostgreSQL: for each bucket its policy and the
- * endpoints of healthy clusters holding a ready replica, in byte order so
- * the body of an unchanged route is byte for byte the same; the default
- * route under the empty name (absent when no endpoint is healthy).
+ * The one encoder of contract 2, as SQL (docs/routing-contract.md): for each
+ * named bucket, its policy and the clusters holding a ready replica in byte
+ * order, so an unchanged route is byte for byte the same; the empty name is
+ * the default route (every cluster with endpoints). A bucket that does not
+ * exist gives NULL: its record is removed. Only rows that differ from what
+ * was published are returned.
  */
-#define FADO_DESIRED_SQL \
-    "WITH pol AS (SELECT COALESCE((SELECT value FROM settings" \
-    "                              WHERE key = 'default_policy'), '-') AS p)," \
-    " desired AS (" \
-    "  SELECT b.name AS bucket," \
-    "         CASE WHEN b.policy <> '-' THEN b.policy ELSE (SELECT p FROM pol) END" \
-    "         || COALESCE(' ' || string_agg(e.address || ',' || c.name || ',' || c.zone" \
-    "              || ',' || e.weight || ',' || e.max_inflight, ' '" \
-    "              ORDER BY c.name COLLATE \"C\", e.address COLLATE \"C\"), '') AS body" \
-    "    FROM buckets b" \
-    "    LEFT JOIN replicas r ON r.bucket = b.name AND r.state = 'ready'" \
-    "    LEFT JOIN clusters c ON c.name = r.cluster AND c.healthy" \
-    "    LEFT JOIN endpoints e ON e.cluster = c.name" \
-    "   GROUP BY b.name, b.policy" \
-    "  UNION ALL" \
-    "  SELECT '', '- ' || string_agg(e.address || ',' || c.name || ',' || c.zone" \
-    "              || ',' || e.weight || ',' || e.max_inflight, ' '" \
-    "              ORDER BY c.name COLLATE \"C\", e.address COLLATE \"C\")" \
-    "    FROM endpoints e JOIN clusters c ON c.name = e.cluster WHERE c.healthy" \
-    "  HAVING count(*) > 0)"
+#define FADO_ROUTES_SQL \
+    "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)," \
+    " pol AS (SELECT COALESCE((SELECT value FROM settings" \
+    "                          WHERE key = 'default_policy'), '-') AS p)" \
+    " SELECT name, body FROM (" \
+    "  SELECT n.name," \
+    "    CASE WHEN n.name = '' THEN" \
+    "      (SELECT '- ' || string_agg(c.name, ' ' ORDER BY c.name COLLATE \"C\")" \
+    "         FROM clusters c WHERE EXISTS (SELECT 1 FROM endpoints e" \
+    "                                        WHERE e.cluster = c.name))" \
+    "    WHEN b.name IS NULL THEN NULL" \
+    "    ELSE (CASE WHEN b.policy <> '-' THEN b.policy ELSE (SELECT p FROM pol) END)" \
+    "      || COALESCE((SELECT ' ' || string_agg(r.cluster, ' '" \
+    "                                            ORDER BY r.cluster COLLATE \"C\")" \
+    "                     FROM replicas r WHERE r.bucket = b.name AND r.state = 'ready'), '')" \
+    "    END AS body," \
+    "    p.body AS published" \
+    "   FROM names n" \
+    "   LEFT JOIN buckets b ON b.name = n.name" \
+    "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
+    " WHERE body IS DISTINCT FROM published"
 
-/*
- * Rows (bucket, body): everything for a full republish, sorted by bucket;
- * otherwise only what differs from published_routes (body NULL: removed).
- */
-static PGresult *
-fado_publisher_changes(PGconn *conn, int full, char *err, size_t err_len)
+/* Cluster records: zone, up or down, endpoints in byte order. */
+#define FADO_CLUSTERS_SQL \
+    "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
+    " SELECT name, body FROM (" \
+    "  SELECT n.name," \
+    "    CASE WHEN c.name IS NULL THEN NULL" \
+    "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
+    "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.weight || ','" \
+    "                                            || e.max_inflight, ' '" \
+    "                                            ORDER BY e.address COLLATE \"C\")" \
+    "                     FROM endpoints e WHERE e.cluster = c.name), '')" \
+    "    END AS body," \
+    "    p.body AS published" \
+    "   FROM names n" \
+    "   LEFT JOIN clusters c ON c.name = n.name" \
+    "   LEFT JOIN published_clusters p ON p.cluster = n.name) s" \
+    " WHERE body IS DISTINCT FROM published"
+
+/* Records what a sync wrote, in one statement (so all of it or nothing). */
+static int
+fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
 {
-    PGresult  *res;
+    char        *js[4];
+    const char  *p[4];
+    PGresult    *res;
+    int          rc = -1;
 
-    /* The per-bucket aggregation sorts every replica row: keep it in memory. */
-    res = fado_db_query(conn, "SET work_mem = '64MB'", 0, NULL, err, err_len, NULL);
-    if (res == NULL) {
+    js[0] = json_dumps(b->routes_del, JSON_COMPACT);
+    js[1] = json_dumps(b->routes_set, JSON_COMPACT);
+    js[2] = json_dumps(b->clusters_del, JSON_COMPACT);
+    js[3] = json_dumps(b->clusters_set, JSON_COMPACT);
+    if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL) {
+        snprintf(err, err_len, "out of memory recording routes");
+        goto done;
+    }
+    for (int i = 0; i < 4; i++) {
+        p[i] = js[i];
+    }
+    res = fado_db_query(conn,
+        "WITH d1 AS (DELETE FROM published_routes"
+        "             WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))),"
+        " i1 AS (INSERT INTO published_routes (bucket, body, version)"
+        "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($2::jsonb)"
+        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body,"
+        "           version = EXCLUDED.version, updated_at = now()),"
+        " d2 AS (DELETE FROM published_clusters"
+        "         WHERE cluster IN (SELECT jsonb_array_elements_text($3::jsonb))),"
+        " i2 AS (INSERT INTO published_clusters (cluster, body, version)"
+        "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($4::jsonb)"
+        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body,"
+        "           version = EXCLUDED.version, updated_at = now())"
+        " SELECT 1", 4, p, err, err_len, NULL);
+    if (res != NULL) {
+        PQclear(res);
+        rc = 0;
+    }
+
+done:
+    for (int i = 0; i < 4; i++) {
+        free(js[i]);
+    }
+    return rc;
+}
+
+static PGresult *
+fado_publisher_changes(PGconn *conn, const char *sql, json_t *names, char *err,
+    size_t err_len)
+{
+    char        *js = json_dumps(names, JSON_COMPACT);
+    const char  *p[1] = { js };
+    PGresult    *res;
+
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    PQclear(res);
-    return fado_db_query(conn, full
-        ? FADO_DESIRED_SQL " SELECT bucket, body FROM desired ORDER BY bucket COLLATE \"C\""
-        : FADO_DESIRED_SQL " SELECT COALESCE(d.bucket, p.bucket), d.body"
-          " FROM desired d FULL JOIN published_routes p ON p.bucket = d.bucket"
-          " WHERE d.body IS DISTINCT FROM p.body",
-        0, NULL, err, err_len, NULL);
+    res = fado_db_query(conn, sql, 1, p, err, err_len, NULL);
+    free(js);
+    return res;
 }
 
-/* Whether a bucket is among the sorted rows of a full republish. */
+/* Queues the changed rows (name, body or NULL) of one kind. */
 static int
-fado_publisher_wanted(PGresult *rows, const char *bucket)
+fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
+    fado_rec_kind_e kind, char *err, size_t err_len)
 {
-    int  lo = 0, hi = PQntuples(rows) - 1;
+    for (int i = 0; i < PQntuples(rows); i++) {
+        const char  *name = PQgetvalue(rows, i, 0);
+        int          removed = PQgetisnull(rows, i, 1);
+        const char  *op;
 
-    while (lo <= hi) {
-        int  mid = lo + (hi - lo) / 2;
-        int  c = strcmp(PQgetvalue(rows, mid, 0), bucket);
-        if (c == 0) {
-            return 1;
-        }
-        if (c < 0) {
-            lo = mid + 1;
+        if (kind == FADO_REC_CLUSTER) {
+            op = removed ? "cdel" : "cset";
+        } else if (name[0] == '\0') {
+            op = removed ? "nodefault" : "default2";
         } else {
-            hi = mid - 1;
+            op = removed ? "del" : "set2";
+        }
+        if (fado_batch_add(b, pub, op, name, removed ? "" : PQgetvalue(rows, i, 1), kind,
+                           removed, err, err_len) != 0)
+        {
+            return -1;
         }
     }
     return 0;
 }
 
+/* Clusters go first: a bucket record that names a new cluster finds its
+ * endpoints already there. */
 static int
-fado_publisher_epoch(fado_publisher_t *pub, PGconn *conn, char *key, char *redis_epoch,
-    size_t size, int *full, char *err, size_t err_len)
+fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
+    json_t *clusters, int reset, const char *epoch, fado_publish_stats_t *stats,
+    char *err, size_t err_len)
 {
-    char         ekey[96];
+    PGresult      *crows = NULL, *brows = NULL;
+    fado_batch_t   b;
+    json_t        *with_default = NULL;
+    int            rc = -1;
+
+    memset(stats, 0, sizeof(*stats));
+    if (fado_batch_init(&b, pub, stats) != 0) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    fado_batch_start(&b, pub);
+
+    if (clusters != NULL && json_array_size(clusters) > 0) {
+        /* The default route lists clusters: redo it with them. */
+        with_default = buckets != NULL ? json_copy(buckets) : json_array();
+        if (with_default == NULL || json_array_append_new(with_default, json_string("")) != 0) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+        buckets = with_default;
+        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, clusters, err, err_len);
+        if (crows == NULL
+            || fado_publisher_queue(pub, &b, crows, FADO_REC_CLUSTER, err, err_len) != 0)
+        {
+            goto done;
+        }
+    }
+    if (buckets != NULL && json_array_size(buckets) > 0) {
+        brows = fado_publisher_changes(conn, FADO_ROUTES_SQL, buckets, err, err_len);
+        if (brows == NULL
+            || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
+        {
+            goto done;
+        }
+    }
+    if (reset && fado_batch_add(&b, pub, "reset", "", epoch, FADO_REC_NONE, 0,
+                                err, err_len) != 0)
+    {
+        goto done;
+    }
+    if (fado_batch_flush(&b, pub, err, err_len) != 0) {
+        goto done;
+    }
+    if ((stats->set || stats->deleted) && fado_publisher_record(conn, &b, err, err_len) != 0) {
+        goto done;
+    }
+    rc = 0;
+
+done:
+    fado_batch_free(&b);
+    json_decref(with_default);
+    if (crows != NULL) {
+        PQclear(crows);
+    }
+    if (brows != NULL) {
+        PQclear(brows);
+    }
+    return rc;
+}
+
+int
+fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
+    json_t *clusters, fado_publish_stats_t *stats, char *err, size_t err_len)
+{
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
+        return -1;
+    }
+    return fado_publisher_write(pub, conn, buckets, clusters, 0, NULL, stats, err, err_len);
+}
+
+/* ------------------------------------------------------------ epoch */
+
+static void
+fado_publisher_epoch_key(const fado_publisher_t *pub, char *key, size_t size)
+{
+    snprintf(key, size, "redis_epoch:%s", pub->prefix);
+}
+
+int
+fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t err_len)
+{
+    char         ekey[96], skey[128], redis_epoch[128];
     const char  *argv[2] = { "GET", ekey };
+    const char  *params[1] = { skey };
     redisReply  *r;
     PGresult    *res;
-    const char  *params[1] = { key };
+    int          ok;
 
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
+        return -1;
+    }
     snprintf(ekey, sizeof(ekey), "%sepoch", pub->prefix);
     r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
     if (r == NULL) {
         return -1;
     }
-    snprintf(redis_epoch, size, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    snprintf(redis_epoch, sizeof(redis_epoch), "%s",
+             r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
 
+    fado_publisher_epoch_key(pub, skey, sizeof(skey));
     res = fado_db_query(conn, "SELECT value FROM controller_state WHERE key = $1",
                         1, params, err, err_len, NULL);
     if (res == NULL) {
         return -1;
     }
-    *full = redis_epoch[0] == '\0' || PQntuples(res) == 0
-            || strcmp(PQgetvalue(res, 0, 0), redis_epoch) != 0;
+    ok = redis_epoch[0] != '\0' && PQntuples(res) > 0
+         && strcmp(PQgetvalue(res, 0, 0), redis_epoch) == 0;
     PQclear(res);
-    return 0;
+    if (!ok) {
+        fado_log(FADO_LOG_INFO, "msg=\"routes need a full republish\" reason=\"%s\"",
+                 redis_epoch[0] ? "epoch changed" : "epoch missing");
+    }
+    return ok;
 }
 
-/* Records an incremental publication: what was set and what was removed. */
-static int
-fado_publisher_record(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
-    fado_buf_t *del_b, long long version, char *err, size_t err_len)
+/* ------------------------------------------------------------ drift */
+
+/* The body of a record of ours ("F2 <v> body" / "C2 <v> body"), or a value
+ * that matches no published body. */
+static const char *
+fado_publisher_body(const char *rec, const char *tag)
 {
-    char         vbuf[32];
-    const char  *p3[3];
-    PGresult    *res;
+    const char  *p;
 
-    snprintf(vbuf, sizeof(vbuf), "%lld", version);
-    fado_buf_str(set_b, "}");
-    fado_buf_str(set_v, "}");
-    fado_buf_str(del_b, "}");
-    if (set_b->failed || set_v->failed || del_b->failed) {
-        snprintf(err, err_len, "out of memory recording routes");
-        return -1;
+    if (strncmp(rec, tag, 3) != 0) {
+        return FADO_DRIFT "-foreign";
     }
-
-    res = fado_db_query(conn, "BEGIN", 0, NULL, err, err_len, NULL);
-    if (res == NULL) {
-        return -1;
+    p = rec + 3;
+    if (*p < '0' || *p > '9') {
+        return FADO_DRIFT "-foreign";
     }
-    PQclear(res);
-    p3[0] = del_b->data;
-    res = fado_db_query(conn, "DELETE FROM published_routes WHERE bucket = ANY ($1::text[])",
-                        1, p3, err, err_len, NULL);
-    if (res == NULL) {
-        goto rollback;
+    while (*p >= '0' && *p <= '9') {
+        p++;
     }
-    PQclear(res);
-    p3[0] = set_b->data;
-    p3[1] = set_v->data;
-    p3[2] = vbuf;
-    res = fado_db_query(conn,
-        "INSERT INTO published_routes (bucket, body, version)"
-        " SELECT b, v, $3::bigint FROM unnest($1::text[], $2::text[]) AS u (b, v)"
-        " ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body,"
-        " version = EXCLUDED.version, updated_at = now()",
-        3, p3, err, err_len, NULL);
-    if (res == NULL) {
-        goto rollback;
-    }
-    PQclear(res);
-    res = fado_db_query(conn, "COMMIT", 0, NULL, err, err_len, NULL);
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-
-rollback:
-    {
-        char  ignored[128];
-        res = fado_db_query(conn, "ROLLBACK", 0, NULL, ignored, sizeof(ignored), NULL);
-        if (res != NULL) {
-            PQclear(res);
-        }
-    }
-    return -1;
+    return *p == ' ' ? p + 1 : FADO_DRIFT "-foreign";
 }
 
-/* The last version Redis assigned (0 if none). */
+/* Redis's records of one kind as {name: body}. */
 static int
-fado_publisher_version(fado_publisher_t *pub, long long *v, char *err, size_t err_len)
+fado_publisher_redis_map(fado_publisher_t *pub, const char *key, const char *tag,
+    const char *default_key, json_t *map, char *err, size_t err_len)
 {
-    char         key[96];
-    const char  *argv[2] = { "GET", key };
-    redisReply  *r;
+    const char  *argv[2] = { "HGETALL", key };
+    redisReply  *r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
 
-    snprintf(key, sizeof(key), "%sversion", pub->prefix);
-    r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
     if (r == NULL) {
         return -1;
     }
-    *v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return 0;
-}
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const char  *name = r->element[i]->str;
+        const char  *body = fado_publisher_body(r->element[i + 1]->str, tag);
 
-/*
- * A full republish records the whole table while Redis is being written:
- * the statements go out in libpq's pipeline mode now and their results are
- * read afterwards (fado_publisher_record_finish). Committing before Redis
- * has everything is safe here: until the reset with the new epoch reaches
- * Redis, the epochs differ and the next pass republishes everything again.
- * Route versions are the ones the script assigns in order, from v0 + 1.
- */
-static int
-fado_publisher_record_start(PGconn *conn, fado_buf_t *set_b, fado_buf_t *set_v,
-    long long v0, const char *epoch_key, const char *epoch, char *err, size_t err_len)
-{
-    char         vbuf[32];
-    const char  *ins[3] = { set_b->data, set_v->data, vbuf };
-    const char  *st[2] = { epoch_key, epoch };
-
-    snprintf(vbuf, sizeof(vbuf), "%lld", v0);
-    if (PQenterPipelineMode(conn) != 1) {
-        snprintf(err, err_len, "postgres: cannot enter pipeline mode");
-        return -1;
-    }
-    if (PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1
-        || PQsendQueryParams(conn, "DELETE FROM published_routes", 0, NULL, NULL, NULL,
-                             NULL, 0) != 1
-        || PQsendQueryParams(conn,
-               "INSERT INTO published_routes (bucket, body, version)"
-               " SELECT b, v, $3::bigint + n FROM unnest($1::text[], $2::text[])"
-               " WITH ORDINALITY AS u (b, v, n)", 3, NULL, ins, NULL, NULL, 0) != 1
-        || PQsendQueryParams(conn,
-               "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
-               " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-               2, NULL, st, NULL, NULL, 0) != 1
-        || PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1
-        || PQpipelineSync(conn) != 1)
-    {
-        snprintf(err, err_len, "postgres: %s", PQerrorMessage(conn));
-        return -1;
-    }
-    return 0;
-}
-
-/* Reads every result of the pipeline; 0 if all statements succeeded. */
-static int
-fado_publisher_record_finish(PGconn *conn, char *err, size_t err_len)
-{
-    int        rc = 0, done = 0;
-    PGresult  *res;
-
-    while (!done) {
-        res = PQgetResult(conn);
-        if (res == NULL) {
-            continue;       /* end of one statement's results */
-        }
-        switch (PQresultStatus(res)) {
-        case PGRES_PIPELINE_SYNC:
-            done = 1;
-            break;
-        case PGRES_COMMAND_OK:
-        case PGRES_TUPLES_OK:
-            break;
-        default:
-            if (rc == 0) {
-                snprintf(err, err_len, "postgres: %s", PQresultErrorMessage(res));
-                err[strcspn(err, "\n")] = '\0';
-            }
-            rc = -1;
-            break;
-        }
-        PQclear(res);
-        if (PQstatus(conn) != CONNECTION_OK) {
-            snprintf(err, err_len, "postgres: connection lost");
+        if (json_object_set_new(map, name, json_string(body)) != 0) {
+            /* not UTF-8: no bucket of ours has that name; remove it */
+            snprintf(err, err_len, "redis holds a record whose name is not UTF-8");
+            freeReplyObject(r);
             return -1;
         }
     }
-    if (PQexitPipelineMode(conn) != 1) {
-        snprintf(err, err_len, "postgres: cannot leave pipeline mode");
-        return -1;
+    freeReplyObject(r);
+    if (default_key != NULL) {
+        const char  *gv[2] = { "GET", default_key };
+        r = fado_publisher_cmd(pub, 2, gv, NULL, err, err_len);
+        if (r == NULL) {
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_STRING
+            && json_object_set_new(map, "", json_string(fado_publisher_body(r->str, tag))) != 0)
+        {
+            freeReplyObject(r);
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+        freeReplyObject(r);
     }
-    return rc;
+    return 0;
 }
 
-/* Buckets present in the Redis hash (for a full republish). */
+/* mark: also mark the names dirty (a republish writes them itself). */
 static int
-fado_publisher_redis_buckets(fado_publisher_t *pub, redisReply **out, char *err,
-    size_t err_len)
-{
-    char         key[96];
-    const char  *argv[2] = { "HKEYS", key };
-
-    snprintf(key, sizeof(key), "%sroutes", pub->prefix);
-    *out = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
-    return *out == NULL ? -1 : 0;
-}
-
-int
-fado_publisher_run(fado_publisher_t *pub, PGconn *conn, fado_publish_stats_t *stats,
+fado_publisher_drift_mark(fado_publisher_t *pub, PGconn *conn, int mark, size_t *found,
     char *err, size_t err_len)
 {
-    PGresult      *rows = NULL;
-    fado_batch_t   batch = { 0 };
-    fado_buf_t     set_b = { 0 }, set_v = { 0 }, del_b = { 0 };
-    redisReply    *hkeys = NULL;
-    char           epoch_key[128], redis_epoch[128], new_epoch[33];
-    int            full = 0, rc = -1, recording = 0;
+    char         rkey[96], ckey[96], dkey[96];
+    json_t      *routes = json_object(), *clusters = json_object();
+    char        *js[2] = { NULL, NULL };
+    const char  *p[3];
+    PGresult    *res = NULL;
+    int          rc = -1;
 
-    memset(stats, 0, sizeof(*stats));
+    *found = 0;
+    if (routes == NULL || clusters == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
     if (fado_publisher_connect(pub, err, err_len) != 0) {
-        return -1;
+        goto done;
     }
-    snprintf(epoch_key, sizeof(epoch_key), "redis_epoch:%s", pub->prefix);
-    if (fado_publisher_epoch(pub, conn, epoch_key, redis_epoch, sizeof(redis_epoch),
-                             &full, err, err_len) != 0
-        || (rows = fado_publisher_changes(conn, full, err, err_len)) == NULL
-        || fado_batch_reset(&batch, pub) != 0)
+    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
+    snprintf(ckey, sizeof(ckey), "%sclusters", pub->prefix);
+    snprintf(dkey, sizeof(dkey), "%sdefault", pub->prefix);
+    if (fado_publisher_redis_map(pub, rkey, "F2 ", dkey, routes, err, err_len) != 0
+        || fado_publisher_redis_map(pub, ckey, "C2 ", NULL, clusters, err, err_len) != 0)
     {
         goto done;
     }
-    if (full && fado_publisher_redis_buckets(pub, &hkeys, err, err_len) != 0) {
+    js[0] = json_dumps(routes, JSON_COMPACT);
+    js[1] = json_dumps(clusters, JSON_COMPACT);
+    if (js[0] == NULL || js[1] == NULL) {
+        snprintf(err, err_len, "out of memory");
         goto done;
     }
-
-    fado_buf_str(&set_b, "{");
-    fado_buf_str(&set_v, "{");
-    fado_buf_str(&del_b, "{");
-
-    if (full) {
-        unsigned char  raw[16];
-        long long      v0;
-
-        if (RAND_bytes(raw, sizeof(raw)) != 1) {
-            snprintf(err, err_len, "no randomness for the epoch");
-            goto done;
-        }
-        for (int k = 0; k < 16; k++) {
-            snprintf(new_epoch + 2 * k, 3, "%02x", raw[k]);
-        }
-        /* Every row of a full republish is a set, in this order. */
-        for (int i = 0; i < PQntuples(rows); i++) {
-            fado_buf_pg_elem(&set_b, PQgetvalue(rows, i, 0));
-            fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
-        }
-        fado_buf_str(&set_b, "}");
-        fado_buf_str(&set_v, "}");
-        if (set_b.failed || set_v.failed) {
-            snprintf(err, err_len, "out of memory recording routes");
-            goto done;
-        }
-        if (fado_publisher_version(pub, &v0, err, err_len) != 0
-            || fado_publisher_record_start(conn, &set_b, &set_v, v0, epoch_key, new_epoch,
-                                           err, err_len) != 0)
-        {
-            goto done;
-        }
-        recording = 1;
-    }
-
-    for (int i = 0; i < PQntuples(rows); i++) {
-        const char  *b = PQgetvalue(rows, i, 0);
-
-        if (PQgetisnull(rows, i, 1)) {
-            if (fado_batch_add(&batch, pub, b[0] ? "del" : "nodefault", b, "",
-                               &stats->version, err, err_len) != 0)
-            {
-                goto done;
-            }
-            fado_buf_pg_elem(&del_b, b);
-            stats->deleted++;
-            continue;
-        }
-        if (fado_batch_add(&batch, pub, b[0] ? "set" : "default", b,
-                           PQgetvalue(rows, i, 1), &stats->version, err, err_len) != 0)
-        {
-            goto done;
-        }
-        if (!full) {
-            fado_buf_pg_elem(&set_b, b);
-            fado_buf_pg_elem(&set_v, PQgetvalue(rows, i, 1));
-        }
-        stats->set++;
-    }
-
-    if (full) {
-        /* Remove from Redis what no bucket of ours claims, then announce. */
-        for (size_t k = 0; hkeys != NULL && k < hkeys->elements; k++) {
-            const char  *b = hkeys->element[k]->str;
-
-            if (!fado_publisher_wanted(rows, b)) {
-                if (fado_batch_add(&batch, pub, "del", b, "", &stats->version,
-                                   err, err_len) != 0)
-                {
-                    goto done;
-                }
-                stats->deleted++;
-            }
-        }
-        if (!fado_publisher_wanted(rows, "")
-            && fado_batch_add(&batch, pub, "nodefault", "", "", &stats->version,
-                              err, err_len) != 0)
-        {
-            goto done;
-        }
-        if (fado_batch_add(&batch, pub, "reset", "", new_epoch, &stats->version,
-                           err, err_len) != 0)
-        {
-            goto done;
-        }
-        stats->full = 1;
-    }
-    if (fado_batch_flush(&batch, pub, &stats->version, err, err_len) != 0) {
+    p[0] = js[0];
+    p[1] = js[1];
+    p[2] = mark ? "t" : "f";
+    /* What differs gets a body no encoder produces, so the next sync of
+     * those names rewrites (or removes) each record. */
+    res = fado_db_query(conn,
+        "WITH rr AS (SELECT key, value FROM jsonb_each_text($1::jsonb)),"
+        " br AS (SELECT COALESCE(rr.key, p.bucket) AS name FROM rr"
+        "        FULL JOIN published_routes p ON p.bucket = rr.key"
+        "        WHERE rr.value IS DISTINCT FROM p.body),"
+        " ur AS (INSERT INTO published_routes (bucket, body, version)"
+        "        SELECT name, '" FADO_DRIFT "', 0 FROM br"
+        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body),"
+        " rc AS (SELECT key, value FROM jsonb_each_text($2::jsonb)),"
+        " bc AS (SELECT COALESCE(rc.key, p.cluster) AS name FROM rc"
+        "        FULL JOIN published_clusters p ON p.cluster = rc.key"
+        "        WHERE rc.value IS DISTINCT FROM p.body),"
+        " uc AS (INSERT INTO published_clusters (cluster, body, version)"
+        "        SELECT name, '" FADO_DRIFT "', 0 FROM bc"
+        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body)"
+        " SELECT CASE WHEN $3::boolean"
+        "        THEN fado_mark_buckets(ARRAY(SELECT name FROM br), false)"
+        "             + fado_mark_clusters(ARRAY(SELECT name FROM bc))"
+        "        ELSE (SELECT count(*) FROM br) + (SELECT count(*) FROM bc) END",
+        3, p, err, err_len, NULL);
+    if (res == NULL) {
         goto done;
     }
-    if (recording) {
-        recording = 0;
-        if (fado_publisher_record_finish(conn, err, err_len) != 0) {
-            goto done;
-        }
-    } else if ((stats->set || stats->deleted)
-               && fado_publisher_record(conn, &set_b, &set_v, &del_b, stats->version,
-                                        err, err_len) != 0)
-    {
-        goto done;
-    }
-    if (full) {
-        fado_log(FADO_LOG_INFO, "msg=\"routes republished\" reason=\"%s\" routes=%zu version=%lld",
-                 redis_epoch[0] ? "epoch changed" : "epoch missing", stats->set,
-                 stats->version);
-    } else if (stats->set || stats->deleted) {
-        fado_log(FADO_LOG_INFO, "msg=\"routes published\" set=%zu deleted=%zu version=%lld",
-                 stats->set, stats->deleted, stats->version);
-    }
+    *found = (size_t) atoll(PQgetvalue(res, 0, 0));
     rc = 0;
 
 done:
-    if (recording) {
-        /* Redis failed mid-way: drain the pipeline; the epochs still differ,
-         * so the next pass republishes everything. */
-        char  ignored[128];
-        (void) fado_publisher_record_finish(conn, ignored, sizeof(ignored));
+    if (res != NULL) {
+        PQclear(res);
     }
-    if (hkeys != NULL) {
-        freeReplyObject(hkeys);
-    }
-    if (rows != NULL) {
-        PQclear(rows);
-    }
-    free(batch.argv);
-    free(batch.lens);
-    free(set_b.data);
-    free(set_v.data);
-    free(del_b.data);
+    json_decref(routes);
+    json_decref(clusters);
+    free(js[0]);
+    free(js[1]);
     return rc;
+}
+
+int
+fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found, char *err,
+    size_t err_len)
+{
+    return fado_publisher_drift_mark(pub, conn, 1, found, err, err_len);
+}
+
+/* ------------------------------------------------------------ republish */
+
+/* Names of one query, as a JSON array (NULL on error). */
+static json_t *
+fado_publisher_names(PGconn *conn, const char *sql, int n, const char *const *params,
+    char *err, size_t err_len)
+{
+    PGresult  *res = fado_db_query(conn, sql, n, params, err, err_len, NULL);
+    json_t    *names;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    names = json_array();
+    for (int i = 0; names != NULL && i < PQntuples(res); i++) {
+        if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
+            json_decref(names);
+            names = NULL;
+        }
+    }
+    PQclear(res);
+    if (names == NULL) {
+        snprintf(err, err_len, "out of memory");
+    }
+    return names;
+}
+
+/*
+ * Every record again, then a reset with a new epoch: gateways resync from a
+ * table that is complete. Everything published, and every record Redis
+ * holds, first gets a body no encoder produces, so each is rewritten or,
+ * when nothing claims it any more, removed.
+ * The epoch is recorded last: a republish cut short is started again.
+ */
+int
+fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
+    fado_publish_stats_t *stats, char *err, size_t err_len)
+{
+    fado_publish_stats_t  part;
+    unsigned char         raw[16];
+    char                  epoch[33], skey[128], last[64] = "";
+    const char           *sp[2] = { skey, epoch };
+    json_t               *names;
+    PGresult             *res;
+    size_t                drifted;
+
+    memset(stats, 0, sizeof(*stats));
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        snprintf(err, err_len, "no randomness for the epoch");
+        return -1;
+    }
+    for (int k = 0; k < 16; k++) {
+        snprintf(epoch + 2 * k, 3, "%02x", raw[k]);
+    }
+    res = fado_db_query(conn,
+        "WITH a AS (UPDATE published_routes SET body = '" FADO_DRIFT "')"
+        " UPDATE published_clusters SET body = '" FADO_DRIFT "'", 0, NULL, err, err_len, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    if (fado_publisher_drift_mark(pub, conn, 0, &drifted, err, err_len) != 0) {
+        return -1;
+    }
+
+    names = fado_publisher_names(conn,
+        "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
+        0, NULL, err, err_len);
+    if (names == NULL
+        || fado_publisher_write(pub, conn, NULL, names, 0, NULL, &part, err, err_len) != 0)
+    {
+        json_decref(names);
+        return -1;
+    }
+    json_decref(names);
+    stats->set += part.set;
+    stats->deleted += part.deleted;
+
+    for (;;) {
+        const char  *p[1] = { last };
+        size_t       n;
+
+        names = fado_publisher_names(conn,
+            "SELECT name FROM (SELECT name FROM buckets UNION SELECT bucket FROM"
+            " published_routes) s WHERE name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\""
+            " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), 1, p, err, err_len);
+        if (names == NULL) {
+            return -1;
+        }
+        n = json_array_size(names);
+        if (n == 0) {
+            json_decref(names);
+            break;
+        }
+        snprintf(last, sizeof(last), "%s", json_string_value(json_array_get(names, n - 1)));
+        if (fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0) {
+            json_decref(names);
+            return -1;
+        }
+        json_decref(names);
+        stats->set += part.set;
+        stats->deleted += part.deleted;
+        if (n < FADO_PUBLISH_CHUNK) {
+            break;
+        }
+    }
+
+    if (fado_publisher_write(pub, conn, NULL, NULL, 1, epoch, &part, err, err_len) != 0) {
+        return -1;
+    }
+    stats->version = part.version;
+    fado_publisher_epoch_key(pub, skey, sizeof(skey));
+    res = fado_db_query(conn,
+        "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, sp, err, err_len, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    stats->full = 1;
+    fado_log(FADO_LOG_INFO, "msg=\"routes republished\" set=%zu deleted=%zu version=%lld",
+             stats->set, stats->deleted, stats->version);
+    return 0;
 }

@@ -1,29 +1,39 @@
 /*
- * fado_publisher: the one writer of routes to Redis.
+ * fado_publisher: the one writer of routes to Redis (routing contract 2,
+ * docs/routing-contract.md).
  *
- * It computes each bucket's route body (docs/routing-contract.md: the
- * endpoints of the clusters holding a READY replica, if healthy) and the
- * default route (every healthy endpoint) in one query, FADO_DESIRED_SQL in
- * fado_publisher.c, the one encoder of the record; compares them with what it last
- * published (table published_routes), and writes only the differences
- * through the embedded docs/fado-publish.lua, in batches. When the epoch in
- * Redis is missing or not the one it recorded (Redis lost its data, or was
- * replaced), it republishes everything and announces a reset.
+ * A bucket record names the clusters holding a ready replica; a cluster
+ * record carries the cluster's zone, state and endpoints; the gateway joins
+ * them when it picks. So an endpoint change, or a cluster going down, is one
+ * record whatever the number of buckets routed to it.
+ *
+ * PostgreSQL builds the record bodies (FADO_*_SQL in fado_publisher.c, the
+ * one encoder); the publisher compares them with what it last published
+ * (published_routes, published_clusters) and writes only the differences
+ * through the embedded docs/fado-publish.lua. Work is O(what was asked for):
+ * the caller names the buckets and clusters that changed.
+ *
+ * When the epoch in Redis is missing or not the one recorded (Redis lost its
+ * data, or was replaced), fado_publisher_republish writes everything under a
+ * new epoch and announces a reset. fado_publisher_drift compares Redis
+ * itself with what was published and marks what differs for rewriting, so a
+ * hand-edited or corrupted record does not stay.
  */
 
 #ifndef FADO_PUBLISHER_H
 #define FADO_PUBLISHER_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 typedef struct fado_publisher_s  fado_publisher_t;
 
 typedef struct {
-    size_t  set;          /* routes written */
-    size_t  deleted;      /* routes removed */
-    int     full;         /* a full republish (new epoch) happened */
-    long long version;    /* last version assigned, 0 if nothing written */
+    size_t     set;           /* records written */
+    size_t     deleted;       /* records removed */
+    int        full;          /* a full republish (new epoch) happened */
+    long long  version;       /* last version assigned, 0 if nothing written */
 } fado_publish_stats_t;
 
 /* url: redis://[:password@]host[:port][/db]; prefix: key prefix. */
@@ -31,8 +41,32 @@ fado_publisher_t *fado_publisher_new(const char *url, const char *prefix,
     char *err, size_t err_len);
 void fado_publisher_free(fado_publisher_t *pub);
 
-/* One publication pass. Returns 0, or -1 with err (Redis or SQL). */
-int fado_publisher_run(fado_publisher_t *pub, PGconn *conn,
+/*
+ * Whether Redis holds the table this controller recorded (its epoch).
+ * 1: yes; 0: a full republish is needed; -1 with err: Redis or SQL failed.
+ */
+int fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn,
+    char *err, size_t err_len);
+
+/*
+ * Publishes the records of these buckets and clusters (JSON arrays of
+ * names; NULL for none) where they differ from what was published; the
+ * default route is recomputed whenever a cluster is named. Returns 0, or -1
+ * with err: nothing was recorded, the caller retries the same names.
+ */
+int fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
+    json_t *clusters, fado_publish_stats_t *stats, char *err, size_t err_len);
+
+/* Everything, under a new epoch, then a reset for the gateways. */
+int fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
     fado_publish_stats_t *stats, char *err, size_t err_len);
+
+/*
+ * Compares Redis with published_routes / published_clusters and marks every
+ * bucket and cluster whose record differs (or is missing, or should not be
+ * there) dirty for the next sync. *found receives how many.
+ */
+int fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found,
+    char *err, size_t err_len);
 
 #endif /* FADO_PUBLISHER_H */

@@ -1,5 +1,6 @@
 /*
- * fado_reconcile: health, placement, replicas, publication.
+ * fado_reconcile: leader election, change batches, placement, health,
+ * full reconcile.
  */
 
 #include "fado_reconcile.h"
@@ -8,38 +9,57 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define FADO_MAX_CLUSTERS  256
+#define FADO_MAX_CLUSTERS    256
+#define FADO_LEADER_LOCK     "7283003"   /* advisory lock: the one leader */
+#define FADO_BATCH           "10000"     /* changed buckets per batch */
+#define FADO_FULL_CHUNK      "2000"      /* buckets per step of a full reconcile */
+#define FADO_ELECT_MS        1000        /* followers try the lock this often */
+#define FADO_RETRY_MS        500         /* after a failed publication */
+#define FADO_TICK_MS         1000        /* due replica checks and scans */
 
 struct fado_reconciler_s {
     fado_db_t               *db;
     fado_publisher_t        *pub;
     fado_reconcile_config_t  conf;
     fado_jobs_t             *jobs;
-    pthread_t                thread;
-    pthread_mutex_t          lock;
-    pthread_cond_t           cond;
-    int                      woken;
-    int                      stopping;
-    int                      redis_ok;
-    unsigned long            passes;
-    struct timespec          last_health;
+    pthread_t                leader_thread;
+    pthread_t                health_thread;
+    int                      wake_pipe[2];
+    PGconn                  *conn;           /* the leader's own */
+    atomic_int               leading;
+    atomic_int               stopping;
+    atomic_int               redis_ok;
+    atomic_ulong             passes;
+    char                     full_cursor[128];  /* a full reconcile under way */
+    int                      full_running;
+    long long                full_started;      /* ms */
+    unsigned long            full_buckets;
+    long long                next_full;
+    long long                next_tick;
+    pthread_mutex_t          health_lock;
+    pthread_cond_t           health_cond;
     int                      failures[FADO_MAX_CLUSTERS];
     char                     names[FADO_MAX_CLUSTERS][64];
 };
 
-static long
-fado_ms_since(const struct timespec *t)
+static long long
+fado_now_ms(void)
 {
-    struct timespec  now;
+    struct timespec  t;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long) t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static PGresult *
@@ -54,14 +74,23 @@ fado_rec_query(PGconn *conn, const char *sql, int n, const char *const *params)
     return res;
 }
 
-static void
+static int
 fado_rec_exec(PGconn *conn, const char *sql, int n, const char *const *params)
 {
     PGresult  *res = fado_rec_query(conn, sql, n, params);
 
-    if (res != NULL) {
-        PQclear(res);
+    if (res == NULL) {
+        return -1;
     }
+    PQclear(res);
+    return 0;
+}
+
+/* A JSON document as a query parameter; NULL when out of memory. */
+static char *
+fado_rec_json(json_t *j)
+{
+    return j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 }
 
 /* ------------------------------------------------------------ health */
@@ -100,15 +129,41 @@ fado_probe(const char *url, int need_ok)
     return ok;
 }
 
+/* The failure counter of a cluster, by name (slots reused by name). */
+static int *
+fado_health_counter(fado_reconciler_t *rec, const char *name)
+{
+    int  slot = -1;
+
+    for (int k = 0; k < FADO_MAX_CLUSTERS; k++) {
+        if (strcmp(rec->names[k], name) == 0) {
+            return &rec->failures[k];
+        }
+        if (slot < 0 && rec->names[k][0] == '\0') {
+            slot = k;
+        }
+    }
+    if (slot < 0) {
+        return NULL;
+    }
+    snprintf(rec->names[slot], sizeof(rec->names[slot]), "%s", name);
+    rec->failures[slot] = 0;
+    return &rec->failures[slot];
+}
+
 /*
  * A cluster is up when its object store reports live and, if it has function
  * endpoints, at least one of them answers HTTP. N failures in a row mark it
- * down; one success marks it up again.
+ * down (its record says so: the gateways stop routing there at once); one
+ * success marks it up. Only after the grace period down does it stop being
+ * eligible for placement, so a transient failure never moves data.
  */
 static void
-fado_reconcile_health(fado_reconciler_t *rec, PGconn *conn)
+fado_health_round(fado_reconciler_t *rec, PGconn *conn)
 {
     PGresult  *res;
+    char       grace[16];
+    const char *gp[1] = { grace };
 
     res = fado_rec_query(conn,
         "SELECT c.name, c.storage_endpoint, c.healthy,"
@@ -120,12 +175,13 @@ fado_reconcile_health(fado_reconciler_t *rec, PGconn *conn)
     if (res == NULL) {
         return;
     }
-    for (int i = 0; i < PQntuples(res) && i < FADO_MAX_CLUSTERS; i++) {
+    for (int i = 0; i < PQntuples(res) && !atomic_load(&rec->stopping); i++) {
         const char  *name = PQgetvalue(res, i, 0);
         const char  *storage = PQgetvalue(res, i, 1);
         int          was = PQgetvalue(res, i, 2)[0] == 't';
         char         eps[4096], url[600], *save = NULL, *tok;
-        int          up = 1, any_ep = 0, ep_up = 0, slot = -1;
+        int          up = 1, any_ep = 0, ep_up = 0, *fails;
+        const char  *p[1] = { name };
 
         if (storage[0]) {
             snprintf(url, sizeof(url), "%s/minio/health/live", storage);
@@ -141,217 +197,796 @@ fado_reconcile_health(fado_reconciler_t *rec, PGconn *conn)
             }
         }
         up = up && (!any_ep || ep_up);
-
-        for (int k = 0; k < FADO_MAX_CLUSTERS; k++) {
-            if (strcmp(rec->names[k], name) == 0 || (slot < 0 && rec->names[k][0] == '\0')) {
-                slot = k;
-                if (strcmp(rec->names[k], name) == 0) {
-                    break;
-                }
-            }
-        }
-        if (slot < 0) {
+        fails = fado_health_counter(rec, name);
+        if (fails == NULL) {
             continue;
         }
-        if (strcmp(rec->names[slot], name) != 0) {
-            snprintf(rec->names[slot], sizeof(rec->names[slot]), "%s", name);
-            rec->failures[slot] = 0;
-        }
-        rec->failures[slot] = up ? 0 : rec->failures[slot] + 1;
+        *fails = up ? 0 : *fails + 1;
 
-        if (was && rec->failures[slot] >= rec->conf.health_failures) {
-            const char  *p[1] = { name };
-            fado_rec_exec(conn, "UPDATE clusters SET healthy = false WHERE name = $1", 1, p);
-            fado_log(FADO_LOG_WARN, "msg=\"cluster down\" cluster=%s failures=%d",
-                     name, rec->failures[slot]);
+        if (!atomic_load(&rec->leading)) {
+            break;          /* lost the lead while probing: write nothing */
+        }
+        if (was && *fails >= rec->conf.health_failures) {
+            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = false,"
+                              " unhealthy_since = now() WHERE name = $1 AND healthy",
+                              1, p) == 0)
+            {
+                fado_log(FADO_LOG_WARN, "msg=\"cluster down\" cluster=%s failures=%d",
+                         name, *fails);
+            }
         } else if (!was && up) {
-            const char  *p[1] = { name };
-            fado_rec_exec(conn, "UPDATE clusters SET healthy = true WHERE name = $1", 1, p);
-            fado_log(FADO_LOG_INFO, "msg=\"cluster up\" cluster=%s", name);
+            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = true,"
+                              " unhealthy_since = NULL, eligible = true"
+                              " WHERE name = $1 AND NOT healthy", 1, p) == 0)
+            {
+                fado_log(FADO_LOG_INFO, "msg=\"cluster up\" cluster=%s", name);
+            }
         }
     }
     PQclear(res);
+
+    if (!atomic_load(&rec->leading)) {
+        return;
+    }
+    snprintf(grace, sizeof(grace), "%d", rec->conf.grace_s);
+    res = fado_rec_query(conn,
+        "UPDATE clusters SET eligible = false"
+        " WHERE NOT healthy AND eligible"
+        "   AND unhealthy_since < now() - make_interval(secs => $1::int)"
+        " RETURNING name", 1, gp);
+    if (res != NULL) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            fado_log(FADO_LOG_WARN, "msg=\"cluster down past its grace period, its"
+                     " replicas may be replaced\" cluster=%s grace_s=%d",
+                     PQgetvalue(res, i, 0), rec->conf.grace_s);
+        }
+        PQclear(res);
+    }
+}
+
+static void *
+fado_health_main(void *arg)
+{
+    fado_reconciler_t  *rec = arg;
+
+    pthread_mutex_lock(&rec->health_lock);
+    while (!atomic_load(&rec->stopping)) {
+        struct timespec  until;
+        int              ms = rec->conf.health_interval_ms;
+
+        if (atomic_load(&rec->leading)) {
+            PGconn  *conn;
+
+            pthread_mutex_unlock(&rec->health_lock);
+            conn = fado_db_acquire(rec->db);
+            if (conn != NULL) {
+                fado_health_round(rec, conn);
+                fado_db_release(rec->db, conn);
+            }
+            pthread_mutex_lock(&rec->health_lock);
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (long) (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!atomic_load(&rec->stopping)
+               && pthread_cond_timedwait(&rec->health_cond, &rec->health_lock, &until) == 0)
+        {
+            /* woken only to stop */
+        }
+    }
+    pthread_mutex_unlock(&rec->health_lock);
+    return NULL;
 }
 
 /* ------------------------------------------------------------ placement */
 
-/* Splits a PostgreSQL text[] output ("{a,b}") of simple names in place. */
+typedef struct {
+    fado_placement_cluster_t  c[FADO_MAX_CLUSTERS];
+    size_t                    n;
+    PGresult                 *res;
+} fado_cluster_set_t;
+
+static int
+fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
+{
+    cs->res = fado_rec_query(conn,
+        "SELECT name, zone, eligible, storage_endpoint <> '' FROM clusters"
+        " ORDER BY name COLLATE \"C\"", 0, NULL);
+    if (cs->res == NULL) {
+        return -1;
+    }
+    cs->n = (size_t) PQntuples(cs->res);
+    if (cs->n > FADO_MAX_CLUSTERS) {
+        fado_log(FADO_LOG_WARN, "msg=\"too many clusters, placing on the first\" max=%d",
+                 FADO_MAX_CLUSTERS);
+        cs->n = FADO_MAX_CLUSTERS;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        cs->c[i].name = PQgetvalue(cs->res, (int) i, 0);
+        cs->c[i].zone = PQgetvalue(cs->res, (int) i, 1);
+        cs->c[i].healthy = PQgetvalue(cs->res, (int) i, 2)[0] == 't';
+        cs->c[i].has_storage = PQgetvalue(cs->res, (int) i, 3)[0] == 't';
+    }
+    return 0;
+}
+
+/* Splits a space-separated list of names (names hold no spaces) in place. */
 static size_t
-fado_pg_array(char *text, const char **items, size_t max)
+fado_split_names(char *text, const char **items, size_t max)
 {
     size_t  n = 0;
     char   *save = NULL, *tok;
 
-    if (text[0] != '{') {
-        return 0;
-    }
-    text[strcspn(text, "}")] = '\0';
-    for (tok = strtok_r(text + 1, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
-        if (*tok == '"') {
-            tok++;
-            tok[strcspn(tok, "\"")] = '\0';
-        }
+    for (tok = strtok_r(text, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save)) {
         items[n++] = tok;
     }
     return n;
 }
 
-static void
-fado_reconcile_placement(PGconn *conn)
+typedef struct {
+    const char  *cluster;
+    const char  *state;
+} fado_replica_row_t;
+
+/* Whether a cluster may hold the bucket by policy (health aside). */
+static int
+fado_policy_allows(const fado_placement_request_t *req, const fado_cluster_set_t *cs,
+    const char *cluster)
 {
-    PGresult                  *cl, *bk;
-    fado_placement_cluster_t   clusters[FADO_MAX_CLUSTERS];
-    int                        nc;
-
-    cl = fado_rec_query(conn,
-        "SELECT name, zone, healthy, storage_endpoint <> '' FROM clusters ORDER BY name",
-        0, NULL);
-    if (cl == NULL) {
-        return;
-    }
-    nc = PQntuples(cl) < FADO_MAX_CLUSTERS ? PQntuples(cl) : FADO_MAX_CLUSTERS;
-    for (int i = 0; i < nc; i++) {
-        clusters[i].name = PQgetvalue(cl, i, 0);
-        clusters[i].zone = PQgetvalue(cl, i, 1);
-        clusters[i].healthy = PQgetvalue(cl, i, 2)[0] == 't';
-        clusters[i].has_storage = PQgetvalue(cl, i, 3)[0] == 't';
-    }
-
-    bk = fado_rec_query(conn,
-        "SELECT name, home_cluster, allowed_zones, replicas, pinned_clusters,"
-        "       placement_ok, placement_reason FROM buckets", 0, NULL);
-    if (bk == NULL) {
-        PQclear(cl);
-        return;
-    }
-    for (int i = 0; i < PQntuples(bk); i++) {
-        char                       zones_buf[2048], pins_buf[2048], list[4096];
-        const char                *zones[64], *pins[64];
-        fado_placement_request_t   req;
-        fado_placement_result_t    res;
-        size_t                     len = 1;
-
-        snprintf(zones_buf, sizeof(zones_buf), "%s", PQgetvalue(bk, i, 2));
-        snprintf(pins_buf, sizeof(pins_buf), "%s", PQgetvalue(bk, i, 4));
-        req.bucket = PQgetvalue(bk, i, 0);
-        req.home = PQgetvalue(bk, i, 1);
-        req.allowed_zones = zones;
-        req.n_allowed_zones = fado_pg_array(zones_buf, zones, 64);
-        req.pinned = pins;
-        req.n_pinned = fado_pg_array(pins_buf, pins, 64);
-        req.replicas = atoi(PQgetvalue(bk, i, 3));
-        fado_placement_compute(&req, clusters, (size_t) nc, &res);
-
-        list[0] = '{';
-        list[1] = '\0';
-        for (size_t k = 0; k < res.n && len < sizeof(list) - 70; k++) {
-            len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%s",
-                                     k ? "," : "", clusters[res.chosen[k]].name);
+    for (size_t i = 0; i < cs->n; i++) {
+        if (strcmp(cs->c[i].name, cluster) != 0) {
+            continue;
         }
-        snprintf(list + len, sizeof(list) - len, "}");
-
-        {
-            const char  *p[3] = { req.bucket, res.satisfiable ? "t" : "f",
-                                  res.satisfiable ? "" : res.reason };
-            /* New clusters become pending replicas; dropped ones leave the
-             * routes (not ready any more) and are removed by the next step. */
-            fado_rec_exec(conn,
-                "UPDATE buckets SET placement_ok = $2::boolean, placement_reason = $3"
-                " WHERE name = $1 AND (placement_ok IS DISTINCT FROM $2::boolean"
-                "                      OR placement_reason <> $3)", 3, p);
-            const char  *q[2] = { req.bucket, list };
-
-            fado_rec_exec(conn,
-                "INSERT INTO replicas (bucket, cluster)"
-                " SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING", 2, q);
-            fado_rec_exec(conn,
-                "UPDATE replicas SET state = 'removing', reason = 'left the placement',"
-                " updated_at = now() WHERE bucket = $1 AND state <> 'removing'"
-                " AND NOT (cluster = ANY ($2::text[]))", 2, q);
-            if (!res.satisfiable && (PQgetvalue(bk, i, 5)[0] != 'f'
-                                     || strcmp(PQgetvalue(bk, i, 6), res.reason) != 0))
-            {
-                fado_log(FADO_LOG_WARN, "msg=\"placement unsatisfiable\" bucket=%s reason=\"%s\"",
-                         req.bucket, res.reason);
+        if (req->n_allowed_zones == 0) {
+            return 1;
+        }
+        for (size_t z = 0; z < req->n_allowed_zones; z++) {
+            if (strcmp(req->allowed_zones[z], cs->c[i].zone) == 0) {
+                return 1;
             }
         }
+        return 0;
     }
-    PQclear(bk);
-    PQclear(cl);
+    return 0;
 }
 
-/* ------------------------------------------------------------ loop */
-
-static void
-fado_reconcile_pass(fado_reconciler_t *rec)
+/*
+ * One bucket: the placement, and what it changes in its replica rows.
+ * Make before break: a replica that left the placement goes only once the
+ * placement's replicas are ready in the number asked for, or, when fewer
+ * can be had, once every one that can be had is ready and the policy itself
+ * excludes it. A replica that serves nothing (not ready) goes at once.
+ */
+static int
+fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
+    const fado_replica_row_t *reps, size_t nreps, json_t *upd, json_t *ins, json_t *leave)
 {
-    PGconn               *conn = fado_db_acquire(rec->db);
-    fado_publish_stats_t  stats;
-    char                  err[512];
-    int                   ok;
+    char                       zones_buf[2048], pins_buf[2048];
+    const char                *zones[64], *pins[64];
+    fado_placement_request_t   req;
+    fado_placement_result_t    res;
+    size_t                     ready_in = 0, want;
+    int                        rc = 0;
 
-    if (conn == NULL) {
-        return;     /* logged by the pool; the routes in Redis keep working */
-    }
-    if (fado_ms_since(&rec->last_health) >= rec->conf.health_interval_ms) {
-        fado_reconcile_health(rec, conn);
-        clock_gettime(CLOCK_MONOTONIC, &rec->last_health);
-    }
-    fado_reconcile_placement(conn);
-    /* Replication and indexing run as jobs, on their own threads: a slow
-     * MinIO never delays health, placement or publication. */
-    if (fado_jobs_schedule(conn, &rec->conf.jobs) == 0) {
-        fado_jobs_wake(rec->jobs);
-    }
-    ok = fado_publisher_run(rec->pub, conn, &stats, err, sizeof(err)) == 0;
-    if (!ok) {
-        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
-    }
-    fado_db_release(rec->db, conn);
+    snprintf(zones_buf, sizeof(zones_buf), "%s", PQgetvalue(bk, row, 2));
+    snprintf(pins_buf, sizeof(pins_buf), "%s", PQgetvalue(bk, row, 4));
+    req.bucket = PQgetvalue(bk, row, 0);
+    req.home = PQgetvalue(bk, row, 1);
+    req.allowed_zones = zones;
+    req.n_allowed_zones = fado_split_names(zones_buf, zones, 64);
+    req.pinned = pins;
+    req.n_pinned = fado_split_names(pins_buf, pins, 64);
+    req.replicas = atoi(PQgetvalue(bk, row, 3));
+    fado_placement_compute(&req, cs->c, cs->n, &res);
+    want = req.replicas < 1 ? 1 : (size_t) req.replicas;
 
-    pthread_mutex_lock(&rec->lock);
-    rec->redis_ok = ok;
-    rec->passes++;
-    pthread_mutex_unlock(&rec->lock);
-}
-
-static void *
-fado_reconcile_main(void *arg)
-{
-    fado_reconciler_t  *rec = arg;
-
-    for (;;) {
-        struct timespec  until;
-        int              wait_ms;
-
-        fado_reconcile_pass(rec);
-
-        pthread_mutex_lock(&rec->lock);
-        /* Retry soon while Redis is unreachable, else the configured pace. */
-        wait_ms = rec->redis_ok ? rec->conf.interval_ms
-                                : (rec->conf.interval_ms < 500 ? rec->conf.interval_ms : 500);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (long) (wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    if ((PQgetisnull(bk, row, 5) || (PQgetvalue(bk, row, 5)[0] == 't') != res.satisfiable)
+        || strcmp(PQgetvalue(bk, row, 6), res.satisfiable ? "" : res.reason) != 0)
+    {
+        rc |= json_array_append_new(upd, json_pack("{s:s, s:b, s:s}", "name", req.bucket,
+                                    "ok", res.satisfiable,
+                                    "reason", res.satisfiable ? "" : res.reason));
+        if (!res.satisfiable) {
+            fado_log(FADO_LOG_WARN, "msg=\"placement unsatisfiable\" bucket=%s reason=\"%s\"",
+                     req.bucket, res.reason);
         }
-        while (!rec->woken && !rec->stopping) {
-            if (pthread_cond_timedwait(&rec->cond, &rec->lock, &until) == ETIMEDOUT) {
+    }
+
+    for (size_t k = 0; k < res.n; k++) {
+        const char  *name = cs->c[res.chosen[k]].name;
+        int          have = 0;
+
+        for (size_t r = 0; r < nreps; r++) {
+            if (strcmp(reps[r].cluster, name) == 0) {
+                have = 1;
+                ready_in += strcmp(reps[r].state, "ready") == 0;
                 break;
             }
         }
-        rec->woken = 0;
-        if (rec->stopping) {
-            pthread_mutex_unlock(&rec->lock);
-            return NULL;
+        if (!have) {
+            rc |= json_array_append_new(ins, json_pack("{s:s, s:s}", "bucket", req.bucket,
+                                                       "cluster", name));
         }
-        pthread_mutex_unlock(&rec->lock);
+    }
+
+    for (size_t r = 0; r < nreps; r++) {
+        int          chosen = 0, remove;
+        const char  *reason;
+
+        for (size_t k = 0; k < res.n && !chosen; k++) {
+            chosen = strcmp(cs->c[res.chosen[k]].name, reps[r].cluster) == 0;
+        }
+        if (chosen || strcmp(reps[r].state, "removing") == 0) {
+            continue;
+        }
+        remove = strcmp(reps[r].state, "ready") != 0
+                 || ready_in >= want
+                 || (ready_in >= res.n && !fado_policy_allows(&req, cs, reps[r].cluster));
+        reason = remove ? "left the placement"
+                        : "left the placement; kept until its replacement is ready";
+        rc |= json_array_append_new(leave, json_pack("{s:s, s:s, s:b, s:s}",
+                                    "bucket", req.bucket, "cluster", reps[r].cluster,
+                                    "remove", remove, "reason", reason));
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* The placement writes of a batch, in one transaction that the triggers
+ * do not record again (the batch publishes what they change). */
+static int
+fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
+{
+    char        *js[3] = { fado_rec_json(upd), fado_rec_json(ins), fado_rec_json(leave) };
+    const char  *p[3] = { js[0], js[1], js[2] };
+    int          rc = -1;
+
+    if (js[0] == NULL || js[1] == NULL || js[2] == NULL) {
+        goto done;
+    }
+    if (fado_rec_exec(conn, "BEGIN", 0, NULL) != 0) {
+        goto done;
+    }
+    if (fado_rec_exec(conn, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
+        || fado_rec_exec(conn,
+            "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason"
+            "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
+            "                                                   reason text)"
+            "           WHERE b.name = u.name),"
+            " i AS (INSERT INTO replicas (bucket, cluster)"
+            "       SELECT u.bucket, u.cluster"
+            "         FROM jsonb_to_recordset($2::jsonb) AS u (bucket text, cluster text)"
+            "       ON CONFLICT DO NOTHING)"
+            " UPDATE replicas r"
+            "    SET state = CASE WHEN u.remove THEN 'removing' ELSE r.state END,"
+            "        reason = u.reason,"
+            "        updated_at = CASE WHEN u.remove THEN now() ELSE r.updated_at END"
+            "   FROM jsonb_to_recordset($3::jsonb) AS u (bucket text, cluster text,"
+            "                                           remove boolean, reason text)"
+            "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
+            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p) != 0
+        || fado_rec_exec(conn, "COMMIT", 0, NULL) != 0)
+    {
+        (void) fado_rec_exec(conn, "ROLLBACK", 0, NULL);
+        goto done;
+    }
+    rc = 0;
+
+done:
+    for (int i = 0; i < 3; i++) {
+        free(js[i]);
+    }
+    return rc;
+}
+
+/*
+ * Places the named buckets (a JSON array) and queues the replica jobs they
+ * call for. Set-based: three reads and one write transaction per batch,
+ * whatever its size.
+ */
+static int
+fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
+{
+    fado_cluster_set_t   cs;
+    PGresult            *bk = NULL, *rp = NULL;
+    char                *js = fado_rec_json(names);
+    const char          *p[1] = { js };
+    json_t              *upd = json_array(), *ins = json_array(), *leave = json_array();
+    fado_replica_row_t  *reps = NULL;
+    int                  rc = -1, r = 0;
+
+    cs.res = NULL;
+    if (js == NULL || upd == NULL || ins == NULL || leave == NULL
+        || fado_clusters_load(conn, &cs) != 0)
+    {
+        goto done;
+    }
+    bk = fado_rec_query(conn,
+        "SELECT name, home_cluster, array_to_string(allowed_zones, ' '), replicas,"
+        "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason"
+        "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        " ORDER BY name COLLATE \"C\"", 1, p);
+    rp = bk ? fado_rec_query(conn,
+        "SELECT bucket, cluster, state FROM replicas"
+        " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p) : NULL;
+    if (rp == NULL) {
+        goto done;
+    }
+    reps = calloc((size_t) PQntuples(rp) + 1, sizeof(*reps));
+    if (reps == NULL) {
+        goto done;
+    }
+
+    /* Both sorted by bucket in byte order: walk them together. */
+    for (int i = 0; i < PQntuples(bk); i++) {
+        const char  *bucket = PQgetvalue(bk, i, 0);
+        size_t       n = 0;
+
+        while (r < PQntuples(rp) && strcmp(PQgetvalue(rp, r, 0), bucket) < 0) {
+            r++;
+        }
+        while (r < PQntuples(rp) && strcmp(PQgetvalue(rp, r, 0), bucket) == 0) {
+            reps[n].cluster = PQgetvalue(rp, r, 1);
+            reps[n].state = PQgetvalue(rp, r, 2);
+            n++;
+            r++;
+        }
+        if (fado_place_one(&cs, bk, i, reps, n, upd, ins, leave) != 0) {
+            goto done;
+        }
+    }
+    if ((json_array_size(upd) || json_array_size(ins) || json_array_size(leave))
+        && fado_place_write(conn, upd, ins, leave) != 0)
+    {
+        goto done;
+    }
+    /* Replicas that are not ready (new, syncing, failed, leaving) need a
+     * job; an existing one keeps its schedule and back-off. */
+    if (fado_rec_exec(conn,
+            "INSERT INTO jobs (kind, bucket, cluster)"
+            " SELECT 'replica', bucket, cluster FROM replicas"
+            "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
+            "    AND state <> 'ready'"
+            " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, p) != 0)
+    {
+        goto done;
+    }
+    if (json_array_size(ins) || json_array_size(leave)) {
+        fado_jobs_wake(rec->jobs);
+    }
+    rc = 0;
+
+done:
+    free(reps);
+    free(js);
+    json_decref(upd);
+    json_decref(ins);
+    json_decref(leave);
+    if (bk != NULL) {
+        PQclear(bk);
+    }
+    if (rp != NULL) {
+        PQclear(rp);
+    }
+    if (cs.res != NULL) {
+        PQclear(cs.res);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ batches */
+
+/*
+ * Places (where asked) and publishes one batch. Returns 0, or -1 when the
+ * publication failed (Redis): the caller keeps the dirty rows and retries.
+ */
+static int
+fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buckets,
+    json_t *clusters)
+{
+    fado_publish_stats_t  st;
+    char                  err[512];
+    int                   ok;
+
+    if (json_array_size(place) > 0 && fado_place(rec, conn, place) != 0) {
+        return -1;
+    }
+    ok = fado_publisher_epoch_ok(rec->pub, conn, err, sizeof(err));
+    if (ok == 0) {
+        ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
+    } else if (ok == 1) {
+        ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, &st, err,
+                                 sizeof(err)) == 0;
+        if (ok && (st.set || st.deleted)) {
+            fado_log(FADO_LOG_INFO, "msg=\"routes published\" set=%zu deleted=%zu"
+                     " version=%lld", st.set, st.deleted, st.version);
+        }
+    } else {
+        ok = 0;
+    }
+    if (!ok) {
+        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
+    }
+    atomic_store(&rec->redis_ok, ok);
+    atomic_fetch_add(&rec->passes, 1);
+    return ok ? 0 : -1;
+}
+
+/*
+ * Redis lost its data (or was replaced) while nothing changed: republish
+ * now, not at the next change. One GET and one SELECT per tick.
+ */
+static int
+fado_epoch_check(fado_reconciler_t *rec, PGconn *conn)
+{
+    fado_publish_stats_t  st;
+    char                  err[512];
+    int                   ok = fado_publisher_epoch_ok(rec->pub, conn, err, sizeof(err));
+
+    if (ok == 0) {
+        ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
+    }
+    if (ok != 1) {
+        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
+        ok = 0;
+    }
+    atomic_store(&rec->redis_ok, ok);
+    return ok ? 0 : -1;
+}
+
+/*
+ * The changes recorded since the last batch. Returns the number of rows
+ * handled (0: nothing to do), or -1 (kept for a retry).
+ */
+static int
+fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
+{
+    PGresult  *db = NULL, *dc = NULL;
+    json_t    *place = json_array(), *buckets = json_array(), *clusters = json_array();
+    json_t    *seen_b = json_array(), *seen_c = json_array();
+    char      *js[2] = { NULL, NULL };
+    int        rc = -1, n = 0;
+
+    if (place == NULL || buckets == NULL || clusters == NULL || seen_b == NULL
+        || seen_c == NULL)
+    {
+        goto done;
+    }
+    db = fado_rec_query(conn, "SELECT bucket, place, seq FROM dirty_buckets"
+                        " ORDER BY seq LIMIT " FADO_BATCH, 0, NULL);
+    dc = db ? fado_rec_query(conn, "SELECT cluster, seq FROM dirty_clusters", 0, NULL) : NULL;
+    if (dc == NULL) {
+        goto done;
+    }
+    n = PQntuples(db) + PQntuples(dc);
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(db); i++) {
+        json_t  *name = json_string(PQgetvalue(db, i, 0));
+
+        if (name == NULL
+            || json_array_append(buckets, name) != 0
+            || (PQgetvalue(db, i, 1)[0] == 't' && json_array_append(place, name) != 0)
+            || json_array_append_new(seen_b, json_pack("{s:o, s:I}", "b", name,
+                                     "s", (json_int_t) atoll(PQgetvalue(db, i, 2)))) != 0)
+        {
+            goto done;
+        }
+    }
+    for (int i = 0; i < PQntuples(dc); i++) {
+        json_t  *name = json_string(PQgetvalue(dc, i, 0));
+
+        if (name == NULL
+            || json_array_append(clusters, name) != 0
+            || json_array_append_new(seen_c, json_pack("{s:o, s:I}", "c", name,
+                                     "s", (json_int_t) atoll(PQgetvalue(dc, i, 1)))) != 0)
+        {
+            goto done;
+        }
+    }
+    if (fado_batch_run(rec, conn, place, buckets, clusters) != 0) {
+        goto done;
+    }
+    /* Rows written again meanwhile have a new seq and stay. */
+    js[0] = fado_rec_json(seen_b);
+    js[1] = fado_rec_json(seen_c);
+    if (js[0] != NULL && js[1] != NULL) {
+        const char  *p[2] = { js[0], js[1] };
+        if (fado_rec_exec(conn,
+                "WITH b AS (DELETE FROM dirty_buckets d"
+                "           USING jsonb_to_recordset($1::jsonb) AS u (b text, s bigint)"
+                "           WHERE d.bucket = u.b AND d.seq = u.s)"
+                " DELETE FROM dirty_clusters d"
+                " USING jsonb_to_recordset($2::jsonb) AS u (c text, s bigint)"
+                " WHERE d.cluster = u.c AND d.seq = u.s", 2, p) == 0)
+        {
+            rc = n;
+        }
+    }
+
+done:
+    free(js[0]);
+    free(js[1]);
+    json_decref(place);
+    json_decref(buckets);
+    json_decref(clusters);
+    json_decref(seen_b);
+    json_decref(seen_c);
+    if (db != NULL) {
+        PQclear(db);
+    }
+    if (dc != NULL) {
+        PQclear(dc);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ full reconcile */
+
+/*
+ * One step of the full reconcile: the next chunk of buckets (and of names
+ * only published), placed and published like a batch of changes; the first
+ * step also takes every cluster, the last compares Redis itself with what
+ * was published and schedules every job that is due.
+ */
+static int
+fado_full_step(fado_reconciler_t *rec, PGconn *conn)
+{
+    const char  *p[1] = { rec->full_cursor };
+    PGresult    *res;
+    json_t      *names = json_array(), *clusters = NULL;
+    int          rc = -1, n;
+
+    if (names == NULL) {
+        return -1;
+    }
+    res = fado_rec_query(conn,
+        "SELECT name FROM (SELECT name FROM buckets UNION SELECT bucket FROM published_routes"
+        "                  WHERE bucket <> '') s"
+        " WHERE name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\" LIMIT " FADO_FULL_CHUNK,
+        1, p);
+    if (res == NULL) {
+        goto done;
+    }
+    n = PQntuples(res);
+    rec->full_buckets += (unsigned long) n;
+    for (int i = 0; i < n; i++) {
+        if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
+            PQclear(res);
+            goto done;
+        }
+    }
+    if (rec->full_cursor[0] == '\0') {
+        PGresult  *cl = fado_rec_query(conn,
+            "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters", 0, NULL);
+        if (cl == NULL || (clusters = json_array()) == NULL) {
+            if (cl != NULL) {
+                PQclear(cl);
+            }
+            PQclear(res);
+            goto done;
+        }
+        for (int i = 0; i < PQntuples(cl); i++) {
+            (void) json_array_append_new(clusters, json_string(PQgetvalue(cl, i, 0)));
+        }
+        PQclear(cl);
+    }
+    if (n > 0) {
+        snprintf(rec->full_cursor, sizeof(rec->full_cursor), "%s",
+                 PQgetvalue(res, n - 1, 0));
+    }
+    PQclear(res);
+
+    if ((n > 0 || clusters != NULL)
+        && fado_batch_run(rec, conn, names, names, clusters) != 0)
+    {
+        goto done;
+    }
+    if (n < atoi(FADO_FULL_CHUNK)) {
+        size_t  drifted = 0;
+        char    err[512];
+
+        if (fado_publisher_drift(rec->pub, conn, &drifted, err, sizeof(err)) != 0) {
+            fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=\"%s\"", err);
+            goto done;
+        }
+        if (drifted > 0) {
+            fado_log(FADO_LOG_WARN, "msg=\"records in redis differ from what was published,"
+                     " rewriting them\" records=%zu", drifted);
+        }
+        (void) fado_jobs_schedule(conn, &rec->conf.jobs);
+        fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
+                 rec->full_buckets, drifted, fado_now_ms() - rec->full_started);
+        rec->full_running = 0;
+        rec->full_cursor[0] = '\0';
+    }
+    rc = 0;
+
+done:
+    json_decref(names);
+    json_decref(clusters);
+    return rc;
+}
+
+static void
+fado_full_start(fado_reconciler_t *rec)
+{
+    rec->full_running = 1;
+    rec->full_cursor[0] = '\0';
+    rec->full_started = fado_now_ms();
+    rec->full_buckets = 0;
+}
+
+/* ------------------------------------------------------------ leadership */
+
+static void
+fado_leader_drop(fado_reconciler_t *rec, const char *why)
+{
+    if (atomic_load(&rec->leading)) {
+        fado_log(FADO_LOG_WARN, "msg=\"leadership lost\" reason=\"%s\"", why);
+    }
+    atomic_store(&rec->leading, 0);
+    if (rec->conn != NULL) {
+        PQfinish(rec->conn);
+        rec->conn = NULL;
+    }
+    rec->full_running = 0;
+    rec->full_cursor[0] = '\0';
+}
+
+/* Connects if needed and tries the lock; 1 when this controller leads. */
+static int
+fado_leader_elect(fado_reconciler_t *rec)
+{
+    PGresult  *res;
+    int        got;
+
+    if (rec->conn == NULL) {
+        const char  *keys[] = { "dbname", "application_name", NULL };
+        char         app[128];
+        const char  *vals[] = { rec->conf.database_url, app, NULL };
+
+        snprintf(app, sizeof(app), "fado-leader %s", rec->conf.instance);
+        rec->conn = PQconnectdbParams(keys, vals, 1);
+        if (rec->conn == NULL || PQstatus(rec->conn) != CONNECTION_OK) {
+            fado_leader_drop(rec, "cannot connect");
+            return 0;
+        }
+    }
+    res = fado_rec_query(rec->conn, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
+                         0, NULL);
+    if (res == NULL) {
+        fado_leader_drop(rec, "lock query failed");
+        return 0;
+    }
+    got = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!got) {
+        return 0;
+    }
+    if (fado_rec_exec(rec->conn, "LISTEN fado_changes", 0, NULL) != 0) {
+        fado_leader_drop(rec, "LISTEN failed");
+        return 0;
+    }
+    if (PQsetnonblocking(rec->conn, 0) != 0) {
+        fado_leader_drop(rec, "connection mode");
+        return 0;
+    }
+    atomic_store(&rec->leading, 1);
+    /* A new leader repairs first: whatever happened before it is seen. */
+    fado_full_start(rec);
+    rec->next_full = fado_now_ms() + rec->conf.full_interval_ms;
+    rec->next_tick = 0;
+    fado_log(FADO_LOG_INFO, "msg=\"leading: placement, publication and health run here\""
+             " instance=%s", rec->conf.instance);
+    return 1;
+}
+
+/* Waits for a notification, a local wake-up or the timeout; drains both. */
+static void
+fado_leader_wait(fado_reconciler_t *rec, int timeout_ms)
+{
+    struct pollfd  fds[2];
+    int            nfds = 1;
+    char           buf[64];
+    PGnotify      *nt;
+
+    fds[0].fd = rec->wake_pipe[0];
+    fds[0].events = POLLIN;
+    if (rec->conn != NULL && PQsocket(rec->conn) >= 0) {
+        fds[1].fd = PQsocket(rec->conn);
+        fds[1].events = POLLIN;
+        nfds = 2;
+    }
+    if (poll(fds, (nfds_t) nfds, timeout_ms) < 0 && errno != EINTR) {
+        return;
+    }
+    while (read(rec->wake_pipe[0], buf, sizeof(buf)) > 0) {
+        /* drained */
+    }
+    if (nfds == 2 && rec->conn != NULL) {
+        if (PQconsumeInput(rec->conn) != 1) {
+            fado_leader_drop(rec, "database connection lost");
+            return;
+        }
+        while ((nt = PQnotifies(rec->conn)) != NULL) {
+            PQfreemem(nt);
+        }
     }
 }
 
-/* A worker changed a replica's state: publish soon. */
+static void *
+fado_leader_main(void *arg)
+{
+    fado_reconciler_t  *rec = arg;
+
+    while (!atomic_load(&rec->stopping)) {
+        long long  now, wait;
+        int        n;
+
+        if (!atomic_load(&rec->leading)) {
+            if (!fado_leader_elect(rec)) {
+                atomic_store(&rec->redis_ok, 1);    /* not ours to publish */
+                fado_leader_wait(rec, FADO_ELECT_MS);
+                continue;
+            }
+        }
+        if (PQstatus(rec->conn) != CONNECTION_OK) {
+            fado_leader_drop(rec, "database connection lost");
+            continue;
+        }
+
+        /* Changes first; a full reconcile advances a chunk between them. */
+        n = fado_changes_run(rec, rec->conn);
+        if (n < 0 && PQstatus(rec->conn) != CONNECTION_OK) {
+            fado_leader_drop(rec, "database connection lost");
+            continue;
+        }
+        now = fado_now_ms();
+        if (n >= 0 && !rec->full_running && now >= rec->next_full) {
+            fado_full_start(rec);
+            rec->next_full = now + rec->conf.full_interval_ms;
+        }
+        if (n == 0 && rec->full_running && fado_full_step(rec, rec->conn) != 0) {
+            n = -1;
+        }
+        if (n >= 0 && now >= rec->next_tick) {
+            if (fado_epoch_check(rec, rec->conn) != 0) {
+                n = -1;
+            }
+            if (fado_jobs_schedule(rec->conn, &rec->conf.jobs) == 0) {
+                fado_jobs_wake(rec->jobs);
+            }
+            rec->next_tick = now + FADO_TICK_MS;
+        }
+
+        if (n > 0 || (n == 0 && rec->full_running)) {
+            wait = 0;
+        } else if (n < 0) {
+            wait = FADO_RETRY_MS;
+        } else {
+            wait = (rec->next_full < rec->next_tick ? rec->next_full : rec->next_tick) - now;
+            wait = wait < 0 ? 0 : wait > 60000 ? 60000 : wait;
+        }
+        if (wait > 0) {
+            fado_leader_wait(rec, (int) wait);
+        } else {
+            fado_leader_wait(rec, 0);
+        }
+    }
+    fado_leader_drop(rec, "stopping");
+    return NULL;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+/* A worker changed a replica's state: its trigger notifies; look now. */
 static void
 fado_reconciler_changed(void *ud)
 {
@@ -370,48 +1005,67 @@ fado_reconciler_start(fado_db_t *db, fado_publisher_t *pub,
     rec->db = db;
     rec->pub = pub;
     rec->conf = *conf;
-    /* The first pass probes health at once. */
-    rec->last_health.tv_sec = -1000000;
-    if (pthread_mutex_init(&rec->lock, NULL) != 0) {
+    atomic_init(&rec->leading, 0);
+    atomic_init(&rec->stopping, 0);
+    atomic_init(&rec->redis_ok, 1);
+    atomic_init(&rec->passes, 0);
+    if (pipe2(rec->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         free(rec);
         return NULL;
     }
-    if (pthread_cond_init(&rec->cond, NULL) != 0) {
-        pthread_mutex_destroy(&rec->lock);
+    if (pthread_mutex_init(&rec->health_lock, NULL) != 0
+        || pthread_cond_init(&rec->health_cond, NULL) != 0)
+    {
+        close(rec->wake_pipe[0]);
+        close(rec->wake_pipe[1]);
         free(rec);
         return NULL;
     }
     rec->jobs = fado_jobs_start(db, &rec->conf.jobs, fado_reconciler_changed, rec);
-    if (rec->jobs == NULL
-        || pthread_create(&rec->thread, NULL, fado_reconcile_main, rec) != 0)
-    {
+    if (rec->jobs == NULL) {
+        goto failed;
+    }
+    if (pthread_create(&rec->leader_thread, NULL, fado_leader_main, rec) != 0) {
         fado_jobs_stop(rec->jobs);
-        pthread_cond_destroy(&rec->cond);
-        pthread_mutex_destroy(&rec->lock);
-        free(rec);
-        return NULL;
+        goto failed;
+    }
+    if (pthread_create(&rec->health_thread, NULL, fado_health_main, rec) != 0) {
+        atomic_store(&rec->stopping, 1);
+        fado_reconciler_wake(rec);
+        pthread_join(rec->leader_thread, NULL);
+        fado_jobs_stop(rec->jobs);
+        goto failed;
     }
     return rec;
+
+failed:
+    pthread_cond_destroy(&rec->health_cond);
+    pthread_mutex_destroy(&rec->health_lock);
+    close(rec->wake_pipe[0]);
+    close(rec->wake_pipe[1]);
+    free(rec);
+    return NULL;
 }
 
 void
 fado_reconciler_wake(fado_reconciler_t *rec)
 {
-    pthread_mutex_lock(&rec->lock);
-    rec->woken = 1;
-    pthread_cond_signal(&rec->cond);
-    pthread_mutex_unlock(&rec->lock);
+    /* Non-blocking: a full pipe already means "look". */
+    ssize_t  n = write(rec->wake_pipe[1], "w", 1);
+
+    (void) n;
 }
 
 int
 fado_reconciler_redis_ok(fado_reconciler_t *rec)
 {
-    int  ok;
+    return atomic_load(&rec->redis_ok);
+}
 
-    pthread_mutex_lock(&rec->lock);
-    ok = rec->redis_ok;
-    pthread_mutex_unlock(&rec->lock);
-    return ok;
+int
+fado_reconciler_leading(fado_reconciler_t *rec)
+{
+    return atomic_load(&rec->leading);
 }
 
 fado_jobs_t *
@@ -423,12 +1077,7 @@ fado_reconciler_jobs(fado_reconciler_t *rec)
 unsigned long
 fado_reconciler_passes(fado_reconciler_t *rec)
 {
-    unsigned long  n;
-
-    pthread_mutex_lock(&rec->lock);
-    n = rec->passes;
-    pthread_mutex_unlock(&rec->lock);
-    return n;
+    return atomic_load(&rec->passes);
 }
 
 void
@@ -437,13 +1086,17 @@ fado_reconciler_stop(fado_reconciler_t *rec)
     if (rec == NULL) {
         return;
     }
-    pthread_mutex_lock(&rec->lock);
-    rec->stopping = 1;
-    pthread_cond_signal(&rec->cond);
-    pthread_mutex_unlock(&rec->lock);
-    pthread_join(rec->thread, NULL);
+    atomic_store(&rec->stopping, 1);
+    fado_reconciler_wake(rec);
+    pthread_mutex_lock(&rec->health_lock);
+    pthread_cond_signal(&rec->health_cond);
+    pthread_mutex_unlock(&rec->health_lock);
+    pthread_join(rec->leader_thread, NULL);
+    pthread_join(rec->health_thread, NULL);
     fado_jobs_stop(rec->jobs);
-    pthread_mutex_destroy(&rec->lock);
-    pthread_cond_destroy(&rec->cond);
+    pthread_cond_destroy(&rec->health_cond);
+    pthread_mutex_destroy(&rec->health_lock);
+    close(rec->wake_pipe[0]);
+    close(rec->wake_pipe[1]);
     free(rec);
 }

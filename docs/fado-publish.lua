@@ -1,21 +1,26 @@
 -- fado route publisher: the only way routes are written to Redis.
--- Contract: docs/routing-contract.md (version 1).
+-- Contract: docs/routing-contract.md (versions 1 and 2).
 --
 -- KEYS: routes (hash), version (string), feed (stream), default (string),
---       epoch (string)
--- ARGV: maxlen, then triples of op, bucket, body.
+--       epoch (string), clusters (hash, optional: needed by cset and cdel
+--       only, so a v1 caller passing five keys keeps working)
+-- ARGV: maxlen, then triples of op, name, body.
 --   set <bucket> <body>      routes[bucket] = "F1 <v> <body>"
+--   set2 <bucket> <body>     routes[bucket] = "F2 <v> <body>"
 --   del <bucket> ""          remove routes[bucket]
 --   default "" <body>        default = "F1 <v> <body>"
+--   default2 "" <body>       default = "F2 <v> <body>"
 --   nodefault "" ""          remove default
+--   cset <cluster> <body>    clusters[cluster] = "C2 <v> <body>"
+--   cdel <cluster> ""        remove clusters[cluster]
 --   reset "" <epoch>         new epoch; gateways resync from the table
 -- Returns the last version assigned.
 --
 -- Running as one script makes each change atomic: the hash, the counter and
 -- the feed entry move together, and versions in the feed stay consecutive.
 
-local routes, version, feed, default, epoch =
-    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local routes, version, feed, default, epoch, clusters =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local maxlen = tonumber(ARGV[1])
 if maxlen == nil or maxlen < 1 then
     return redis.error_reply("fado-publish: maxlen must be a positive integer")
@@ -26,14 +31,28 @@ end
 
 -- Validate everything first: Redis does not roll a script back on error,
 -- so a bad triple must be refused before anything is written.
-local known = { set = true, del = true, default = true, nodefault = true, reset = true }
+local known = { set = true, set2 = true, del = true, default = true,
+                default2 = true, nodefault = true, cset = true, cdel = true,
+                reset = true }
 for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if not known[op] then
         return redis.error_reply("fado-publish: unknown op '" .. op .. "'")
     end
-    if (op == "set" or op == "del") and bucket == "" then
+    if (op == "set" or op == "set2" or op == "del") and bucket == "" then
         return redis.error_reply("fado-publish: " .. op .. " needs a bucket")
+    end
+    if op == "cset" or op == "cdel" then
+        if clusters == nil then
+            return redis.error_reply("fado-publish: " .. op
+                                     .. " needs the clusters hash as KEYS[6]")
+        end
+        if bucket == "" then
+            return redis.error_reply("fado-publish: " .. op .. " needs a cluster")
+        end
+    end
+    if op == "cset" and body == "" then
+        return redis.error_reply("fado-publish: cset needs a body (zone state endpoints)")
     end
     if op == "reset" and body == "" then
         return redis.error_reply("fado-publish: reset needs an epoch")
@@ -46,8 +65,8 @@ for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local v = redis.call("INCR", version)
     last = v
-    if op == "set" then
-        local rec = "F1 " .. v .. " " .. body
+    if op == "set" or op == "set2" then
+        local rec = (op == "set" and "F1 " or "F2 ") .. v .. " " .. body
         redis.call("HSET", routes, bucket, rec)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "set", "b", bucket, "r", rec)
@@ -55,8 +74,8 @@ for i = 2, #ARGV, 3 do
         redis.call("HDEL", routes, bucket)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "del", "b", bucket)
-    elseif op == "default" then
-        local rec = "F1 " .. v .. " " .. body
+    elseif op == "default" or op == "default2" then
+        local rec = (op == "default" and "F1 " or "F2 ") .. v .. " " .. body
         redis.call("SET", default, rec)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "default", "r", rec)
@@ -64,6 +83,15 @@ for i = 2, #ARGV, 3 do
         redis.call("DEL", default)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "nodefault")
+    elseif op == "cset" then
+        local rec = "C2 " .. v .. " " .. body
+        redis.call("HSET", clusters, bucket, rec)
+        redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
+                   "v", v, "op", "cset", "c", bucket, "r", rec)
+    elseif op == "cdel" then
+        redis.call("HDEL", clusters, bucket)
+        redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
+                   "v", v, "op", "cdel", "c", bucket)
     elseif op == "reset" then
         redis.call("SET", epoch, body)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",

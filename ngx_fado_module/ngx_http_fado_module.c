@@ -326,6 +326,9 @@ ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf)
         || ngx_http_fado_key(cf, &fmcf->prefix, "default", &fmcf->key_default)
            != NGX_OK
         || ngx_http_fado_key(cf, &fmcf->prefix, "epoch", &fmcf->key_epoch)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "clusters",
+                             &fmcf->key_clusters)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -825,8 +828,9 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     }
 
     if (route) {
-        ctx->set = route->set;
+        ctx->set = ngx_http_fado_route_set(route);
         ctx->policy = route->policy;
+        ctx->contract = route->group ? 2 : 1;
         (void) ngx_atomic_fetch_add(&ctx->set->readers, 1);
     }
 
@@ -855,9 +859,12 @@ ngx_http_fado_handler(ngx_http_request_t *r)
 
     if (ctx->set->n == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fado: no endpoint can serve bucket \"%V\" (its route "
-                      "lists none), answering %i",
-                      &bucket, flcf->no_route_status);
+                      "fado: no endpoint can serve bucket \"%V\" (%s), "
+                      "answering %i", &bucket,
+                      ctx->contract == 2
+                      ? "none of its clusters has an endpoint up"
+                      : "its route lists none",
+                      flcf->no_route_status);
         return flcf->no_route_status;
     }
 

@@ -5,6 +5,7 @@
  *   ngx_http_fado_module.c    directives, variables, bucket lookup
  *   ngx_http_fado_record.c    the route record decoder (no nginx inside)
  *   ngx_http_fado_table.c     the routing table in shared memory
+ *   ngx_http_fado_cluster.c   contract 2: cluster records and their joins
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
  *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
@@ -49,6 +50,7 @@ typedef struct {
     ngx_str_t                  key_feed;
     ngx_str_t                  key_default;
     ngx_str_t                  key_epoch;
+    ngx_str_t                  key_clusters;
 
     unsigned                   redis_set:1;
 } ngx_http_fado_main_conf_t;
@@ -85,6 +87,7 @@ typedef struct {
     ngx_uint_t                 locality;
     ngx_uint_t                 policy;        /* the route's override */
     ngx_uint_t                 nodefault;
+    ngx_uint_t                 contract;      /* of the route: 1 or 2 */
     unsigned                   held:1;        /* member->ep->inflight taken */
     unsigned                   looked_up:1;
 } ngx_http_fado_ctx_t;

@@ -1,5 +1,5 @@
 /*
- * Decoder of the fado route record, contract version 1
+ * Decoder of the fado route records, contract versions 1 and 2
  * (docs/routing-contract.md). Strict: any token off the grammar rejects the
  * whole record, so a gateway never routes on half-understood data.
  */
@@ -57,7 +57,7 @@ ngx_http_fado_record_uint(const char *s, size_t len, size_t maxdigits,
 }
 
 
-static int
+int
 ngx_http_fado_record_label_valid(const char *s, size_t len)
 {
     size_t  i;
@@ -164,10 +164,12 @@ ngx_http_fado_record_head(const char *s, size_t len,
     end = s + len;
 
     tl = ngx_http_fado_record_token(p, end);
-    if (tl != 2 || p[0] != 'F' || p[1] != '1') {
+    if (tl != 2 || p[0] != 'F' || (p[1] != '1' && p[1] != '2')) {
         ngx_http_fado_record_err(err, "unknown record tag", p, tl);
         return -1;
     }
+
+    head->contract = p[1] - '0';
 
     p += tl;
     if (p == end || *p++ != ' ') {
@@ -288,19 +290,23 @@ ngx_http_fado_record_addr(const char *s, size_t len,
 }
 
 
+/*
+ * One endpoint: "addr,cluster,zone,weight,max_inflight" (F1, nfields 5) or
+ * "addr,weight,max_inflight" (C2, nfields 3).
+ */
 static int
-ngx_http_fado_record_endpoint(const char *s, size_t len,
+ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
     ngx_http_fado_record_endpoint_t *ep, char *err)
 {
     size_t       fl[5];
     uint64_t     v;
     const char  *f[5], *p, *end;
-    int          i;
+    int          i, w;
 
     end = s + len;
     p = s;
 
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < nfields; i++) {
         f[i] = p;
         while (p < end && *p != ',') {
             p++;
@@ -308,11 +314,11 @@ ngx_http_fado_record_endpoint(const char *s, size_t len,
 
         fl[i] = (size_t) (p - f[i]);
 
-        if (i < 4) {
+        if (i < nfields - 1) {
             if (p == end) {
-                ngx_http_fado_record_err(err,
-                    "endpoint needs addr,cluster,zone,weight,max_inflight:",
-                    s, len);
+                ngx_http_fado_record_err(err, nfields == 5
+                    ? "endpoint needs addr,cluster,zone,weight,max_inflight:"
+                    : "endpoint needs addr,weight,max_inflight:", s, len);
                 return -1;
             }
 
@@ -333,33 +339,45 @@ ngx_http_fado_record_endpoint(const char *s, size_t len,
         return -1;
     }
 
-    if (!ngx_http_fado_record_label_valid(f[1], fl[1])) {
-        ngx_http_fado_record_err(err, "invalid cluster", f[1], fl[1]);
-        return -1;
+    ep->cluster = NULL;
+    ep->cluster_len = 0;
+    ep->zone = NULL;
+    ep->zone_len = 0;
+    w = 1;
+
+    if (nfields == 5) {
+        if (!ngx_http_fado_record_label_valid(f[1], fl[1])) {
+            ngx_http_fado_record_err(err, "invalid cluster", f[1], fl[1]);
+            return -1;
+        }
+
+        ep->cluster = f[1];
+        ep->cluster_len = fl[1];
+
+        if (!ngx_http_fado_record_label_valid(f[2], fl[2])) {
+            ngx_http_fado_record_err(err, "invalid zone", f[2], fl[2]);
+            return -1;
+        }
+
+        ep->zone = f[2];
+        ep->zone_len = fl[2];
+        w = 3;
     }
 
-    ep->cluster = f[1];
-    ep->cluster_len = fl[1];
-
-    if (!ngx_http_fado_record_label_valid(f[2], fl[2])) {
-        ngx_http_fado_record_err(err, "invalid zone", f[2], fl[2]);
-        return -1;
-    }
-
-    ep->zone = f[2];
-    ep->zone_len = fl[2];
-
-    if (ngx_http_fado_record_uint(f[3], fl[3], 4, &v) != 0
+    if (ngx_http_fado_record_uint(f[w], fl[w], 4, &v) != 0
         || v < 1 || v > 1000)
     {
-        ngx_http_fado_record_err(err, "invalid weight", f[3], fl[3]);
+        ngx_http_fado_record_err(err, "invalid weight", f[w], fl[w]);
         return -1;
     }
 
     ep->weight = (unsigned) v;
 
-    if (ngx_http_fado_record_uint(f[4], fl[4], 5, &v) != 0 || v > 65535) {
-        ngx_http_fado_record_err(err, "invalid max_inflight", f[4], fl[4]);
+    if (ngx_http_fado_record_uint(f[w + 1], fl[w + 1], 5, &v) != 0
+        || v > 65535)
+    {
+        ngx_http_fado_record_err(err, "invalid max_inflight", f[w + 1],
+                                 fl[w + 1]);
         return -1;
     }
 
@@ -369,9 +387,17 @@ ngx_http_fado_record_endpoint(const char *s, size_t len,
 }
 
 
-int
-ngx_http_fado_record_endpoints(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+/*
+ * Walks a list of space separated tokens: no empty token, no trailing
+ * space. Returns the number of tokens, or -1 with a message in err.
+ */
+typedef int (*ngx_http_fado_record_token_pt)(const char *s, size_t len,
+    size_t i, void *data, char *err);
+
+static int
+ngx_http_fado_record_list(const char *s, size_t len, size_t cap,
+    const char *what, ngx_http_fado_record_token_pt fn, void *data,
+    size_t *n, char *err)
 {
     size_t       tl, count;
     const char  *p, *end;
@@ -391,11 +417,11 @@ ngx_http_fado_record_endpoints(const char *s, size_t len,
 
         if (count == cap) {
             snprintf(err, NGX_HTTP_FADO_ERR_LEN,
-                     "more than %zu endpoints in record", cap);
+                     "more than %zu %s in record", cap, what);
             return -1;
         }
 
-        if (ngx_http_fado_record_endpoint(p, tl, &out[count], err) != 0) {
+        if (fn(p, tl, count, data, err) != 0) {
             return -1;
         }
 
@@ -414,4 +440,172 @@ ngx_http_fado_record_endpoints(const char *s, size_t len,
 
     *n = count;
     return 0;
+}
+
+
+static int
+ngx_http_fado_record_endpoint5(const char *s, size_t len, size_t i,
+    void *data, char *err)
+{
+    ngx_http_fado_record_endpoint_t  *out = data;
+
+    return ngx_http_fado_record_endpoint(s, len, 5, &out[i], err);
+}
+
+
+static int
+ngx_http_fado_record_endpoint3(const char *s, size_t len, size_t i,
+    void *data, char *err)
+{
+    ngx_http_fado_record_endpoint_t  *out = data;
+
+    return ngx_http_fado_record_endpoint(s, len, 3, &out[i], err);
+}
+
+
+int
+ngx_http_fado_record_endpoints(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+{
+    return ngx_http_fado_record_list(s, len, cap, "endpoints",
+                                     ngx_http_fado_record_endpoint5, out,
+                                     n, err);
+}
+
+
+int
+ngx_http_fado_record_endpoints2(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+{
+    return ngx_http_fado_record_list(s, len, cap, "endpoints",
+                                     ngx_http_fado_record_endpoint3, out,
+                                     n, err);
+}
+
+
+static int
+ngx_http_fado_record_cluster_name(const char *s, size_t len, size_t i,
+    void *data, char *err)
+{
+    size_t                        j;
+    ngx_http_fado_record_name_t  *out = data;
+
+    if (!ngx_http_fado_record_label_valid(s, len)) {
+        ngx_http_fado_record_err(err, "invalid cluster", s, len);
+        return -1;
+    }
+
+    /* a cluster named twice would weigh its endpoints twice */
+    for (j = 0; j < i; j++) {
+        if (out[j].len == len && memcmp(out[j].name, s, len) == 0) {
+            ngx_http_fado_record_err(err, "cluster listed twice", s, len);
+            return -1;
+        }
+    }
+
+    out[i].name = s;
+    out[i].len = len;
+
+    return 0;
+}
+
+
+int
+ngx_http_fado_record_clusters(const char *s, size_t len,
+    ngx_http_fado_record_name_t *out, size_t cap, size_t *n, char *err)
+{
+    return ngx_http_fado_record_list(s, len, cap, "clusters",
+                                     ngx_http_fado_record_cluster_name, out,
+                                     n, err);
+}
+
+
+int
+ngx_http_fado_record_cluster(const char *s, size_t len,
+    ngx_http_fado_record_cluster_t *c, char *err)
+{
+    size_t                                  tl;
+    uint64_t                                v;
+    const char                             *p, *end;
+    static ngx_http_fado_record_endpoint_t  eps[NGX_HTTP_FADO_MAX_ENDPOINTS];
+
+    if (len > NGX_HTTP_FADO_RECORD_MAX) {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                 "record of %zu bytes exceeds the %d bytes limit",
+                 len, NGX_HTTP_FADO_RECORD_MAX);
+        return -1;
+    }
+
+    p = s;
+    end = s + len;
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (tl != 2 || p[0] != 'C' || p[1] != '2') {
+        ngx_http_fado_record_err(err, "unknown cluster record tag", p, tl);
+        return -1;
+    }
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its tag");
+        return -1;
+    }
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (ngx_http_fado_record_uint(p, tl, 20, &v) != 0) {
+        ngx_http_fado_record_err(err, "invalid version", p, tl);
+        return -1;
+    }
+
+    c->version = v;
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its version");
+        return -1;
+    }
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (!ngx_http_fado_record_label_valid(p, tl)) {
+        ngx_http_fado_record_err(err, "invalid zone", p, tl);
+        return -1;
+    }
+
+    c->zone = p;
+    c->zone_len = tl;
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its zone");
+        return -1;
+    }
+
+    tl = ngx_http_fado_record_token(p, end);
+    if (tl == 2 && memcmp(p, "up", 2) == 0) {
+        c->up = 1;
+
+    } else if (tl == 4 && memcmp(p, "down", 4) == 0) {
+        c->up = 0;
+
+    } else {
+        ngx_http_fado_record_err(err, "invalid state (up or down)", p, tl);
+        return -1;
+    }
+
+    p += tl;
+
+    if (p < end) {
+        p++;
+        if (p == end) {
+            snprintf(err, NGX_HTTP_FADO_ERR_LEN, "trailing space in record");
+            return -1;
+        }
+    }
+
+    c->endpoints = p;
+    c->endpoints_len = (size_t) (end - p);
+
+    return ngx_http_fado_record_endpoints2(c->endpoints, c->endpoints_len,
+                                           eps, NGX_HTTP_FADO_MAX_ENDPOINTS,
+                                           &c->n, err);
 }

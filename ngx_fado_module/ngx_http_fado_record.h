@@ -1,6 +1,6 @@
 /*
- * The one decoder of the fado route record (docs/routing-contract.md,
- * contract version 1). It depends only on libc so that it can be unit tested
+ * The one decoder of the fado route records (docs/routing-contract.md,
+ * contract versions 1 and 2: bucket records F1 and F2, cluster records C2). It depends only on libc so that it can be unit tested
  * without nginx; the module calls it from the sync worker, never from the
  * request path.
  */
@@ -18,6 +18,7 @@
 #define NGX_HTTP_FADO_NAME_MAX          63
 /* A module limit, not a grammar one: keeps per-request state bounded. */
 #define NGX_HTTP_FADO_MAX_ENDPOINTS     1024
+#define NGX_HTTP_FADO_MAX_CLUSTERS      256
 #define NGX_HTTP_FADO_ERR_LEN           160
 
 enum {
@@ -51,13 +52,33 @@ typedef struct {
 typedef struct {
     uint64_t               version;
     int                    policy;
-    const char            *endpoints;   /* text after the policy token */
-    size_t                 endpoints_len;
+    int                    contract;    /* 1 (F1) or 2 (F2) */
+    const char            *endpoints;   /* text after the policy token: */
+    size_t                 endpoints_len; /* endpoints (F1), clusters (F2) */
 } ngx_http_fado_record_head_t;
 
 
+typedef struct {
+    const char            *name;
+    size_t                 len;
+} ngx_http_fado_record_name_t;
+
+
+/* A cluster record, C2 (contract version 2). */
+typedef struct {
+    uint64_t               version;
+    const char            *zone;
+    size_t                 zone_len;
+    int                    up;          /* state "up" (1) or "down" (0) */
+    const char            *endpoints;   /* "addr,weight,max_inflight" list */
+    size_t                 endpoints_len;
+    size_t                 n;           /* how many endpoints */
+} ngx_http_fado_record_cluster_t;
+
+
 /*
- * Decodes "F1 <version> <policy>" and locates the endpoint list. Returns 0,
+ * Decodes "F1 <version> <policy>" or "F2 <version> <policy>" and locates
+ * the endpoint list (F1) or the cluster list (F2). Returns 0,
  * or -1 with a message in err (NUL terminated, at most
  * NGX_HTTP_FADO_ERR_LEN bytes).
  */
@@ -70,6 +91,32 @@ int ngx_http_fado_record_head(const char *s, size_t len,
  */
 int ngx_http_fado_record_endpoints(const char *s, size_t len,
     ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err);
+
+/*
+ * Decodes the cluster list of an F2 record (possibly empty) into
+ * out[0..*n): valid cluster names, each at most once. Returns 0, or -1 with
+ * a message in err.
+ */
+int ngx_http_fado_record_clusters(const char *s, size_t len,
+    ngx_http_fado_record_name_t *out, size_t cap, size_t *n, char *err);
+
+/*
+ * Decodes a whole cluster record "C2 <version> <zone> <state> *(endpoint2)",
+ * its endpoints included (so a record that passes is valid throughout).
+ * Returns 0, or -1 with a message in err.
+ */
+int ngx_http_fado_record_cluster(const char *s, size_t len,
+    ngx_http_fado_record_cluster_t *c, char *err);
+
+/*
+ * Decodes a list of "addr,weight,max_inflight" (a C2 record's endpoints)
+ * into out[0..*n); cluster and zone are left empty. Returns 0 or -1.
+ */
+int ngx_http_fado_record_endpoints2(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err);
+
+/* cluster and zone names: 1..63 of A-Z a-z 0-9 - _ . */
+int ngx_http_fado_record_label_valid(const char *s, size_t len);
 
 /* S3 bucket name rules: 3..63 characters of a-z 0-9 . - */
 int ngx_http_fado_record_bucket_valid(const char *s, size_t len);

@@ -14,10 +14,13 @@
 /* generous upper bound of one endpoint's text in either format */
 #define NGX_HTTP_FADO_EP_TEXT   1024
 #define NGX_HTTP_FADO_HEAD_TEXT 2048
+#define NGX_HTTP_FADO_CLUSTER_TEXT 512
 
 
 static ngx_int_t ngx_http_fado_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fado_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fado_status_route(ngx_http_request_t *r,
+    ngx_http_fado_table_t *t, ngx_str_t *bucket);
 
 
 char *
@@ -102,8 +105,9 @@ ngx_http_fado_status_buf(ngx_http_request_t *r, ngx_http_fado_shm_t *sh)
 {
     size_t  size;
 
-    /* called under the read lock: nendpoints cannot change meanwhile */
-    size = NGX_HTTP_FADO_HEAD_TEXT + sh->nendpoints * NGX_HTTP_FADO_EP_TEXT;
+    /* called under the read lock: the counts cannot change meanwhile */
+    size = NGX_HTTP_FADO_HEAD_TEXT + sh->nendpoints * NGX_HTTP_FADO_EP_TEXT
+           + sh->nclusters * NGX_HTTP_FADO_CLUSTER_TEXT;
 
     return ngx_create_temp_buf(r->pool, size);
 }
@@ -116,14 +120,22 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
     size_t                      used, total;
     ngx_buf_t                  *b;
     ngx_uint_t                  i, first;
+    ngx_str_t                   bucket;
     ngx_http_fado_shm_t        *sh;
     ngx_http_fado_table_t      *t;
+    ngx_http_fado_cluster_t    *c;
     ngx_http_fado_endpoint_t   *ep;
     ngx_http_fado_main_conf_t  *fmcf;
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fado_module);
     t = ngx_http_fado_table(fmcf);
     sh = t->sh;
+
+    if (ngx_http_arg(r, (u_char *) "bucket", sizeof("bucket") - 1, &bucket)
+        == NGX_OK)
+    {
+        return ngx_http_fado_status_route(r, t, &bucket);
+    }
 
     ngx_rwlock_rlock(&sh->lock);
 
@@ -145,6 +157,31 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
                     "\"endpoints_count\":%ui,\"zombie_sets\":%ui,",
                     sh->version, sh->nroutes, sh->def ? "true" : "false",
                     sh->nsets, sh->nendpoints, sh->nzombies);
+
+    p = ngx_sprintf(p, "\"clusters_count\":%ui,\"cluster_groups\":%ui,"
+                    "\"clusters\":[", sh->nclusters, sh->ngroups);
+
+    first = 1;
+
+    for (i = 0; i < sh->ncluster_slots; i++) {
+        for (c = sh->cluster_slots[i]; c; c = c->next) {
+            if (!first) {
+                *p++ = ',';
+            }
+
+            first = 0;
+
+            p = ngx_sprintf(p, "{\"name\":");
+            p = ngx_http_fado_json_str(p, c->name, c->len);
+            p = ngx_sprintf(p, ",\"zone\":");
+            p = ngx_http_fado_json_str(p, c->zone, c->zone_len);
+            p = ngx_sprintf(p, ",\"state\":\"%s\",\"version\":%uL,"
+                            "\"endpoints\":%uD}",
+                            c->up ? "up" : "down", c->version, c->n);
+        }
+    }
+
+    p = ngx_sprintf(p, "],");
 
     p = ngx_sprintf(p, "\"sync\":{\"state\":\"%s\",\"owner_pid\":%uA,"
                     "\"epoch\":",
@@ -202,6 +239,122 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * fado_status?bucket=<name>: the route a request for the bucket follows now,
+ * its clusters (contract 2) and the endpoints they join to.
+ */
+static ngx_int_t
+ngx_http_fado_status_route(ngx_http_request_t *r, ngx_http_fado_table_t *t,
+    ngx_str_t *arg)
+{
+    u_char                 *p, *last, *k, *kend, *tok;
+    size_t                  size;
+    uint32_t                i;
+    ngx_str_t               bucket;
+    ngx_buf_t              *b;
+    ngx_http_fado_shm_t    *sh;
+    ngx_http_fado_set_t    *set;
+    ngx_http_fado_route_t  *route;
+
+    sh = t->sh;
+
+    bucket.data = ngx_pnalloc(r->pool, arg->len);
+    if (bucket.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = arg->data;
+    last = bucket.data;
+    ngx_unescape_uri(&last, &p, arg->len, 0);
+    bucket.len = last - bucket.data;
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    route = NULL;
+
+    if (bucket.len && bucket.len <= NGX_HTTP_FADO_NAME_MAX) {
+        route = ngx_http_fado_table_lookup(sh, bucket.data, bucket.len);
+    }
+
+    set = route ? ngx_http_fado_route_set(route) : NULL;
+
+    size = NGX_HTTP_FADO_HEAD_TEXT + 6 * bucket.len
+           + (route && route->group ? 2 * route->group->key_len : 0)
+           + (set ? set->n * (NGX_HTTP_FADO_EP_TEXT / 4) : 0);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(b->last, "{\"bucket\":");
+    p = ngx_http_fado_json_str(p, bucket.data, bucket.len);
+
+    if (route == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        p = ngx_sprintf(p, ",\"known\":false}\n");
+        b->last = p;
+        return ngx_http_fado_send(r, b, "application/json",
+                                  sizeof("application/json") - 1);
+    }
+
+    p = ngx_sprintf(p, ",\"known\":true,\"contract\":%d,\"version\":%uL,"
+                    "\"policy\":\"%s\"",
+                    route->group ? 2 : 1, route->version,
+                    ngx_http_fado_record_policy_name(route->policy));
+
+    if (route->group) {
+        p = ngx_sprintf(p, ",\"clusters\":[");
+
+        k = route->group->key;
+        kend = k + route->group->key_len;
+
+        while (k < kend) {
+            tok = k;
+
+            while (k < kend && *k != ' ') {
+                k++;
+            }
+
+            if (tok != route->group->key) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_fado_json_str(p, tok, k - tok);
+            k++;
+        }
+
+        *p++ = ']';
+    }
+
+    p = ngx_sprintf(p, ",\"endpoints\":[");
+
+    for (i = 0; i < set->n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "{\"addr\":");
+        p = ngx_http_fado_json_str(p, set->m[i].ep->name.data,
+                                   set->m[i].ep->name.len);
+        p = ngx_sprintf(p, ",\"cluster\":");
+        p = ngx_http_fado_json_str(p, set->m[i].ep->cluster.data,
+                                   set->m[i].ep->cluster.len);
+        p = ngx_sprintf(p, ",\"weight\":%uD,\"max_inflight\":%uD}",
+                        set->m[i].weight, set->m[i].max_inflight);
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    p = ngx_sprintf(p, "]}\n");
+    b->last = p;
+
+    return ngx_http_fado_send(r, b, "application/json",
+                              sizeof("application/json") - 1);
+}
+
+
 static ngx_int_t
 ngx_http_fado_metrics_handler(ngx_http_request_t *r)
 {
@@ -211,6 +364,7 @@ ngx_http_fado_metrics_handler(ngx_http_request_t *r)
     ngx_uint_t                  i, pass;
     ngx_http_fado_shm_t        *sh;
     ngx_http_fado_table_t      *t;
+    ngx_http_fado_cluster_t    *c;
     ngx_http_fado_endpoint_t   *ep;
     ngx_http_fado_main_conf_t  *fmcf;
 
@@ -253,6 +407,27 @@ ngx_http_fado_metrics_handler(ngx_http_request_t *r)
             sh->last_resync_ms / 1000, sh->last_resync_ms % 1000,
             sh->updates, sh->rejected,
             sh->state == NGX_HTTP_FADO_SYNC_FOLLOWING ? 1 : 0);
+
+    p = ngx_sprintf(p, "# TYPE fado_clusters gauge\nfado_clusters %ui\n"
+                    "# TYPE fado_cluster_up gauge\n", sh->nclusters);
+
+    for (i = 0; i < sh->ncluster_slots; i++) {
+        for (c = sh->cluster_slots[i]; c; c = c->next) {
+            p = ngx_sprintf(p, "fado_cluster_up{cluster=\"%*s\",zone=\"%*s\"} "
+                            "%d\n", (size_t) c->len, c->name,
+                            (size_t) c->zone_len, c->zone, c->up ? 1 : 0);
+        }
+    }
+
+    p = ngx_sprintf(p, "# TYPE fado_cluster_endpoints gauge\n");
+
+    for (i = 0; i < sh->ncluster_slots; i++) {
+        for (c = sh->cluster_slots[i]; c; c = c->next) {
+            p = ngx_sprintf(p, "fado_cluster_endpoints{cluster=\"%*s\","
+                            "zone=\"%*s\"} %uD\n", (size_t) c->len, c->name,
+                            (size_t) c->zone_len, c->zone, c->n);
+        }
+    }
 
     /* one family at a time, as the exposition format wants */
     for (pass = 0; pass < 4; pass++) {

@@ -1,7 +1,9 @@
 /*
  * Route sync: one worker (the owner, elected through the shared zone) keeps
  * the shared table equal to Redis, following the gateway algorithm of
- * docs/routing-contract.md: snapshot (HSCAN batches), then the change feed
+ * docs/routing-contract.md: snapshot (HSCAN batches of the cluster records,
+ * then of the bucket records, so F2 routes find their clusters), then the
+ * change feed
  * (XREAD BLOCK) in version order; a version gap, a reset entry or a new
  * epoch sends it back to the snapshot. While Redis is away the table stays
  * as it was and the owner reconnects with back-off.
@@ -53,6 +55,7 @@ typedef struct {
     u_char                      epoch[64];
     u_char                      cursor[32];
     unsigned                    synced:1;   /* table matches last_id */
+    unsigned                    scan_clusters:1; /* snapshot phase */
     unsigned                    has_epoch:1;
 } ngx_http_fado_sync_t;
 
@@ -785,7 +788,8 @@ ngx_http_fado_sync_scan(ngx_http_fado_sync_t *s)
     *ngx_sprintf(count, "%ui", s->fmcf->batch) = '\0';
 
     argv[0] = "HSCAN";
-    argv[1] = (char *) s->fmcf->key_routes.data;
+    argv[1] = s->scan_clusters ? (char *) s->fmcf->key_clusters.data
+                               : (char *) s->fmcf->key_routes.data;
     argv[2] = (char *) s->cursor;
     argv[3] = "COUNT";
     argv[4] = (char *) count;
@@ -832,6 +836,7 @@ ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac, void *r,
 
     ngx_memcpy(s->cursor, "0", 2);
     s->cursor_len = 1;
+    s->scan_clusters = 1;
 
     ngx_http_fado_sync_scan(s);
 }
@@ -868,6 +873,7 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
 {
     ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
     size_t                 i;
+    ngx_uint_t             clusters;
     redisReply            *reply, *cursor, *items, *k, *v;
     ngx_http_fado_shm_t   *sh;
     const char            *argv[2];
@@ -890,6 +896,7 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     cursor = reply->element[0];
     items = reply->element[1];
     sh = s->table->sh;
+    clusters = s->scan_clusters;
 
     /*
      * Ask for the next batch before applying this one: Redis builds it while
@@ -899,7 +906,12 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     s->cursor[cursor->len] = '\0';
     s->cursor_len = cursor->len;
 
-    if (!(cursor->len == 1 && cursor->str[0] == '0')) {
+    if (cursor->len == 1 && cursor->str[0] == '0' && clusters) {
+        /* the cluster records are in: now the buckets */
+        s->scan_clusters = 0;
+    }
+
+    if (!(cursor->len == 1 && cursor->str[0] == '0') || clusters) {
         ngx_http_fado_sync_scan(s);
 
         /*
@@ -943,6 +955,13 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
             continue;
         }
 
+        if (clusters) {
+            (void) ngx_http_fado_cluster_set(s->table, s->log,
+                                             (u_char *) k->str, k->len,
+                                             v->str, v->len);
+            continue;
+        }
+
         if (k->len == 0) {
             ngx_log_error(NGX_LOG_ERR, s->log, 0,
                           "fado: rejected route with an empty bucket name");
@@ -970,7 +989,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
 {
     ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
     redisReply            *reply;
-    ngx_uint_t             removed, freed;
+    ngx_uint_t             removed, cremoved, freed;
     ngx_http_fado_shm_t   *sh;
 
     reply = ngx_http_fado_sync_reply(s, ac, r);
@@ -991,6 +1010,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
 
     /* what the snapshot did not see is gone from Redis */
     removed = ngx_http_fado_table_sweep_unseen(s->table);
+    cremoved = ngx_http_fado_cluster_sweep_unseen(s->table, s->log);
     freed = ngx_http_fado_table_free_zombies(s->table);
 
     sh->version = s->snapshot_version;
@@ -1012,9 +1032,10 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: resync done: %ui routes (%ui in table, %ui removed, "
-                  "%ui sets freed), version %uL, in %Mms",
+                  "%ui sets freed), %ui clusters (%ui removed), version %uL, "
+                  "in %Mms",
                   s->snapshot_routes, sh->nroutes, removed, freed,
-                  s->version, sh->last_resync_ms);
+                  sh->nclusters, cremoved, s->version, sh->last_resync_ms);
 
     ngx_http_fado_sync_follow(s);
 }
@@ -1063,7 +1084,7 @@ static ngx_int_t
 ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 {
     uint64_t              v;
-    redisReply           *fields, *op, *b, *rec;
+    redisReply           *fields, *op, *b, *c, *rec;
     ngx_http_fado_shm_t  *sh;
 
     sh = s->table->sh;
@@ -1097,6 +1118,7 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
     }
 
     b = ngx_http_fado_sync_field(fields, "b");
+    c = ngx_http_fado_sync_field(fields, "c");
     rec = ngx_http_fado_sync_field(fields, "r");
 
     if (op->len == 3 && ngx_memcmp(op->str, "set", 3) == 0
@@ -1114,6 +1136,16 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 
     } else if (op->len == 9 && ngx_memcmp(op->str, "nodefault", 9) == 0) {
         ngx_http_fado_table_clear_default(s->table);
+
+    } else if (op->len == 4 && ngx_memcmp(op->str, "cset", 4) == 0
+               && c && rec)
+    {
+        (void) ngx_http_fado_cluster_set(s->table, s->log, (u_char *) c->str,
+                                         c->len, rec->str, rec->len);
+
+    } else if (op->len == 4 && ngx_memcmp(op->str, "cdel", 4) == 0 && c) {
+        ngx_http_fado_cluster_delete(s->table, s->log, (u_char *) c->str,
+                                     c->len);
 
     } else if (op->len == 5 && ngx_memcmp(op->str, "reset", 5) == 0) {
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,

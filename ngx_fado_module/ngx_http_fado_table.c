@@ -17,13 +17,8 @@
 #define NGX_HTTP_FADO_BYTES_PER_SLOT   256
 
 
-static ngx_http_fado_set_t *ngx_http_fado_table_intern(
-    ngx_http_fado_table_t *t, ngx_log_t *log, u_char *bucket, size_t blen,
-    const char *key, size_t key_len, ngx_int_t *rc);
-static ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
-    ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
-static void ngx_http_fado_table_unref_set(ngx_http_fado_table_t *t,
-    ngx_http_fado_set_t *set);
+static void ngx_http_fado_table_route_unref(ngx_http_fado_table_t *t,
+    ngx_http_fado_route_t *r);
 static void ngx_http_fado_table_free_set(ngx_http_fado_table_t *t,
     ngx_http_fado_set_t *set);
 
@@ -97,6 +92,13 @@ ngx_http_fado_table_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    if (ngx_http_fado_cluster_init(t) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "fado_shm_zone \"%V\" of %uz bytes is too small for "
+                      "its cluster slots", &shm_zone->shm.name, size);
+        return NGX_ERROR;
+    }
+
     sh->conf_gen = 1;
 
     t->shpool->log_nomem = 0;
@@ -157,6 +159,7 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     ngx_int_t                     rc;
     ngx_http_fado_shm_t          *sh;
     ngx_http_fado_set_t          *set;
+    ngx_http_fado_group_t        *group;
     ngx_http_fado_route_t        *r, **slot;
     ngx_http_fado_record_head_t   head;
 
@@ -177,19 +180,23 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     }
 
     rc = NGX_OK;
-    set = ngx_http_fado_table_intern(t, log, bucket, len, head.endpoints,
-                                     head.endpoints_len, &rc);
-    if (set == NULL) {
+    set = NULL;
+    group = NULL;
+
+    if (head.contract == 2) {
+        group = ngx_http_fado_group_get(t, head.endpoints,
+                                        head.endpoints_len, &rc, err);
+    } else {
+        set = ngx_http_fado_table_intern(t, head.endpoints,
+                                         head.endpoints_len, &rc, err);
+    }
+
+    if (set == NULL && group == NULL) {
         if (rc == NGX_DECLINED) {
-            return NGX_DECLINED;
+            goto rejected;
         }
 
-        sh->alloc_failures++;
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "fado: fado_shm_zone is full, route for bucket \"%*s\" "
-                      "not applied", len, bucket);
-        ngx_http_fado_table_error(sh, "shared memory zone full");
-        return NGX_ERROR;
+        goto nomem;
     }
 
     if (len == 0) {
@@ -211,18 +218,13 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
             r = ngx_slab_alloc_locked(t->shpool,
                                     offsetof(ngx_http_fado_route_t, name) + len);
             if (r == NULL) {
-                ngx_http_fado_table_unref_set(t, set);
-                sh->alloc_failures++;
-                ngx_log_error(NGX_LOG_ALERT, log, 0,
-                              "fado: fado_shm_zone is full, route for bucket "
-                              "\"%*s\" not applied", len, bucket);
-                ngx_http_fado_table_error(sh, "shared memory zone full");
-                return NGX_ERROR;
+                goto unref;
             }
 
             r->hash = hash;
             r->len = (u_char) len;
             r->set = NULL;
+            r->group = NULL;
             ngx_memcpy(r->name, bucket, len);
             r->next = *slot;
             *slot = r;
@@ -235,28 +237,46 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
         r = ngx_slab_alloc_locked(t->shpool,
                                   offsetof(ngx_http_fado_route_t, name) + 1);
         if (r == NULL) {
-            ngx_http_fado_table_unref_set(t, set);
-            sh->alloc_failures++;
-            return NGX_ERROR;
+            goto unref;
         }
 
         r->next = NULL;
         r->hash = 0;
         r->len = 0;
         r->set = NULL;
+        r->group = NULL;
         sh->def = r;
     }
 
-    if (r->set) {
-        ngx_http_fado_table_unref_set(t, r->set);
-    }
+    /* the new reference is taken: releasing the old one frees nothing shared */
+    ngx_http_fado_table_route_unref(t, r);
 
     r->set = set;
+    r->group = group;
     r->version = head.version;
     r->policy = (u_char) head.policy;
     r->gen = sh->gen;
 
     return NGX_OK;
+
+unref:
+
+    if (group) {
+        ngx_http_fado_group_unref(t, group);
+
+    } else {
+        ngx_http_fado_table_unref_set(t, set);
+    }
+
+nomem:
+
+    sh->alloc_failures++;
+    ngx_log_error(NGX_LOG_ALERT, log, 0,
+                  "fado: fado_shm_zone is full, route for bucket \"%*s\" "
+                  "not applied", len ? len : sizeof("(default)") - 1,
+                  len ? bucket : (u_char *) "(default)");
+    ngx_http_fado_table_error(sh, "shared memory zone full");
+    return NGX_ERROR;
 
 rejected:
 
@@ -276,12 +296,25 @@ rejected:
 }
 
 
-static ngx_http_fado_set_t *
-ngx_http_fado_table_intern(ngx_http_fado_table_t *t, ngx_log_t *log,
-    u_char *bucket, size_t blen, const char *key, size_t key_len,
-    ngx_int_t *rc)
+static void
+ngx_http_fado_table_route_unref(ngx_http_fado_table_t *t,
+    ngx_http_fado_route_t *r)
 {
-    char                              err[NGX_HTTP_FADO_ERR_LEN];
+    if (r->group) {
+        ngx_http_fado_group_unref(t, r->group);
+        r->group = NULL;
+
+    } else if (r->set) {
+        ngx_http_fado_table_unref_set(t, r->set);
+        r->set = NULL;
+    }
+}
+
+
+ngx_http_fado_set_t *
+ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
+    size_t key_len, ngx_int_t *rc, char *err)
+{
     size_t                            n, i, size;
     uint32_t                          hash;
     ngx_http_fado_shm_t              *sh;
@@ -311,15 +344,6 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, ngx_log_t *log,
                                        NGX_HTTP_FADO_MAX_ENDPOINTS, &n, err)
         != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "fado: rejected record for bucket \"%*s\": %s",
-                      blen ? blen : sizeof("(default)") - 1,
-                      blen ? bucket : (u_char *) "(default)", err);
-        ngx_http_fado_table_error(sh, "rejected record for bucket \"%*s\": %s",
-                                  blen ? blen : sizeof("(default)") - 1,
-                                  blen ? bucket : (u_char *) "(default)", err);
-        sh->rejected++;
-        ngx_http_fado_table_keep(t, bucket, blen);
         *rc = NGX_DECLINED;
         return NULL;
     }
@@ -366,7 +390,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, ngx_log_t *log,
 }
 
 
-static ngx_http_fado_endpoint_t *
+ngx_http_fado_endpoint_t *
 ngx_http_fado_table_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_record_endpoint_t *re)
 {
@@ -422,7 +446,7 @@ ngx_http_fado_table_endpoint(ngx_http_fado_table_t *t,
 }
 
 
-static void
+void
 ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t *ep)
 {
@@ -464,7 +488,7 @@ ngx_http_fado_table_free_set(ngx_http_fado_table_t *t,
 
 
 /* A set no route uses leaves the intern hash; readers may still hold it. */
-static void
+void
 ngx_http_fado_table_unref_set(ngx_http_fado_table_t *t,
     ngx_http_fado_set_t *set)
 {
@@ -545,7 +569,7 @@ ngx_http_fado_table_delete(ngx_http_fado_table_t *t, u_char *bucket,
             && ngx_memcmp(r->name, bucket, len) == 0)
         {
             *pp = r->next;
-            ngx_http_fado_table_unref_set(t, r->set);
+            ngx_http_fado_table_route_unref(t, r);
             ngx_slab_free_locked(t->shpool, r);
             sh->nroutes--;
             return;
@@ -565,7 +589,7 @@ ngx_http_fado_table_clear_default(ngx_http_fado_table_t *t)
     }
 
     t->sh->def = NULL;
-    ngx_http_fado_table_unref_set(t, r->set);
+    ngx_http_fado_table_route_unref(t, r);
     ngx_slab_free_locked(t->shpool, r);
 }
 
@@ -599,7 +623,7 @@ ngx_http_fado_table_sweep_unseen(ngx_http_fado_table_t *t)
 
             if (r->gen != sh->gen) {
                 *pp = r->next;
-                ngx_http_fado_table_unref_set(t, r->set);
+                ngx_http_fado_table_route_unref(t, r);
                 ngx_slab_free_locked(t->shpool, r);
                 sh->nroutes--;
                 removed++;

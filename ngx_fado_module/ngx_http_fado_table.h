@@ -1,6 +1,9 @@
 /*
  * The routing table in shared memory: bucket -> route -> interned endpoint
- * set -> endpoints with load counters shared by all workers.
+ * set -> endpoints with load counters shared by all workers. A contract 2
+ * route goes through a group (its cluster list, interned) whose set is the
+ * join of the groups's cluster records (ngx_http_fado_cluster.c); a cluster
+ * change swaps the set of the few groups naming it, never touching routes.
  *
  * One worker (the sync owner) writes, under the write lock; requests read
  * under the read lock and leave it holding a reference on the endpoint set
@@ -20,6 +23,8 @@
 typedef struct ngx_http_fado_endpoint_s  ngx_http_fado_endpoint_t;
 typedef struct ngx_http_fado_set_s       ngx_http_fado_set_t;
 typedef struct ngx_http_fado_route_s     ngx_http_fado_route_t;
+typedef struct ngx_http_fado_cluster_s   ngx_http_fado_cluster_t;
+typedef struct ngx_http_fado_group_s     ngx_http_fado_group_t;
 
 
 struct ngx_http_fado_endpoint_s {
@@ -66,9 +71,40 @@ struct ngx_http_fado_set_s {
 };
 
 
+/* A cluster record (C2): the endpoints of one cluster. */
+struct ngx_http_fado_cluster_s {
+    ngx_http_fado_cluster_t   *next;        /* hash chain */
+    uint64_t                   version;
+    uint32_t                   hash;
+    uint32_t                   gen;         /* resync mark */
+    uint32_t                   n;           /* endpoints in text */
+    uint32_t                   text_len;
+    u_char                    *text;        /* "addr,weight,max_inflight" */
+    ngx_http_fado_endpoint_t **eps;         /* n references: counters live
+                                               while the cluster is down */
+    u_char                     up;
+    u_char                     len;
+    u_char                     zone_len;
+    u_char                     name[NGX_HTTP_FADO_NAME_MAX];
+    u_char                     zone[NGX_HTTP_FADO_NAME_MAX];
+};
+
+
+/* The cluster list of F2 routes, shared by every route with that list. */
+struct ngx_http_fado_group_s {
+    ngx_http_fado_group_t     *next;        /* intern chain */
+    ngx_http_fado_set_t       *set;         /* the join, never NULL */
+    ngx_uint_t                 routes;      /* routes using it */
+    uint32_t                   hash;
+    uint32_t                   key_len;
+    u_char                     key[1];      /* the clusters, as in F2 */
+};
+
+
 struct ngx_http_fado_route_s {
     ngx_http_fado_route_t     *next;
-    ngx_http_fado_set_t       *set;
+    ngx_http_fado_set_t       *set;         /* F1 */
+    ngx_http_fado_group_t     *group;       /* F2 (then set is NULL) */
     uint64_t                   version;
     uint32_t                   hash;
     uint32_t                   gen;         /* resync mark */
@@ -99,6 +135,10 @@ typedef struct {
     ngx_uint_t                 nset_slots;
     ngx_http_fado_endpoint_t **ep_slots;
     ngx_uint_t                 nep_slots;
+    ngx_http_fado_cluster_t  **cluster_slots;
+    ngx_uint_t                 ncluster_slots;
+    ngx_http_fado_group_t    **group_slots;
+    ngx_uint_t                 ngroup_slots;
 
     ngx_http_fado_route_t     *def;         /* the "P default" route */
     ngx_http_fado_set_t       *zombies;
@@ -107,6 +147,8 @@ typedef struct {
     ngx_uint_t                 nsets;
     ngx_uint_t                 nendpoints;
     ngx_uint_t                 nzombies;
+    ngx_uint_t                 nclusters;
+    ngx_uint_t                 ngroups;
     uint32_t                   gen;
 
     /* written by the owner, read racily by the status handler */
@@ -140,6 +182,10 @@ ngx_http_fado_route_t *ngx_http_fado_table_lookup(ngx_http_fado_shm_t *sh,
     u_char *name, size_t len);
 void ngx_http_fado_table_release(ngx_http_fado_set_t *set);
 
+/* The endpoint set a route routes to now (read or write lock held). */
+#define ngx_http_fado_route_set(r)                                            \
+    ((r)->group ? (r)->group->set : (r)->set)
+
 /* Owner side: the caller holds the write lock. */
 ngx_int_t ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     u_char *bucket, size_t len, const char *rec, size_t rec_len);
@@ -151,6 +197,37 @@ void ngx_http_fado_table_keep(ngx_http_fado_table_t *t, u_char *bucket,
 ngx_uint_t ngx_http_fado_table_sweep_unseen(ngx_http_fado_table_t *t);
 ngx_uint_t ngx_http_fado_table_free_zombies(ngx_http_fado_table_t *t);
 size_t ngx_http_fado_table_used(ngx_http_fado_table_t *t);
+
+/*
+ * Interns the set of an endpoint text (F1 grammar), taking a reference for
+ * the caller; NULL with *rc NGX_DECLINED and err set if the text is
+ * invalid, NGX_ERROR if the zone is full.
+ */
+ngx_http_fado_set_t *ngx_http_fado_table_intern(ngx_http_fado_table_t *t,
+    const char *key, size_t key_len, ngx_int_t *rc, char *err);
+void ngx_http_fado_table_unref_set(ngx_http_fado_table_t *t,
+    ngx_http_fado_set_t *set);
+
+/* References the endpoint "addr,cluster,zone" of re, interning it. */
+ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
+    ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
+void ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
+    ngx_http_fado_endpoint_t *ep);
+
+/* ngx_http_fado_cluster.c: cluster records and groups (owner side) */
+ngx_int_t ngx_http_fado_cluster_init(ngx_http_fado_table_t *t);
+ngx_int_t ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
+    u_char *name, size_t len, const char *rec, size_t rec_len);
+void ngx_http_fado_cluster_delete(ngx_http_fado_table_t *t, ngx_log_t *log,
+    u_char *name, size_t len);
+ngx_uint_t ngx_http_fado_cluster_sweep_unseen(ngx_http_fado_table_t *t,
+    ngx_log_t *log);
+ngx_http_fado_cluster_t *ngx_http_fado_cluster_lookup(ngx_http_fado_shm_t *sh,
+    u_char *name, size_t len);
+ngx_http_fado_group_t *ngx_http_fado_group_get(ngx_http_fado_table_t *t,
+    const char *key, size_t key_len, ngx_int_t *rc, char *err);
+void ngx_http_fado_group_unref(ngx_http_fado_table_t *t,
+    ngx_http_fado_group_t *g);
 void ngx_http_fado_table_error(ngx_http_fado_shm_t *sh, const char *fmt, ...);
 
 #endif /* NGX_HTTP_FADO_TABLE_H */

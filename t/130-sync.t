@@ -254,7 +254,7 @@ GET /fado-status
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"table_version":2,"routes":1,"default_route":true,"endpoint_sets":2,"endpoints_count":2,"zombie_sets":0,"sync":\{"state":"following","owner_pid":\d+,"epoch":"","resyncs":1,"last_resync_ms":\d+,"last_resync_at":\d+,"updates":[12],"rejected_records":0,"alloc_failures":0,"last_error":"","last_error_at":0\},"shm":\{"size":\d+,"used":\d+,"bytes_per_route":\d+,"hash_slots":4096\},"endpoints":\[.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":0,"failures":0,"ewma_us":\d+\}.*\]\}$/s
+qr/^\{"table_version":2,"routes":1,"default_route":true,"endpoint_sets":2,"endpoints_count":2,"zombie_sets":0,"clusters_count":0,"cluster_groups":0,"clusters":\[\],"sync":\{"state":"following","owner_pid":\d+,"epoch":"","resyncs":1,"last_resync_ms":\d+,"last_resync_at":\d+,"updates":[12],"rejected_records":0,"alloc_failures":0,"last_error":"","last_error_at":0\},"shm":\{"size":\d+,"used":\d+,"bytes_per_route":\d+,"hash_slots":4096\},"endpoints":\[.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":0,"failures":0,"ewma_us":\d+\}.*\]\}$/s
 --- no_error_log
 [error]
 

@@ -66,10 +66,12 @@ like(`$ENV{MC_BIN} --config-dir $ENV{MC_CONFIG_DIR} version info minio1/$photos 
 
 my $route = Fado::Controller::wait_until(sub {
     my $r = $c->redis('HGET', "${P}routes", $photos);
-    return $r =~ /fn|,us-1,/ ? $r : undef;
+    return $r =~ / us-1/ ? $r : undef;
 }, 20);
-like($route, qr/^F1 \d+ - 127\.0\.0\.1:$fn_port{'eu-1'},eu-1,eu,1,0 127\.0\.0\.1:$fn_port{'us-1'},us-1,us,1,0$/,
-     'the route record in Redis follows the contract and lists both clusters');
+like($route, qr/^F2 \d+ - eu-1 us-1$/,
+     'the route record in Redis follows contract 2 and names both clusters');
+like($c->redis('HGET', "${P}clusters", 'eu-1'), qr/^C2 \d+ eu up 127\.0\.0\.1:$fn_port{'eu-1'},1,0$/,
+     'the cluster record carries its zone, state and endpoints');
 
 my (undef, $rj) = $c->api(GET => "/v1/routes/$photos");
 is_deeply([map { "$_->{cluster}:$_->{address}" } @{ $rj->{endpoints} }],
@@ -158,29 +160,36 @@ is(Fado::Controller::wait_until(sub { served_by($logs) eq 'fn-asia-1,fn-eu-1' ? 
 
 # Health: eu-1's function endpoint dies; its endpoints leave the routes.
 my $t0 = time;
+my $photos_route = $c->redis('HGET', "${P}routes", $photos);
 Fado::Controller->stop_fake_function($fake_pid{'eu-1'});
 # (nginx alone would retry elsewhere; the route itself must change.)
 ok(Fado::Controller::wait_until(sub {
-    $c->redis('HGET', "${P}routes", $photos) =~ /^F1 \d+ - [^ ]+,us-1,us,1,0$/ }, 15),
-   "a failing cluster's endpoints leave the published route");
+    $c->redis('HGET', "${P}clusters", 'eu-1') =~ /^C2 \d+ eu down / }, 15),
+   "a failing cluster's record says it is down");
+is($c->redis('HGET', "${P}routes", $photos), $photos_route,
+   'one record changed: the bucket records that name it stay as they are');
+(undef, $rj) = $c->api(GET => "/v1/routes/$photos");
+is_deeply([map { $_->{cluster} } @{ $rj->{endpoints} }], ['us-1'],
+          "the route's endpoints are the healthy cluster's only");
 diag(sprintf 'cluster down to route change: %.2f s (probe interval 0.2 s, 2 failures)', time - $t0);
 (undef, $j) = $c->api(GET => '/v1/clusters/eu-1');
 is($j->{healthy}, JSON::PP::false, 'the cluster is shown unhealthy');
 is(served_by($photos), 'fn-us-1', 'requests go to the healthy cluster only');
 $fake_pid{'eu-1'} = Fado::Controller->fake_function($fn_port{'eu-1'}, 'fn-eu-1');
 ok(Fado::Controller::wait_until(sub {
-    $c->redis('HGET', "${P}routes", $photos) =~ /,eu-1,eu,/ }, 15),
+    $c->redis('HGET', "${P}clusters", 'eu-1') =~ /^C2 \d+ eu up / }, 15),
    'the cluster returns to the route when healthy');
 is(Fado::Controller::wait_until(sub { served_by($photos) eq 'fn-eu-1,fn-us-1' ? 1 : 0 }, 15)
    && served_by($photos), 'fn-eu-1,fn-us-1', 'and requests reach it again');
 
 # ---------------------------------------------------------------- recovery
 my $before = $c->redis('HGET', "${P}routes", $photos);
-$c->redis('DEL', map { "$P$_" } qw(routes version feed default epoch));
+$c->redis('DEL', map { "$P$_" } qw(routes version feed default epoch clusters));
 my $back = Fado::Controller::wait_until(sub {
     return $c->redis('HLEN', "${P}routes") == 3 ? $c->redis('HGET', "${P}routes", $photos) : undef;
 }, 15) // '';
-is($back =~ s/^F1 \d+ //r, $before =~ s/^F1 \d+ //r, 'Redis losing its data: every route is republished');
+is($back =~ s/^F2 \d+ //r, $before =~ s/^F2 \d+ //r, 'Redis losing its data: every route is republished');
+is($c->redis('HLEN', "${P}clusters") + 0, 3, 'and every cluster record');
 ok(length $c->redis('GET', "${P}epoch"), 'with a new epoch');
 is(Fado::Controller::wait_until(sub { served_by($photos) eq 'fn-eu-1,fn-us-1' ? 1 : 0 }, 10)
    && served_by($photos), 'fn-eu-1,fn-us-1', 'nginx resynced and routes as before');
@@ -223,7 +232,7 @@ my $c3 = Fado::Controller->new(port_offset => 83, tag => "t210c_$$", prefix => '
 ($s) = $c3->api(POST => '/v1/import', { zones => ['asia'], clusters => [$platform->{clusters}[2]],
     buckets => [{ name => "first-$$", home_cluster => 'asia-1' }] });
 is($s, 200, 'a controller with its own Redis');
-ok(Fado::Controller::wait_until(sub { $own_hget->("first-$$") =~ /^F1 / }, 20),
+ok(Fado::Controller::wait_until(sub { $own_hget->("first-$$") =~ /^F2 / }, 20),
    'publishes to it');
 kill 'TERM', $rpid;
 waitpid $rpid, 0;
@@ -234,7 +243,7 @@ my (undef, $m) = $c3->api(GET => '/readyz');
 is($m->{redis}, JSON::PP::false, 'readyz reports that publication is failing');
 $rpid = $start_redis->();
 ok(Fado::Controller::wait_until(sub {
-    $own_hget->("first-$$") =~ /^F1 / && $own_hget->("second-$$") =~ /^F1 / }, 20),
+    $own_hget->("first-$$") =~ /^F2 / && $own_hget->("second-$$") =~ /^F2 / }, 20),
    'when Redis is back, every route is there, the one added meanwhile too');
 $c3->stop;
 kill 'TERM', $rpid;

@@ -1,6 +1,7 @@
 /*
  * Unit test of the route record decoder: every grammar rule of
- * docs/routing-contract.md accepted and rejected at least once.
+ * docs/routing-contract.md (contracts 1 and 2) accepted and rejected at
+ * least once, plus hostile bytes.
  */
 
 #include <stdio.h>
@@ -87,6 +88,155 @@ test_rejects(const char *s, const char *expect)
 
 
 static void
+test_f2(void)
+{
+    ngx_http_fado_record_head_t  h;
+    ngx_http_fado_record_name_t  names[4];
+    size_t                       n;
+    char                         err[NGX_HTTP_FADO_ERR_LEN];
+    const char                  *s;
+
+    s = "F2 58 - eu-1 us-1";
+    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0,
+          "F2 head: %s", err);
+    CHECK(h.contract == 2 && h.version == 58
+          && h.policy == NGX_HTTP_FADO_POLICY_DEFAULT, "F2 head fields");
+    CHECK(ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len, names,
+                                        4, &n, err) == 0, "F2 clusters: %s",
+          err);
+    CHECK(n == 2 && names[1].len == 4 && memcmp(names[1].name, "us-1", 4) == 0,
+          "F2 cluster names");
+
+    s = "F1 3 -";
+    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0
+          && h.contract == 1, "F1 is contract 1");
+
+    s = "F2 59 p2c";
+    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0
+          && ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
+                                           names, 4, &n, err) == 0
+          && n == 0 && h.policy == NGX_HTTP_FADO_POLICY_P2C,
+          "F2 with no cluster");
+}
+
+
+static void
+test_f2_rejects(const char *s, const char *expect)
+{
+    ngx_http_fado_record_head_t  h;
+    ngx_http_fado_record_name_t  names[4];
+    size_t                       n;
+    char                         err[NGX_HTTP_FADO_ERR_LEN];
+    int                          rc;
+
+    err[0] = '\0';
+    rc = ngx_http_fado_record_head(s, strlen(s), &h, err);
+    if (rc == 0) {
+        rc = ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
+                                           names, 4, &n, err);
+    }
+
+    CHECK(rc == -1, "F2 rejects \"%s\"", s);
+    if (!CHECK(strstr(err, expect) != NULL, "error names \"%s\"", expect)) {
+        diag("error was \"%s\"", err);
+    }
+}
+
+
+static void
+test_c2(void)
+{
+    ngx_http_fado_record_cluster_t   c;
+    ngx_http_fado_record_endpoint_t  eps[4];
+    size_t                           n;
+    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    const char                      *s;
+
+    s = "C2 57 eu up 127.0.0.1:18031,1,4 127.0.0.1:18032,1,4";
+    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0,
+          "C2 example: %s", err);
+    CHECK(c.version == 57 && c.up == 1 && c.n == 2 && c.zone_len == 2
+          && memcmp(c.zone, "eu", 2) == 0, "C2 fields");
+    CHECK(c.endpoints_len == strlen("127.0.0.1:18031,1,4 127.0.0.1:18032,1,4"),
+          "C2 endpoint text");
+    CHECK(ngx_http_fado_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
+                                          &n, err) == 0
+          && n == 2 && eps[1].weight == 1 && eps[1].max_inflight == 4
+          && ntohs(eps[1].sockaddr.sin.sin_port) == 18032
+          && eps[1].cluster == NULL, "C2 endpoints");
+
+    s = "C2 9 us down";
+    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+          && c.up == 0 && c.n == 0, "C2 down, no endpoint");
+
+    s = "C2 10 asia up [::1]:9000,1000,0";
+    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+          && c.n == 1, "C2 ipv6: %s", err);
+}
+
+
+static void
+test_c2_rejects(const char *s, size_t len, const char *expect)
+{
+    ngx_http_fado_record_cluster_t  c;
+    char                            err[NGX_HTTP_FADO_ERR_LEN];
+
+    err[0] = '\0';
+    CHECK(ngx_http_fado_record_cluster(s, len, &c, err) == -1,
+          "C2 rejects \"%.*s\"", (int) (len > 40 ? 40 : len), s);
+    if (!CHECK(strstr(err, expect) != NULL, "error names \"%s\"", expect)) {
+        diag("error was \"%s\"", err);
+    }
+}
+
+
+static void
+test_hostile(void)
+{
+    static char  big[NGX_HTTP_FADO_RECORD_MAX + 16];
+    const char   nul[] = "C2 1 eu up 127.0.0.1:80,1,1\0 127.0.0.1:81,1,1";
+    const char   nulf[] = "F2 1 - eu\0-1";
+    size_t       i, len;
+
+    /* NUL and control bytes are not separators: the token is invalid */
+    test_c2_rejects(nul, sizeof(nul) - 1, "invalid max_inflight");
+    test_f2_rejects("F2 1 - eu\n-1", "invalid cluster");
+    test_f2_rejects("F2 1 - eu\x1b[31m", "invalid cluster");
+    test_f2_rejects("F2 1 - caf\xc3\xa9", "invalid cluster");
+
+    {
+        ngx_http_fado_record_head_t  h;
+        ngx_http_fado_record_name_t  names[4];
+        size_t                       n;
+        char                         err[NGX_HTTP_FADO_ERR_LEN];
+
+        CHECK(ngx_http_fado_record_head(nulf, sizeof(nulf) - 1, &h, err) == 0
+              && ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
+                                               names, 4, &n, err) == -1,
+              "F2 with a NUL inside a cluster name rejected");
+    }
+
+    /* over the size limit */
+    memcpy(big, "C2 1 eu up ", 11);
+    for (i = 11; i < sizeof(big); i++) {
+        big[i] = (i % 20 == 0) ? ' ' : '1';
+    }
+    test_c2_rejects(big, sizeof(big), "exceeds");
+
+    /* more clusters than the module takes */
+    len = (size_t) snprintf(big, sizeof(big), "F2 1 -");
+    for (i = 0; i < 5; i++) {
+        len += (size_t) snprintf(big + len, sizeof(big) - len, " c%zu", i);
+    }
+    test_f2_rejects(big, "more than 4 clusters");
+
+    /* a version that overflows 64 bits */
+    test_c2_rejects("C2 18446744073709551616 eu up", 29, "invalid version");
+    test_f2_rejects("F2 99999999999999999999 -", "invalid version");
+}
+
+
+static void
 test_bucket_names(void)
 {
     CHECK(ngx_http_fado_record_bucket_valid("photos", 6), "photos");
@@ -103,7 +253,8 @@ main(void)
     test_accepts_contract_example();
     test_accepts_ipv6_policy_and_empty_list();
 
-    test_rejects("F2 1 -", "unknown record tag \"F2\"");
+    test_rejects("F3 1 -", "unknown record tag \"F3\"");
+    test_rejects("C2 1 -", "unknown record tag \"C2\"");
     test_rejects("F1", "record ends after its tag");
     test_rejects("F1 x1 -", "invalid version \"x1\"");
     test_rejects("F1 1", "record ends after its version");
@@ -124,6 +275,31 @@ main(void)
     test_rejects("F1 1 - 1.2.3.4:80,c,z,1,65536",
                  "invalid max_inflight \"65536\"");
     test_rejects("F1 1 - 1.2.3.4:80,c,z,1,-1", "invalid max_inflight");
+
+    test_f2();
+    test_f2_rejects("F2 1 - eu-1 eu-1", "cluster listed twice \"eu-1\"");
+    test_f2_rejects("F2 1 - eu-1  us-1", "empty token");
+    test_f2_rejects("F2 1 - eu-1 ", "trailing space");
+    test_f2_rejects("F2 1 - eu/1", "invalid cluster \"eu/1\"");
+    test_f2_rejects("F2 1 x eu-1", "invalid policy \"x\"");
+    test_f2_rejects("F2 1 - 127.0.0.1:80,c,z,1,1", "invalid cluster");
+
+    test_c2();
+    test_c2_rejects("C2", 2, "record ends after its tag");
+    test_c2_rejects("C2 x eu up", 10, "invalid version \"x\"");
+    test_c2_rejects("C2 1", 4, "record ends after its version");
+    test_c2_rejects("C2 1 e/u up", 11, "invalid zone \"e/u\"");
+    test_c2_rejects("C2 1 eu", 7, "record ends after its zone");
+    test_c2_rejects("C2 1 eu sleeping", 16, "invalid state");
+    test_c2_rejects("C2 1 eu up ", 11, "trailing space");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1", 23, "endpoint needs");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,c,z,1,1", 29, "too many fields");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,0,1", 25, "invalid weight \"0\"");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,70000", 29,
+                    "invalid max_inflight");
+    test_c2_rejects("C2 1 eu up host:80,1,1", 22, "invalid endpoint address");
+    test_c2_rejects("F1 1 -", 6, "unknown cluster record tag \"F1\"");
+    test_hostile();
 
     test_bucket_names();
 

@@ -10,6 +10,11 @@ package Fado::Routes;
 #   $r->set('photos', '- 127.0.0.1:1984,eu-1,eu,1,0');
 #   $r->default('- 127.0.0.1:1985,any,any,1,0');
 #   $r->publish_later(1.0, set => 'photos', '- 127.0.0.1:1986,us-1,us,1,0');
+#   $r->cset('eu-1', 'eu up 127.0.0.1:1984,1,0');       # contract 2
+#   $r->set2('photos', '- eu-1 us-1');
+#
+# new(..., v1_keys => 1) calls the script with the five keys of contract 1
+# only, as a publisher written before contract 2 does.
 #
 # Redis: 127.0.0.1:$TEST_NGINX_REDIS_PORT, password $TEST_NGINX_REDIS_PASSWORD
 # (passed through REDISCLI_AUTH, never on a command line).
@@ -33,6 +38,7 @@ sub new {
         port   => $args{port} // $ENV{TEST_NGINX_REDIS_PORT}
                   // die("Fado::Routes: TEST_NGINX_REDIS_PORT is not set\n"),
         maxlen => $args{maxlen} // 100000,
+        v1_keys => $args{v1_keys} // 0,
         password => exists $args{password} ? $args{password}
                                            : $ENV{TEST_NGINX_REDIS_PASSWORD},
     }, $class;
@@ -48,7 +54,15 @@ sub port { $_[0]{port} }
 sub redis_keys {
     my $self = shift;
     my $p = $self->{prefix};
-    return map { "$p$_" } qw(routes version feed default epoch);
+    return map { "$p$_" } qw(routes version feed default epoch clusters);
+}
+
+# The keys passed to the script: six, or the five of contract 1.
+sub script_keys {
+    my $self = shift;
+    my @k = $self->redis_keys;
+    pop @k if $self->{v1_keys};
+    return @k;
 }
 
 sub _env {
@@ -88,7 +102,7 @@ sub _publish_args {
     my ($self, @triples) = @_;
     die "Fado::Routes: publish takes op, bucket, body triples\n"
         if @triples % 3;
-    return ('--eval', $Script, $self->redis_keys, ',', $self->{maxlen}, @triples);
+    return ('--eval', $Script, $self->script_keys, ',', $self->{maxlen}, @triples);
 }
 
 # Publishes triples of (op, bucket, body); returns the last version.
@@ -104,6 +118,10 @@ sub del { my ($self, $b) = @_; $self->publish(del => $b, '') }
 sub default { my ($self, $body) = @_; $self->publish(default => '', $body) }
 sub nodefault { $_[0]->publish(nodefault => '', '') }
 sub reset { my ($self, $epoch) = @_; $self->publish(reset => '', $epoch) }
+sub set2 { my ($self, $b, $body) = @_; $self->publish(set2 => $b, $body) }
+sub default2 { my ($self, $body) = @_; $self->publish(default2 => '', $body) }
+sub cset { my ($self, $c, $body) = @_; $self->publish(cset => $c, $body) }
+sub cdel { my ($self, $c) = @_; $self->publish(cdel => $c, '') }
 
 # Publishes in the background after $delay seconds, while requests run.
 sub publish_later {
@@ -126,6 +144,12 @@ sub publish_later {
 sub raw_hset {
     my ($self, $bucket, $value) = @_;
     $self->cli('HSET', "$self->{prefix}routes", $bucket, $value);
+}
+
+# The same for the clusters hash (contract 2).
+sub raw_cluster_hset {
+    my ($self, $cluster, $value) = @_;
+    $self->cli('HSET', "$self->{prefix}clusters", $cluster, $value);
 }
 
 # Ports for backends the suites declare in http_config: B+80.. when the
