@@ -453,7 +453,9 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         if (fado_s3_timed_out()) {
             snprintf(timed_out, sizeof(timed_out), "%.63s", s->name);
         }
-        if (status != 404 && status != 0 && status < 500) {
+        /* The home is the authority on the latest version: its 404 is
+         * final (a replica may still hold what was just deleted). */
+        if ((status != 404 && status != 0 && status < 500) || (status == 404 && s->is_home)) {
             break;
         }
     }
@@ -583,7 +585,9 @@ fado_obj_list(fado_req_t *req, const char *bucket)
         "        'version_id', o.version_id, 'content_type', o.content_type,"
         "        'last_modified', to_char(o.last_modified AT TIME ZONE 'UTC',"
         "                                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-        "        'locations', o.locations,"
+        /* sorted: events and scans append clusters in arrival order */
+        "        'locations', (SELECT coalesce(array_agg(l ORDER BY l), '{}')"
+        "                        FROM unnest(o.locations) l),"
         "        'replication_status', CASE WHEN cardinality(t.targets) = 0 THEN 'NONE'"
         "             WHEN o.locations @> t.targets THEN 'COMPLETED' ELSE 'PENDING' END)::text"
         "   FROM objects o, t"
