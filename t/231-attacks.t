@@ -137,7 +137,10 @@ sub closed_by_server {
     cmp_ok($r->{p99}, '<', 50, 'idle connections: the good client keeps p99 under 50 ms');
     is($r->{failed}, 0, 'and none of its requests failed');
     is($r->{closed}, $r->{opened}, "all $r->{opened} idle connections were closed by the controller");
-    cmp_ok($r->{s429}, '>=', 2000 - 32 - 10, "those over the per-address cap got 429 ($r->{s429})");
+    cmp_ok($r->{opened}, '>=', 1900, "the attacker held $r->{opened} connections at once");
+    # (a few may be reset by the kernel while the listen queue overflows)
+    cmp_ok($r->{s429}, '>=', 0.9 * $r->{opened},
+           "those over the per-address cap got 429 ($r->{s429})");
     cmp_ok($r->{s408}, '>=', 1, "those under it got 408 at the head deadline ($r->{s408})");
 }
 
