@@ -3,6 +3,7 @@
 #   make              build the nginx module, the controller and the examples
 #   make test         install what is missing, build, run every suite
 #   make sanitize     build the C code with ASan/UBSan and run its tests
+#   make fuzz         run each libFuzzer target FUZZ_TIME s (mk/fuzz.mk)
 #   make up / down    start / stop the local platform on loopback
 #
 # Each part keeps its build rules in mk/<part>.mk; this file ties them.
@@ -29,6 +30,7 @@ all:
 -include mk/console.mk
 -include mk/examples.mk
 -include mk/unit.mk
+-include mk/fuzz.mk
 
 all: $(ALL_TARGETS)
 

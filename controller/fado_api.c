@@ -13,6 +13,7 @@
 #include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_objects.h"
+#include "fado_valid.h"
 #include "s3_client.h"
 
 #include <arpa/inet.h>
@@ -27,43 +28,6 @@
 static const char *const  fado_policies[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
 
 /* ------------------------------------------------------------ validation */
-
-static int
-fado_valid_name(const char *s)
-{
-    size_t  n = strlen(s);
-
-    if (n == 0 || n > 63) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!isalnum((unsigned char) *s) && *s != '.' && *s != '_' && *s != '-') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* S3 bucket rules as MinIO applies them: 3..63 of a-z 0-9 . -, alnum ends. */
-static int
-fado_valid_bucket(const char *s)
-{
-    size_t  n = strlen(s);
-
-    if (n < 3 || n > 63 || !isalnum((unsigned char) s[0])
-        || !isalnum((unsigned char) s[n - 1]) || strstr(s, "..") != NULL)
-    {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!(islower((unsigned char) *s) || isdigit((unsigned char) *s) || *s == '.'
-              || *s == '-'))
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static int
 fado_valid_policy(const char *s)
@@ -153,7 +117,8 @@ fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *param
                || strcmp(state, "57P01") == 0 || strcmp(state, "3D000") == 0) {
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
     } else {
-        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=\"%s\"", state, err);
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s", FADO_LOG_Q(state),
+                 FADO_LOG_Q(err));
         fado_req_error(req, 500, "internal", NULL, "database error");
     }
     return NULL;
@@ -1090,12 +1055,12 @@ fado_api_tokens(fado_req_t *req, const char *id)
         const char  *p[2] = { req->query_cursor ? req->query_cursor : "0", lim };
         int          limit = fado_api_limit(req, lim, sizeof(lim));
         json_t      *items;
-        char        *end;
+        int64_t      after;
 
         if (limit < 0) {
             return;
         }
-        if (strtoll(p[0], &end, 10) < 0 || *end != '\0') {
+        if (!fado_valid_int64(p[0], 0, INT64_MAX, &after)) {
             fado_req_error(req, 400, "invalid_field", "cursor", "cursor must be a token id");
             return;
         }
@@ -1156,10 +1121,11 @@ fado_api_tokens(fado_req_t *req, const char *id)
     }
     if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
         const char  *p[1] = { id };
-        char        *end;
+        int64_t      tid;
 
-        if (strtol(id, &end, 10) <= 0 || *end != '\0') {
-            fado_req_error(req, 404, "not_found", NULL, "token \"%s\" does not exist", id);
+        if (!fado_valid_int64(id, 1, INT64_MAX, &tid)) {
+            fado_req_error(req, 400, "invalid_field", "id",
+                           "a token id is an integer from 1 to 9223372036854775807");
             return;
         }
         res = fado_api_query(req, "UPDATE api_tokens SET revoked_at = now()"
@@ -1242,6 +1208,51 @@ fado_import_from_fado(json_t *in)
     return out;
 }
 
+/*
+ * The document's top level must be one of the two documented shapes:
+ * fado's (zones, clusters, buckets) or FaDO's (clusters,
+ * storage_deployments, faas_deployments, buckets), members being arrays,
+ * at least one present. Anything else would import nothing and say 200.
+ */
+static int
+fado_import_shape(fado_req_t *req, json_t *body)
+{
+    static const char *const  fado_keys[] = { "zones", "clusters", "buckets", NULL };
+    static const char *const  faddo_keys[] = { "clusters", "storage_deployments",
+                                               "faas_deployments", "buckets", NULL };
+    const char *const        *keys;
+    const char               *key;
+    json_t                   *v;
+    int                       known = 0;
+
+    keys = json_object_get(body, "storage_deployments") != NULL ? faddo_keys : fado_keys;
+    json_object_foreach(body, key, v) {
+        int  ok = 0;
+
+        for (size_t i = 0; keys[i] != NULL; i++) {
+            ok |= strcmp(key, keys[i]) == 0;
+        }
+        if (!ok) {
+            fado_req_error(req, 400, "invalid_field", key,
+                           "\"%s\" is not part of an import document (zones, clusters,"
+                           " buckets; or FaDO's clusters, storage_deployments,"
+                           " faas_deployments, buckets)", key);
+            return -1;
+        }
+        if (!json_is_array(v)) {
+            fado_req_error(req, 400, "invalid_field", key, "%s must be an array", key);
+            return -1;
+        }
+        known++;
+    }
+    if (known == 0) {
+        fado_req_error(req, 400, "missing_field", "zones",
+                       "an import document needs zones, clusters or buckets");
+        return -1;
+    }
+    return 0;
+}
+
 static void
 fado_api_import(fado_req_t *req)
 {
@@ -1255,6 +1266,10 @@ fado_api_import(fado_req_t *req)
         return;
     }
     if ((body = fado_api_body(req)) == NULL) {
+        return;
+    }
+    if (fado_import_shape(req, body) != 0) {
+        json_decref(body);
         return;
     }
     doc = json_object_get(body, "storage_deployments") ? fado_import_from_fado(body)
@@ -1404,6 +1419,43 @@ fado_api_metrics(fado_req_t *req)
 
 /* ------------------------------------------------------------ router */
 
+/*
+ * Path names and cursors obey the schema's rules before they reach SQL: a
+ * value PostgreSQL would refuse (bytes that are not UTF-8: SQLSTATE 22021)
+ * is a 400 naming the field, not a database error. Token ids and cursors
+ * are checked by the tokens handler.
+ */
+static int
+fado_api_valid_input(fado_req_t *req, const char *res, const char *id)
+{
+    if (strcmp(res, "tokens") != 0 && req->query_cursor != NULL
+        && !fado_valid_cursor(req->query_cursor))
+    {
+        fado_req_error(req, 400, "invalid_field", "cursor",
+                       "cursor must be the next_cursor of a previous page (UTF-8, no"
+                       " control characters, at most 1024 bytes)");
+        return -1;
+    }
+    if (id[0] == '\0') {
+        return 0;
+    }
+    if ((strcmp(res, "zones") == 0 || strcmp(res, "clusters") == 0) && !fado_valid_name(id)) {
+        fado_req_error(req, 400, "invalid_field", "name",
+                       "a %s name is 1-63 characters of letters, digits, '.', '_', '-'",
+                       res[0] == 'z' ? "zone" : "cluster");
+        return -1;
+    }
+    if ((strcmp(res, "buckets") == 0 || (strcmp(res, "routes") == 0
+                                         && strcmp(id, "_default") != 0))
+        && !fado_valid_bucket(id))
+    {
+        fado_req_error(req, 400, "invalid_field", "name",
+                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
+        return -1;
+    }
+    return 0;
+}
+
 void
 fado_api_handle(fado_req_t *req)
 {
@@ -1450,6 +1502,9 @@ fado_api_handle(fado_req_t *req)
     }
     if (fado_api_split(req->path, res, sizeof(res), id, sizeof(id)) != 0) {
         fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", req->path);
+        return;
+    }
+    if (fado_api_valid_input(req, res, id) != 0) {
         return;
     }
     if (strcmp(res, "zones") == 0) {

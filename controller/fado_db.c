@@ -69,8 +69,8 @@ static void
 fado_db_notice(void *arg, const char *message)
 {
     (void) arg;
-    fado_log(FADO_LOG_DEBUG, "msg=\"postgres notice\" text=\"%.*s\"",
-             (int) strcspn(message, "\n"), message);
+    fado_log(FADO_LOG_DEBUG, "msg=\"postgres notice\" text=%s",
+             FADO_LOG_QN(message, strcspn(message, "\n")));
 }
 
 static int
@@ -118,8 +118,10 @@ fado_db_acquire(fado_db_t *db)
             }
         }
         if (!fado_db_usable(conn)) {
-            fado_log(FADO_LOG_WARN, "msg=\"database unreachable\" error=\"%s\"",
-                     conn != NULL ? strtok(PQerrorMessage(conn), "\n") : "out of memory");
+            const char  *why = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+
+            fado_log(FADO_LOG_WARN, "msg=\"database unreachable\" error=%s",
+                     FADO_LOG_QN(why, strcspn(why, "\n")));
         }
     }
 
@@ -265,7 +267,7 @@ fado_db_migrate(PGconn *conn, char *err, size_t err_len)
         if (fado_db_exec_simple(conn, "COMMIT", err, err_len) != 0) {
             goto unlock;
         }
-        fado_log(FADO_LOG_INFO, "msg=\"migration applied\" name=%s", name);
+        fado_log(FADO_LOG_INFO, "msg=\"migration applied\" name=%s", FADO_LOG_Q(name));
     }
     rc = 0;
 

@@ -14,6 +14,7 @@
 #include "fado_events.h"
 #include "fado_jobs.h"
 #include "fado_log.h"
+#include "fado_valid.h"
 
 #include <ctype.h>
 #include <stdatomic.h>
@@ -197,14 +198,16 @@ fado_events_parse(fado_req_t *req, json_t *rec, size_t i, fado_event_t *ev)
     if (bad) {
         FADO_EV_FAIL("eventTime", "must be a string");
     }
-    if (ev->event_time[0] != '\0'
-        && (strlen(ev->event_time) < 20 || !isdigit((unsigned char) ev->event_time[0])
-            || ev->event_time[4] != '-' || ev->event_time[10] != 'T'))
-    {
-        FADO_EV_FAIL("eventTime", "must be an RFC 3339 time");
+    /* A time PostgreSQL would refuse makes the record fail on every
+     * delivery: refused here, MinIO drops it instead of retrying for ever. */
+    if (ev->event_time[0] != '\0' && !fado_valid_rfc3339(ev->event_time)) {
+        FADO_EV_FAIL("eventTime", "must be an RFC 3339 time with fields in range");
     }
     if (strlen(key) > 4096 || fado_events_unescape(key, &ev->key) != 0) {
         FADO_EV_FAIL("s3.object.key", "must be a URL-encoded, non-empty key");
+    }
+    if (!fado_valid_utf8(ev->key, strlen(ev->key))) {
+        FADO_EV_FAIL("s3.object.key", "must decode to UTF-8");
     }
 #undef FADO_EV_FAIL
 
@@ -226,13 +229,21 @@ static int
 fado_events_sql(fado_req_t *req, const char *sql, int n, const char *const *p,
     PGresult **out)
 {
-    char       err[512];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
+    char       err[512], state[6];
+    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), state);
 
     if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"event not applied\" error=\"%s\"", err);
-        fado_req_error(req, 503, "database_unavailable", NULL,
-                       "events could not be recorded; MinIO will retry");
+        fado_log(FADO_LOG_WARN, "msg=\"event not applied\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(state), FADO_LOG_Q(err));
+        if ((state[0] == '2' && (state[1] == '2' || state[1] == '3'))) {
+            /* A data or constraint error fails again on every retry: the
+             * batch is refused (MinIO does not retry a 4xx). */
+            fado_req_error(req, 400, "invalid_event", "Records",
+                           "a record can never be applied: %s", err);
+        } else {
+            fado_req_error(req, 503, "database_unavailable", NULL,
+                           "events could not be recorded; MinIO will retry");
+        }
         return -1;
     }
     if (out != NULL) {
@@ -447,6 +458,11 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
         }
     }
 
+    if (path_cluster[0] != '\0' && !fado_valid_name(path_cluster)) {
+        fado_req_error(req, 400, "invalid_field", "cluster",
+                       "the path's cluster is not a cluster name");
+        goto rejected;
+    }
     if (path_cluster[0] != '\0') {
         const char  *p[1] = { path_cluster };
         PGresult    *res;
@@ -456,8 +472,8 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
         }
         if (PQntuples(res) == 0) {
             /* MinIO would retry a 4xx forever; the event is just not ours. */
-            fado_log(FADO_LOG_WARN, "msg=\"events for an unknown cluster\" cluster=\"%.63s\"",
-                     path_cluster);
+            fado_log(FADO_LOG_WARN, "msg=\"events for an unknown cluster\" cluster=%s",
+                     FADO_LOG_Q(path_cluster));
         }
         PQclear(res);
     }
@@ -481,7 +497,8 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
             goto rollback;
         }
         fado_log(FADO_LOG_DEBUG, "msg=event name=%s bucket=%s cluster=%s applied=%d",
-                 events[i].name, events[i].bucket, cluster[0] ? cluster : "-", one);
+                 FADO_LOG_Q(events[i].name), FADO_LOG_Q(events[i].bucket),
+                 FADO_LOG_Q(cluster[0] ? cluster : "-"), one);
         applied += (size_t) one;
         ignored += (size_t) !one;
     }
@@ -505,10 +522,15 @@ rollback:
             PQclear(res);
         }
     }
+    if (req->status == 400) {
+        goto rejected;
+    }
     goto done;
 rejected:
     atomic_fetch_add(&fado_events_rejected, 1);
-    fado_log(FADO_LOG_WARN, "msg=\"event rejected\" status=%u", req->status);
+    fado_log(FADO_LOG_WARN, "msg=\"event rejected\" status=%u field=%s", req->status,
+             FADO_LOG_Q(json_string_value(json_object_get(json_object_get(req->json, "error"),
+                                                          "field"))));
 done:
     for (size_t i = 0; i < n && events != NULL; i++) {
         free(events[i].key);

@@ -1,34 +1,135 @@
 /*
- * fado_http: libmicrohttpd glue — body collection, authentication, JSON out.
+ * fado_http: the API's HTTP server.
+ *
+ * fado_accept.c owns the listening socket: it caps connections (in total
+ * and per address), gives the whole request head a deadline, peeks at it
+ * without buffering, answers protocol errors as JSON and hands complete,
+ * well-formed heads to libmicrohttpd (MHD_add_connection). Here:
+ *
+ *   - the first call of a request (headers only) authenticates it and
+ *     checks its declared length, so a request without a valid token is
+ *     answered 401 before a byte of its body is read;
+ *   - a body must keep arriving (FADO_HTTP_BODY_MIN_BYTES per window of
+ *     FADO_HTTP_BODY_WINDOW ms): a client that trickles is cut, whatever
+ *     its bytes reset in libmicrohttpd's idle timer;
+ *   - every answer closes the connection, so each request passes through
+ *     fado_accept's checks (no second head read under libmicrohttpd's
+ *     rules only);
+ *   - object requests (whatever may wait on MinIO) run on fado_pool.c's
+ *     threads: the HTTP thread suspends the connection, the job resumes it,
+ *     and the JSON API is served while every transfer is stuck.
  */
 
+#include "fado_accept.h"
 #include "fado_http.h"
 #include "fado_events.h"
 #include "fado_log.h"
 #include "fado_objects.h"
 #include "fado_ui.h"
+#include "fado_pool.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#define FADO_HTTP_MAX_BODY  (8 * 1024 * 1024)
+#define FADO_HTTP_MAX_BODY      (8 * 1024 * 1024)   /* JSON bodies */
+#define FADO_HTTP_STAGE         (256 * 1024)        /* object bytes per hand-over */
+
+/* Limits; each can be set from the environment (docs/controller.md). */
+typedef struct {
+    int  max_conns;
+    int  max_per_ip;
+    int  head_timeout_ms;
+    int  max_head;
+    int  idle_timeout_s;
+    int  body_window_ms;
+    int  body_min_bytes;
+    int  object_threads;
+    int  object_queue;
+    int  memory_limit;
+} fado_http_conf_t;
 
 struct fado_http_s {
     struct MHD_Daemon  *daemon;
     fado_app_t         *app;
+    fado_accept_t      *accept;
+    fado_pool_t        *pool;
+    fado_http_conf_t    conf;
+    atomic_int          pool_stopped;
 };
 
+typedef enum {
+    FADO_KIND_JSON = 0,         /* body collected, answered on an HTTP thread */
+    FADO_KIND_OBJ_JSON,         /* object listing, metadata, delete: on the pool */
+    FADO_KIND_DOWNLOAD,         /* GET/HEAD of an object: streamed from the pool */
+    FADO_KIND_UPLOAD            /* PUT of an object: streamed through the pool */
+} fado_kind_e;
+
+/* Per-request state (libmicrohttpd's con_cls). */
 typedef struct {
-    char    *data;
-    size_t   len;
-    size_t   cap;
-    int      too_large;
-} fado_body_t;
+    fado_http_t            *http;
+    struct MHD_Connection  *c;
+    fado_kind_e             kind;
+    fado_req_t              req;
+    int                     answer;         /* req holds the answer to send */
+    pthread_mutex_t         mu;             /* job against HTTP thread */
+    int                     job;            /* a pool job owns it (suspended) */
+    /* body */
+    char                   *body;
+    size_t                  body_len, body_cap;
+    long long               win_start;
+    uint64_t                win_bytes;
+    /* object transfer */
+    char                    bucket[64];
+    const char             *key;
+    int64_t                 length;         /* of the body, 0 when none */
+    int64_t                 received;       /* body bytes taken */
+    fado_obj_upload_t      *upload;
+    fado_obj_download_t    *dl;
+    char                   *stage;          /* FADO_HTTP_STAGE bytes */
+    size_t                  stage_len, stage_off;
+    int                     stage_eof;      /* download: the stream ended */
+    int                     stage_err;      /* download: the stream broke */
+} fado_conn_t;
+
+/* ------------------------------------------------------------ helpers */
+
+static long long
+fado_http_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int
+fado_http_env(const char *name, int def, int lo, int hi)
+{
+    const char  *v = getenv(name);
+    char        *end;
+    long         n;
+
+    if (v == NULL || *v == '\0') {
+        return def;
+    }
+    n = strtol(v, &end, 10);
+    if (*end != '\0' || n < lo || n > hi) {
+        fado_log(FADO_LOG_WARN, "msg=\"ignoring an out-of-range setting\" name=%s value=%s",
+                 name, FADO_LOG_Q(v));
+        return def;
+    }
+    return (int) n;
+}
 
 void
 fado_req_error(fado_req_t *req, unsigned int status, const char *code,
@@ -43,39 +144,18 @@ fado_req_error(fado_req_t *req, unsigned int status, const char *code,
     va_end(ap);
 
     json_decref(req->json);
+    /* json_string refuses bytes that are not UTF-8 (a message may quote
+     * the request): fall back to the message without the quote. */
     err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (err == NULL) {
+        err = json_pack("{s:s, s:s}", "code", code, "message",
+                        "the request holds bytes that are not UTF-8");
+    }
     if (err != NULL && field != NULL) {
         json_object_set_new(err, "field", json_string(field));
     }
     req->json = err ? json_pack("{s:o}", "error", err) : NULL;
     req->status = status;
-}
-
-static enum MHD_Result
-fado_http_send(struct MHD_Connection *c, unsigned int status, const char *type,
-    char *body, size_t len)
-{
-    struct MHD_Response  *resp;
-    enum MHD_Result       r;
-
-    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    if (type != NULL && MHD_add_response_header(resp, "Content-Type", type) != MHD_YES) {
-        MHD_destroy_response(resp);
-        return MHD_NO;
-    }
-    r = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return r;
-}
-
-static int
-fado_http_public(const char *path)
-{
-    return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0;
 }
 
 const char *
@@ -92,12 +172,38 @@ fado_req_header(fado_req_t *req, const char *name)
          : MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
 }
 
-/* Per-connection request state. */
-typedef struct {
-    fado_body_t          body;
-    int                  streamed;      /* object upload/download/HEAD */
-    fado_obj_upload_t   *upload;
-} fado_conn_t;
+static enum MHD_Result
+fado_http_queue(struct MHD_Connection *c, unsigned int status, struct MHD_Response *resp)
+{
+    enum MHD_Result  r;
+
+    /* One request per connection: the next one goes through fado_accept. */
+    if (MHD_add_response_header(resp, "Connection", "close") != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result
+fado_http_send(struct MHD_Connection *c, unsigned int status, const char *type,
+    char *body, size_t len)
+{
+    struct MHD_Response  *resp;
+
+    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    if (type != NULL && MHD_add_response_header(resp, "Content-Type", type) != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    return fado_http_queue(c, status, resp);
+}
 
 static void
 fado_http_req_init(fado_req_t *req, fado_http_t *http, struct MHD_Connection *c,
@@ -122,11 +228,13 @@ fado_http_answer(struct MHD_Connection *c, fado_req_t *req)
     char  *out;
 
     fado_log(req->status >= 500 ? FADO_LOG_WARN : FADO_LOG_DEBUG,
-             "msg=request method=%s path=\"%s\" status=%u", req->method, req->path,
-             req->status);
+             "msg=request method=%s path=%s status=%u", FADO_LOG_Q(req->method),
+             FADO_LOG_Q(req->path), req->status);
 
     if (req->text != NULL) {
-        return fado_http_send(c, req->status, req->content_type, req->text, strlen(req->text));
+        out = req->text;
+        req->text = NULL;
+        return fado_http_send(c, req->status, req->content_type, out, strlen(out));
     }
     if (req->json == NULL) {
         out = strdup("");
@@ -152,19 +260,14 @@ fado_http_answer(struct MHD_Connection *c, fado_req_t *req)
 }
 
 /*
- * Acquires PostgreSQL and authenticates: 0 with req->conn held, or -1 with
- * the error answer set (and no connection held). MinIO's webhook has its
- * own token; everything else but the health checks needs an API token.
+ * Authenticates from the headers alone: 0, or -1 with the error answer set.
+ * MinIO's webhook has its own token; everything else but the health checks
+ * needs an API token, checked against the in-memory token set (fado_auth.c)
+ * so that a missing or unknown token is a 401 even with PostgreSQL down.
  */
 static int
 fado_http_authenticate(fado_http_t *http, fado_req_t *req)
 {
-    req->conn = fado_db_acquire(http->app->db);
-    if (req->conn == NULL) {
-        fado_req_error(req, 503, "database_unavailable", NULL,
-                       "PostgreSQL is unreachable; routes already published keep working");
-        return -1;
-    }
     if (strncmp(req->path, "/v1/minio/events", 16) == 0
         && (req->path[16] == '\0' || req->path[16] == '/'))
     {
@@ -176,109 +279,254 @@ fado_http_authenticate(fado_http_t *http, fado_req_t *req)
                        http->app->events_token == NULL
                        ? "the webhook is disabled: the controller has no FADO_EVENTS_TOKEN"
                        : "the events bearer token is required");
-    } else {
-        req->role = fado_http_public(req->path) ? FADO_ROLE_ADMIN
-                  : fado_auth_check(req->conn, req->authorization);
-        if (req->role == FADO_ROLE_DB_ERROR) {
-            fado_req_error(req, 503, "database_unavailable", NULL,
-                           "PostgreSQL connection lost; routes already published keep working");
-        } else if (req->role == FADO_ROLE_NONE) {
-            fado_req_error(req, 401, "unauthorized", "Authorization",
-                           "a valid bearer token is required");
-        } else if (req->role == FADO_ROLE_READ_ONLY && strcmp(req->method, "GET") != 0
-                   && strcmp(req->method, "HEAD") != 0)
-        {
-            fado_req_error(req, 403, "forbidden", NULL, "this token is read-only");
-        } else {
-            return 0;
-        }
+        return -1;
     }
+    /* Readiness probes come from orchestrators, which hold no token; the
+     * answer says only whether this controller can serve. */
+    if (strcmp(req->path, "/readyz") == 0) {
+        req->role = FADO_ROLE_READ_ONLY;
+        return 0;
+    }
+    req->role = fado_auth_check(http->app->db, req->authorization);
+    if (req->role == FADO_ROLE_NONE || req->role == FADO_ROLE_DB_ERROR) {
+        req->role = FADO_ROLE_NONE;
+        fado_req_error(req, 401, "unauthorized", "Authorization",
+                       "a valid bearer token is required");
+        return -1;
+    }
+    if (req->role == FADO_ROLE_READ_ONLY && strcmp(req->method, "GET") != 0
+        && strcmp(req->method, "HEAD") != 0)
+    {
+        fado_req_error(req, 403, "forbidden", NULL, "this token is read-only");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the router with a PostgreSQL connection held for the call. */
+static void
+fado_http_route(fado_http_t *http, fado_req_t *req)
+{
+    req->conn = fado_db_acquire(http->app->db);
+    if (req->conn == NULL) {
+        fado_req_error(req, 503, "database_unavailable", NULL,
+                       "PostgreSQL is unreachable; routes already published keep working");
+        return;
+    }
+    fado_api_handle(req);
     fado_db_release(http->app->db, req->conn);
     req->conn = NULL;
-    return -1;
 }
+
+/*
+ * Body progress: within every window of body_window_ms at least
+ * body_min_bytes must come (or the body end). Time a job held the
+ * connection does not count against the client.
+ */
+static int
+fado_http_body_progress(fado_conn_t *st, size_t n)
+{
+    long long  now = fado_http_now_ms();
+
+    if (st->win_start == 0) {
+        st->win_start = now;
+    }
+    st->win_bytes += n;
+    if (now - st->win_start >= st->http->conf.body_window_ms) {
+        if (st->win_bytes < (uint64_t) st->http->conf.body_min_bytes) {
+            fado_log(FADO_LOG_WARN, "msg=\"request body too slow, connection cut\" path=%s"
+                     " bytes=%llu window_ms=%lld", FADO_LOG_Q(st->req.path),
+                     (unsigned long long) st->win_bytes, now - st->win_start);
+            return -1;
+        }
+        st->win_start = now;
+        st->win_bytes = 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ pool jobs */
+
+/* Hands st to a pool job, suspending its connection: 0, or -1 (the pool
+ * is full or stopping; nothing suspended). */
+static int
+fado_http_submit(fado_conn_t *st, fado_pool_fn fn)
+{
+    int  rc = -1;
+
+    pthread_mutex_lock(&st->mu);
+    if (!st->http->pool_stopped) {
+        st->job = 1;
+        MHD_suspend_connection(st->c);
+        rc = fado_pool_submit(st->http->pool, fn, st);
+        if (rc != 0) {
+            st->job = 0;
+            MHD_resume_connection(st->c);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+/* The end of every job: the connection goes back to its HTTP thread. */
+static void
+fado_http_job_done(fado_conn_t *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->job = 0;
+    st->win_start = 0;          /* waiting on MinIO is not the client's delay */
+    st->win_bytes = 0;
+    MHD_resume_connection(st->c);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void
+fado_http_busy(fado_req_t *req)
+{
+    fado_req_error(req, 503, "busy", NULL,
+                   "every object transfer slot is taken; retry shortly");
+}
+
+static void
+fado_http_job_obj_json(void *arg)
+{
+    fado_conn_t  *st = arg;
+
+    fado_http_route(st->http, &st->req);
+    st->answer = 1;
+    fado_http_job_done(st);
+}
+
+static void
+fado_http_job_download_begin(void *arg)
+{
+    fado_conn_t  *st = arg;
+    fado_req_t   *req = &st->req;
+
+    req->conn = fado_db_acquire(st->http->app->db);
+    if (req->conn == NULL) {
+        fado_req_error(req, 503, "database_unavailable", NULL,
+                       "PostgreSQL is unreachable; routes already published keep working");
+    } else {
+        st->dl = fado_objects_download_begin(req, st->bucket, st->key,
+                                             strcmp(req->method, "HEAD") == 0);
+        fado_db_release(st->http->app->db, req->conn);
+        req->conn = NULL;
+    }
+    st->answer = st->dl == NULL;
+    fado_http_job_done(st);
+}
+
+static void
+fado_http_job_download_fill(void *arg)
+{
+    fado_conn_t  *st = arg;
+    ssize_t       n = fado_objects_download_read(st->dl, st->stage, FADO_HTTP_STAGE);
+
+    st->stage_off = 0;
+    st->stage_len = n > 0 ? (size_t) n : 0;
+    st->stage_eof = n == 0;
+    st->stage_err = n < 0;
+    fado_http_job_done(st);
+}
+
+static void
+fado_http_job_upload_begin(void *arg)
+{
+    fado_conn_t  *st = arg;
+    fado_req_t   *req = &st->req;
+
+    req->conn = fado_db_acquire(st->http->app->db);
+    if (req->conn == NULL) {
+        fado_req_error(req, 503, "database_unavailable", NULL,
+                       "PostgreSQL is unreachable; routes already published keep working");
+    } else {
+        st->upload = fado_objects_upload_begin(req, st->bucket, st->key,
+            fado_req_header(req, "Content-Type"), st->length);
+        fado_db_release(st->http->app->db, req->conn);
+        req->conn = NULL;
+    }
+    st->answer = st->upload == NULL;
+    fado_http_job_done(st);
+}
+
+static void
+fado_http_job_upload_write(void *arg)
+{
+    fado_conn_t  *st = arg;
+
+    /* After a failed write the rest of the body is read and dropped; the
+     * end answers with the failure. */
+    (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+    st->stage_len = 0;
+    fado_http_job_done(st);
+}
+
+static void
+fado_http_job_upload_end(void *arg)
+{
+    fado_conn_t  *st = arg;
+    fado_req_t   *req = &st->req;
+
+    if (st->stage_len > 0) {
+        (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+        st->stage_len = 0;
+    }
+    fado_objects_upload_end(req, st->upload);           /* takes req->conn when done */
+    st->upload = NULL;
+    if (req->conn != NULL) {
+        fado_db_release(st->http->app->db, req->conn);
+        req->conn = NULL;
+    }
+    st->answer = 1;
+    fado_http_job_done(st);
+}
+
+/* ------------------------------------------------------------ downloads */
 
 static ssize_t
 fado_http_download_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    ssize_t  n = fado_objects_download_read(cls, buf, max);
+    fado_conn_t  *st = cls;
+    size_t        n;
 
     (void) pos;
-    if (n == 0) {
+    if (st->stage_off < st->stage_len) {
+        n = st->stage_len - st->stage_off < max ? st->stage_len - st->stage_off : max;
+        memcpy(buf, st->stage + st->stage_off, n);
+        st->stage_off += n;
+        return (ssize_t) n;
+    }
+    if (st->stage_eof) {
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     /* The status line is gone already: cutting the connection is how the
      * client learns the body is incomplete (short of Content-Length). */
-    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+    if (st->stage_err || fado_http_submit(st, fado_http_job_download_fill) != 0) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return 0;           /* suspended: called again once the job resumes us */
 }
 
-static void
-fado_http_download_free(void *cls)
-{
-    fado_objects_download_close(cls);
-}
-
-/* The first call of a streamed object request: authenticate, then start
- * the download (answered at once) or the upload (body follows). */
 static enum MHD_Result
-fado_http_object_begin(fado_http_t *http, fado_conn_t *st, struct MHD_Connection *c,
-    const char *url, const char *method)
+fado_http_download_answer(fado_conn_t *st)
 {
-    fado_req_t             req;
-    char                   bucket[64];
-    const char            *key;
-    fado_obj_download_t   *d;
-    struct MHD_Response   *resp;
-    enum MHD_Result        r;
     static const char     *headers[] = { "Content-Type", "ETag", "Last-Modified",
                                          "X-Fado-Version-Id", "X-Fado-Cluster" };
+    fado_obj_download_t   *d = st->dl;
+    struct MHD_Response   *resp;
+    int64_t                size = fado_objects_download_size(d);
 
-    fado_http_req_init(&req, http, c, url, method);
-    if (!fado_objects_path(url, bucket, sizeof(bucket), &key)) {
-        fado_req_error(&req, 404, "not_found", NULL, "no such resource: %s", url);
-        return fado_http_answer(c, &req);
+    st->stage = malloc(FADO_HTTP_STAGE);
+    if (st->stage == NULL) {
+        return MHD_NO;
     }
-    if (fado_http_authenticate(http, &req) != 0) {
-        return fado_http_answer(c, &req);
-    }
-
-    if (strcmp(method, "PUT") == 0) {
-        const char  *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        int64_t      length = -1;
-
-        if (len != NULL) {
-            char  *end;
-            long long  v = strtoll(len, &end, 10);
-            if (*end != '\0' || v < 0) {
-                fado_req_error(&req, 400, "invalid_field", "Content-Length",
-                               "Content-Length \"%.32s\" is not a size", len);
-            }
-            length = v;
-        }
-        if (req.json == NULL) {
-            st->upload = fado_objects_upload_begin(&req, bucket, key,
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), length);
-        }
-        fado_db_release(http->app->db, req.conn);
-        req.conn = NULL;
-        if (st->upload != NULL) {
-            return MHD_YES;         /* the body comes in the next calls */
-        }
-        return fado_http_answer(c, &req);
-    }
-
-    d = fado_objects_download_begin(&req, bucket, key, strcmp(method, "HEAD") == 0);
-    fado_db_release(http->app->db, req.conn);
-    req.conn = NULL;
-    if (d == NULL) {
-        return fado_http_answer(c, &req);
-    }
-    resp = MHD_create_response_from_callback(
-        fado_objects_download_size(d) < 0 ? MHD_SIZE_UNKNOWN
-                                          : (uint64_t) fado_objects_download_size(d),
-        256 * 1024, fado_http_download_read, d, fado_http_download_free);
+    /* st outlives the response: the request ends (fado_http_completed)
+     * after the response is done with the reader. */
+    resp = MHD_create_response_from_callback(size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t) size,
+                                             FADO_HTTP_STAGE, fado_http_download_read, st,
+                                             NULL);
     if (resp == NULL) {
-        fado_objects_download_close(d);
         return MHD_NO;
     }
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
@@ -290,11 +538,76 @@ fado_http_object_begin(fado_http_t *http, fado_conn_t *st, struct MHD_Connection
             return MHD_NO;
         }
     }
-    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=\"%s\" status=200 cluster=%s",
-             method, url, fado_objects_download_header(d, "X-Fado-Cluster"));
-    r = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return r;
+    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=200 cluster=%s",
+             FADO_LOG_Q(st->req.method), FADO_LOG_Q(st->req.path),
+             FADO_LOG_Q(fado_objects_download_header(d, "X-Fado-Cluster")));
+    return fado_http_queue(st->c, MHD_HTTP_OK, resp);
+}
+
+/* ------------------------------------------------------------ handler */
+
+/* The first call: headers only. Decides the kind, authenticates, checks
+ * the declared length, starts pool work for objects. */
+static enum MHD_Result
+fado_http_first(fado_conn_t *st, const char *url, const char *method)
+{
+    fado_http_t  *http = st->http;
+    fado_req_t   *req = &st->req;
+    const char   *len = MHD_lookup_connection_value(st->c, MHD_HEADER_KIND, "Content-Length");
+    int64_t       length = -1;
+
+    fado_http_req_init(req, http, st->c, url, method);
+    if (len != NULL) {
+        length = strtoll(len, NULL, 10);        /* digits: fado_accept checked */
+    }
+    /* fado_accept refuses Transfer-Encoding: no length, no body. */
+    st->length = length < 0 ? 0 : length;
+
+    if (strcmp(url, "/healthz") == 0) {
+        req->status = 200;
+        req->json = json_pack("{s:s}", "status", "ok");
+        return fado_http_answer(st->c, req);
+    }
+    if (fado_http_authenticate(http, req) != 0) {
+        return fado_http_answer(st->c, req);
+    }
+    if (fado_objects_path(url, st->bucket, sizeof(st->bucket), &st->key)) {
+        int  metadata = MHD_lookup_connection_value(st->c, MHD_GET_ARGUMENT_KIND,
+                                                    "metadata") != NULL;
+        fado_pool_fn  fn;
+
+        if (fado_objects_streamed(method, url, metadata)) {
+            st->kind = strcmp(method, "PUT") == 0 ? FADO_KIND_UPLOAD : FADO_KIND_DOWNLOAD;
+        } else {
+            st->kind = FADO_KIND_OBJ_JSON;
+        }
+        if (st->kind != FADO_KIND_UPLOAD && length > 0) {
+            fado_req_error(req, 400, "invalid_field", "Content-Length",
+                           "%s of an object takes no request body", method);
+            return fado_http_answer(st->c, req);
+        }
+        if (st->kind == FADO_KIND_UPLOAD) {
+            st->stage = malloc(FADO_HTTP_STAGE);
+            if (st->stage == NULL) {
+                return MHD_NO;
+            }
+        }
+        fn = st->kind == FADO_KIND_UPLOAD ? fado_http_job_upload_begin
+           : st->kind == FADO_KIND_DOWNLOAD ? fado_http_job_download_begin
+           : fado_http_job_obj_json;
+        if (fado_http_submit(st, fn) != 0) {
+            fado_http_busy(req);
+            return fado_http_answer(st->c, req);
+        }
+        return MHD_YES;
+    }
+    if (length > FADO_HTTP_MAX_BODY) {
+        fado_req_error(req, 413, "body_too_large", "Content-Length",
+                       "request body over %d bytes", FADO_HTTP_MAX_BODY);
+        return fado_http_answer(st->c, req);
+    }
+    st->kind = FADO_KIND_JSON;
+    return MHD_YES;
 }
 
 static enum MHD_Result
@@ -304,8 +617,6 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
 {
     fado_http_t  *http = cls;
     fado_conn_t  *st = *con_cls;
-    fado_body_t  *body;
-    fado_req_t    req;
 
     (void) version;
 
@@ -314,114 +625,183 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
     }
     if (st == NULL) {
         st = calloc(1, sizeof(*st));
-        if (st == NULL) {
+        if (st == NULL || pthread_mutex_init(&st->mu, NULL) != 0) {
+            free(st);
             return MHD_NO;
         }
+        st->http = http;
+        st->c = c;
         *con_cls = st;
-        st->streamed = fado_objects_streamed(method, url,
-            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "metadata") != NULL);
-        if (st->streamed) {
-            return fado_http_object_begin(http, st, c, url, method);
-        }
-        return MHD_YES;
+        return fado_http_first(st, url, method);
+    }
+    if (st->answer) {
+        /* A job finished with the answer (an error, or a JSON result). */
+        return fado_http_answer(c, &st->req);
     }
 
-    if (st->streamed) {
-        /* Only an upload comes back here: body pieces, then the end. */
+    switch (st->kind) {
+    case FADO_KIND_JSON:
         if (*upload_data_size > 0) {
-            if (st->upload != NULL) {
-                (void) fado_objects_upload_data(st->upload, upload_data, *upload_data_size);
+            size_t  n = *upload_data_size;
+
+            if (fado_http_body_progress(st, n) != 0 || st->body_len + n > FADO_HTTP_MAX_BODY) {
+                return MHD_NO;
             }
-            *upload_data_size = 0;
-            return MHD_YES;
-        }
-        if (st->upload == NULL) {
-            return MHD_YES;
-        }
-        fado_http_req_init(&req, http, c, url, method);
-        req.conn = fado_db_acquire(http->app->db);     /* NULL: index left to events */
-        fado_objects_upload_end(&req, st->upload);
-        st->upload = NULL;
-        if (req.conn != NULL) {
-            fado_db_release(http->app->db, req.conn);
-            req.conn = NULL;
-        }
-        return fado_http_answer(c, &req);
-    }
-
-    body = &st->body;
-    if (*upload_data_size > 0) {
-        size_t  n = *upload_data_size;
-
-        if (!body->too_large && body->len + n > FADO_HTTP_MAX_BODY) {
-            body->too_large = 1;
-        }
-        if (!body->too_large) {
-            if (body->len + n + 1 > body->cap) {
-                size_t  cap = body->cap ? body->cap : 4096;
+            if (st->body_len + n + 1 > st->body_cap) {
+                size_t  cap = st->body_cap ? st->body_cap : 4096;
                 char   *p;
-                while (cap < body->len + n + 1) {
+                while (cap < st->body_len + n + 1) {
                     cap *= 2;
                 }
-                p = realloc(body->data, cap);
+                p = realloc(st->body, cap);
                 if (p == NULL) {
                     return MHD_NO;
                 }
-                body->data = p;
-                body->cap = cap;
+                st->body = p;
+                st->body_cap = cap;
             }
-            memcpy(body->data + body->len, upload_data, n);
-            body->len += n;
-            body->data[body->len] = '\0';
+            memcpy(st->body + st->body_len, upload_data, n);
+            st->body_len += n;
+            st->body[st->body_len] = '\0';
+            *upload_data_size = 0;
+            return MHD_YES;
         }
-        *upload_data_size = 0;
+        st->req.body = st->body ? st->body : "";
+        st->req.body_len = st->body_len;
+        fado_http_route(http, &st->req);
+        return fado_http_answer(c, &st->req);
+
+    case FADO_KIND_DOWNLOAD:
+        return fado_http_download_answer(st);
+
+    case FADO_KIND_UPLOAD:
+        if (*upload_data_size > 0) {
+            size_t  n = *upload_data_size, room = FADO_HTTP_STAGE - st->stage_len;
+
+            if (n > room) {
+                n = room;
+            }
+            if (fado_http_body_progress(st, n) != 0) {
+                return MHD_NO;
+            }
+            memcpy(st->stage + st->stage_len, upload_data, n);
+            st->stage_len += n;
+            st->received += (int64_t) n;
+            *upload_data_size -= n;     /* the rest comes again after the write */
+            if (st->stage_len == FADO_HTTP_STAGE
+                && fado_http_submit(st, fado_http_job_upload_write) != 0)
+            {
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        if (st->received < st->length) {
+            /* The first call again, after the begin job resumed us. */
+            return MHD_YES;
+        }
+        if (fado_http_submit(st, fado_http_job_upload_end) != 0) {
+            fado_http_busy(&st->req);
+            return fado_http_answer(c, &st->req);
+        }
         return MHD_YES;
-    }
 
-    fado_http_req_init(&req, http, c, url, method);
-    req.body = body->data ? body->data : "";
-    req.body_len = body->len;
-
-    if (body->too_large) {
-        fado_req_error(&req, 413, "body_too_large", NULL, "request body over %d bytes",
-                       FADO_HTTP_MAX_BODY);
-    } else if (strcmp(url, "/healthz") == 0) {
-        req.status = 200;
-        req.json = json_pack("{s:s}", "status", "ok");
-    } else if (fado_http_authenticate(http, &req) == 0) {
-        fado_api_handle(&req);
-        fado_db_release(http->app->db, req.conn);
-        req.conn = NULL;
+    case FADO_KIND_OBJ_JSON:
+        break;
     }
-    return fado_http_answer(c, &req);
+    return MHD_YES;     /* only reached while a job runs, which resumes us */
+}
+
+/* Ends what a request still holds; may wait on MinIO (a stream thread). */
+static void
+fado_http_conn_free(fado_conn_t *st)
+{
+    /* A client that went away mid-upload: MinIO keeps nothing of it. */
+    fado_objects_upload_abort(st->upload);
+    fado_objects_download_close(st->dl);
+    json_decref(st->req.json);
+    free(st->req.text);
+    free(st->body);
+    free(st->stage);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static void
+fado_http_job_free(void *arg)
+{
+    fado_http_conn_free(arg);
 }
 
 static void
 fado_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+    fado_http_t  *http = cls;
     fado_conn_t  *st = *con_cls;
 
-    (void) cls;
     (void) c;
     (void) toe;
-    if (st != NULL) {
-        /* A client that went away mid-upload: MinIO keeps nothing of it. */
-        fado_objects_upload_abort(st->upload);
-        free(st->body.data);
-        free(st);
-        *con_cls = NULL;
+    if (st == NULL) {
+        return;
+    }
+    *con_cls = NULL;
+    /* Stopping a stream joins its transfer thread, which may be waiting on
+     * a stuck MinIO: not on an HTTP thread when the pool can take it. */
+    if ((st->upload != NULL || st->dl != NULL) && !http->pool_stopped
+        && fado_pool_submit(http->pool, fado_http_job_free, st) == 0)
+    {
+        return;
+    }
+    fado_http_conn_free(st);
+}
+
+/* Connections as libmicrohttpd serves them, for fado_accept's caps. */
+static void
+fado_http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+    fado_http_t                     *http = cls;
+    const union MHD_ConnectionInfo  *info;
+    struct sockaddr_storage         *ss;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        ss = calloc(1, sizeof(*ss));
+        if (ss == NULL || info == NULL || info->client_addr == NULL) {
+            free(ss);
+            return;
+        }
+        memcpy(ss, info->client_addr, info->client_addr->sa_family == AF_INET6
+               ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+        *socket_context = ss;
+        fado_accept_served(http->accept, (struct sockaddr *) ss, 1);
+    } else if (*socket_context != NULL) {
+        fado_accept_served(http->accept, *socket_context, 0);
+        free(*socket_context);
+        *socket_context = NULL;
     }
 }
+
+static int
+fado_http_handoff(void *ud, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    fado_http_t  *http = ud;
+
+    return MHD_add_connection(http->daemon, fd, addr, addrlen) == MHD_YES ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ start, stop */
 
 fado_http_t *
 fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, size_t err_len)
 {
-    struct sockaddr_in  addr;
-    char                host[64];
-    const char         *colon = strrchr(listen, ':');
-    fado_http_t        *http;
-    long                port;
+    struct sockaddr_in   addr;
+    char                 host[64];
+    const char          *colon = strrchr(listen, ':');
+    fado_http_t         *http;
+    fado_http_conf_t    *cf;
+    fado_accept_conf_t   ac;
+    long                 port;
 
     if (colon == NULL || (size_t) (colon - listen) >= sizeof(host)) {
         snprintf(err, err_len, "listen address \"%s\" is not host:port", listen);
@@ -444,19 +824,63 @@ fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, siz
         return NULL;
     }
     http->app = app;
-    http->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO,
-        (uint16_t) port, NULL, NULL, fado_http_handler, http,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) threads,
-        MHD_OPTION_NOTIFY_COMPLETED, fado_http_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
-        MHD_OPTION_END);
-    if (http->daemon == NULL) {
-        snprintf(err, err_len, "cannot listen on %s", listen);
+    cf = &http->conf;
+    cf->max_conns = fado_http_env("FADO_HTTP_MAX_CONNECTIONS", 1024, 8, 1000000);
+    cf->max_per_ip = fado_http_env("FADO_HTTP_MAX_PER_IP", 64, 1, 1000000);
+    cf->head_timeout_ms = fado_http_env("FADO_HTTP_HEAD_TIMEOUT", 10000, 100, 3600000);
+    cf->max_head = fado_http_env("FADO_HTTP_MAX_HEAD", 8192, 1024, 1048576);
+    cf->idle_timeout_s = fado_http_env("FADO_HTTP_IDLE_TIMEOUT", 10, 1, 3600);
+    cf->body_window_ms = fado_http_env("FADO_HTTP_BODY_WINDOW", 5000, 100, 3600000);
+    cf->body_min_bytes = fado_http_env("FADO_HTTP_BODY_MIN_BYTES", 16384, 1, 1 << 30);
+    cf->object_threads = fado_http_env("FADO_OBJECT_THREADS", 8, 1, 1024);
+    cf->object_queue = fado_http_env("FADO_OBJECT_QUEUE", 256, 1, 1000000);
+    /* libmicrohttpd's per-connection pool holds the head (fado_accept
+     * bounds it) and the read buffer of a body. */
+    cf->memory_limit = cf->max_head + 16384;
+
+    http->pool = fado_pool_start(cf->object_threads, cf->object_queue);
+    if (http->pool == NULL) {
+        snprintf(err, err_len, "cannot start the object threads");
         free(http);
         return NULL;
     }
+    http->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO
+        | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, fado_http_handler, http,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) threads,
+        MHD_OPTION_NOTIFY_COMPLETED, fado_http_completed, http,
+        MHD_OPTION_NOTIFY_CONNECTION, fado_http_notify, http,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cf->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cf->max_conns,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) cf->memory_limit,
+        MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        snprintf(err, err_len, "cannot start the HTTP server");
+        fado_pool_stop(http->pool);
+        fado_pool_free(http->pool);
+        free(http);
+        return NULL;
+    }
+    ac.max_conns = cf->max_conns;
+    ac.max_per_ip = cf->max_per_ip;
+    ac.head_timeout_ms = cf->head_timeout_ms;
+    ac.max_head = (size_t) cf->max_head;
+    http->accept = fado_accept_start(&addr, &ac, fado_http_handoff, http, err, err_len);
+    if (http->accept == NULL) {
+        char  why[256];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, err_len, "%s: %s", listen, why);
+        MHD_stop_daemon(http->daemon);
+        fado_pool_stop(http->pool);
+        fado_pool_free(http->pool);
+        free(http);
+        return NULL;
+    }
+    fado_log(FADO_LOG_INFO, "msg=\"api limits\" max_connections=%d max_per_ip=%d"
+             " head_timeout_ms=%d idle_timeout_s=%d body_min_bytes=%d body_window_ms=%d"
+             " object_threads=%d", cf->max_conns, cf->max_per_ip, cf->head_timeout_ms,
+             cf->idle_timeout_s, cf->body_min_bytes, cf->body_window_ms, cf->object_threads);
     return http;
 }
 
@@ -466,6 +890,20 @@ fado_http_stop(fado_http_t *http)
     if (http == NULL) {
         return;
     }
-    MHD_stop_daemon(http->daemon);
+    fado_accept_stop(http->accept);
+    {
+        unsigned long  refused, timed_out, malformed;
+
+        fado_accept_counters(http->accept, &refused, &timed_out, &malformed);
+        fado_log(FADO_LOG_INFO, "msg=\"api connections turned away\" over_limits=%lu"
+                 " head_timeouts=%lu protocol_errors=%lu", refused, timed_out, malformed);
+    }
+    /* Every suspended connection has a job that resumes it: let them all
+     * finish before libmicrohttpd stops (it must see none suspended). */
+    http->pool_stopped = 1;
+    fado_pool_stop(http->pool);
+    MHD_stop_daemon(http->daemon);      /* its last notifications count out */
+    fado_accept_free(http->accept);
+    fado_pool_free(http->pool);
     free(http);
 }

@@ -69,7 +69,7 @@ void fado_api_handle(fado_req_t *req);
 /* Token helpers, in fado_auth.c. */
 void fado_auth_hash(const char *secret, char hex[65]);
 int fado_auth_new_secret(char *out, size_t size);
-fado_role_e fado_auth_check(PGconn *conn, const char *authorization);
+fado_role_e fado_auth_check(fado_db_t *db, const char *authorization);
 void fado_auth_invalidate(void);
 int fado_auth_bootstrap(PGconn *conn, const char *secret, char *err, size_t err_len);
 

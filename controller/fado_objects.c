@@ -4,6 +4,7 @@
 
 #include "fado_objects.h"
 #include "fado_log.h"
+#include "fado_valid.h"
 #include "replication.h"
 #include "s3_client.h"
 #include "storage_stream.h"
@@ -80,6 +81,59 @@ fado_objects_streamed(const char *method, const char *path, int metadata)
            || (strcmp(method, "GET") == 0 && !metadata);
 }
 
+int
+fado_objects_valid(fado_req_t *req, const char *bucket, const char *key)
+{
+    const char  *why;
+
+    if (!fado_valid_bucket(bucket)) {
+        fado_req_error(req, 400, "invalid_field", "bucket",
+                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
+        return 0;
+    }
+    if (key != NULL && key[0] != '\0' && (why = fado_valid_key(key)) != NULL) {
+        fado_req_error(req, 400, "invalid_key", "key", "%s", why);
+        return 0;
+    }
+    return 1;
+}
+
+/* PostgreSQL is not held while MinIO is asked: a stuck MinIO must not
+ * hold the connections the JSON API needs. */
+static void
+fado_obj_db_release(fado_req_t *req)
+{
+    if (req->conn != NULL) {
+        fado_db_release(req->app->db, req->conn);
+        req->conn = NULL;
+    }
+}
+
+static int
+fado_obj_db_acquire(fado_req_t *req)
+{
+    if (req->conn == NULL) {
+        req->conn = fado_db_acquire(req->app->db);
+    }
+    return req->conn != NULL;
+}
+
+/* curl's texts for its timeouts, when the failure came from a stream's own
+ * thread (fado_s3_timed_out() answers for the calling thread only). */
+static int
+fado_obj_timeout_text(const char *err)
+{
+    return strstr(err, "timed out") != NULL || strstr(err, "too slow") != NULL;
+}
+
+/* A stuck MinIO: 504 naming the cluster. */
+static void
+fado_obj_timeout(fado_req_t *req, const char *cluster, const char *err)
+{
+    fado_req_error(req, 504, "storage_timeout", NULL,
+                   "cluster \"%s\" did not answer in time: %s", cluster, err);
+}
+
 static void
 fado_obj_site_fill(fado_obj_site_t *s, PGresult *res, int row)
 {
@@ -103,7 +157,7 @@ fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
     PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
 
     if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"object api query failed\" error=\"%s\"", err);
+        fado_log(FADO_LOG_WARN, "msg=\"object api query failed\" error=%s", FADO_LOG_Q(err));
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
     }
     return res;
@@ -197,8 +251,8 @@ fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
         "   updated_at = clock_timestamp()", 7, p, err, sizeof(err), NULL);
     if (res == NULL) {
         /* The object is stored; the index catches up from events or a scan. */
-        fado_log(FADO_LOG_WARN, "msg=\"object index not updated\" bucket=%s error=\"%s\"",
-                 bucket, err);
+        fado_log(FADO_LOG_WARN, "msg=\"object index not updated\" bucket=%s error=%s",
+                 FADO_LOG_Q(bucket), FADO_LOG_Q(err));
         return;
     }
     PQclear(res);
@@ -250,8 +304,7 @@ fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
     fado_obj_upload_t  *u;
     char                err[512];
 
-    if (key[0] == '\0' || strlen(key) > 1024) {
-        fado_req_error(req, 400, "invalid_field", "key", "object keys are 1 to 1024 bytes");
+    if (!fado_objects_valid(req, bucket, key)) {
         return NULL;
     }
     u = calloc(1, sizeof(*u));
@@ -301,15 +354,22 @@ fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
     if (fado_storage_upload_finish(u->stream, &info, err, sizeof(err)) != 0) {
         /* The stream's error names MinIO's status and code in its text;
          * a broken transfer to MinIO is the store's failure, not the caller's.
-         * A home whose store does not answer is unavailable: 503. */
-        if (!fado_replication_reachable(&u->home.site, u->bucket)) {
+         * A stalled store answers 504 naming it; a home whose store does
+         * not answer at all is unavailable: 503. */
+        if (fado_obj_timeout_text(err)) {
+            fado_obj_timeout(req, u->home.name, err);
+        } else if (!fado_replication_reachable(&u->home.site, u->bucket)) {
             fado_obj_home_error(req, u->bucket, u->home.name, err);
         } else {
-            fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s", u->home.name,
-                           err);
+            fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s",
+                           u->home.name, err);
         }
     } else {
-        fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
+        /* PostgreSQL only now that MinIO has answered (NULL: the index
+         * catches up from events or a scan). */
+        if (fado_obj_db_acquire(req)) {
+            fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
+        }
         req->status = 201;
         json_decref(req->json);
         req->json = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}",
@@ -318,7 +378,7 @@ fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
                               "size", (json_int_t) info.size, "content_type", u->content_type,
                               "cluster", u->home.name);
         fado_log(FADO_LOG_DEBUG, "msg=\"object stored\" bucket=%s size=%" PRId64 " cluster=%s",
-                 u->bucket, info.size, u->home.name);
+                 FADO_LOG_Q(u->bucket), info.size, FADO_LOG_Q(u->home.name));
     }
     free(u->key);
     free(u);
@@ -393,6 +453,7 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
     const char           *p[2] = { bucket, key };
     char                  latest[128] = "", locations[1024] = "";
     char                  err[768] = "", home[64] = "";
+    char                  timed_out[64] = "";   /* a cluster that did not answer */
     long                  status = 0;
     char                  code[64] = "";
     int                   n, nskipped = 0, home_down = 0;
@@ -401,8 +462,15 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
     if (zone == NULL) {
         zone = fado_req_header(req, "X-Fado-Zone");
     }
-    if (key[0] == '\0' || strlen(key) > 1024) {
-        fado_req_error(req, 400, "invalid_field", "key", "object keys are 1 to 1024 bytes");
+    if (!fado_objects_valid(req, bucket, key)) {
+        return NULL;
+    }
+    if (zone != NULL && !fado_valid_name(zone)) {
+        fado_req_error(req, 400, "invalid_field", "zone", "zone is not a zone name");
+        return NULL;
+    }
+    if (version != NULL && !fado_valid_cursor(version)) {
+        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
         return NULL;
     }
     n = fado_obj_sites(req, bucket, zone, 0, sites, FADO_OBJ_MAX_SITES);
@@ -429,6 +497,9 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         fado_req_error(req, 500, "internal", NULL, "out of memory");
         return NULL;
     }
+    /* Release PostgreSQL before talking to MinIO: the connection is not
+     * needed for the transfer. (fado_http re-checks req->conn.) */
+    fado_obj_db_release(req);
     for (int i = 0; i < n; i++) {
         const fado_obj_site_t  *s = &sites[i];
         char                    needle[70];
@@ -449,7 +520,12 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         }
         /* Not there yet (replication in flight) or unreachable: next site.
          * The home is in the list, so a missing object ends with its 404. */
-        if (status != 404 && status != 0 && status < 500) {
+        if (fado_s3_timed_out()) {
+            snprintf(timed_out, sizeof(timed_out), "%.63s", s->name);
+        }
+        /* The home is the authority on the latest version: its 404 is
+         * final (a replica may still hold what was just deleted). */
+        if ((status != 404 && status != 0 && status < 500) || (status == 404 && s->is_home)) {
             break;
         }
     }
@@ -469,7 +545,9 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         }
     }
     free(d);
-    if (status == 404) {
+    if (status == 0 && timed_out[0] != '\0') {
+        fado_obj_timeout(req, timed_out, err);
+    } else if (status == 404) {
         fado_req_error(req, 404, "not_found", "key", "object \"%s\" not found in bucket \"%s\"%s",
                        key, bucket, version && version != latest ? " at that version" : "");
     } else {
@@ -515,8 +593,8 @@ fado_objects_download_read(fado_obj_download_t *d, char *buf, size_t len)
     }
     n = fado_storage_download_read(d->stream, buf, len);
     if (n < 0) {
-        fado_log(FADO_LOG_WARN, "msg=\"download broken\" cluster=%s error=\"%s\"", d->cluster,
-                 fado_storage_stream_error(d->stream));
+        fado_log(FADO_LOG_WARN, "msg=\"download broken\" cluster=%s error=%s",
+                 FADO_LOG_Q(d->cluster), FADO_LOG_Q(fado_storage_stream_error(d->stream)));
     }
     return n;
 }
@@ -546,6 +624,16 @@ fado_obj_list(fado_req_t *req, const char *bucket)
     PGresult    *res;
     json_t      *items;
 
+    if (prefix != NULL && !fado_valid_cursor(prefix)) {
+        fado_req_error(req, 400, "invalid_field", "prefix",
+                       "prefix must be UTF-8 without control characters, at most 1024 bytes");
+        return;
+    }
+    if (cursor != NULL && !fado_valid_cursor(cursor)) {
+        fado_req_error(req, 400, "invalid_field", "cursor",
+                       "cursor must be the next_cursor of a previous page");
+        return;
+    }
     if (req->query_limit != NULL) {
         char  *end;
         limit = strtol(req->query_limit, &end, 10);
@@ -582,7 +670,9 @@ fado_obj_list(fado_req_t *req, const char *bucket)
         "        'version_id', o.version_id, 'content_type', o.content_type,"
         "        'last_modified', to_char(o.last_modified AT TIME ZONE 'UTC',"
         "                                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-        "        'locations', o.locations,"
+        /* sorted: events and scans append clusters in arrival order */
+        "        'locations', (SELECT coalesce(array_agg(l ORDER BY l), '{}')"
+        "                        FROM unnest(o.locations) l),"
         "        'replication_status', CASE WHEN cardinality(t.targets) = 0 THEN 'NONE'"
         "             WHEN o.locations @> t.targets THEN 'COMPLETED' ELSE 'PENDING' END)::text"
         "   FROM objects o, t"
@@ -641,6 +731,12 @@ fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
         (void) fado_obj_sites(req, bucket, NULL, 1, sites, 1);  /* answers 404 / 409 */
         return;
     }
+    if (version != NULL && !fado_valid_cursor(version)) {
+        PQclear(res);
+        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
+        return;
+    }
+    fado_obj_db_release(req);
     locations = json_array();
     for (int i = 0; i < n && locations != NULL; i++) {
         fado_s3_client_t       *c;
@@ -669,6 +765,8 @@ fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
             if (st == 404) {
                 fado_req_error(req, 404, "not_found", "key",
                                "object \"%s\" not found in bucket \"%s\"", key, bucket);
+            } else if (fado_s3_timed_out()) {
+                fado_obj_timeout(req, sites[0].name, err);
             } else {
                 fado_obj_storage_error(req, st, code, sites[0].name, err);
             }
@@ -718,13 +816,21 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
         fado_req_error(req, 500, "internal", NULL, "%s", err);
         return;
     }
+    if (version != NULL && !fado_valid_cursor(version)) {
+        fado_s3_client_free(c);
+        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
+        return;
+    }
+    fado_obj_db_release(req);
     if (fado_s3_object_delete(c, bucket, key, version && version[0] ? version : NULL,
                               err, sizeof(err)) != 0)
     {
         status = fado_s3_last_status(c);
         snprintf(code, sizeof(code), "%s", fado_s3_last_code(c));
         fado_s3_client_free(c);
-        if (status == 0) {
+        if (fado_s3_timed_out()) {
+            fado_obj_timeout(req, home.name, err);
+        } else if (status == 0) {
             fado_obj_home_error(req, bucket, home.name, err);
         } else {
             fado_obj_storage_error(req, status, code, home.name, err);
@@ -732,6 +838,13 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
         return;
     }
     fado_s3_client_free(c);
+    if (!fado_obj_db_acquire(req)) {
+        /* Deleted on the home; the index follows from events or a scan. */
+        req->status = 204;
+        json_decref(req->json);
+        req->json = NULL;
+        return;
+    }
     {
         const char  *p[3] = { bucket, key, version ? version : "" };
         PGresult    *res = fado_db_query(req->conn,
@@ -760,6 +873,9 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
 void
 fado_objects_handle(fado_req_t *req, const char *bucket, const char *key)
 {
+    if (!fado_objects_valid(req, bucket, key)) {
+        return;
+    }
     if (key[0] == '\0') {
         if (strcmp(req->method, "GET") != 0) {
             fado_req_error(req, 405, "method_not_allowed", NULL,

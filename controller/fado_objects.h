@@ -34,6 +34,11 @@ int fado_objects_path(const char *path, char *bucket, size_t bsize,
  * HEAD) rather than a JSON exchange. */
 int fado_objects_streamed(const char *method, const char *path, int metadata);
 
+/* 1 if bucket and key ("" for none) may be used; else 0 with a 400 in req
+ * (invalid_key for a key breaking S3's rules: NUL or control characters,
+ * "." or ".." or empty segments, over 1024 bytes, not UTF-8). */
+int fado_objects_valid(fado_req_t *req, const char *bucket, const char *key);
+
 /* Listing, metadata and delete: JSON answers, through fado_api_handle. */
 void fado_objects_handle(fado_req_t *req, const char *bucket, const char *key);
 
@@ -41,7 +46,9 @@ void fado_objects_handle(fado_req_t *req, const char *bucket, const char *key);
 fado_obj_upload_t *fado_objects_upload_begin(fado_req_t *req, const char *bucket,
     const char *key, const char *content_type, int64_t length);
 int fado_objects_upload_data(fado_obj_upload_t *u, const char *data, size_t len);
-/* Finishes (or, after a failed write, aborts) and answers in req; frees u. */
+/* Finishes (or, after a failed write, aborts) and answers in req; frees u.
+ * Waits for MinIO first, then takes a PostgreSQL connection into req->conn
+ * for the index (the caller releases it). */
 void fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u);
 void fado_objects_upload_abort(fado_obj_upload_t *u);
 

@@ -34,7 +34,8 @@ struct fado_s3_client_s {
     fado_s3_creds_t   creds;
     int64_t           mp_threshold;
     size_t            mp_part_size;
-    long              stall_timeout;
+    long              stall_timeout;        /* s without a byte either way */
+    long              connect_timeout_ms;
     long              last_status;
     char              last_code[64];
 };
@@ -75,6 +76,27 @@ fado_s3_curl_init(void)
         return -1;
     }
     return fado_s3_curl_status == CURLE_OK ? 0 : -1;
+}
+
+/*
+ * Whether the last request made by this thread ended on a timeout (connect
+ * or stall): the one fact callers need that the HTTP status cannot carry.
+ */
+static _Thread_local int  fado_s3_thread_timed_out;
+
+/* A timeout from the environment (docs/controller.md), def when unset. */
+static long
+fado_s3_env_long(const char *name, long def, long lo, long hi)
+{
+    const char  *v = getenv(name);
+    char        *end;
+    long         n;
+
+    if (v == NULL || *v == '\0') {
+        return def;
+    }
+    n = strtol(v, &end, 10);
+    return *end != '\0' || n < lo || n > hi ? def : n;
 }
 
 fado_s3_client_t *
@@ -134,7 +156,9 @@ fado_s3_client_new(const char *endpoint, const char *access_key,
     c->creds.service = "s3";
     c->mp_threshold = 64 * 1024 * 1024;
     c->mp_part_size = 16 * 1024 * 1024;
-    c->stall_timeout = 60;
+    c->stall_timeout = fado_s3_env_long("FADO_S3_STALL_TIMEOUT", 10, 1, 3600);
+    c->connect_timeout_ms = fado_s3_env_long("FADO_S3_CONNECT_TIMEOUT_MS", 3000, 100,
+                                             600000);
     return c;
 }
 
@@ -171,7 +195,13 @@ fado_s3_client_set_multipart(fado_s3_client_t *c, int64_t threshold,
 void
 fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds)
 {
-    c->stall_timeout = seconds > 0 ? seconds : 60;
+    c->stall_timeout = seconds > 0 ? seconds : 10;
+}
+
+int
+fado_s3_timed_out(void)
+{
+    return fado_s3_thread_timed_out;
 }
 
 void
@@ -497,13 +527,16 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     }
 
     curl_easy_reset(h);
+    fado_s3_thread_timed_out = 0;
 #define FADO_S3_SETOPT(opt, val) \
     if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
     FADO_S3_SETOPT(CURLOPT_URL, url.data);
     FADO_S3_SETOPT(CURLOPT_HTTPHEADER, list);
     FADO_S3_SETOPT(CURLOPT_ERRORBUFFER, cerr);
     FADO_S3_SETOPT(CURLOPT_NOSIGNAL, 1L);
-    FADO_S3_SETOPT(CURLOPT_CONNECTTIMEOUT, 10L);
+    /* A MinIO that accepts connections and never answers (stopped, hung)
+     * must not hold a caller: the connect and every silence are bounded. */
+    FADO_S3_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     FADO_S3_SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
     FADO_S3_SETOPT(CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
     FADO_S3_SETOPT(CURLOPT_HEADERFUNCTION, fado_s3_header_cb);
@@ -540,6 +573,7 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     }
 
     rc = curl_easy_perform(h);
+    fado_s3_thread_timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status)
         != CURLE_OK)
     {

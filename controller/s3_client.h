@@ -86,8 +86,13 @@ void fado_s3_client_free(fado_s3_client_t *c);
 /* Multipart upload above threshold bytes, in parts of part_size (>= 5 MiB). */
 void fado_s3_client_set_multipart(fado_s3_client_t *c, int64_t threshold,
     size_t part_size);
-/* Seconds without progress before a transfer is abandoned (default 60). */
+/* Seconds without progress before a transfer is abandoned (default 10, or
+ * FADO_S3_STALL_TIMEOUT); connects give up after FADO_S3_CONNECT_TIMEOUT_MS
+ * (default 3000). */
 void fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds);
+/* 1 if the last request made by the calling thread (with any client) ended
+ * on the connect or stall timeout: MinIO is there but not answering. */
+int fado_s3_timed_out(void);
 
 /* Bytes sent and received (bodies) by every client of this process: shows
  * what passes through fado, e.g. none of the replicated data. */

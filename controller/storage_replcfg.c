@@ -1,7 +1,8 @@
 #include "storage_replcfg.h"
-#include "s3_xml.h"
 #include "storage_buf.h"
 
+#include <expat.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,178 @@ typedef struct {
     int          priority;
 } fado_replcfg_rule_t;
 
-static void
-fado_replcfg_sub(const fado_s3_xml_span_t *rule, const char *elem,
-    char *out, size_t len)
-{
-    fado_s3_xml_span_t  s = *rule, in;
+/*
+ * The document is read with expat: a real XML parser, so namespace
+ * prefixes, attributes, comments, CDATA and entities are what XML says
+ * they are, and a rule's raw text is the exact byte span expat reports for
+ * the element (kept byte for byte when it is not fado's). A DOCTYPE is
+ * refused: S3 never sends one, and it is how entity bombs come in.
+ */
+typedef struct {
+    XML_Parser            parser;
+    const char           *doc;
+    fado_replcfg_rule_t  *rules;
+    int                   max;
+    int                   n;
+    int                   depth;
+    int                   root_ok;
+    char                 *role;
+    size_t                role_len;
+    long                  role_start;       /* byte offset of Role's text */
+    long                  rule_start;
+    int                   in_rule;
+    /* element path inside the rule: [3] child, [4] grandchild */
+    char                  child[40];
+    char                  grand[40];
+    char                  text[512];        /* text of the element being read */
+    size_t                text_len;
+    char                  prio[32];
+    char                  err[160];
+} fado_replcfg_ctx_t;
 
-    out[0] = '\0';
-    if (fado_s3_xml_next(&s, elem, &in) == 1) {
-        fado_s3_xml_copy(&in, "Status", out, len);
+static const char *
+fado_replcfg_local(const char *name)
+{
+    const char  *colon = strrchr(name, ':');
+
+    return colon ? colon + 1 : name;
+}
+
+static void
+fado_replcfg_fail(fado_replcfg_ctx_t *x, const char *msg)
+{
+    if (x->err[0] == '\0') {
+        snprintf(x->err, sizeof(x->err), "%s", msg);
     }
+    XML_StopParser(x->parser, XML_FALSE);
+}
+
+static void XMLCALL
+fado_replcfg_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    fado_replcfg_ctx_t  *x = ud;
+    const char          *local = fado_replcfg_local(name);
+
+    (void) attrs;
+    x->depth++;
+    x->text_len = 0;
+    if (x->depth == 1) {
+        if (strcmp(local, "ReplicationConfiguration") != 0) {
+            fado_replcfg_fail(x, "no <ReplicationConfiguration> element");
+            return;
+        }
+        x->root_ok = 1;
+    } else if (x->depth == 2 && strcmp(local, "Rule") == 0) {
+        fado_replcfg_rule_t  *r;
+
+        if (x->n == x->max) {
+            fado_replcfg_fail(x, "too many rules");
+            return;
+        }
+        r = &x->rules[x->n];
+        memset(r, 0, sizeof(*r));
+        x->in_rule = 1;
+        x->prio[0] = '\0';
+        x->rule_start = (long) XML_GetCurrentByteIndex(x->parser);
+    } else if (x->depth == 2 && strcmp(local, "Role") == 0) {
+        x->role_start = (long) (XML_GetCurrentByteIndex(x->parser)
+                                + XML_GetCurrentByteCount(x->parser));
+    } else if (x->in_rule && x->depth == 3) {
+        snprintf(x->child, sizeof(x->child), "%s", local);
+        x->grand[0] = '\0';
+    } else if (x->in_rule && x->depth == 4) {
+        snprintf(x->grand, sizeof(x->grand), "%s", local);
+    }
+}
+
+static void XMLCALL
+fado_replcfg_chars(void *ud, const XML_Char *s, int len)
+{
+    fado_replcfg_ctx_t  *x = ud;
+    size_t               room = sizeof(x->text) - 1 - x->text_len;
+    size_t               n = len < 0 ? 0 : (size_t) len;
+
+    if (n > room) {
+        n = room;       /* longer values than any fado writes: cut */
+    }
+    memcpy(x->text + x->text_len, s, n);
+    x->text_len += n;
+}
+
+/* The text just read, into a field of the rule. */
+static void
+fado_replcfg_take(fado_replcfg_ctx_t *x, char *out, size_t size)
+{
+    snprintf(out, size, "%.*s", (int) x->text_len, x->text);
+}
+
+static void XMLCALL
+fado_replcfg_end(void *ud, const XML_Char *name)
+{
+    fado_replcfg_ctx_t   *x = ud;
+    const char           *local = fado_replcfg_local(name);
+    fado_replcfg_rule_t  *r = &x->rules[x->n < x->max ? x->n : x->max - 1];
+
+    if (x->in_rule && x->depth == 3 && x->grand[0] == '\0') {
+        if (strcmp(local, "ID") == 0) {
+            fado_replcfg_take(x, r->id, sizeof(r->id));
+        } else if (strcmp(local, "Status") == 0) {
+            fado_replcfg_take(x, r->status, sizeof(r->status));
+        } else if (strcmp(local, "Priority") == 0) {
+            fado_replcfg_take(x, x->prio, sizeof(x->prio));
+        }
+    } else if (x->in_rule && x->depth == 4) {
+        if (strcmp(local, "Status") == 0) {
+            if (strcmp(x->child, "DeleteMarkerReplication") == 0) {
+                fado_replcfg_take(x, r->dm, sizeof(r->dm));
+            } else if (strcmp(x->child, "DeleteReplication") == 0) {
+                fado_replcfg_take(x, r->del, sizeof(r->del));
+            } else if (strcmp(x->child, "ExistingObjectReplication") == 0) {
+                fado_replcfg_take(x, r->existing, sizeof(r->existing));
+            }
+        } else if (strcmp(local, "Bucket") == 0 && strcmp(x->child, "Destination") == 0) {
+            fado_replcfg_take(x, r->arn, sizeof(r->arn));
+        }
+    } else if (x->in_rule && x->depth == 2) {
+        long  end = (long) (XML_GetCurrentByteIndex(x->parser)
+                            + XML_GetCurrentByteCount(x->parser));
+
+        if (end <= x->rule_start) {
+            fado_replcfg_fail(x, "a <Rule> element ends before it starts");
+            return;
+        }
+        r->raw = x->doc + x->rule_start;
+        r->raw_len = (size_t) (end - x->rule_start);
+        r->priority = atoi(x->prio);
+        x->in_rule = 0;
+        x->n++;
+    } else if (x->depth == 2 && strcmp(local, "Role") == 0) {
+        long  end = (long) XML_GetCurrentByteIndex(x->parser);
+
+        /* Role's text as written (escaped): it is written back as is. */
+        if (end > x->role_start && (size_t) (end - x->role_start) < x->role_len) {
+            snprintf(x->role, x->role_len, "%.*s", (int) (end - x->role_start),
+                     x->doc + x->role_start);
+        }
+    }
+    if (x->depth == 3) {
+        x->child[0] = '\0';
+    } else if (x->depth == 4) {
+        x->grand[0] = '\0';
+    }
+    x->text_len = 0;
+    x->depth--;
+}
+
+static void XMLCALL
+fado_replcfg_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+    (void) name;
+    (void) sysid;
+    (void) pubid;
+    (void) has_internal_subset;
+    fado_replcfg_fail(ud, "a DOCTYPE is not accepted");
 }
 
 /* Parse the rules of doc; returns the count or -1. */
@@ -37,103 +200,46 @@ static int
 fado_replcfg_parse(const char *doc, fado_replcfg_rule_t *rules, int max,
     char *role, size_t role_len, char *err, size_t err_len)
 {
-    fado_s3_xml_span_t  all, in, dst, s_dst, top;
-    const char         *start;
-    char                prio[32];
-    int                 n = 0, r;
+    fado_replcfg_ctx_t  x;
+    size_t              len;
+    enum XML_Status     st;
 
     role[0] = '\0';
     if (doc == NULL || *doc == '\0') {
         return 0;
     }
-    all.p = doc;
-    all.end = doc + strlen(doc);
-    top = all;
-    if (fado_s3_xml_next(&top, "ReplicationConfiguration", &in) != 1) {
-        snprintf(err, err_len, "replication configuration: no "
-                 "<ReplicationConfiguration> element");
+    len = strlen(doc);
+    if (len > INT32_MAX) {
+        snprintf(err, err_len, "replication configuration: too large");
         return -1;
     }
-    all = in;
-    /* Role sits at the top level, before the rules */
-    {
-        fado_s3_xml_span_t  t = all, rv;
-        const char         *first_rule = strstr(all.p, "<Rule>");
-
-        if (fado_s3_xml_next(&t, "Role", &rv) == 1
-            && (first_rule == NULL || rv.p < first_rule))
-        {
-            snprintf(role, role_len, "%.*s", (int) (rv.end - rv.p), rv.p);
-        }
+    memset(&x, 0, sizeof(x));
+    x.doc = doc;
+    x.rules = rules;
+    x.max = max;
+    x.role = role;
+    x.role_len = role_len;
+    x.parser = XML_ParserCreate("UTF-8");
+    if (x.parser == NULL) {
+        snprintf(err, err_len, "replication configuration: out of memory");
+        return -1;
     }
-    for (;;) {
-        start = all.p;
-        r = fado_s3_xml_next(&all, "Rule", &in);
-        if (r < 0) {
-            snprintf(err, err_len, "replication configuration: malformed "
-                     "<Rule>");
-            return -1;
-        }
-        if (r == 0) {
-            return n;
-        }
-        if (n == max) {
-            snprintf(err, err_len, "replication configuration: more than "
-                     "%d rules", max);
-            return -1;
-        }
-        start = strstr(start, "<Rule");
-        rules[n].raw = start;
-        rules[n].raw_len = (size_t) (all.p - start);
-        fado_s3_xml_copy(&in, "ID", rules[n].id, sizeof(rules[n].id));
-        /* the rule's own Status precedes nested ones in MinIO's output,
-         * but read it from outside the nested elements to be sure */
-        {
-            fado_s3_xml_span_t  s = in, x;
-            const char         *p = in.p;
-            static const char  *nested[] = {
-                "DeleteMarkerReplication", "DeleteReplication",
-                "ExistingObjectReplication", "SourceSelectionCriteria",
-                "Destination", "Filter"
-            };
-            size_t              k;
-
-            rules[n].status[0] = '\0';
-            while (fado_s3_xml_next(&s, "Status", &x) == 1) {
-                int  inside = 0;
-
-                for (k = 0; k < sizeof(nested) / sizeof(nested[0]); k++) {
-                    fado_s3_xml_span_t  q = { p, in.end }, y;
-
-                    while (fado_s3_xml_next(&q, nested[k], &y) == 1) {
-                        if (x.p >= y.p && x.end <= y.end) {
-                            inside = 1;
-                        }
-                    }
-                }
-                if (!inside) {
-                    snprintf(rules[n].status, sizeof(rules[n].status),
-                             "%.*s", (int) (x.end - x.p), x.p);
-                    break;
-                }
-            }
-        }
-        fado_replcfg_sub(&in, "DeleteMarkerReplication", rules[n].dm,
-                         sizeof(rules[n].dm));
-        fado_replcfg_sub(&in, "DeleteReplication", rules[n].del,
-                         sizeof(rules[n].del));
-        fado_replcfg_sub(&in, "ExistingObjectReplication", rules[n].existing,
-                         sizeof(rules[n].existing));
-        s_dst = in;
-        rules[n].arn[0] = '\0';
-        if (fado_s3_xml_next(&s_dst, "Destination", &dst) == 1) {
-            fado_s3_xml_copy(&dst, "Bucket", rules[n].arn,
-                             sizeof(rules[n].arn));
-        }
-        fado_s3_xml_copy(&in, "Priority", prio, sizeof(prio));
-        rules[n].priority = atoi(prio);
-        n++;
+    XML_SetUserData(x.parser, &x);
+    XML_SetElementHandler(x.parser, fado_replcfg_start, fado_replcfg_end);
+    XML_SetCharacterDataHandler(x.parser, fado_replcfg_chars);
+    XML_SetStartDoctypeDeclHandler(x.parser, fado_replcfg_doctype);
+    st = XML_Parse(x.parser, doc, (int) len, XML_TRUE);
+    if (st != XML_STATUS_OK || x.err[0] != '\0' || !x.root_ok) {
+        snprintf(err, err_len, "replication configuration: %s (line %lu)",
+                 x.err[0] ? x.err : !x.root_ok && st == XML_STATUS_OK
+                 ? "no <ReplicationConfiguration> element"
+                 : XML_ErrorString(XML_GetErrorCode(x.parser)),
+                 (unsigned long) XML_GetCurrentLineNumber(x.parser));
+        XML_ParserFree(x.parser);
+        return -1;
     }
+    XML_ParserFree(x.parser);
+    return x.n;
 }
 
 static void

@@ -12,7 +12,7 @@ STORAGE_SRCS := controller/storage_buf.c controller/s3_sign.c \
 STORAGE_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(STORAGE_SRCS))
 STORAGE_HDRS := $(wildcard controller/s3_*.h controller/madmin_*.h \
                            controller/storage_*.h controller/replication.h)
-STORAGE_LIBS := -lcurl -lcrypto -ljansson -pthread
+STORAGE_LIBS := -lcurl -lcrypto -ljansson -lexpat -pthread
 STORAGE_CLI  := $(BUILD)/fado-storage
 # The TAP header comes from the harness (t/unit/tap.h).
 STORAGE_TAP_INC ?= -It/unit

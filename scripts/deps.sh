@@ -22,7 +22,7 @@ DEBIAN_PACKAGES=(
     build-essential pkg-config ca-certificates curl
     nginx nginx-dev
     libpq-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev
-    libmicrohttpd-dev libssl-dev
+    libmicrohttpd-dev libssl-dev libexpat1-dev clang
     redis-server postgresql
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libtest-tcp-perl libjson-pp-perl
