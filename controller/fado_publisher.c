@@ -28,6 +28,7 @@ struct fado_publisher_s {
     char           prefix[64];
     char           sha[41];
     redisContext  *redis;
+    char           epoch[64];       /* recorded in PostgreSQL, "" until read */
 };
 
 static int
@@ -600,6 +601,12 @@ fado_publisher_epoch_key(const fado_publisher_t *pub, char *key, size_t size)
     snprintf(key, size, "redis_epoch:%s", pub->prefix);
 }
 
+void
+fado_publisher_forget_epoch(fado_publisher_t *pub)
+{
+    pub->epoch[0] = '\0';
+}
+
 int
 fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t err_len)
 {
@@ -607,7 +614,6 @@ fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t e
     const char  *argv[2] = { "GET", ekey };
     const char  *params[1] = { skey };
     redisReply  *r;
-    PGresult    *res;
     int          ok;
 
     if (fado_publisher_connect(pub, err, err_len) != 0) {
@@ -622,15 +628,22 @@ fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t e
              r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
 
-    fado_publisher_epoch_key(pub, skey, sizeof(skey));
-    res = fado_db_query(conn, "SELECT value FROM controller_state WHERE key = $1",
-                        1, params, err, err_len, NULL);
-    if (res == NULL) {
-        return -1;
+    /* Only the leader records the epoch: read once per leadership. */
+    if (pub->epoch[0] == '\0') {
+        PGresult  *res;
+
+        fado_publisher_epoch_key(pub, skey, sizeof(skey));
+        res = fado_db_query(conn, "SELECT value FROM controller_state WHERE key = $1",
+                            1, params, err, err_len, NULL);
+        if (res == NULL) {
+            return -1;
+        }
+        if (PQntuples(res) > 0) {
+            snprintf(pub->epoch, sizeof(pub->epoch), "%s", PQgetvalue(res, 0, 0));
+        }
+        PQclear(res);
     }
-    ok = redis_epoch[0] != '\0' && PQntuples(res) > 0
-         && strcmp(PQgetvalue(res, 0, 0), redis_epoch) == 0;
-    PQclear(res);
+    ok = redis_epoch[0] != '\0' && strcmp(pub->epoch, redis_epoch) == 0;
     if (!ok) {
         fado_log(FADO_LOG_INFO, "msg=\"routes need a full republish\" reason=\"%s\"",
                  redis_epoch[0] ? "epoch changed" : "epoch missing");
@@ -917,6 +930,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         return -1;
     }
     PQclear(res);
+    snprintf(pub->epoch, sizeof(pub->epoch), "%s", epoch);
     stats->full = 1;
     fado_log(FADO_LOG_INFO, "msg=\"routes republished\" set=%zu deleted=%zu version=%lld",
              stats->set, stats->deleted, stats->version);

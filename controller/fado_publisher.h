@@ -48,6 +48,10 @@ void fado_publisher_free(fado_publisher_t *pub);
 int fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn,
     char *err, size_t err_len);
 
+/* The recorded epoch is read again at the next check (a new leadership:
+ * another controller may have recorded a new one meanwhile). */
+void fado_publisher_forget_epoch(fado_publisher_t *pub);
+
 /*
  * Publishes the records of these buckets and clusters (JSON arrays of
  * names; NULL for none) where they differ from what was published; the

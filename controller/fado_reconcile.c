@@ -691,7 +691,7 @@ fado_epoch_check(fado_reconciler_t *rec, PGconn *conn)
 static int
 fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
 {
-    PGresult  *db = NULL, *dc = NULL;
+    PGresult  *db = NULL;
     json_t    *place = json_array(), *buckets = json_array(), *clusters = json_array();
     json_t    *seen_b = json_array(), *seen_c = json_array();
     char      *js[2] = { NULL, NULL };
@@ -702,36 +702,28 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
     {
         goto done;
     }
-    db = fado_rec_query(conn, "SELECT bucket, place, seq FROM dirty_buckets"
-                        " ORDER BY seq LIMIT " FADO_BATCH, 0, NULL);
-    dc = db ? fado_rec_query(conn, "SELECT cluster, seq FROM dirty_clusters", 0, NULL) : NULL;
-    if (dc == NULL) {
+    /* One round trip for both tables: kind 'b' (with place) or 'c'. */
+    db = fado_rec_query(conn,
+        "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
+        " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL);
+    if (db == NULL) {
         goto done;
     }
-    n = PQntuples(db) + PQntuples(dc);
+    n = PQntuples(db);
     if (n == 0) {
         rc = 0;
         goto done;
     }
-    for (int i = 0; i < PQntuples(db); i++) {
-        json_t  *name = json_string(PQgetvalue(db, i, 0));
+    for (int i = 0; i < n; i++) {
+        int      is_bucket = PQgetvalue(db, i, 0)[0] == 'b';
+        json_t  *name = json_string(PQgetvalue(db, i, 1));
 
         if (name == NULL
-            || json_array_append(buckets, name) != 0
-            || (PQgetvalue(db, i, 1)[0] == 't' && json_array_append(place, name) != 0)
-            || json_array_append_new(seen_b, json_pack("{s:o, s:I}", "b", name,
-                                     "s", (json_int_t) atoll(PQgetvalue(db, i, 2)))) != 0)
-        {
-            goto done;
-        }
-    }
-    for (int i = 0; i < PQntuples(dc); i++) {
-        json_t  *name = json_string(PQgetvalue(dc, i, 0));
-
-        if (name == NULL
-            || json_array_append(clusters, name) != 0
-            || json_array_append_new(seen_c, json_pack("{s:o, s:I}", "c", name,
-                                     "s", (json_int_t) atoll(PQgetvalue(dc, i, 1)))) != 0)
+            || json_array_append(is_bucket ? buckets : clusters, name) != 0
+            || (PQgetvalue(db, i, 2)[0] == 't' && json_array_append(place, name) != 0)
+            || json_array_append_new(is_bucket ? seen_b : seen_c,
+                                     json_pack("{s:o, s:I}", is_bucket ? "b" : "c", name,
+                                     "s", (json_int_t) atoll(PQgetvalue(db, i, 3)))) != 0)
         {
             goto done;
         }
@@ -766,9 +758,6 @@ done:
     json_decref(seen_c);
     if (db != NULL) {
         PQclear(db);
-    }
-    if (dc != NULL) {
-        PQclear(dc);
     }
     return rc;
 }
@@ -936,6 +925,7 @@ fado_leader_elect(fado_reconciler_t *rec)
         return 0;
     }
     atomic_store(&rec->leading, 1);
+    fado_publisher_forget_epoch(rec->pub);
     /* A new leader repairs first: whatever happened before it is seen. */
     fado_full_start(rec);
     rec->next_full = fado_now_ms() + rec->conf.full_interval_ms;
