@@ -22,10 +22,11 @@ FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CTRL_CFLAGS = -Icontroller $(shell pkg-config --cflags libpq jansson)
 
 $(BUILD)/fuzz/fuzz_route_record: fuzz/fuzz_route_record.c \
-        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h
+        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h \
+        ngx_fado_module/ngx_http_fado_text.c ngx_fado_module/ngx_http_fado_text.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ingx_fado_module -o $@ fuzz/fuzz_route_record.c \
-	    ngx_fado_module/ngx_http_fado_record.c
+	    ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
 
 $(BUILD)/fuzz/fuzz_events: fuzz/fuzz_events.c controller/fado_events.c controller/fado_log.c \
         controller/fado_valid.c $(CONTROLLER_HDRS)
