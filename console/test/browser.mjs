@@ -246,6 +246,12 @@ await step('the bucket is created and both replicas become ready', async () => {
   await page.waitForFunction(() =>
     document.querySelectorAll('tr[data-replica][data-state=ready]').length === 2, { timeout: 90000 });
   await page.waitForSelector(`[data-route="${BUCKET}"]`, { timeout: 20000 });
+  // The route is published a moment after the replica turns ready; the page
+  // reloads it every 2 s: wait for it to list both clusters' endpoints.
+  await page.waitForFunction((sel, a, b) => {
+    const e = document.querySelector(sel);
+    return e && e.innerText.includes(a) && e.innerText.includes(b);
+  }, { timeout: 20000 }, `[data-route="${BUCKET}"]`, E.FN_EU, E.FN_US).catch(() => {});
   const route = await page.$eval(`[data-route="${BUCKET}"]`, (e) => e.innerText);
   assert(route.includes(E.FN_EU) && route.includes(E.FN_US), `route: ${route}`);
   await screenshot('bucket-ready');
