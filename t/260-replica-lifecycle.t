@@ -14,9 +14,12 @@
 #    with its data kept and recorded; a delete on the released copy does not
 #    reach the new home; the removal API deletes it only when confirmed and
 #    only when the cluster is out of the placement.
-# 3. converge against rules MinIO already holds (our IDs, priorities
-#    renumbered while a cluster was down): no error, the returning replica
-#    ready within 5 s of its MinIO answering again.
+# 3. converge against rules MinIO already holds: the home's rule towards
+#    us-1 renumbered behind fado's back to the priority fado then wishes for
+#    asia-1; the rule is kept as it is, asia-1 joins on a free priority, no
+#    error. asia-1 then goes down: its ready replica stays in the placement
+#    (nothing can replace it) and passes a check within 5 s of its MinIO
+#    answering again.
 #
 # Waits poll the API (or MinIO) with deadlines; nothing depends on a fixed
 # sleep except the negative check that a delete does not propagate, which
@@ -258,6 +261,8 @@ ok(wait_for(sub { my %seen; for (1 .. 8) { my (undef, $cl) = invoke($docs, 'repo
         return $c->redis('HGET', "${P}clusters", 'asia-1') =~ /^C2 \d+ \S+ down/
             && $c->redis('HGET', "${P}routes", $docs) =~ / us-1/ ? time : undef }, 15);
     ok($t_route, 'the route of the bucket loses asia-1 (its cluster is down) and keeps us-1');
+    like($c->redis('HGET', "${P}routes", $docs), qr/^F2 \d+ \S+( \S+)* asia-1( |$)/,
+         'the bucket record itself still names asia-1, whose replica is ready');
     my $b = wait_for(sub { my $b = bucket($docs); $b->{home_unavailable} ? $b : undef }, 15);
     ok($b, 'the bucket shows home_unavailable');
     is($b->{home}{cluster}, 'asia-1', 'naming the home cluster');
@@ -429,197 +434,93 @@ ok(wait_for(sub { my %seen; for (1 .. 8) { my (undef, $cl) = invoke($docs, 'repo
 
 # ---------------------------------------------------------------- 3. converge over what MinIO holds
 {
+    my $rules = sub {       # the home's rules: ID => priority
+        my $cfg = eval { $JSON->decode(scalar `$mc replicate export minio0/$conv 2>&1`) } || {};
+        return map { $_->{ID} => $_->{Priority} } @{ $cfg->{Rules} || [] };
+    };
+    my $checked = sub {     # when the replica's last successful check ran (epoch s)
+        return $c->psql("SELECT coalesce(extract(epoch FROM checked_at), 0) FROM replicas"
+                        . " WHERE bucket = '$conv' AND cluster = '$_[0]'", $c->db_url) + 0;
+    };
+    my %reasons;
+    my $replica = sub {     # one replica of the bucket; notes every reason shown
+        my $b = bucket($conv);
+        $reasons{$_->{reason}}++ for grep { $_->{reason} ne '' } @{ $b->{replicas} || [] };
+        my ($r) = grep { $_->{cluster} eq $_[0] } @{ $b->{replicas} || [] };
+        return $r || {};
+    };
+
     ($s) = $c->api(POST => '/v1/buckets', { name => $conv, home_cluster => 'eu-1',
-        placement => { replicas => 3 } });
-    is($s, 201, "$conv: home eu-1, replicas on all three clusters");
+        placement => { allowed_zones => ['eu', 'us'], replicas => 2 } });
+    is($s, 201, "$conv: home eu-1, replica us-1");
     obj(PUT => "/v1/buckets/$conv/objects/o$_", "o $_\n") for 1 .. 10;
-    is(wait_for(sub { states($conv) eq 'asia-1=ready,eu-1=ready,us-1=ready' }, 60), 1,
-       'all three ready');
+    is(wait_for(sub { states($conv) eq 'eu-1=ready,us-1=ready' }, 60), 1, 'both ready');
 
     # The home's rules are renumbered behind fado's back, as an earlier
-    # placement would have left them: us-1's rule takes priority 1, the one
-    # fado asks for asia-1 (the issue: "priority 1 is already used by rule
-    # fado-eu-1"); then asia-1 goes down, and comes back.
+    # placement or an operator would have left them: us-1's rule takes
+    # priority 1, the one fado wishes for asia-1 (the replicas in name order;
+    # the issue: "priority 1 is already used by rule fado-eu-1"). MinIO checks
+    # every target of a configuration it is given, so this is done while all
+    # are up.
     my $export = `$mc replicate export minio0/$conv 2>&1`;
     my $cfg = eval { $JSON->decode($export) } or BAIL_OUT("replicate export: $export");
-    my %prio;
-    for my $rule (@{ $cfg->{Rules} }) {
-        $rule->{Priority} = $rule->{ID} eq 'fado-us-1' ? 1 : 2;
-        $prio{$rule->{ID}} = $rule->{Priority};
-    }
+    is_deeply([map { $_->{ID} } @{ $cfg->{Rules} }], ['fado-us-1'], 'the home holds our rule towards us-1');
+    $_->{Priority} = 1 for @{ $cfg->{Rules} };
     open my $cf, '>', "$tmp/rules.json" or die;
     print $cf $JSON->encode($cfg);
     close $cf;
     is(system("$mc replicate import minio0/$conv < $tmp/rules.json >/dev/null 2>&1"), 0,
-       'the home now holds fado-us-1 at priority 1' . (exists $prio{'fado-asia-1'} ? ', fado-asia-1 at 2' : ''));
+       'renumbered: fado-us-1 at priority 1');
+    my $t_import = time;
+    ok(wait_for(sub { $checked->('us-1') > $t_import + 1 }, 15),
+       'the us-1 replica is checked again (more than once) after the renumbering');
+    my %r = $rules->();
+    is($r{'fado-us-1'}, 1, 'converge is idempotent: the rule keeps the priority MinIO holds');
+    is(states($conv), 'eu-1=ready,us-1=ready', 'and the replica stays ready');
+
+    # asia-1 joins: the priority fado wishes for its rule is taken.
+    my $b = bucket($conv);
+    ($s, undef, $raw) = $c->api(PUT => "/v1/buckets/$conv", { home_cluster => 'eu-1',
+        version => $b->{version}, placement => { replicas => 3 } });
+    is($s, 200, 'the placement grows to all three clusters') or diag($raw);
+    is(wait_for(sub { $replica->('asia-1'); states($conv) eq 'asia-1=ready,eu-1=ready,us-1=ready' }, 60),
+       1, 'asia-1 joins and is ready');
+    %r = $rules->();
+    is($r{'fado-us-1'}, 1, "us-1's rule still at priority 1");
+    my $asia_prio = $r{'fado-asia-1'} // 0;
+    ok($asia_prio > 1, "asia-1's rule took a free priority ($asia_prio), not the one it wished for");
+
+    # asia-1 goes down. Its replica is ready and nothing can replace it
+    # (three replicas, three clusters): make before break keeps it and its
+    # rule on the home; its cluster record takes it out of the routes.
     minio_stop();
     fn_stop('asia-1');
-    ok(wait_for(sub { my (undef, $cl) = $c->api(GET => '/v1/clusters/asia-1'); !$cl->{healthy} }, 15),
-       'asia-1 is marked down');
-
-    my $t_back = minio_start();
-    ok($t_back, "asia-1's MinIO restarts on the same data");
-    fn_start('asia-1');
-    ok(wait_for(sub { !bucket($docs)->{home_unavailable} }, 20), 'the home is available again');
-    diag(sprintf 'home available again %.2f s after its MinIO answered', time - $t_back);
-    $r = obj(PUT => "/v1/buckets/$docs/objects/new.txt", "new\n");
-    is($r->{status}, 201, 'uploads work again');
-    ok(wait_for(sub { `$mc cat minio1/$docs/new.txt 2>/dev/null` eq "new\n" }, 30),
-       'and replicate to us-1');
-    is(wait_for(sub { states($docs) eq 'asia-1=ready,us-1=ready' }, 30), 1, 'both copies ready');
-}
-
-# ---------------------------------------------------------------- 2. home move, release
-{
-    is(wait_for(sub { states($move) eq 'eu-1=ready,us-1=ready' }, 60), 1,
-       "$move: home eu-1, replica us-1, both ready");
-    for my $i (1 .. 5) {
-        is(obj(PUT => "/v1/buckets/$move/objects/doc$i.txt", "doc $i\n")->{status}, 201,
-           "doc$i uploaded") if $i == 1;
-        obj(PUT => "/v1/buckets/$move/objects/doc$i.txt", "doc $i\n") if $i > 1;
-    }
-    ok(wait_for(sub { my @l = `$mc ls minio1/$move/ 2>/dev/null`; @l == 5 }, 30),
-       'all five on us-1');
-    is(wait_for(sub { states($move) eq 'eu-1=ready,us-1=ready' }, 30), 1, 'us-1 ready with them');
-
-    my $b = bucket($move);
-    ($s, $j) = $c->api(PUT => "/v1/buckets/$move", { home_cluster => 'asia-1', version => $b->{version},
-        placement => { allowed_zones => ['eu', 'us', 'asia'], replicas => 2 } });
-    is($s, 409, 'moving the home to a cluster without a ready replica: 409');
-    is($j->{error}{field}, 'home_cluster', 'naming home_cluster');
-    is($j->{error}{code}, 'home_not_ready', 'code home_not_ready');
-    is(bucket($move)->{version}, $b->{version}, 'the bucket did not change');
-
-    ($s, $j, $raw) = $c->api(PUT => "/v1/buckets/$move", { home_cluster => 'us-1',
-        version => $b->{version}, placement => { allowed_zones => ['eu', 'us'], replicas => 2 } });
-    is($s, 200, 'moving the home to us-1, which holds a ready replica: 200') or diag($raw);
-    is($j->{home_cluster}, 'us-1', 'the new home');
-
-    # Only the new home replicates out: eu-1 loses its rule towards us-1,
-    # us-1 gets one towards eu-1.
-    my $targets = sub { my $o = `$build/fado-storage -s $_[0] targets $move 2>&1`; chomp $o; $o };
-    (my $eu_hp = $ENV{FADO_MINIO0_ENDPOINT}) =~ s{^http://}{};
-    (my $us_hp = $ENV{FADO_MINIO1_ENDPOINT}) =~ s{^http://}{};
-    ok(wait_for(sub { $targets->('minio0') eq '' && $targets->('minio1') =~ /\Q$eu_hp\E/ }, 30),
-       'after the move only us-1 replicates out (towards eu-1); eu-1 has no target left')
-        or diag('eu-1: ' . $targets->('minio0') . "\nus-1: " . $targets->('minio1'));
-    like(`$mc replicate ls minio0/$move 2>&1`, qr/not set|no replication|not found|^\s*$/i,
-         'and no replication rule on eu-1');
-    is(wait_for(sub { states($move) eq 'eu-1=ready,us-1=ready' }, 30), 1,
-       'eu-1 is a ready replica of the new home');
-    $r = obj(PUT => "/v1/buckets/$move/objects/after-move.txt", "after\n");
-    is(jbody($r)->{cluster}, 'us-1', 'uploads now land on us-1');
-    ok(wait_for(sub { `$mc cat minio0/$move/after-move.txt 2>/dev/null` eq "after\n" }, 30),
-       'and replicate to eu-1');
-    is(wait_for(sub { states($move) eq 'eu-1=ready,us-1=ready' }, 30), 1, 'eu-1 ready with it');
-
-    # Release eu-1: the placement shrinks to us only.
-    $b = bucket($move);
-    ($s) = $c->api(PUT => "/v1/buckets/$move", { home_cluster => 'us-1', version => $b->{version},
-        placement => { allowed_zones => ['us'], replicas => 1 } });
-    is($s, 200, 'the placement shrinks to us-1 only');
-    my $copy = wait_for(sub {
-        my $x = bucket($move);
-        return @{ $x->{replicas} } == 1 && @{ $x->{released_copies} || [] } == 1 ? $x : undef }, 30);
-    ok($copy, 'eu-1 leaves the replicas and is listed as a released copy');
-    is($copy->{released_copies}[0]{cluster}, 'eu-1', 'the copy on eu-1');
-    is($copy->{released_copies}[0]{state}, 'kept', 'kept');
-    is($copy->{released_copies}[0]{home_cluster}, 'us-1', 'released from home us-1');
-    is($targets->('minio1'), '', 'the new home no longer replicates to eu-1');
-    my @eu = `$mc ls minio0/$move/`;
-    is(scalar @eu, 6, 'the data stays on eu-1: nothing deleted');
-
-    # A delete on the released copy never reaches the new home.
-    system("$mc rm -q minio0/$move/doc1.txt >/dev/null") == 0 or die 'mc rm failed';
-    is(`$mc cat minio0/$move/doc1.txt 2>/dev/null`, '', 'doc1 deleted on the released copy');
-    my $t = time;
-    my $still = 1;
-    while (time < $t + 3) {     # replication would take well under a second
-        $still = 0 if `$mc cat minio1/$move/doc1.txt 2>/dev/null` ne "doc 1\n";
-        sleep 0.2;
-    }
-    ok($still, 'for 3 s after, the home still holds doc1: the delete did not propagate');
-    $r = obj(GET => "/v1/buckets/$move/objects/doc1.txt");
-    is($r->{status}, 200, 'the API still serves doc1');
-    is($r->{headers}{'x-fado-cluster'}, 'us-1', 'from us-1');
-    my ($fs, $fcl, $fsha) = invoke($move, 'doc1.txt');
-    is("$fs $fcl $fsha", '200 us-1 ' . sha256_hex("doc 1\n"), 'and a function reads it in us-1');
-
-    # The removal API.
-    my $copies = "/v1/buckets/$move/copies";
-    ($s, $j) = $c->api(GET => $copies);
-    is_deeply([map { $_->{cluster} } @{ $j->{items} || [] }], ['eu-1'], 'GET copies lists eu-1');
-    ($s, $j) = $c->api(DELETE => "$copies/eu-1");
-    is($s, 400, 'DELETE without confirm: 400');
-    is($j->{error}{field}, 'confirm', 'naming confirm');
-    ($s, $j) = $c->api(DELETE => "$copies/eu-1?confirm=other-bucket");
-    is($s, 400, 'DELETE with the wrong confirmation: 400');
-    is($j->{error}{field}, 'confirm', 'naming confirm');
-    ($s, $j) = $c->api(DELETE => "$copies/us-1?confirm=$move");
-    is($s, 409, 'DELETE of a cluster still in the placement: 409');
-    is($j->{error}{field}, 'cluster', 'naming cluster');
-    ($s, $j) = $c->api(DELETE => "$copies/asia-1?confirm=$move");
-    is($s, 404, 'DELETE of a cluster holding no released copy: 404');
-    my (undef, $ro) = $c->api(POST => '/v1/tokens', { name => 'ro', role => 'read-only' });
-    ($s) = $c->api(DELETE => "$copies/eu-1?confirm=$move", undef, token => $ro->{token});
-    is($s, 403, 'a read-only token cannot delete');
-    @eu = `$mc ls minio0/$move/`;
-    is(scalar @eu, 5, 'after all the refused calls eu-1 still holds its data');
-
-    ($s, $j) = $c->api(DELETE => "$copies/eu-1?confirm=$move");
-    is($s, 202, 'DELETE with confirm=<bucket>: 202');
-    ok(wait_for(sub { my ($st) = $c->api(GET => "$copies/eu-1"); $st == 404 }, 30),
-       'the record goes once the data is deleted');
-    like(`$mc ls minio0/$move 2>&1`, qr/does not exist|NoSuchBucket/i, "eu-1's copy is gone");
-    my @us = `$mc ls minio1/$move/`;
-    is(scalar @us, 6, 'the home keeps all six objects');
-}
-
-# ---------------------------------------------------------------- 3. converge over what MinIO holds
-{
-    ($s) = $c->api(POST => '/v1/buckets', { name => $conv, home_cluster => 'eu-1',
-        placement => { replicas => 3 } });
-    is($s, 201, "$conv: home eu-1, replicas on all three clusters");
-    obj(PUT => "/v1/buckets/$conv/objects/o$_", "o $_\n") for 1 .. 10;
-    is(wait_for(sub { states($conv) eq 'asia-1=ready,eu-1=ready,us-1=ready' }, 60), 1,
-       'all three ready');
-
-    # asia-1 goes down; meanwhile the home's rules are renumbered behind
-    # fado's back, as an earlier placement would have left them: us-1's rule
-    # takes priority 1, the one fado asks for asia-1 when it returns (the
-    # issue: "priority 1 is already used by rule fado-eu-1").
-    minio_stop();
-    fn_stop('asia-1');
-    ok(wait_for(sub { my (undef, $cl) = $c->api(GET => '/v1/clusters/asia-1'); !$cl->{healthy} }, 15),
-       'asia-1 is marked down');
-    my $export = `$mc replicate export minio0/$conv 2>&1`;
-    my $cfg = eval { $JSON->decode($export) } or BAIL_OUT("replicate export: $export");
-    my %prio;
-    for my $rule (@{ $cfg->{Rules} }) {
-        $rule->{Priority} = $rule->{ID} eq 'fado-us-1' ? 1 : 2;
-        $prio{$rule->{ID}} = $rule->{Priority};
-    }
-    open my $cf, '>', "$tmp/rules.json" or die;
-    print $cf $JSON->encode($cfg);
-    close $cf;
-    is(system("$mc replicate import minio0/$conv < $tmp/rules.json >/dev/null 2>&1"), 0,
-       'the home now holds fado-us-1 at priority 1' . (exists $prio{'fado-asia-1'} ? ', fado-asia-1 at 2' : ''));
+    ok(wait_for(sub { ($c->redis('HGET', "${P}clusters", 'asia-1') // '') =~ /^C2 \d+ \S+ down/ }, 15),
+       "asia-1's cluster record says down");
+    my $down = wait_for(sub { my $x = $replica->('asia-1'); ($x->{reason} // '') =~ /unreachable/ ? $x : undef }, 20);
+    ok($down, "asia-1's replica check notes that its store does not answer")
+        or diag($JSON->encode(bucket($conv)));
+    is($down && $down->{state}, 'ready', 'and leaves its state: its data is not in doubt');
+    is_deeply(bucket($conv)->{released_copies}, [], 'asia-1 stays in the placement: no released copy');
+    %r = $rules->();
+    is($r{'fado-asia-1'}, $asia_prio, "the home keeps asia-1's rule");
 
     my $t_back = minio_start();
     ok($t_back, "asia-1's MinIO is back");
     fn_start('asia-1');
-    my %reasons;
     my $ready = wait_for(sub {
-        my $b = bucket($conv);
-        $reasons{$_->{reason}}++ for grep { $_->{reason} ne '' } @{ $b->{replicas} || [] };
-        return states($conv) eq 'asia-1=ready,eu-1=ready,us-1=ready' ? time : undef;
+        my $x = $replica->('asia-1');
+        return ($x->{state} // '') eq 'ready' && $x->{reason} eq '' && $checked->('asia-1') > $t_back
+            ? time : undef;
     }, 30);
-    ok($ready, 'asia-1 is ready again after its return');
+    ok($ready, "asia-1's replica passes a check after its return");
     my $took = $ready ? $ready - $t_back : 99;
-    diag(sprintf 'asia-1 ready %.2f s after its MinIO answered again', $took);
+    diag(sprintf 'asia-1 checked and ready %.2f s after its MinIO answered again', $took);
     cmp_ok($took, '<', 5, 'within 5 s of its return');
-    is_deeply(bucket($conv)->{released_copies}, [],
-              'no released copy is left for asia-1: back in the placement, its copy is a replica again');
+    ok(wait_for(sub { ($c->redis('HGET', "${P}clusters", 'asia-1') // '') =~ /^C2 \d+ \S+ up/ }, 5),
+       "asia-1's cluster record says up again");
+    is(states($conv), 'asia-1=ready,eu-1=ready,us-1=ready', 'all three ready');
+    is_deeply(bucket($conv)->{released_copies}, [], 'no released copy of the bucket anywhere');
     is_deeply([grep { /priority|already used/ } keys %reasons], [],
               'no replica ever showed a priority clash');
     is(`grep -c 'already used by rule' @{[ $c->log_file ]}` + 0, 0, 'nor did the controller log one');
@@ -633,12 +534,12 @@ ok(wait_for(sub { my %seen; for (1 .. 8) { my (undef, $cl) = invoke($docs, 'repo
             @asia{qw(endpoint access_key secret_key)};
         `$build/fado-storage -s t260 get $conv after - 2>/dev/null` eq "written after the return\n";
     }, 30), 'reaches asia-1: replication towards it works again');
-    my $after = eval { $JSON->decode(`$mc replicate export minio0/$conv 2>&1`) } || {};
-    my %after = map { $_->{ID} => $_->{Priority} } @{ $after->{Rules} || [] };
-    is($after{'fado-us-1'}, 1, "us-1's rule kept the priority it had (not rewritten)");
+    %r = $rules->();
+    is($r{'fado-us-1'}, 1, "us-1's rule kept the priority it had (not rewritten)");
+    is($r{'fado-asia-1'}, $asia_prio, "asia-1's too");
     my %seen;
-    ok(!(grep { $seen{$_}++ } values %after), 'every rule has its own priority: '
-       . join(', ', map { "$_=$after{$_}" } sort keys %after));
+    ok(!(grep { $seen{$_}++ } values %r), 'every rule has its own priority: '
+       . join(', ', map { "$_=$r{$_}" } sort keys %r));
 }
 
 kill 'QUIT', $nginx;
