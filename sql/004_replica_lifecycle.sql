@@ -39,9 +39,17 @@ CREATE TABLE released_copies (
 -- A cluster coming back: the jobs that waited for it run now, with their
 -- back-off forgotten (a store that has just restarted may refuse the first
 -- call: the retry comes after 1 s, not after the minute the outage built
--- up), and its ready replicas are verified at once.
+-- up), and its ready replicas are verified at once. While it was down the
+-- placement gave it no new replicas (fado_reconcile.c, fado_place_one),
+-- and within the grace period nothing else changes when it returns: the
+-- buckets that could hold it and do not are placed again now, not at the
+-- next full reconcile.
 CREATE FUNCTION fado_cluster_back() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM fado_mark_buckets(ARRAY(
+        SELECT b FROM unnest(fado_cluster_buckets(ARRAY[NEW.name], ARRAY[NEW.zone])) AS b
+         WHERE NOT EXISTS (SELECT 1 FROM replicas r
+                            WHERE r.bucket = b AND r.cluster = NEW.name)), true);
     UPDATE jobs SET run_after = now(), attempts = 0
      WHERE state = 'queued' AND kind = 'replica'
        AND (cluster = NEW.name
