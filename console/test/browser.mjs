@@ -70,8 +70,19 @@ async function waitText(s, timeout = 15000) {
   await page.waitForFunction((t) => document.body.innerText.includes(t), { timeout }, s);
 }
 async function go(pageName) {
-  await page.evaluate((p) => { location.hash = `#/${p}`; }, pageName);
-  await page.waitForSelector(`nav a[aria-current="page"][href="#/${pageName.split('/')[0]}"]`);
+  // A hash set while the page reloads (a viewport change that switches
+  // mobile emulation reloads it) is lost: set it again until the page shows it.
+  const sel = `nav a[aria-current="page"][href="#/${pageName.split('/')[0]}"]`;
+  for (let attempt = 0; ; attempt++) {
+    await page.waitForSelector('nav', { timeout: 30000 });
+    await page.evaluate((p) => { location.hash = `#/${p}`; }, pageName);
+    try {
+      await page.waitForSelector(sel, { timeout: attempt < 2 ? 10000 : 30000 });
+      return;
+    } catch (e) {
+      if (attempt >= 2) throw e;
+    }
+  }
 }
 async function fill(sel, value) {
   await page.waitForSelector(sel);
@@ -525,6 +536,7 @@ await step('the console is readable at a phone width', async () => {
   await page.waitForSelector(`tr[data-bucket="${BUCKET}"]`);
   await screenshot('phone-buckets');
   await page.setViewport({ width: 1280, height: 900 });
+  await page.waitForSelector('nav', { timeout: 30000 });
 });
 
 await step('the pages can be reached with the keyboard', async () => {
