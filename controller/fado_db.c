@@ -184,6 +184,30 @@ fado_db_query(PGconn *conn, const char *sql, int nparams,
     return NULL;
 }
 
+json_t *
+fado_db_names(PGconn *conn, const char *sql, int nparams, const char *const *params,
+    char *err, size_t err_len)
+{
+    PGresult  *res = fado_db_query(conn, sql, nparams, params, err, err_len, NULL);
+    json_t    *names;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    names = json_array();
+    for (int i = 0; names != NULL && i < PQntuples(res); i++) {
+        if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
+            json_decref(names);
+            names = NULL;
+        }
+    }
+    PQclear(res);
+    if (names == NULL) {
+        snprintf(err, err_len, "out of memory");
+    }
+    return names;
+}
+
 static int
 fado_db_exec_simple(PGconn *conn, const char *sql, char *err, size_t err_len)
 {

@@ -8,6 +8,7 @@
 #define FADO_DB_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 typedef struct fado_db_s  fado_db_t;
@@ -26,6 +27,11 @@ void fado_db_release(fado_db_t *db, PGconn *conn);
  */
 PGresult *fado_db_query(PGconn *conn, const char *sql, int nparams,
     const char *const *params, char *err, size_t err_len, char sqlstate[6]);
+
+/* The first column of a query's rows as a JSON array of strings, or NULL
+ * with err (SQL failed, or out of memory). */
+json_t *fado_db_names(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, char *err, size_t err_len);
 
 /* Applies the embedded migrations under an advisory lock. */
 int fado_db_migrate(PGconn *conn, char *err, size_t err_len);

@@ -799,31 +799,6 @@ fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found, char *e
 
 /* ------------------------------------------------------------ republish */
 
-/* Names of one query, as a JSON array (NULL on error). */
-static json_t *
-fado_publisher_names(PGconn *conn, const char *sql, int n, const char *const *params,
-    char *err, size_t err_len)
-{
-    PGresult  *res = fado_db_query(conn, sql, n, params, err, err_len, NULL);
-    json_t    *names;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    names = json_array();
-    for (int i = 0; names != NULL && i < PQntuples(res); i++) {
-        if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
-            json_decref(names);
-            names = NULL;
-        }
-    }
-    PQclear(res);
-    if (names == NULL) {
-        snprintf(err, err_len, "out of memory");
-    }
-    return names;
-}
-
 /*
  * Every record again, then a reset with a new epoch: gateways resync from a
  * table that is complete. Everything published, and every record Redis
@@ -862,7 +837,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         return -1;
     }
 
-    names = fado_publisher_names(conn,
+    names = fado_db_names(conn,
         "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
         0, NULL, err, err_len);
     if (names == NULL
@@ -881,7 +856,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         const char  *p[1] = { last };
         size_t       n;
 
-        names = fado_publisher_names(conn,
+        names = fado_db_names(conn,
             "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
             " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), 1, p, err, err_len);
         if (names == NULL) {
@@ -904,7 +879,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
             break;
         }
     }
-    names = fado_publisher_names(conn,
+    names = fado_db_names(conn,
         "SELECT bucket FROM published_routes p WHERE bucket <> ''"
         " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
         0, NULL, err, err_len);

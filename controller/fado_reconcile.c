@@ -775,53 +775,39 @@ static int
 fado_full_step(fado_reconciler_t *rec, PGconn *conn)
 {
     const char  *p[1] = { rec->full_cursor };
-    PGresult    *res;
-    json_t      *names = json_array(), *clusters = NULL;
+    json_t      *names, *clusters = NULL;
+    char         err[512];
     int          rc = -1, n, first = rec->full_buckets == 0;
     int          stale = rec->full_phase == FADO_FULL_STALE;
 
+    names = stale
+        ? fado_db_names(conn,
+              "SELECT bucket FROM published_routes p WHERE bucket <> ''"
+              " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
+              0, NULL, err, sizeof(err))
+        : fado_db_names(conn,
+              "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT " FADO_FULL_CHUNK,
+              1, p, err, sizeof(err));
     if (names == NULL) {
+        fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
         return -1;
     }
-    res = stale
-        ? fado_rec_query(conn,
-              "SELECT bucket FROM published_routes p WHERE bucket <> ''"
-              " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)", 0, NULL)
-        : fado_rec_query(conn,
-              "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT " FADO_FULL_CHUNK,
-              1, p);
-    if (res == NULL) {
-        goto done;
-    }
-    n = PQntuples(res);
-    for (int i = 0; i < n; i++) {
-        if (json_array_append_new(names, json_string(PQgetvalue(res, i, 0))) != 0) {
-            PQclear(res);
-            goto done;
-        }
-    }
+    n = (int) json_array_size(names);
     if (!stale) {
         rec->full_buckets += (unsigned long) n;
         if (n > 0) {
             snprintf(rec->full_cursor, sizeof(rec->full_cursor), "%s",
-                     PQgetvalue(res, n - 1, 0));
+                     json_string_value(json_array_get(names, (size_t) n - 1)));
         }
     }
-    PQclear(res);
-
     if (first && !stale) {
-        res = fado_rec_query(conn,
-            "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters", 0, NULL);
-        if (res == NULL || (clusters = json_array()) == NULL) {
-            if (res != NULL) {
-                PQclear(res);
-            }
+        clusters = fado_db_names(conn,
+            "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
+            0, NULL, err, sizeof(err));
+        if (clusters == NULL) {
+            fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
             goto done;
         }
-        for (int i = 0; i < PQntuples(res); i++) {
-            (void) json_array_append_new(clusters, json_string(PQgetvalue(res, i, 0)));
-        }
-        PQclear(res);
     }
     if ((n > 0 || clusters != NULL)
         && fado_batch_run(rec, conn, stale ? NULL : names, names, clusters) != 0)
@@ -838,7 +824,6 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
 
     {
         size_t  drifted = 0;
-        char    err[512];
 
         if (fado_publisher_drift(rec->pub, conn, &drifted, err, sizeof(err)) != 0) {
             fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=\"%s\"", err);
