@@ -47,7 +47,8 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_fado_srv_conf_t  *fscf = conf;
 
     ngx_int_t                          n;
-    ngx_str_t                         *value, v;
+    ngx_str_t                         *value, v, qsize, qtimeout;
+    ngx_str_t                         *qs, *qt;
     ngx_uint_t                         i;
     ngx_msec_t                         ms;
     ngx_http_upstream_server_t        *us;
@@ -80,8 +81,26 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+    qs = NULL;
+    qt = NULL;
 
     for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len > 6 && ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            qsize.data = value[i].data + 6;
+            qsize.len = value[i].len - 6;
+            qs = &qsize;
+            continue;
+        }
+
+        if (value[i].len > 8
+            && ngx_strncmp(value[i].data, "timeout=", 8) == 0)
+        {
+            qtimeout.data = value[i].data + 8;
+            qtimeout.len = value[i].len - 8;
+            qt = &qtimeout;
+            continue;
+        }
 
         if (value[i].len > 7 && ngx_strncmp(value[i].data, "policy=", 7) == 0)
         {
@@ -162,6 +181,10 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (ngx_http_fado_queue_conf(cf, uscf, fscf, qs, qt) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /*
      * nginx insists that an upstream block lists a server; the endpoints of
      * a fado upstream come from the routing table, so a placeholder stands
@@ -221,22 +244,13 @@ ngx_http_fado_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 }
 
 
+/* The request's view of its upstream: its policy and hash key. */
 static ngx_int_t
-ngx_http_fado_init_peer(ngx_http_request_t *r,
+ngx_http_fado_prepare(ngx_http_request_t *r, ngx_http_fado_ctx_t *ctx,
     ngx_http_upstream_srv_conf_t *us)
 {
     ngx_str_t                  key;
-    ngx_http_fado_ctx_t       *ctx;
     ngx_http_fado_srv_conf_t  *fscf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fado_module);
-
-    if (ctx == NULL || ctx->set == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fado: upstream \"%V\" used in a location without "
-                      "\"fado_bucket\"", &us->host);
-        return NGX_ERROR;
-    }
 
     fscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_fado_module);
 
@@ -260,6 +274,29 @@ ngx_http_fado_init_peer(ngx_http_request_t *r,
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "fado: hash key of %uz bytes -> %uD", key.len,
                        ctx->key_hash);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fado_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_fado_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fado_module);
+
+    if (ctx == NULL || ctx->set == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fado: upstream \"%V\" used in a location without "
+                      "\"fado_bucket\"", &us->host);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_fado_prepare(r, ctx, us) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     r->upstream->peer.get = ngx_http_fado_get_peer;
@@ -287,6 +324,37 @@ ngx_http_fado_balancer_available(ngx_http_fado_set_t *set,
     }
 
     return NGX_BUSY;
+}
+
+
+/*
+ * The queue's admission (ngx_http_fado_queue.c): the first try of get_peer,
+ * run in the preaccess phase, so that a request either holds its slot
+ * before proxying starts or waits for one; get_peer then hands it out.
+ */
+ngx_int_t
+ngx_http_fado_balancer_reserve(ngx_http_request_t *r, ngx_http_fado_ctx_t *ctx,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_int_t              rc;
+    ngx_peer_connection_t  pc;
+
+    if (ngx_http_fado_prepare(r, ctx, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
+    pc.log = r->connection->log;
+
+    ctx->probe = 1;
+    rc = ngx_http_fado_get_peer(&pc, ctx);
+    ctx->probe = 0;
+
+    if (rc == NGX_OK) {
+        ctx->reserved = 1;
+    }
+
+    return rc;
 }
 
 
@@ -561,9 +629,17 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
 
     pc->cached = 0;
     pc->connection = NULL;
+    any_tried = 0;
+
+    if (ctx->reserved) {
+        /* the slot taken at admission, or handed over by the queue */
+        ctx->reserved = 0;
+        m = ctx->member;
+        ctx->start_us = ngx_http_fado_now_us();
+        goto found;
+    }
 
     now = ngx_current_msec;
-    any_tried = 0;
 
     for (i = 0; i < ctx->set->n; i++) {
         any_tried |= ctx->tried[i];
@@ -605,6 +681,10 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     }
 
     if (k == -1) {
+        if (ctx->probe) {
+            return NGX_BUSY;    /* the queue's turn, not an error */
+        }
+
         ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                       "fado: no endpoint of bucket \"%V\" can take the "
                       "request (%uD endpoints, all tried, failed or "
@@ -620,6 +700,8 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     ctx->start_us = ngx_http_fado_now_us();
 
     (void) ngx_atomic_fetch_add(&m->ep->requests, 1);
+
+found:
 
     pc->sockaddr = &m->ep->sockaddr.sa;
     pc->socklen = m->ep->socklen;
@@ -672,7 +754,8 @@ ngx_http_fado_free_peer(ngx_peer_connection_t *pc, void *data,
     ep = ctx->member->ep;
     ctx->held = 0;
 
-    ngx_http_fado_unhold(ep);
+    /* the free-peer edge: a queued request may take the slot over */
+    ngx_http_fado_queue_unhold(ctx, ep, state & NGX_PEER_FAILED);
 
     if (state & NGX_PEER_FAILED) {
         (void) ngx_atomic_fetch_add(&ep->fails, 1);

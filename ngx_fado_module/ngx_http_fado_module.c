@@ -248,7 +248,7 @@ ngx_http_fado_init(ngx_conf_t *cf)
 
     *h = ngx_http_fado_handler;
 
-    return NGX_OK;
+    return ngx_http_fado_queue_postconf(cf);
 }
 
 
@@ -841,6 +841,7 @@ ngx_http_fado_no_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_fado_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                   rc;
     ngx_str_t                   bucket;
     ngx_pool_cleanup_t         *cln;
     ngx_http_fado_ctx_t        *ctx;
@@ -951,6 +952,22 @@ ngx_http_fado_handler(ngx_http_request_t *r)
         return flcf->no_route_status;
     }
 
+    ctx->tried = ngx_pcalloc(r->pool, ctx->set->n);
+    if (ctx->tried == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the saturated edge: an upstream with queue= waits for a slot */
+    rc = ngx_http_fado_queue_admit(r, ctx);
+
+    if (rc == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     if (ngx_http_fado_balancer_available(ctx->set, NULL) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fado: all %uD endpoints of bucket \"%V\" are "
@@ -958,11 +975,6 @@ ngx_http_fado_handler(ngx_http_request_t *r)
                       ctx->set->n, ngx_http_fado_log_bucket(ctx),
                       flcf->no_route_status);
         return flcf->no_route_status;
-    }
-
-    ctx->tried = ngx_pcalloc(r->pool, ctx->set->n);
-    if (ctx->tried == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DECLINED;
@@ -1001,9 +1013,12 @@ ngx_http_fado_cleanup(void *data)
 {
     ngx_http_fado_ctx_t  *ctx = data;
 
+    /* first: a queued request's place references the set */
+    ngx_http_fado_queue_cleanup(ctx);
+
     if (ctx->held) {
-        ngx_http_fado_unhold(ctx->member->ep);
         ctx->held = 0;
+        ngx_http_fado_queue_unhold(ctx, ctx->member->ep, 0);
     }
 
     if (ctx->set) {
@@ -1106,6 +1121,10 @@ ngx_http_fado_init_process(ngx_cycle_t *cycle)
         ngx_http_fado_table_slot_claim(fmcf->shm_zone->data, cycle->log);
     }
 
+    if (ngx_http_fado_queue_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_fado_sync_init_process(cycle);
 }
 
@@ -1116,6 +1135,7 @@ ngx_http_fado_exit_process(ngx_cycle_t *cycle)
     ngx_http_fado_main_conf_t  *fmcf;
 
     ngx_http_fado_sync_exit_process(cycle);
+    ngx_http_fado_queue_exit_process(cycle);
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
 

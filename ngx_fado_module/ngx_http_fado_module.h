@@ -9,6 +9,7 @@
  *   ngx_http_fado_state.c     the table on disk (fado_shm_zone state=)
  *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
+ *   ngx_http_fado_queue.c     the wait queue of a saturated upstream
  *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
  *   ngx_http_fado_status.c    fado_status (JSON) and fado_metrics
@@ -33,6 +34,10 @@ enum {
 
 
 #define NGX_HTTP_FADO_REDIS_MAX  8
+
+
+typedef struct ngx_http_fado_queue_s       ngx_http_fado_queue_t;
+typedef struct ngx_http_fado_queue_wait_s  ngx_http_fado_queue_wait_t;
 
 
 /* One server of fado_redis: a primary or one of its replicas. */
@@ -64,6 +69,8 @@ typedef struct {
     ngx_str_t                  key_epoch;
     ngx_str_t                  key_clusters;
 
+    ngx_http_fado_queue_t     *queues;       /* of this configuration */
+
     unsigned                   redis_set:1;
 } ngx_http_fado_main_conf_t;
 
@@ -75,6 +82,7 @@ typedef struct {
     ngx_uint_t                 bounded_load; /* percent, 0 = unbounded */
     ngx_uint_t                 max_fails;
     ngx_msec_t                 fail_timeout;
+    ngx_http_fado_queue_t     *queue;        /* queue=, NULL without */
     unsigned                   enabled:1;
 } ngx_http_fado_srv_conf_t;
 
@@ -101,7 +109,10 @@ typedef struct {
     ngx_uint_t                 policy;        /* the route's override */
     ngx_uint_t                 nodefault;
     ngx_uint_t                 contract;      /* of the route: 1 or 2 */
+    ngx_http_fado_queue_wait_t *wait;         /* while queued, or NULL */
     unsigned                   held:1;        /* member->ep->inflight taken */
+    unsigned                   reserved:1;    /* held before get_peer */
+    unsigned                   probe:1;       /* a reservation attempt */
     unsigned                   looked_up:1;
 } ngx_http_fado_ctx_t;
 
@@ -117,6 +128,24 @@ void ngx_http_fado_need_table(char *directive);
 char *ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_fado_balancer_available(ngx_http_fado_set_t *set,
     ngx_http_fado_srv_conf_t *uscf);
+ngx_int_t ngx_http_fado_balancer_reserve(ngx_http_request_t *r,
+    ngx_http_fado_ctx_t *ctx, ngx_http_upstream_srv_conf_t *us);
+
+/* queue: the hooks of the preaccess handler and of the free-peer path */
+char *ngx_http_fado_queue_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
+    ngx_http_fado_srv_conf_t *fscf, ngx_str_t *size, ngx_str_t *timeout);
+ngx_int_t ngx_http_fado_queue_postconf(ngx_conf_t *cf);
+ngx_int_t ngx_http_fado_queue_admit(ngx_http_request_t *r,
+    ngx_http_fado_ctx_t *ctx);
+void ngx_http_fado_queue_unhold(ngx_http_fado_ctx_t *ctx,
+    ngx_http_fado_endpoint_t *ep, ngx_uint_t failed);
+void ngx_http_fado_queue_cleanup(ngx_http_fado_ctx_t *ctx);
+ngx_int_t ngx_http_fado_queue_init_process(ngx_cycle_t *cycle);
+void ngx_http_fado_queue_exit_process(ngx_cycle_t *cycle);
+size_t ngx_http_fado_queue_text_size(ngx_http_fado_main_conf_t *fmcf);
+u_char *ngx_http_fado_queue_status(u_char *p, ngx_http_fado_main_conf_t *fmcf);
+u_char *ngx_http_fado_queue_metrics(u_char *p,
+    ngx_http_fado_main_conf_t *fmcf);
 
 /* sync */
 ngx_int_t ngx_http_fado_sync_init_process(ngx_cycle_t *cycle);

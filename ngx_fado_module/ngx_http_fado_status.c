@@ -108,7 +108,9 @@ ngx_http_fado_status_buf(ngx_http_request_t *r, ngx_http_fado_shm_t *sh)
 
     /* called under the read lock: the counts cannot change meanwhile */
     size = NGX_HTTP_FADO_HEAD_TEXT + sh->nendpoints * NGX_HTTP_FADO_EP_TEXT
-           + sh->nclusters * NGX_HTTP_FADO_CLUSTER_TEXT;
+           + sh->nclusters * NGX_HTTP_FADO_CLUSTER_TEXT
+           + ngx_http_fado_queue_text_size(
+                 ngx_http_get_module_main_conf(r, ngx_http_fado_module));
 
     return ngx_create_temp_buf(r->pool, size);
 }
@@ -223,6 +225,8 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
                     "\"bytes_per_route\":%uz,\"hash_slots\":%ui},",
                     total, used, sh->nroutes ? used / sh->nroutes : 0,
                     sh->nslots);
+
+    p = ngx_http_fado_queue_status(p, fmcf);
 
     p = ngx_sprintf(p, "\"endpoints\":[");
 
@@ -479,6 +483,8 @@ ngx_http_fado_metrics_handler(ngx_http_request_t *r)
     }
 
     ngx_rwlock_unlock(&sh->lock);
+
+    p = ngx_http_fado_queue_metrics(p, fmcf);
 
     b->last = p;
 
