@@ -126,6 +126,10 @@ static void ngx_http_fado_queue_sweep(ngx_http_fado_queue_t *q,
 static ngx_int_t ngx_http_fado_queue_grant(ngx_http_fado_queue_t *q,
     ngx_http_fado_shm_t *table, ngx_http_fado_endpoint_t *ep,
     ngx_pid_t *wake);
+static void ngx_http_fado_queue_grant_entry(ngx_http_fado_queue_t *q,
+    ngx_http_fado_queue_entry_t *best, uint32_t member);
+static void ngx_http_fado_queue_kick(ngx_http_fado_queue_t *q,
+    ngx_http_fado_shm_t *table);
 static void ngx_http_fado_queue_pass(ngx_http_fado_queue_t *q,
     ngx_http_fado_shm_t *table, ngx_http_fado_endpoint_t *ep,
     ngx_pid_t *wake);
@@ -427,8 +431,7 @@ ngx_http_fado_queue_grant(ngx_http_fado_queue_t *q, ngx_http_fado_shm_t *table,
     ngx_http_fado_endpoint_t *ep, ngx_pid_t *wake)
 {
     uint32_t                      j, member;
-    uint64_t                      now, waited;
-    ngx_uint_t                    i, h;
+    ngx_uint_t                    i;
     ngx_http_fado_member_t       *m;
     ngx_http_fado_queue_sh_t     *sh;
     ngx_http_fado_queue_entry_t  *e, *best;
@@ -476,8 +479,27 @@ ngx_http_fado_queue_grant(ngx_http_fado_queue_t *q, ngx_http_fado_shm_t *table,
         return NGX_DECLINED;
     }
 
+    ngx_http_fado_queue_grant_entry(q, best, member);
+
+    *wake = best->pid;
+
+    return NGX_OK;
+}
+
+
+/* Under the lock: e gets the slot, counted already, of its member. */
+static void
+ngx_http_fado_queue_grant_entry(ngx_http_fado_queue_t *q,
+    ngx_http_fado_queue_entry_t *best, uint32_t member)
+{
+    uint64_t                   now, waited;
+    ngx_uint_t                 h;
+    ngx_http_fado_queue_sh_t  *sh;
+
+    sh = q->sh;
+
     best->state = NGX_HTTP_FADO_QUEUE_GRANTED;
-    best->ep = ep;
+    best->ep = best->set->m[member].ep;
     best->member = member;
     (void) ngx_atomic_fetch_add(&sh->waiting, (ngx_atomic_int_t) -1);
 
@@ -497,10 +519,68 @@ ngx_http_fado_queue_grant(ngx_http_fado_queue_t *q, ngx_http_fado_shm_t *table,
     }
 
     sh->hist[h]++;
+}
 
-    *wake = best->pid;
 
-    return NGX_OK;
+/*
+ * Slots freed without the free-peer path (the in-flight counts of a dead
+ * worker, taken back when its slot is reclaimed) go to the waiters they
+ * suit, oldest first. Runs in a new worker, after its slot claim.
+ */
+static void
+ngx_http_fado_queue_kick(ngx_http_fado_queue_t *q, ngx_http_fado_shm_t *table)
+{
+    uint32_t                      j;
+    ngx_uint_t                    i;
+    ngx_atomic_uint_t             old;
+    ngx_http_fado_member_t       *m;
+    ngx_http_fado_queue_sh_t     *sh;
+    ngx_http_fado_queue_entry_t  *e, *best;
+
+    sh = q->sh;
+
+    ngx_shmtx_lock(&q->shpool->mutex);
+
+    ngx_http_fado_queue_sweep(q, table);
+
+    for ( ;; ) {
+        best = NULL;
+
+        for (i = 0; i < sh->size; i++) {
+            e = &sh->e[i];
+
+            if (e->state == NGX_HTTP_FADO_QUEUE_WAITING && e->table == table
+                && (best == NULL || e->seq < best->seq))
+            {
+                best = e;
+            }
+        }
+
+        if (best == NULL) {
+            break;
+        }
+
+        for (j = 0; j < best->set->n; j++) {
+            m = &best->set->m[j];
+            old = ngx_atomic_fetch_add(&m->ep->inflight, 1);
+
+            if (m->max_inflight == 0 || old < m->max_inflight) {
+                break;
+            }
+
+            (void) ngx_atomic_fetch_add(&m->ep->inflight,
+                                        (ngx_atomic_int_t) -1);
+        }
+
+        if (j == best->set->n) {
+            break;  /* the oldest waits on: nobody overtakes it */
+        }
+
+        ngx_http_fado_queue_grant_entry(q, best, j);
+        ngx_http_fado_queue_notify(best->pid, ngx_cycle->log);
+    }
+
+    ngx_shmtx_unlock(&q->shpool->mutex);
 }
 
 
@@ -1033,6 +1113,7 @@ ngx_http_fado_queue_init_process(ngx_cycle_t *cycle)
     ngx_socket_t                s;
     ngx_connection_t           *c;
     struct sockaddr_un          sun;
+    ngx_http_fado_queue_t      *q;
     ngx_http_fado_main_conf_t  *fmcf;
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
@@ -1082,6 +1163,11 @@ ngx_http_fado_queue_init_process(ngx_cycle_t *cycle)
 
     ngx_http_fado_queue_channel = c;
 
+    /* this worker may replace a dead one whose slots were just taken back */
+    for (q = fmcf->queues; q; q = q->next) {
+        ngx_http_fado_queue_kick(q, ngx_http_fado_queue_table());
+    }
+
     return NGX_OK;
 }
 
@@ -1120,7 +1206,11 @@ ngx_http_fado_queue_status(u_char *p, ngx_http_fado_main_conf_t *fmcf)
     ngx_http_fado_queue_t     *q;
     ngx_http_fado_queue_sh_t  *sh;
 
-    p = ngx_sprintf(p, "\"queues\":[");
+    if (fmcf->queues == NULL) {
+        return p;
+    }
+
+    p = ngx_sprintf(p, ",\"queues\":[");
 
     for (q = fmcf->queues; q; q = q->next) {
         sh = q->sh;
@@ -1141,7 +1231,7 @@ ngx_http_fado_queue_status(u_char *p, ngx_http_fado_main_conf_t *fmcf)
                         sh->wait_max_us / 1000, q->next ? "," : "");
     }
 
-    return ngx_sprintf(p, "],");
+    return ngx_sprintf(p, "]");
 }
 
 

@@ -226,8 +226,6 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
                     total, used, sh->nroutes ? used / sh->nroutes : 0,
                     sh->nslots);
 
-    p = ngx_http_fado_queue_status(p, fmcf);
-
     p = ngx_sprintf(p, "\"endpoints\":[");
 
     first = 1;
@@ -256,7 +254,9 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     ngx_rwlock_unlock(&sh->lock);
 
-    p = ngx_sprintf(p, "]}\n");
+    p = ngx_sprintf(p, "]");
+    p = ngx_http_fado_queue_status(p, fmcf);
+    p = ngx_sprintf(p, "}\n");
     b->last = p;
 
     return ngx_http_fado_send(r, b, "application/json",
