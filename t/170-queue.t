@@ -6,6 +6,9 @@
 # default route, timeouts and overflow answer the configured status with a
 # log line, and a client or a worker that goes away leaks no slot.
 #
+# Blocks' init code runs in Test::Nginx's package (openresty's), hence the
+# qualified Test::More and Time::HiRes calls there.
+#
 # The endpoints are a small forking HTTP server of this suite: it sleeps
 # X-Ms milliseconds per request and logs "port id start end" (microseconds)
 # for every request it serves, so the order and overlap of what the
@@ -223,12 +226,12 @@ my $r = Fado::Routes->new(prefix => 't170a:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1 127.0.0.1:$main::B2,us-1,us,1,1"));
 my $res = main::fire(map { { id => "r$_", bucket => 'photos', ms => 80 } } 1 .. 30);
 my @bad = grep { $res->{$_}{status} != 200 } sort keys %$res;
-is("@bad", '', 'all 30 requests answered 200 (zero lost)');
+Test::More::is("@bad", '', 'all 30 requests answered 200 (zero lost)');
 my @s = main::served();
-is(scalar(@s), 30, 'the endpoints served each request once');
-is(main::no_overlap(@s), '', 'never two requests at once on an endpoint (max_inflight=1)');
+Test::More::is(scalar(@s), 30, 'the endpoints served each request once');
+Test::More::is(main::no_overlap(@s), '', 'never two requests at once on an endpoint (max_inflight=1)');
 my %workers = map { $res->{$_}{worker} => 1 } keys %$res;
-is(scalar(keys %workers), 2, 'both workers took requests');
+Test::More::is(scalar(keys %workers), 2, 'both workers took requests');
 # back to back on one endpoint, answered by another worker: the slot freed
 # in one worker was handed to a request queued in the other
 my ($cross, %prev) = (0);
@@ -238,9 +241,9 @@ for my $x (@s) {
                 && $x->{start} - $p->{end} < 0.05;
     $prev{$x->{port}} = $x;
 }
-ok($cross > 0, "hand-offs across workers ($cross)");
+Test::More::ok($cross > 0, "hand-offs across workers ($cross)");
 my ($enq) = main::status() =~ /"enqueued":(\d+)/;
-ok($enq >= 10, "most of them waited in the queue ($enq)");
+Test::More::ok($enq >= 10, "most of them waited in the queue ($enq)");
 --- request
 GET /fado-status
 --- response_body_like eval
@@ -257,11 +260,11 @@ qr/"inflight":0,.*"inflight":0,.*"queues":\[\{"upstream":"q","size":64,"timeout_
 my $r = Fado::Routes->new(prefix => 't170b:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire(map { { id => "f$_", bucket => 'photos', ms => 150, at => $_ * 0.03 } } 0 .. 9);
-is(join(' ', map { $res->{"f$_"}{status} } 0 .. 9), join(' ', (200) x 10), 'all ten served');
+Test::More::is(join(' ', map { $res->{"f$_"}{status} } 0 .. 9), join(' ', (200) x 10), 'all ten served');
 # arrival order: when each client sent (30 ms apart, unless this machine
 # delayed a client process)
 my @arrival = sort { $res->{$a}{sent} <=> $res->{$b}{sent} } map { "f$_" } 0 .. 9;
-is(join(' ', map { $_->{id} } main::served()), "@arrival",
+Test::More::is(join(' ', map { $_->{id} } main::served()), "@arrival",
    'the endpoint served them in arrival order');
 --- request
 GET /fado-status
@@ -281,8 +284,8 @@ Fado::Routes::wait_version($r->default("- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'first', bucket => 'photos', ms => 400 },
                      { id => 'fallback', bucket => 'other', ms => 10, at => 0.1 },
                      { id => 'local', bucket => 'photos', ms => 10, at => 0.2 });
-is(join(' ', map { $res->{$_}{status} } qw(first fallback local)), '200 200 200', 'all served');
-is(join(' ', map { $_->{id} } main::served()), 'first local fallback',
+Test::More::is(join(' ', map { $res->{$_}{status} } qw(first fallback local)), '200 200 200', 'all served');
+Test::More::is(join(' ', map { $_->{id} } main::served()), 'first local fallback',
    'the later local waiter went first');
 --- request
 GET /fado-status
@@ -300,11 +303,11 @@ my $r = Fado::Routes->new(prefix => 't170d:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'long', bucket => 'photos', ms => 1500 },
                      { id => 'late', bucket => 'photos', ms => 10, at => 0.1 });
-is($res->{long}{status}, 200, 'the request in flight is served');
-is($res->{late}{status}, 503, 'the waiter gets 503 (fado_no_route_status)');
+Test::More::is($res->{long}{status}, 200, 'the request in flight is served');
+Test::More::is($res->{late}{status}, 503, 'the waiter gets 503 (fado_no_route_status)');
 my $waited = $res->{late}{t} - $res->{late}{sent};
-ok($waited > 0.25 && $waited < 1.0, "after its 300ms timeout ($waited s)");
-is(join(' ', map { $_->{id} } main::served()), 'long', 'it never reached the endpoint');
+Test::More::ok($waited > 0.25 && $waited < 1.0, "after its 300ms timeout ($waited s)");
+Test::More::is(join(' ', map { $_->{id} } main::served()), 'long', 'it never reached the endpoint');
 --- request
 GET /fado-status
 --- response_body_like: "waiting":0,"length":0,"peak":1,"enqueued":1,"dispatched":0,"timeouts":1,"overflows":0
@@ -323,9 +326,9 @@ my $res = main::fire({ id => 'a', bucket => 'photos', ms => 700 },
                      { id => 'b', bucket => 'photos', ms => 10, at => 0.1 },
                      { id => 'c', bucket => 'photos', ms => 10, at => 0.15 },
                      { id => 'd', bucket => 'photos', ms => 10, at => 0.3 });
-is(join(' ', map { $res->{$_}{status} } qw(a b c d)), '200 200 200 429', 'the third waiter overflows');
-ok($res->{d}{t} - $res->{d}{sent} < 0.3, 'and is answered at once');
-is(join(' ', map { $_->{id} } main::served()), 'a b c', 'the two queued ones are served, in order');
+Test::More::is(join(' ', map { $res->{$_}{status} } qw(a b c d)), '200 200 200 429', 'the third waiter overflows');
+Test::More::ok($res->{d}{t} - $res->{d}{sent} < 0.3, 'and is answered at once');
+Test::More::is(join(' ', map { $_->{id} } main::served()), 'a b c', 'the two queued ones are served, in order');
 --- request
 GET /fado-status
 --- response_body_like: "size":2,"timeout_ms":10000,"waiting":0,"length":0,"peak":2,"enqueued":2,"dispatched":2,"timeouts":0,"overflows":1
@@ -343,10 +346,10 @@ Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"
 my $res = main::fire({ id => 'a', bucket => 'photos', ms => 600 },
                      { id => 'gone', bucket => 'photos', ms => 10, at => 0.1, abort => 0.2 },
                      { id => 'c', bucket => 'photos', ms => 10, at => 0.2 });
-is($res->{c}{status}, 200, 'the waiter behind the one that left is served');
+Test::More::is($res->{c}{status}, 200, 'the waiter behind the one that left is served');
 my @s = main::served();
-is(join(' ', map { $_->{id} } @s), 'a c', 'the one that left never reached the endpoint');
-ok($s[1]{start} - $s[0]{end} < 0.1, 'and the next one took the slot at once');
+Test::More::is(join(' ', map { $_->{id} } @s), 'a c', 'the one that left never reached the endpoint');
+Test::More::ok($s[1]{start} - $s[0]{end} < 0.1, 'and the next one took the slot at once');
 --- request
 GET /fado-status
 --- response_body_like: "inflight":0,.*"waiting":0,"length":0,"peak":2,"enqueued":2,"dispatched":1,"timeouts":0,"overflows":0,"aborted":1,
@@ -362,26 +365,26 @@ Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1 
 my $pidfile = "$ENV{TEST_NGINX_SERVROOT}/logs/nginx.pid";
 chomp(my $master = `cat $pidfile`);
 my @w = split ' ', `pgrep -P $master`;
-is(scalar(@w), 2, 'two workers');
+Test::More::is(scalar(@w), 2, 'two workers');
 my $killer = fork // die;
-if ($killer == 0) { sleep 0.6; kill 'KILL', $w[0]; POSIX::_exit(0) }
+if ($killer == 0) { Time::HiRes::sleep(0.6); kill 'KILL', $w[0]; POSIX::_exit(0) }
 my $res = main::fire(map { { id => "k$_", bucket => 'photos', ms => 400, at => $_ * 0.02 } } 1 .. 12);
 waitpid($killer, 0);
 my @st = map { $res->{$_}{status} } sort keys %$res;
 my @bad = grep { $_ != 200 && $_ != 0 } @st;
-is("@bad", '', 'no request got an error answer: served, or cut with its worker');
+Test::More::is("@bad", '', 'no request got an error answer: served, or cut with its worker');
 my @cut = grep { $res->{$_}{status} == 0 } sort keys %$res;
-ok(@cut >= 1, "the killed worker had requests queued (@cut)");
-ok((grep { $res->{$_}{status} == 200 && $res->{$_}{t} > 0.7 } keys %$res) >= 2,
+Test::More::ok(@cut >= 1, "the killed worker had requests queued (@cut)");
+Test::More::ok((grep { $res->{$_}{status} == 200 && $res->{$_}{t} > 0.7 } keys %$res) >= 2,
    'the surviving worker served its waiters after the kill');
 # (a request cut with its worker is still running on the endpoint, which
 # never learns about it: its slot is taken back all the same)
-is(main::no_overlap(grep { $res->{$_->{id}}{status} == 200 } main::served()), '',
+Test::More::is(main::no_overlap(grep { $res->{$_->{id}}{status} == 200 } main::served()), '',
    'max_inflight held through the crash for the requests that were served');
 # the table and queue are clean: every slot is back and a request passes
 Fado::Routes::wait_body('/fado-status', {}, qr/"inflight":0,.*"inflight":0,.*"waiting":0,"length":0,/s, 10);
 my ($s) = Fado::Routes::http_get('/q/photos', 'X-Ms' => 0);
-is($s, 200, 'a new request is served at once');
+Test::More::is($s, 200, 'a new request is served at once');
 --- request
 GET /fado-status
 --- response_body_like: "inflight":0,.*"inflight":0,.*"waiting":0,"length":0,.*"reclaimed":[1-9]
@@ -415,8 +418,8 @@ my $r = Fado::Routes->new(prefix => 't170i:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'a', bucket => 'photos', ms => 400 },
                      { id => 'b', bucket => 'photos', ms => 10, at => 0.1 });
-is(join(' ', map { $res->{$_}{status} } qw(a b)), '200 503', 'the second one is refused');
-ok($res->{b}{t} - $res->{b}{sent} < 0.2, 'at once');
+Test::More::is(join(' ', map { $res->{$_}{status} } qw(a b)), '200 503', 'the second one is refused');
+Test::More::ok($res->{b}{t} - $res->{b}{sent} < 0.2, 'at once');
 --- request
 GET /fado-status
 --- response_body_unlike: "queues"
