@@ -945,7 +945,7 @@ ngx_http_fado_queue_timeout(ngx_event_t *ev)
 
     ngx_shmtx_lock(&q->shpool->mutex);
 
-    if (e->wait == w && e->pid == ngx_pid
+    if (e->wait == w && e->seq == w->seq && e->pid == ngx_pid
         && e->state == NGX_HTTP_FADO_QUEUE_GRANTED)
     {
         /* handed over just now, the wake-up is on its way: take it */
@@ -955,7 +955,7 @@ ngx_http_fado_queue_timeout(ngx_event_t *ev)
         return;
     }
 
-    if (e->wait == w && e->pid == ngx_pid) {
+    if (e->wait == w && e->seq == w->seq && e->pid == ngx_pid) {
         ngx_http_fado_queue_free_entry(q, e);
         q->sh->timeouts++;
     }
@@ -1009,7 +1009,7 @@ ngx_http_fado_queue_cleanup(ngx_http_fado_ctx_t *ctx)
 
     ngx_shmtx_lock(&q->shpool->mutex);
 
-    if (e->wait == w && e->pid == ngx_pid) {
+    if (e->wait == w && e->seq == w->seq && e->pid == ngx_pid) {
         if (e->state == NGX_HTTP_FADO_QUEUE_GRANTED) {
             ep = e->ep;
         }
@@ -1191,9 +1191,12 @@ ngx_http_fado_queue_text_size(ngx_http_fado_main_conf_t *fmcf)
     size = sizeof("\"queues\":[],");
 
     for (q = fmcf->queues; q; q = q->next) {
-        /* JSON, and the metrics' families with their histogram */
-        size += 2 * q->upstream.len * (12 + NGX_HTTP_FADO_QUEUE_NHIST)
-                + 1024 + 64 * NGX_HTTP_FADO_QUEUE_NHIST;
+        /*
+         * The larger of the JSON object and the metrics (9 families, the
+         * histogram's buckets): a line each, with the upstream's name and a
+         * number of up to 20 digits.
+         */
+        size += (16 + NGX_HTTP_FADO_QUEUE_NHIST) * (q->upstream.len + 128);
     }
 
     return size;
