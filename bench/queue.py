@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Queueing at the gateway against answering at once, under overload.
 
-  bench/queue.py [--quick] [--loads 1.0,1.5] [--seconds 8] [--rounds 3]
+  bench/queue.py [--quick] [--loads 0.7,1.0,1.5] [--seconds 8] [--rounds 3]
 
 Four endpoints of max_inflight=1 (one "core" each) that take SERVICE_MS per
 request sit behind one gateway of two workers. An open-loop client sends
@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gateway as gw  # noqa: E402  (servers, Redis client, CSV output)
 
-SERVICE_MS = 20
+SERVICE_MS = 50
 ENDPOINTS = 4
 P_QUEUE = gw.BASE + 40
 P_REJECT = gw.BASE + 41
@@ -144,7 +144,7 @@ def measure(variant, port, load, seconds):
 def main():
     quick = "--quick" in sys.argv
     args = dict(zip(sys.argv[1::1], sys.argv[2::1]))
-    loads = [float(x) for x in args.get("--loads", "1.0,1.5").split(",")]
+    loads = [float(x) for x in args.get("--loads", "0.7,1.0,1.5").split(",")]
     seconds = float(args.get("--seconds", 3 if quick else 8))
     rounds = int(args.get("--rounds", 1 if quick else 3))
 
