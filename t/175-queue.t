@@ -24,7 +24,7 @@ use Time::HiRes qw(time sleep);
 
 Fado::Routes::export_backends(3);
 
-Fado::Routes->new(prefix => "t170$_:") for 'a' .. 'j';
+Fado::Routes->new(prefix => "t175$_:") for 'a' .. 'j';
 
 our $Dir = tempdir(CLEANUP => 1);
 our $Log = "$Dir/backend.log";
@@ -40,7 +40,7 @@ for my $i (1 .. 2) {    # (B3 is nginx's)
                                     Listen => 128, ReuseAddr => 1) and last;
         sleep 0.1;
     }
-    die "t/170: cannot listen on $port: $!\n" unless $ls;
+    die "t/175: cannot listen on $port: $!\n" unless $ls;
     my $pid = fork // die "fork: $!\n";
     if ($pid == 0) {
         $SIG{CHLD} = 'IGNORE';
@@ -174,7 +174,7 @@ _EOC_
 # the connections of fire() over both workers.
 sub http_config {
     my ($prefix, $upstream) = @_;
-    return "    fado_shm_zone fado_t170 1m;\n"
+    return "    fado_shm_zone fado_t175 1m;\n"
          . '    fado_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT '
          . 'password=$TEST_NGINX_REDIS_PASSWORD prefix=' . $prefix . ";\n"
          . "    upstream q { $upstream }\n"
@@ -199,7 +199,7 @@ __DATA__
 
 === TEST 1: queue= and timeout= are checked by nginx -t
 --- http_config
-    fado_shm_zone fado_t170 1m;
+    fado_shm_zone fado_t175 1m;
     upstream q { fado queue=0; }
 --- config
 --- must_die
@@ -210,7 +210,7 @@ invalid parameter "queue=0": a number of requests from 1 to 65536
 
 === TEST 2: timeout= without queue= is refused
 --- http_config
-    fado_shm_zone fado_t170 1m;
+    fado_shm_zone fado_t175 1m;
     upstream q { fado timeout=5s; }
 --- config
 --- must_die
@@ -220,9 +220,9 @@ invalid parameter "queue=0": a number of requests from 1 to 65536
 
 
 === TEST 3: a saturating load on two endpoints of max_inflight=1 loses nothing, and slots freed in one worker serve requests queued in the other
---- http_config eval: main::http_config('t170a:', 'fado policy=lc queue=64 timeout=15s;')
+--- http_config eval: main::http_config('t175a:', 'fado policy=lc queue=64 timeout=15s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170a:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175a:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1 127.0.0.1:$main::B2,us-1,us,1,1"));
 my $res = main::fire(map { { id => "r$_", bucket => 'photos', ms => 80 } } 1 .. 30);
 my @bad = grep { $res->{$_}{status} != 200 } sort keys %$res;
@@ -255,9 +255,9 @@ qr/"inflight":0,.*"inflight":0,.*"queues":\[\{"upstream":"q","size":64,"timeout_
 
 
 === TEST 4: FIFO within a bucket, across both workers
---- http_config eval: main::http_config('t170b:', 'fado queue=16 timeout=15s;')
+--- http_config eval: main::http_config('t175b:', 'fado queue=16 timeout=15s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170b:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175b:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire(map { { id => "f$_", bucket => 'photos', ms => 150, at => $_ * 0.03 } } 0 .. 9);
 Test::More::is(join(' ', map { $res->{"f$_"}{status} } 0 .. 9), join(' ', (200) x 10), 'all ten served');
@@ -276,9 +276,9 @@ GET /fado-status
 
 
 === TEST 5: a freed slot goes to a waiter of its own bucket's route before one on the default route
---- http_config eval: main::http_config('t170c:', 'fado queue=16 timeout=15s;')
+--- http_config eval: main::http_config('t175c:', 'fado queue=16 timeout=15s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170c:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175c:', keep => 1);
 $r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1");
 Fado::Routes::wait_version($r->default("- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'first', bucket => 'photos', ms => 400 },
@@ -297,9 +297,9 @@ GET /fado-status
 
 
 === TEST 6: a waiter is answered the configured status when its timeout passes, with a line naming the bucket
---- http_config eval: main::http_config('t170d:', 'fado queue=16 timeout=300ms;')
+--- http_config eval: main::http_config('t175d:', 'fado queue=16 timeout=300ms;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170d:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175d:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'long', bucket => 'photos', ms => 1500 },
                      { id => 'late', bucket => 'photos', ms => 10, at => 0.1 });
@@ -318,9 +318,9 @@ qr/fado: bucket "photos" waited \d+ms in the queue of upstream "q" and no endpoi
 
 
 === TEST 7: a full queue answers the configured status at once, naming the bucket
---- http_config eval: main::http_config('t170e:', 'fado queue=2 timeout=10s;') . "    fado_no_route_status 429;\n"
+--- http_config eval: main::http_config('t175e:', 'fado queue=2 timeout=10s;') . "    fado_no_route_status 429;\n"
 --- init
-my $r = Fado::Routes->new(prefix => 't170e:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175e:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'a', bucket => 'photos', ms => 700 },
                      { id => 'b', bucket => 'photos', ms => 10, at => 0.1 },
@@ -339,9 +339,9 @@ fado: queue of upstream "q" is full (2 waiting), bucket "photos" answered 429
 
 
 === TEST 8: a client that goes away while queued leaves the queue and leaks no slot
---- http_config eval: main::http_config('t170f:', 'fado queue=8 timeout=10s;')
+--- http_config eval: main::http_config('t175f:', 'fado queue=8 timeout=10s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170f:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175f:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'a', bucket => 'photos', ms => 600 },
                      { id => 'gone', bucket => 'photos', ms => 10, at => 0.1, abort => 0.2 },
@@ -358,9 +358,9 @@ GET /fado-status
 
 
 === TEST 9: a worker killed with requests queued leaks no place and no slot
---- http_config eval: main::http_config('t170g:', 'fado queue=32 timeout=10s;')
+--- http_config eval: main::http_config('t175g:', 'fado queue=32 timeout=10s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170g:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175g:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1 127.0.0.1:$main::B2,us-1,us,1,1"));
 my $pidfile = "$ENV{TEST_NGINX_SERVROOT}/logs/nginx.pid";
 chomp(my $master = `cat $pidfile`);
@@ -395,9 +395,9 @@ qr/fado: worker \d+ is gone with a request queued on upstream "q", its place is 
 
 
 === TEST 10: status and metrics show the queue's length and wait times
---- http_config eval: main::http_config('t170h:', 'fado queue=8 timeout=10s;')
+--- http_config eval: main::http_config('t175h:', 'fado queue=8 timeout=10s;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170h:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175h:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 main::fire({ id => 'a', bucket => 'photos', ms => 200 },
            { id => 'b', bucket => 'photos', ms => 10, at => 0.05 });
@@ -412,9 +412,9 @@ qr/^# TYPE fado_queue_length gauge\nfado_queue_length\{upstream="q"\} 0\n.*^fado
 
 
 === TEST 11: without queue= a saturated upstream still answers at once
---- http_config eval: main::http_config('t170i:', 'fado;')
+--- http_config eval: main::http_config('t175i:', 'fado;')
 --- init
-my $r = Fado::Routes->new(prefix => 't170i:', keep => 1);
+my $r = Fado::Routes->new(prefix => 't175i:', keep => 1);
 Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$main::B1,eu-1,eu,1,1"));
 my $res = main::fire({ id => 'a', bucket => 'photos', ms => 400 },
                      { id => 'b', bucket => 'photos', ms => 10, at => 0.1 });
