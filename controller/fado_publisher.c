@@ -409,17 +409,16 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
     " WHERE body IS DISTINCT FROM published"
 
-/* Cluster records: zone, up or down, endpoints in byte order. */
+/* Cluster records: zone, up or down, endpoints in byte order of their
+ * address (fado_cluster_endpoints, sql/006_endpoint_names.sql: one per
+ * address a name resolves to, with its scheme, name and prefix). */
 #define FADO_CLUSTERS_SQL \
     "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
     " SELECT name, body FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN c.name IS NULL THEN NULL" \
     "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
-    "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.weight || ','" \
-    "                                            || e.max_inflight, ' '" \
-    "                                            ORDER BY e.address COLLATE \"C\")" \
-    "                     FROM endpoints e WHERE e.cluster = c.name), '')" \
+    "      || COALESCE(' ' || fado_cluster_endpoints(c.name), '')" \
     "    END AS body," \
     "    p.body AS published" \
     "   FROM names n" \

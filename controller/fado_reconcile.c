@@ -6,6 +6,7 @@
 #include "fado_reconcile.h"
 #include "fado_log.h"
 #include "fado_placement.h"
+#include "fado_resolve.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -182,11 +183,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
     const char *gp[1] = { grace };
 
     res = fado_rec_query(conn,
-        "SELECT c.name, c.storage_endpoint, c.healthy,"
-        "       array_to_string(array_agg(e.address ORDER BY e.address)"
-        "                       FILTER (WHERE e.address IS NOT NULL), ' ')"
-        "  FROM clusters c LEFT JOIN endpoints e ON e.cluster = c.name"
-        " GROUP BY c.name, c.storage_endpoint, c.healthy ORDER BY c.name",
+        "SELECT c.name, c.storage_endpoint, c.healthy FROM clusters c ORDER BY c.name",
         0, NULL);
     if (res == NULL) {
         return;
@@ -195,24 +192,17 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         const char  *name = PQgetvalue(res, i, 0);
         const char  *storage = PQgetvalue(res, i, 1);
         int          was = PQgetvalue(res, i, 2)[0] == 't';
-        char         eps[4096], url[600], *save = NULL, *tok;
-        int          up = 1, any_ep = 0, ep_up = 0, *fails;
+        char         url[600];
+        int          up = 1, ep_up, *fails;
         const char  *p[1] = { name };
 
         if (storage[0]) {
             snprintf(url, sizeof(url), "%s/minio/health/live", storage);
             up = fado_probe(url, 1);
         }
-        snprintf(eps, sizeof(eps), "%s", PQgetvalue(res, i, 3));
-        for (tok = strtok_r(eps, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-            any_ep = 1;
-            snprintf(url, sizeof(url), "http://%s%s", tok, rec->conf.health_path);
-            if (fado_probe(url, 0)) {
-                ep_up = 1;
-                break;
-            }
-        }
-        up = up && (!any_ep || ep_up);
+        /* by scheme, name and prefix (-1: no endpoint published) */
+        ep_up = fado_resolve_probe_cluster(conn, name, rec->conf.health_path);
+        up = up && ep_up != 0;
         fails = fado_health_counter(rec, name);
         if (fails == NULL) {
             continue;
