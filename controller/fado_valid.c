@@ -367,6 +367,13 @@ fado_valid_endpoint(const char *s, fado_endpoint_t *ep)
     }
 
     /* host */
+    {
+        size_t  auth = strcspn(p, "/?#");
+
+        if (memchr(p, '@', auth) != NULL) {
+            return "host: credentials in the URL are not supported";
+        }
+    }
     if (*p == '[') {
         hs = p + 1;
         he = strchr(hs, ']');
@@ -385,10 +392,7 @@ fado_valid_endpoint(const char *s, fado_endpoint_t *ep)
         p = he + 1;
     } else {
         hs = p;
-        p += strcspn(p, ":/?#@");
-        if (*p == '@') {
-            return "host: credentials in the URL are not supported";
-        }
+        p += strcspn(p, ":/?#");
         he = p;
         hl = (size_t) (he - hs);
         if (hl == 0) {

@@ -70,3 +70,12 @@ $(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS)
 
 # make test builds every bench target, so none can rot unnoticed.
 BENCH_TARGETS += $(BUILD)/bench/placement $(BUILD)/bench/publish
+
+# Function endpoint forms (controller/fado_valid.c, fado_valid_endpoint).
+UNIT_TESTS += $(BUILD)/unit/test_fado_endpoint
+
+$(BUILD)/unit/test_fado_endpoint: t/unit/test_fado_endpoint.c t/unit/tap.h controller/fado_valid.c \
+        controller/fado_valid.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Icontroller -It/unit -o $@ t/unit/test_fado_endpoint.c \
+	    controller/fado_valid.c $(LDFLAGS_COMMON)
