@@ -872,7 +872,10 @@ static const fado_resource_t  fado_buckets = {
     "      'address', split_part(e.ep, ',', 1), 'cluster', c.cluster," \
     "      'zone', split_part(c.body, ' ', 1)," \
     "      'weight', split_part(e.ep, ',', 2)::int," \
-    "      'max_inflight', split_part(e.ep, ',', 3)::int)" \
+    "      'max_inflight', split_part(e.ep, ',', 3)::int," \
+    "      'scheme', coalesce(nullif(split_part(e.ep, ',', 4), ''), 'http')," \
+    "      'host', nullif(nullif(split_part(e.ep, ',', 5), ''), '-')," \
+    "      'prefix', nullif(nullif(split_part(e.ep, ',', 6), ''), '-'))" \
     "      ORDER BY c.cluster COLLATE \"C\", e.n)" \
     "    FROM published_clusters c," \
     "         unnest((string_to_array(c.body, ' '))[3:]) WITH ORDINALITY AS e (ep, n)" \
