@@ -69,6 +69,7 @@ ngx_http_fado_origin_apply(ngx_http_fado_ctx_t *ctx,
         }
 
         u->ssl = 1;
+        ngx_str_set(&u->schema, "https://");
 
         /* the name for SNI and proxy_ssl_verify, unless proxy_ssl_name */
         if (m->origin.host.len) {
@@ -86,6 +87,7 @@ ngx_http_fado_origin_apply(ngx_http_fado_ctx_t *ctx,
 
     } else {
         u->ssl = 0;
+        ngx_str_set(&u->schema, "http://");
     }
 
 #else
@@ -145,12 +147,14 @@ ngx_http_fado_origin_head(ngx_http_fado_ctx_t *ctx, ngx_peer_connection_t *pc,
         }
 
         ctx->origin_head = u->request_bufs->buf;
+        ctx->origin_uri = u->uri;
     }
 
     orig = ctx->origin_head;
 
     if (m->origin.prefix.len == 0 && m->origin.host.len == 0) {
         u->request_bufs->buf = orig;
+        u->uri = ctx->origin_uri;
         return NGX_OK;
     }
 
@@ -240,6 +244,12 @@ ngx_http_fado_origin_head(ngx_http_fado_ctx_t *ctx, ngx_peer_connection_t *pc,
     b->pos = b->start;
     b->last = p;
     b->end = p;
+
+    /* what nginx logs as the upstream URI ("upstream: ...") */
+    if (ctx->origin_uri.len) {
+        u->uri.data = b->start + (sp + 1 - start);
+        u->uri.len = m->origin.prefix.len + ctx->origin_uri.len;
+    }
 
     u->request_bufs->buf = b;
 

@@ -31,7 +31,7 @@ use Fado::Controller;
 
 my $base = $ENV{FADO_BASE_PORT};
 my $dir = tempdir(CLEANUP => 1);
-my ($dns_port, $svc_port, $tls_port, $pfx_port, $gw) = map { $base + $_ } 271 .. 275;
+my ($dns_port, $svc_port, $tls_port, $pfx_port, $gw, $dead_port) = map { $base + $_ } 271 .. 276;
 my @children;
 
 # ---------------------------------------------------------------- a DNS server
@@ -166,7 +166,9 @@ my %fn = (
     'dns-1' => [{ address => "http://svc.fado.test:$svc_port" },
                 { address => "http://nowhere.fado.test:$svc_port" }],
     'tls-1' => [{ address => "https://tls.fado.test:$tls_port", weight => 2, max_inflight => 8 }],
-    'pfx-1' => [{ url => "http://localhost:$pfx_port/api/v1/" }],
+    # the second one refuses connections: its requests are retried on the first
+    'pfx-1' => [{ url => "http://localhost:$pfx_port/api/v1/" },
+                { url => "http://localhost:$dead_port/dead" }],
 );
 my @names = ('dns-1', 'tls-1', 'pfx-1');
 my $platform = {
@@ -200,7 +202,7 @@ like(wait_record('dns-1', qr/svc/), qr/^C2 \d+ z1 up 127\.0\.0\.1:$svc_port,1,0,
 like(wait_record('tls-1', qr/tls/), qr/^C2 \d+ z2 up 127\.0\.0\.1:$tls_port,2,8,https,tls\.fado\.test,-$/,
      'an https endpoint carries its scheme and name, with its weight and max_inflight');
 like(wait_record('pfx-1', qr/localhost/),
-     qr/^C2 \d+ z3 up 127\.0\.0\.1:$pfx_port,1,0,http,localhost,\/api\/v1$/,
+     qr/^C2 \d+ z3 up 127\.0\.0\.1:$pfx_port,1,0,http,localhost,\/api\/v1 127\.0\.0\.1:$dead_port,1,0,http,localhost,\/dead$/,
      '"localhost" resolves by the system resolver; the path prefix is published without its trailing "/"');
 
 (undef, $j) = $c->api(GET => '/v1/clusters/dns-1');
@@ -216,8 +218,9 @@ my $nowhere = $f{"http://nowhere.fado.test:$svc_port"};
 is_deeply($nowhere->{published}, [], 'a name that never resolved publishes no endpoint');
 like($nowhere->{reason}, qr/never resolved \(.+\)/, 'and the API says why, with the lookup error');
 (undef, $j) = $c->api(GET => '/v1/clusters/pfx-1');
-is($j->{functions}[0]{address}, "http://localhost:$pfx_port/api/v1/", 'a "url" is stored as written');
-is($j->{functions}[0]{path}, '/api/v1', 'its prefix is the path without trailing "/"');
+($f{pfx}) = grep { $_->{port} == $pfx_port } @{ $j->{functions} };
+is($f{pfx}{address}, "http://localhost:$pfx_port/api/v1/", 'a "url" is stored as written');
+is($f{pfx}{path}, '/api/v1', 'its prefix is the path without trailing "/"');
 
 # ---------------------------------------------------------------- nginx
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tls.fado.test"
@@ -249,6 +252,20 @@ http {
             proxy_next_upstream error timeout;
             # https:// gives the location its TLS context; http endpoints
             # are still sent plain. Endpoints' names are verified.
+            proxy_pass https://functions;
+            proxy_ssl_server_name on;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate $dir/cert.pem;
+        }
+        # no TLS context here: an https endpoint cannot be reached
+        location /plain/ {
+            fado_bucket \$http_x_fado_bucket;
+            proxy_pass http://functions;
+        }
+        # the default route: every cluster's endpoints, mixed
+        location /any/ {
+            fado_unknown_bucket default;
+            fado_bucket \$http_x_fado_bucket;
             proxy_pass https://functions;
             proxy_ssl_server_name on;
             proxy_ssl_verify on;
@@ -299,6 +316,41 @@ is(wait_invoke($bucket{'pfx-1'}, qr/^pfx /), "pfx /api/v1/function/wc?x=1 host=l
    'path prefix: prepended to the request URI, Host is the name');
 is(wait_invoke($bucket{'dns-1'}, qr/^v4 /), "v4 /function/wc?x=1 host=svc.fado.test:$svc_port",
    'a name from the DNS server, plain http through the same location');
+
+# A retry after the prefixed endpoint that refuses connections gets the
+# head the proxy made, prefixed for the endpoint it goes to, not twice.
+{
+    my %bodies;
+    $bodies{ invoke($bucket{'pfx-1'}) }++ for 1 .. 10;
+    is_deeply(\%bodies, { "pfx /api/v1/function/wc?x=1 host=localhost:$pfx_port" => 10 },
+              'a retry rebuilds the head for the endpoint it goes to');
+    like(`cat $dir/logs/error.log`, qr/connect\(\) failed .*upstream: "http:\/\/127\.0\.0\.1:$dead_port\/dead\/function\/wc/,
+         'after the prefixed endpoint that is down was tried with its own prefix');
+}
+
+# One location, endpoints of every kind: each request gets its endpoint's.
+{
+    my %kinds;
+    for (1 .. 30) {
+        my $r = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$gw/any/f");
+        my $b = $r->{content} // '';
+        $kinds{ $b eq "tls /any/f host=tls.fado.test:$tls_port sni=tls.fado.test\n" ? 'tls'
+              : $b eq "pfx /api/v1/any/f host=localhost:$pfx_port\n" ? 'pfx'
+              : $b eq "v4 /any/f host=svc.fado.test:$svc_port\n" ? 'v4'
+              : "bad: $r->{status} $b" }++;
+    }
+    is_deeply([sort keys %kinds], [qw(pfx tls v4)],
+              'the default route mixes https, prefixed and plain endpoints, each sent its own way')
+        or diag explain \%kinds;
+}
+
+{
+    my $r = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$gw/plain/x",
+        { headers => { 'X-Fado-Bucket' => $bucket{'tls-1'} } });
+    is($r->{status}, 500, 'an https endpoint from a location without TLS context: 500');
+    like(`cat $dir/logs/error.log`, qr/is https but this location has no TLS context: use "proxy_pass https:/,
+         'and the error log says what the location needs');
+}
 
 # Sends requests to $bucket until $done->($body) or $timeout; returns the
 # bodies seen (tag => count), the failures and the time $done held.
