@@ -32,6 +32,7 @@
 #define FADO_RESOLVE_BATCH     64      /* names looked up per round */
 #define FADO_RESOLVE_TICK_MS   1000    /* how often due names are looked for */
 #define FADO_RESOLVE_MAX_ADDRS 32      /* addresses kept per name */
+#define FADO_RESOLVE_TEXT      (FADO_RESOLVE_MAX_ADDRS * (INET6_ADDRSTRLEN + 1) + 8)
 
 struct fado_resolver_s {
     fado_db_t              *db;
@@ -151,15 +152,17 @@ fado_resolve_setup(const fado_resolve_config_t *conf)
     const char  *p = conf->servers;
     int          n = 0;
 
+    /* Without servers of our own the state stays glibc's: it then reloads
+     * resolv.conf when the file changes (a state changed here it would not). */
+    if (*p == '\0') {
+        return;
+    }
     if (res_init() != 0) {
-        fado_log(FADO_LOG_WARN, "msg=\"res_init failed: using the resolver as it is\"");
+        fado_log(FADO_LOG_WARN, "msg=\"res_init failed: FADO_RESOLVER not applied\"");
         return;
     }
     _res.retrans = conf->timeout_s;
     _res.retry = 2;
-    if (*p == '\0') {
-        return;
-    }
     while (*p && n < MAXNS) {
         size_t  len = strcspn(p, ",");
 
@@ -278,7 +281,8 @@ fado_resolve_sweep(fado_resolver_t *r, PGconn *conn)
 
 /* Takes the due names (at most a batch), in out[]; returns how many. */
 static int
-fado_resolve_due(PGconn *conn, char (*out)[FADO_EP_HOST_MAX + 1], char (*was)[1024], int cap)
+fado_resolve_due(PGconn *conn, char (*out)[FADO_EP_HOST_MAX + 1],
+    char (*was)[FADO_RESOLVE_TEXT], int cap)
 {
     char         lim[16];
     const char  *p[1] = { lim };
@@ -356,8 +360,8 @@ static void
 fado_resolve_round(fado_resolver_t *r)
 {
     static char  hosts[FADO_RESOLVE_BATCH][FADO_EP_HOST_MAX + 1];
-    static char  was[FADO_RESOLVE_BATCH][1024];
-    static char  addrs[FADO_RESOLVE_BATCH][1024];
+    static char  was[FADO_RESOLVE_BATCH][FADO_RESOLVE_TEXT];
+    static char  addrs[FADO_RESOLVE_BATCH][FADO_RESOLVE_TEXT];
     static char  errs[FADO_RESOLVE_BATCH][256];
     PGconn      *conn;
     int          n;

@@ -26,7 +26,8 @@ typedef struct fado_resolver_s  fado_resolver_t;
 
 typedef struct {
     int   interval_s;         /* FADO_RESOLVE_INTERVAL, default 30 */
-    int   timeout_s;          /* FADO_RESOLVE_TIMEOUT: per DNS try, default 2 */
+    int   timeout_s;          /* FADO_RESOLVE_TIMEOUT: per DNS try with
+                                 FADO_RESOLVER, default 2 */
     /* FADO_RESOLVER: "ip[:port],..." (IPv4, at most 3): the DNS servers
      * asked instead of resolv.conf's, whose search domains still apply.
      * Empty: the system's resolver as it is configured (getaddrinfo). */

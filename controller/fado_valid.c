@@ -441,8 +441,9 @@ fado_valid_endpoint(const char *s, fado_endpoint_t *ep)
     } else if (!url) {
         return "port is required (IPv4:port or [IPv6]:port)";
     } else if (*p != '\0' && *p != '/') {
-        return *p == '?' || *p == '#' ? "path must not have a query or a fragment"
-                                      : "host is followed by something other than ':port' or a path";
+        return *p == '?' || *p == '#'
+               ? "path must not have a query or a fragment"
+               : "host is followed by something other than ':port' or a path";
     } else {
         ep->port = ep->https ? 443 : 80;
     }

@@ -31,7 +31,7 @@ use Fado::Controller;
 
 my $base = $ENV{FADO_BASE_PORT};
 my $dir = tempdir(CLEANUP => 1);
-my ($dns_port, $svc_port, $tls_port, $pfx_port, $gw, $dead_port) = map { $base + $_ } 271 .. 276;
+my ($dns_port, $svc_port, $tls_port, $pfx_port, $gw, $dead_port) = map { $base + $_ } 91 .. 96;
 my @children;
 
 # ---------------------------------------------------------------- a DNS server
@@ -135,7 +135,7 @@ my $v4 = echo_server('127.0.0.1', $svc_port, 'v4');
 my $v6 = echo_server('::1', $svc_port, 'v6');
 my $pfx = echo_server('127.0.0.1', $pfx_port, 'pfx');
 
-my $c = Fado::Controller->new(port_offset => 270, tag => "t270_$$", env => {
+my $c = Fado::Controller->new(port_offset => 90, tag => "t270_$$", env => {
     FADO_RESOLVER => "127.0.0.1:$dns_port", FADO_RESOLVE_INTERVAL => 1, FADO_RESOLVE_TIMEOUT => 1 });
 my $P = $c->prefix;
 
