@@ -16,7 +16,7 @@ CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLE
                    $(BUILD)/controller/fado_sql.o
 CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
 CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
-CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(shell pkg-config --cflags $(CONTROLLER_PKGS))
+CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
 CONTROLLER_LIBS = $(shell pkg-config --libs $(CONTROLLER_PKGS)) -pthread
 CONTROLLER_BIN := $(BUILD)/fado-controller
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -39,7 +39,7 @@ $(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_H
 	@mkdir -p $(dir $@)
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
-$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_OBJS)
+$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_LIB)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
 
 UNIT_TESTS += $(BUILD)/unit/test_placement

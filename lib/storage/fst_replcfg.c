@@ -1,5 +1,5 @@
-#include "storage_replcfg.h"
-#include "storage_buf.h"
+#include "fst_replcfg.h"
+#include "fst_buf.h"
 
 #include <expat.h>
 #include <stdint.h>
@@ -243,11 +243,11 @@ fado_replcfg_parse(const char *doc, fado_replcfg_rule_t *rules, int max,
 }
 
 static void
-fado_replcfg_write_rule(fado_storage_buf_t *b, const fado_storage_rule_t *r)
+fado_replcfg_write_rule(fst_buf_t *b, const fst_replcfg_rule_t *r)
 {
-    fado_storage_buf_puts(b, "<Rule><ID>");
-    fado_storage_buf_xml_escape(b, r->id);
-    fado_storage_buf_printf(b, "</ID><Status>Enabled</Status>"
+    fst_buf_puts(b, "<Rule><ID>");
+    fst_buf_xml_escape(b, r->id);
+    fst_buf_printf(b, "</ID><Status>Enabled</Status>"
         "<Priority>%d</Priority>"
         "<DeleteMarkerReplication><Status>Enabled</Status>"
         "</DeleteMarkerReplication>"
@@ -256,23 +256,23 @@ fado_replcfg_write_rule(fado_storage_buf_t *b, const fado_storage_rule_t *r)
         "<ExistingObjectReplication><Status>Enabled</Status>"
         "</ExistingObjectReplication>"
         "<Destination><Bucket>", r->priority);
-    fado_storage_buf_xml_escape(b, r->arn);
-    fado_storage_buf_puts(b, "</Bucket></Destination></Rule>");
+    fst_buf_xml_escape(b, r->arn);
+    fst_buf_puts(b, "</Bucket></Destination></Rule>");
 }
 
 static void
-fado_replcfg_open(fado_storage_buf_t *b, const char *role)
+fado_replcfg_open(fst_buf_t *b, const char *role)
 {
-    fado_storage_buf_puts(b, "<ReplicationConfiguration xmlns=\"http://s3."
+    fst_buf_puts(b, "<ReplicationConfiguration xmlns=\"http://s3."
                           "amazonaws.com/doc/2006-03-01/\">");
     if (role[0]) {
         /* role is raw (already escaped) text from the source document */
-        fado_storage_buf_printf(b, "<Role>%s</Role>", role);
+        fst_buf_printf(b, "<Role>%s</Role>", role);
     }
 }
 
 static int
-fado_replcfg_same(const fado_replcfg_rule_t *r, const fado_storage_rule_t *w)
+fado_replcfg_same(const fado_replcfg_rule_t *r, const fst_replcfg_rule_t *w)
 {
     return strcmp(r->id, w->id) == 0 && strcmp(r->arn, w->arn) == 0
            && r->priority == w->priority && strcmp(r->status, "Enabled") == 0
@@ -281,12 +281,12 @@ fado_replcfg_same(const fado_replcfg_rule_t *r, const fado_storage_rule_t *w)
 }
 
 int
-fado_storage_replcfg_merge(const char *existing,
-    const fado_storage_rule_t *rule, char **out, int *changed,
+fst_replcfg_merge(const char *existing,
+    const fst_replcfg_rule_t *rule, char **out, int *changed,
     char *err, size_t err_len)
 {
     fado_replcfg_rule_t  *rules;
-    fado_storage_buf_t    b;
+    fst_buf_t             b;
     char                  role[512];
     int                   n, i, same = 0;
 
@@ -310,7 +310,7 @@ fado_storage_replcfg_merge(const char *existing,
         free(rules);
         return -1;
     }
-    fado_storage_buf_init(&b);
+    fst_buf_init(&b);
     fado_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
         if (strcmp(rules[i].id, rule->id) == 0
@@ -323,16 +323,16 @@ fado_storage_replcfg_merge(const char *existing,
             snprintf(err, err_len, "replication rule \"%s\": priority %d is "
                      "already used by rule \"%s\"", rule->id, rule->priority,
                      rules[i].id);
-            fado_storage_buf_free(&b);
+            fst_buf_free(&b);
             free(rules);
             return -1;
         }
-        fado_storage_buf_append(&b, rules[i].raw, rules[i].raw_len);
+        fst_buf_append(&b, rules[i].raw, rules[i].raw_len);
     }
     fado_replcfg_write_rule(&b, rule);
-    fado_storage_buf_puts(&b, "</ReplicationConfiguration>");
+    fst_buf_puts(&b, "</ReplicationConfiguration>");
     free(rules);
-    *out = fado_storage_buf_steal(&b);
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
@@ -346,7 +346,7 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
     fado_replcfg_rule_t  *rules;
-    fado_storage_buf_t    b;
+    fst_buf_t             b;
     char                  role[512];
     int                   n, i, kept = 0;
 
@@ -363,7 +363,7 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
         free(rules);
         return -1;
     }
-    fado_storage_buf_init(&b);
+    fst_buf_init(&b);
     fado_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
         if ((arn != NULL && strcmp(rules[i].arn, arn) == 0)
@@ -372,16 +372,16 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
             *changed = 1;
             continue;
         }
-        fado_storage_buf_append(&b, rules[i].raw, rules[i].raw_len);
+        fst_buf_append(&b, rules[i].raw, rules[i].raw_len);
         kept++;
     }
-    fado_storage_buf_puts(&b, "</ReplicationConfiguration>");
+    fst_buf_puts(&b, "</ReplicationConfiguration>");
     free(rules);
     if (kept == 0) {
-        fado_storage_buf_free(&b);
+        fst_buf_free(&b);
         return 0;
     }
-    *out = fado_storage_buf_steal(&b);
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
@@ -390,21 +390,21 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
 }
 
 int
-fado_storage_replcfg_remove(const char *existing, const char *arn,
+fst_replcfg_remove(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len)
 {
     return fado_replcfg_remove_rules(existing, arn, NULL, out, changed, err, err_len);
 }
 
 int
-fado_storage_replcfg_remove_id(const char *existing, const char *id,
+fst_replcfg_remove_id(const char *existing, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
     return fado_replcfg_remove_rules(existing, NULL, id, out, changed, err, err_len);
 }
 
 int
-fado_storage_replcfg_has(const char *existing, const char *arn)
+fst_replcfg_has(const char *existing, const char *arn)
 {
     fado_replcfg_rule_t  *rules;
     char                  role[512], err[128];
@@ -428,8 +428,8 @@ fado_storage_replcfg_has(const char *existing, const char *arn)
 }
 
 int
-fado_storage_replcfg_list(const char *existing,
-    fado_storage_rule_info_t *out, int max, char *err, size_t err_len)
+fst_replcfg_list(const char *existing,
+    fst_replcfg_rule_info_t *out, int max, char *err, size_t err_len)
 {
     fado_replcfg_rule_t  *rules;
     char                  role[512];
@@ -454,7 +454,7 @@ fado_storage_replcfg_list(const char *existing,
 
 /* Whether a rule other than (id, arn) holds priority q. */
 static int
-fado_replcfg_taken(const fado_storage_rule_info_t *rules, int n,
+fado_replcfg_taken(const fst_replcfg_rule_info_t *rules, int n,
     const char *id, const char *arn, int q)
 {
     for (int k = 0; k < n; k++) {
@@ -468,10 +468,10 @@ fado_replcfg_taken(const fado_storage_rule_info_t *rules, int n,
 }
 
 int
-fado_storage_replcfg_priority(const char *existing, const char *id,
+fst_replcfg_priority(const char *existing, const char *id,
     const char *arn, int wanted, int *priority, char *err, size_t err_len)
 {
-    fado_storage_rule_info_t  *rules;
+    fst_replcfg_rule_info_t   *rules;
     int                        n, i, own = 0, p = 0;
 
     rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
@@ -479,7 +479,7 @@ fado_storage_replcfg_priority(const char *existing, const char *id,
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
     }
-    n = fado_storage_replcfg_list(existing, rules, FADO_REPLCFG_MAX_RULES,
+    n = fst_replcfg_list(existing, rules, FADO_REPLCFG_MAX_RULES,
                                   err, err_len);
     if (n < 0) {
         free(rules);
