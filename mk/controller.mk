@@ -58,14 +58,14 @@ $(BUILD)/bench/placement: bench/placement.c controller/fado_placement.c controll
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Icontroller -o $@ bench/placement.c controller/fado_placement.c
 
-# The publisher and what it stands on, nothing of the API (which the
-# events, objects and jobs code needs).
+# The publisher and what it stands on (the storage library for its hex),
+# nothing of the API (which the events, objects and jobs code needs).
 BENCH_PUBLISH_OBJS := $(addprefix $(BUILD)/controller/,fado_publisher.o fado_db.o \
                       fado_log.o fado_sql.o)
 
-$(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS)
+$(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS) $(STORAGE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CONTROLLER_CFLAGS) -o $@ $^ $(CONTROLLER_LIBS)
+	$(CC) $(CONTROLLER_CFLAGS) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
 
 # make test builds every bench target, so none can rot unnoticed.
 BENCH_TARGETS += $(BUILD)/bench/placement $(BUILD)/bench/publish
