@@ -34,13 +34,13 @@ typedef struct {
     char                 secret_key[256];
     char                 peer_endpoint[256];
     fst_site_t           site;
-} fado_cli_site_t;
+} fst_cli_site_t;
 
-static int  fado_cli_stats;
-static int  fado_cli_push;    /* put/get through fst_stream.h */
+static int  fst_cli_stats;
+static int  fst_cli_push;    /* put/get through fst_stream.h */
 
 static void
-fado_cli_usage(void)
+fst_cli_usage(void)
 {
     fprintf(stderr,
 "usage: fado-storage [-s SITE] [--stats] [--part-size MIB] [--push] COMMAND ARGS\n"
@@ -70,7 +70,7 @@ fado_cli_usage(void)
 }
 
 static int
-fado_cli_site(const char *name, fado_cli_site_t *s)
+fst_cli_site(const char *name, fst_cli_site_t *s)
 {
     static const char  *what[] = { "ENDPOINT", "ACCESS_KEY", "SECRET_KEY" };
     char                up[64], var[128], *dst[3];
@@ -124,7 +124,7 @@ fado_cli_site(const char *name, fado_cli_site_t *s)
 }
 
 static double
-fado_cli_now(void)
+fst_cli_now(void)
 {
     struct timespec  ts;
 
@@ -133,12 +133,12 @@ fado_cli_now(void)
 }
 
 static void
-fado_cli_report(const char *op, int64_t bytes, double t0)
+fst_cli_report(const char *op, int64_t bytes, double t0)
 {
     struct rusage  ru;
     uint64_t       sent, received;
 
-    if (!fado_cli_stats) {
+    if (!fst_cli_stats) {
         return;
     }
     if (getrusage(RUSAGE_SELF, &ru) != 0) {
@@ -147,19 +147,19 @@ fado_cli_report(const char *op, int64_t bytes, double t0)
     fst_s3_traffic(&sent, &received);
     fprintf(stderr, "stats: op=%s bytes=%" PRId64 " seconds=%.3f "
             "maxrss_kib=%ld http_sent=%" PRIu64 " http_received=%" PRIu64
-            "\n", op, bytes, fado_cli_now() - t0, ru.ru_maxrss, sent,
+            "\n", op, bytes, fst_cli_now() - t0, ru.ru_maxrss, sent,
             received);
 }
 
 typedef struct {
     int      fd;
     int64_t  bytes;
-} fado_cli_fd_t;
+} fst_cli_fd_t;
 
 static ssize_t
-fado_cli_read(void *ud, char *buf, size_t len)
+fst_cli_read(void *ud, char *buf, size_t len)
 {
-    fado_cli_fd_t  *f = ud;
+    fst_cli_fd_t   *f = ud;
     ssize_t         n;
 
     do {
@@ -172,9 +172,9 @@ fado_cli_read(void *ud, char *buf, size_t len)
 }
 
 static int
-fado_cli_write(void *ud, const char *buf, size_t len)
+fst_cli_write(void *ud, const char *buf, size_t len)
 {
-    fado_cli_fd_t  *f = ud;
+    fst_cli_fd_t   *f = ud;
     ssize_t         n;
 
     while (len) {
@@ -194,8 +194,8 @@ fado_cli_write(void *ud, const char *buf, size_t len)
 
 /* As a push-style server would: read a piece, hand it over. */
 static int
-fado_cli_put_push(fado_cli_site_t *site, const char *bucket, const char *key,
-    fado_cli_fd_t *f, int64_t len, fst_s3_object_info_t *info, char *err,
+fst_cli_put_push(fst_cli_site_t *site, const char *bucket, const char *key,
+    fst_cli_fd_t *f, int64_t len, fst_s3_object_info_t *info, char *err,
     size_t err_len)
 {
     fst_stream_t           *s;
@@ -207,7 +207,7 @@ fado_cli_put_push(fado_cli_site_t *site, const char *bucket, const char *key,
     if (s == NULL) {
         return -1;
     }
-    while ((n = fado_cli_read(f, buf, sizeof(buf))) > 0) {
+    while ((n = fst_cli_read(f, buf, sizeof(buf))) > 0) {
         if (fst_stream_upload_write(s, buf, (size_t) n) != 0) {
             break;
         }
@@ -222,8 +222,8 @@ fado_cli_put_push(fado_cli_site_t *site, const char *bucket, const char *key,
 
 /* As a pull-style server would: ask for pieces until the end. */
 static int
-fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
-    fado_cli_fd_t *f, char *err, size_t err_len)
+fst_cli_get_pull(fst_cli_site_t *site, const char *bucket, const char *key,
+    fst_cli_fd_t *f, char *err, size_t err_len)
 {
     fst_stream_t           *s;
     fst_s3_object_info_t    info;
@@ -238,7 +238,7 @@ fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
         return -1;
     }
     while ((n = fst_stream_download_read(s, buf, sizeof(buf))) > 0) {
-        if (fado_cli_write(f, buf, (size_t) n) != 0) {
+        if (fst_cli_write(f, buf, (size_t) n) != 0) {
             snprintf(err, err_len, "writing the output failed");
             rc = -1;
             break;
@@ -258,7 +258,7 @@ fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
 }
 
 static int
-fado_cli_print_bucket(void *ud, const fst_s3_entry_t *e)
+fst_cli_print_bucket(void *ud, const fst_s3_entry_t *e)
 {
     (void) ud;
     printf("%s\t%s\n", e->key, e->last_modified);
@@ -266,7 +266,7 @@ fado_cli_print_bucket(void *ud, const fst_s3_entry_t *e)
 }
 
 static int
-fado_cli_print_entry(void *ud, const fst_s3_entry_t *e)
+fst_cli_print_entry(void *ud, const fst_s3_entry_t *e)
 {
     int  versions = *(int *) ud;
 
@@ -281,15 +281,15 @@ fado_cli_print_entry(void *ud, const fst_s3_entry_t *e)
 }
 
 static int
-fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
+fst_cli_s3(fst_cli_site_t *site, size_t part_mib, int argc, char **argv)
 {
     fst_s3_client_t        *c;
     fst_s3_object_info_t    info;
-    fado_cli_fd_t           f = { -1, 0 };
+    fst_cli_fd_t            f = { -1, 0 };
     struct stat             st;
     const char             *cmd = argv[0];
     char                    err[1024];
-    double                  t0 = fado_cli_now();
+    double                  t0 = fst_cli_now();
     int                     rc = -1, versions, created;
 
     c = fst_s3_client_new(site->endpoint, site->access_key,
@@ -309,14 +309,14 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         versions = strcmp(cmd, "lsv") == 0;
         rc = versions
              ? fst_s3_list_versions(c, argv[1], argc > 2 ? argv[2] : NULL,
-                                     fado_cli_print_entry, &versions, err,
+                                     fst_cli_print_entry, &versions, err,
                                      sizeof(err))
              : fst_s3_list_objects(c, argv[1], argc > 2 ? argv[2] : NULL,
-                                    fado_cli_print_entry, &versions, err,
+                                    fst_cli_print_entry, &versions, err,
                                     sizeof(err));
     } else if (strcmp(cmd, "buckets") == 0) {
         versions = 0;
-        rc = fst_s3_buckets_list(c, fado_cli_print_bucket, &versions, err,
+        rc = fst_s3_buckets_list(c, fst_cli_print_bucket, &versions, err,
                                   sizeof(err));
     } else if (strcmp(cmd, "info") == 0) {
         char  id[128];
@@ -387,14 +387,14 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) {
             len = st.st_size;
         }
-        rc = fado_cli_push
-             ? fado_cli_put_push(site, argv[1], argv[2], &f, len, &info, err,
+        rc = fst_cli_push
+             ? fst_cli_put_push(site, argv[1], argv[2], &f, len, &info, err,
                                  sizeof(err))
-             : fst_s3_object_put(c, argv[1], argv[2], NULL, fado_cli_read,
+             : fst_s3_object_put(c, argv[1], argv[2], NULL, fst_cli_read,
                                   &f, len, &info, err, sizeof(err));
         if (rc == 0) {
             printf("etag=%s version=%s\n", info.etag, info.version_id);
-            fado_cli_report("put", f.bytes, t0);
+            fst_cli_report("put", f.bytes, t0);
         }
     } else if (strcmp(cmd, "get") == 0) {
         if (argc != 4) {
@@ -407,12 +407,12 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
                     strerror(errno));
             goto out;
         }
-        rc = fado_cli_push
-             ? fado_cli_get_pull(site, argv[1], argv[2], &f, err, sizeof(err))
-             : fst_s3_object_get(c, argv[1], argv[2], NULL, fado_cli_write,
+        rc = fst_cli_push
+             ? fst_cli_get_pull(site, argv[1], argv[2], &f, err, sizeof(err))
+             : fst_s3_object_get(c, argv[1], argv[2], NULL, fst_cli_write,
                                   &f, &info, err, sizeof(err));
         if (rc == 0) {
-            fado_cli_report("get", f.bytes, t0);
+            fst_cli_report("get", f.bytes, t0);
         }
     } else if (strcmp(cmd, "rm") == 0) {
         if (argc != 3 && argc != 4) {
@@ -435,7 +435,7 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
     }
     goto out;
 usage:
-    fado_cli_usage();
+    fst_cli_usage();
     rc = -2;
 out:
     if (f.fd > 2) {
@@ -446,9 +446,9 @@ out:
 }
 
 static int
-fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
+fst_cli_replication(fst_cli_site_t *home, int argc, char **argv)
 {
-    fado_cli_site_t        replica;
+    fst_cli_site_t         replica;
     fst_replica_state_e    state;
     char                   err[1024];
     const char            *cmd = argv[0];
@@ -464,7 +464,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "converge") == 0 && argc == 4) {
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
         if (fst_replication_converge(&home->site, &replica.site, argv[1],
@@ -479,13 +479,13 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "wait") == 0 && argc >= 4) {
-        double  t0 = fado_cli_now(), deadline = t0 + atof(argv[2]);
+        double  t0 = fst_cli_now(), deadline = t0 + atof(argv[2]);
         int     i, ready;
 
         for (;;) {
             ready = 0;
             for (i = 3; i < argc; i++) {
-                if (fado_cli_site(argv[i], &replica) != 0) {
+                if (fst_cli_site(argv[i], &replica) != 0) {
                     return 1;
                 }
                 if (fst_replication_converge(&home->site, &replica.site,
@@ -500,10 +500,10 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
             }
             if (ready == argc - 3) {
                 printf("ready\n");
-                fado_cli_report("wait", 0, t0);
+                fst_cli_report("wait", 0, t0);
                 return 0;
             }
-            if (fado_cli_now() > deadline) {
+            if (fst_cli_now() > deadline) {
                 printf("%s\n", fst_replica_state_name(FST_REPLICA_SYNCING));
                 fprintf(stderr, "fado-storage: %s: not caught up after %s s\n",
                         argv[1], argv[2]);
@@ -529,7 +529,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
     if (strcmp(cmd, "progress") == 0 && argc == 3) {
         fst_replica_progress_t  p;
 
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
         if (fst_replication_progress(&home->site, &replica.site, argv[1],
@@ -542,7 +542,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "stop") == 0 && argc == 3) {
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
         if (fst_replication_stop(&home->site, &replica.site, argv[1], err,
@@ -558,7 +558,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         int     draining;
         size_t  removed;
 
-        if (argc == 3 && fado_cli_site(argv[2], &replica) != 0) {
+        if (argc == 3 && fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
         if (fst_replication_release(&home->site, argc == 3 ? &replica.site : NULL,
@@ -580,14 +580,14 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         printf("%s\n", up ? "reachable" : "unreachable");
         return up ? 0 : 1;
     }
-    fado_cli_usage();
+    fst_cli_usage();
     return 2;
 }
 
 int
 main(int argc, char **argv)
 {
-    fado_cli_site_t   home;
+    fst_cli_site_t    home;
     const char       *site = "minio0";
     size_t            part_mib = 0;
     int               i = 1;
@@ -599,10 +599,10 @@ main(int argc, char **argv)
             site = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "--push") == 0) {
-            fado_cli_push = 1;
+            fst_cli_push = 1;
             i++;
         } else if (strcmp(argv[i], "--stats") == 0) {
-            fado_cli_stats = 1;
+            fst_cli_stats = 1;
             i++;
         } else if (strcmp(argv[i], "--part-size") == 0 && i + 1 < argc) {
             part_mib = strtoul(argv[i + 1], NULL, 10);
@@ -614,15 +614,15 @@ main(int argc, char **argv)
             i += 2;
         } else {
             fprintf(stderr, "fado-storage: unknown option \"%s\"\n", argv[i]);
-            fado_cli_usage();
+            fst_cli_usage();
             return 2;
         }
     }
     if (i >= argc) {
-        fado_cli_usage();
+        fst_cli_usage();
         return 2;
     }
-    if (fado_cli_site(site, &home) != 0) {
+    if (fst_cli_site(site, &home) != 0) {
         return 1;
     }
     argc -= i;
@@ -632,7 +632,7 @@ main(int argc, char **argv)
         || strcmp(argv[0], "purge") == 0 || strcmp(argv[0], "progress") == 0
         || strcmp(argv[0], "release") == 0 || strcmp(argv[0], "reachable") == 0)
     {
-        return fado_cli_replication(&home, argc, argv);
+        return fst_cli_replication(&home, argc, argv);
     }
-    return fado_cli_s3(&home, part_mib, argc, argv);
+    return fst_cli_s3(&home, part_mib, argc, argv);
 }

@@ -10,13 +10,13 @@ const char *const fst_notify_events[] = {
     "s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:Replication:*", NULL
 };
 
-static const char *const fado_notify_kinds[] = {
+static const char *const fst_notify_kinds[] = {
     "QueueConfiguration", "TopicConfiguration", "CloudFunctionConfiguration"
 };
 
 /* Is this <QueueConfiguration> body fado's (by Id or by destination)? */
 static int
-fado_notify_is_ours(const fst_s3_xml_span_t *body, const char *arn)
+fst_notify_is_ours(const fst_s3_xml_span_t *body, const char *arn)
 {
     char  id[128], queue[512];
 
@@ -27,7 +27,7 @@ fado_notify_is_ours(const fst_s3_xml_span_t *body, const char *arn)
 }
 
 static int
-fado_notify_equivalent(const fst_s3_xml_span_t *body, const char *arn)
+fst_notify_equivalent(const fst_s3_xml_span_t *body, const char *arn)
 {
     fst_s3_xml_span_t   s = *body, ev;
     char                queue[512], e[64];
@@ -68,7 +68,7 @@ fado_notify_equivalent(const fst_s3_xml_span_t *body, const char *arn)
 /* Copy every configuration but fado's into b; *ours tells if it was seen,
  * *same if it was equivalent to what we would write for arn. */
 static int
-fado_notify_filter(const char *existing, const char *arn,
+fst_notify_filter(const char *existing, const char *arn,
     fst_buf_t *b, int *ours, int *same, char *err, size_t err_len)
 {
     fst_s3_xml_span_t   all, top, in;
@@ -88,26 +88,26 @@ fado_notify_filter(const char *existing, const char *arn,
                  "<NotificationConfiguration> element");
         return -1;
     }
-    for (k = 0; k < sizeof(fado_notify_kinds) / sizeof(fado_notify_kinds[0]);
+    for (k = 0; k < sizeof(fst_notify_kinds) / sizeof(fst_notify_kinds[0]);
          k++)
     {
         fst_s3_xml_span_t  s = all;
 
         for (;;) {
             start = s.p;
-            r = fst_s3_xml_next(&s, fado_notify_kinds[k], &in);
+            r = fst_s3_xml_next(&s, fst_notify_kinds[k], &in);
             if (r < 0) {
                 snprintf(err, err_len, "notification configuration: "
-                         "malformed <%s>", fado_notify_kinds[k]);
+                         "malformed <%s>", fst_notify_kinds[k]);
                 return -1;
             }
             if (r == 0) {
                 break;
             }
-            start = strstr(start, fado_notify_kinds[k]) - 1;   /* the '<' */
-            if (k == 0 && fado_notify_is_ours(&in, arn)) {
+            start = strstr(start, fst_notify_kinds[k]) - 1;   /* the '<' */
+            if (k == 0 && fst_notify_is_ours(&in, arn)) {
                 *ours = 1;
-                *same = arn && fado_notify_equivalent(&in, arn);
+                *same = arn && fst_notify_equivalent(&in, arn);
                 continue;
             }
             fst_buf_append(b, start, (size_t) (s.p - start));
@@ -117,7 +117,7 @@ fado_notify_filter(const char *existing, const char *arn,
 }
 
 static void
-fado_notify_open(fst_buf_t *b)
+fst_notify_open(fst_buf_t *b)
 {
     fst_buf_puts(b, "<NotificationConfiguration xmlns=\"http://s3."
                           "amazonaws.com/doc/2006-03-01/\">");
@@ -138,8 +138,8 @@ fst_notify_merge(const char *existing, const char *arn,
         return -1;
     }
     fst_buf_init(&b);
-    fado_notify_open(&b);
-    if (fado_notify_filter(existing, arn, &b, &ours, &same, err, err_len)
+    fst_notify_open(&b);
+    if (fst_notify_filter(existing, arn, &b, &ours, &same, err, err_len)
         != 0)
     {
         fst_buf_free(&b);
@@ -174,8 +174,8 @@ fst_notify_remove(const char *existing, char **out, int *changed,
     *out = NULL;
     *changed = 0;
     fst_buf_init(&b);
-    fado_notify_open(&b);
-    if (fado_notify_filter(existing, NULL, &b, &ours, &same, err, err_len)
+    fst_notify_open(&b);
+    if (fst_notify_filter(existing, NULL, &b, &ours, &same, err, err_len)
         != 0)
     {
         fst_buf_free(&b);
@@ -192,7 +192,7 @@ fst_notify_remove(const char *existing, char **out, int *changed,
 }
 
 static int
-fado_notify_apply(fst_s3_client_t *c, const char *bucket, const char *arn,
+fst_notify_apply(fst_s3_client_t *c, const char *bucket, const char *arn,
     char *err, size_t err_len)
 {
     char  *cur = NULL, *next = NULL;
@@ -240,12 +240,12 @@ fst_notify_set(fst_s3_client_t *c, const char *bucket,
                  "required", bucket);
         return -1;
     }
-    return fado_notify_apply(c, bucket, arn, err, err_len);
+    return fst_notify_apply(c, bucket, arn, err, err_len);
 }
 
 int
 fst_notify_clear(fst_s3_client_t *c, const char *bucket,
     char *err, size_t err_len)
 {
-    return fado_notify_apply(c, bucket, NULL, err, err_len);
+    return fst_notify_apply(c, bucket, NULL, err, err_len);
 }

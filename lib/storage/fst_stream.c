@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t  fado_stream_buffer = 1024 * 1024;
+static size_t  fst_stream_buffer = 1024 * 1024;
 
 struct fst_stream_s {
     pthread_t              thread;
@@ -32,11 +32,11 @@ struct fst_stream_s {
 void
 fst_stream_set_buffer(size_t bytes)
 {
-    fado_stream_buffer = bytes < 4096 ? 4096 : bytes;
+    fst_stream_buffer = bytes < 4096 ? 4096 : bytes;
 }
 
 static void
-fado_stream_free(fst_stream_t *s)
+fst_stream_free(fst_stream_t *s)
 {
     if (s == NULL) {
         return;
@@ -53,7 +53,7 @@ fado_stream_free(fst_stream_t *s)
 }
 
 static fst_stream_t *
-fado_stream_new(const fst_site_t *site, const char *bucket,
+fst_stream_new(const fst_site_t *site, const char *bucket,
     const char *key, const char *content_type, const char *version_id,
     char *err, size_t err_len)
 {
@@ -79,7 +79,7 @@ fado_stream_new(const fst_site_t *site, const char *bucket,
         snprintf(err, err_len, "stream: pthread_cond_init failed");
         return NULL;
     }
-    s->cap = fado_stream_buffer;
+    s->cap = fst_stream_buffer;
     s->buf = malloc(s->cap);
     s->bucket = strdup(bucket);
     s->key = strdup(key);
@@ -89,7 +89,7 @@ fado_stream_new(const fst_site_t *site, const char *bucket,
         || (content_type && s->content_type == NULL)
         || (version_id && s->version_id == NULL))
     {
-        fado_stream_free(s);
+        fst_stream_free(s);
         snprintf(err, err_len, "stream: out of memory");
         return NULL;
     }
@@ -97,7 +97,7 @@ fado_stream_new(const fst_site_t *site, const char *bucket,
                                    site->secret_key, site->region, err,
                                    err_len);
     if (s->client == NULL) {
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
@@ -107,7 +107,7 @@ fado_stream_new(const fst_site_t *site, const char *bucket,
 
 /* The S3 client pulls the body from the ring buffer. */
 static ssize_t
-fado_stream_pull(void *ud, char *out, size_t len)
+fst_stream_pull(void *ud, char *out, size_t len)
 {
     fst_stream_t           *s = ud;
     size_t                  n, first;
@@ -132,13 +132,13 @@ fado_stream_pull(void *ud, char *out, size_t len)
 }
 
 static void *
-fado_stream_upload_main(void *arg)
+fst_stream_upload_main(void *arg)
 {
     fst_stream_t           *s = arg;
     int                     rc;
 
     rc = fst_s3_object_put(s->client, s->bucket, s->key, s->content_type,
-                            fado_stream_pull, s, s->length, &s->info,
+                            fst_stream_pull, s, s->length, &s->info,
                             s->err, sizeof(s->err));
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -155,15 +155,15 @@ fst_stream_upload_start(const fst_site_t *site,
 {
     fst_stream_t  *s;
 
-    s = fado_stream_new(site, bucket, key, content_type, NULL, err, err_len);
+    s = fst_stream_new(site, bucket, key, content_type, NULL, err, err_len);
     if (s == NULL) {
         return NULL;
     }
     s->length = length;
-    if (pthread_create(&s->thread, NULL, fado_stream_upload_main, s) != 0) {
+    if (pthread_create(&s->thread, NULL, fst_stream_upload_main, s) != 0) {
         snprintf(err, err_len, "upload %s/%s: cannot start a thread",
                  bucket, key);
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
@@ -216,7 +216,7 @@ fst_stream_upload_finish(fst_stream_t *s,
     } else if (info) {
         *info = s->info;
     }
-    fado_stream_free(s);
+    fst_stream_free(s);
     return rc;
 }
 
@@ -229,14 +229,14 @@ fst_stream_upload_abort(fst_stream_t *s)
     pthread_mutex_unlock(&s->mu);
     /* the read callback fails, curl aborts, a multipart upload is aborted */
     pthread_join(s->thread, NULL);
-    fado_stream_free(s);
+    fst_stream_free(s);
 }
 
 /* ------------------------------------------------------------ download */
 
 /* The S3 client pushes the body into the ring buffer. */
 static int
-fado_stream_push(void *ud, const char *data, size_t len)
+fst_stream_push(void *ud, const char *data, size_t len)
 {
     fst_stream_t           *s = ud;
     size_t                  n, tail, first;
@@ -265,14 +265,14 @@ fado_stream_push(void *ud, const char *data, size_t len)
 }
 
 static void *
-fado_stream_download_main(void *arg)
+fst_stream_download_main(void *arg)
 {
     fst_stream_t           *s = arg;
     fst_s3_object_info_t    info;
     int                     rc;
 
     rc = fst_s3_object_get(s->client, s->bucket, s->key, s->version_id,
-                            fado_stream_push, s, &info, s->err,
+                            fst_stream_push, s, &info, s->err,
                             sizeof(s->err));
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -290,7 +290,7 @@ fst_stream_download_start(const fst_site_t *site,
     fst_stream_t  *s;
 
     *status = 0;
-    s = fado_stream_new(site, bucket, key, NULL, version_id, err, err_len);
+    s = fst_stream_new(site, bucket, key, NULL, version_id, err, err_len);
     if (s == NULL) {
         return NULL;
     }
@@ -300,7 +300,7 @@ fst_stream_download_start(const fst_site_t *site,
                             err, err_len) != 0)
     {
         *status = fst_s3_last_status(s->client);
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     *status = 200;
@@ -310,17 +310,17 @@ fst_stream_download_start(const fst_site_t *site,
         s->version_id = strdup(s->info.version_id);
         if (s->version_id == NULL) {
             snprintf(err, err_len, "download: out of memory");
-            fado_stream_free(s);
+            fst_stream_free(s);
             return NULL;
         }
     }
     if (info) {
         *info = s->info;
     }
-    if (pthread_create(&s->thread, NULL, fado_stream_download_main, s) != 0) {
+    if (pthread_create(&s->thread, NULL, fst_stream_download_main, s) != 0) {
         snprintf(err, err_len, "download %s/%s: cannot start a thread",
                  bucket, key);
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
@@ -364,5 +364,5 @@ fst_stream_download_close(fst_stream_t *s)
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    fado_stream_free(s);
+    fst_stream_free(s);
 }
