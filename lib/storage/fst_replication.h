@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "fst_site.h"
+
 typedef enum {
     FST_REPLICA_PENDING = 0,   /* nothing done yet */
     FST_REPLICA_SYNCING,       /* replication configured, not caught up */
@@ -23,17 +25,6 @@ typedef enum {
     FST_REPLICA_REMOVING,      /* leaving the placement */
     FST_REPLICA_FAILED         /* see reason; retried on the next pass */
 } fst_replica_state_e;
-
-typedef struct {
-    const char  *cluster;       /* cluster name, e.g. "eu-1" */
-    const char  *endpoint;      /* MinIO URL, e.g. "http://127.0.0.1:18010" */
-    const char  *access_key;
-    const char  *secret_key;
-    const char  *region;        /* NULL: "us-east-1" */
-    const char  *peer_endpoint; /* how the other MinIO deployments reach
-                                   this one, if not by endpoint; NULL:
-                                   endpoint (e.g. "http://minio-eu:9000") */
-} fst_site_t;
 
 /* Returns a static name: "pending", "syncing", "ready", "removing", "failed". */
 const char *fst_replica_state_name(fst_replica_state_e state);

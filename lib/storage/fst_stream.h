@@ -19,8 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "fst_replication.h"
 #include "fst_s3_client.h"
+#include "fst_site.h"
 
 typedef struct fst_stream_s  fst_stream_t;
 
