@@ -6,6 +6,7 @@
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_sql.h"
+#include "fst_hex.h"
 
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
@@ -1165,9 +1166,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         snprintf(err, err_len, "no randomness for the epoch");
         return -1;
     }
-    for (int k = 0; k < 16; k++) {
-        snprintf(epoch + 2 * k, 3, "%02x", raw[k]);
-    }
+    fst_hex_encode(raw, sizeof(raw), epoch);
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }
