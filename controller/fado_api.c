@@ -15,7 +15,7 @@
 #include "fado_objects.h"
 #include "fado_resolve.h"
 #include "fado_valid.h"
-#include "s3_client.h"
+#include "fst_s3_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1348,8 +1348,8 @@ fado_api_metrics(fado_req_t *req)
 
         fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
         fado_events_counters(&received, &rejected);
-        fado_s3_traffic(&sent, &recvd);
-        fado_s3_object_traffic(&osent, &orecvd);
+        fst_s3_traffic(&sent, &recvd);
+        fst_s3_object_traffic(&osent, &orecvd);
         /* Bodies the controller's own S3 clients exchanged with MinIO, and
          * the object data among them: API uploads and downloads only;
          * replication moves none (MinIO does it). */
