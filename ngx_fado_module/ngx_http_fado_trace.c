@@ -487,15 +487,18 @@ ngx_http_fado_trace_handler(ngx_http_request_t *r)
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
+    /* the answer is complete here: finalize, and stop the phases */
     rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
+
+    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
+        out.buf = b;
+        out.next = NULL;
+        rc = ngx_http_output_filter(r, &out);
     }
 
-    out.buf = b;
-    out.next = NULL;
+    ngx_http_finalize_request(r, rc);
 
-    return ngx_http_output_filter(r, &out);
+    return NGX_DONE;
 }
 
 
