@@ -100,7 +100,7 @@ GET /fn
 --- more_headers
 traceparent: ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 --- response_headers_like
-X-Trace: ^(?!4bf92f3577b34da6a3ce929d0e0e4736)[0-9a-f]{32} restarted
+X-Trace: ^(?!4bf92f3577b34da6a3ce929d0e0e4736)[0-9a-f]{32} restarted parent=$
 
 
 
