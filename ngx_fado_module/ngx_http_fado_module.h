@@ -110,6 +110,8 @@ typedef struct {
     ngx_uint_t                 nodefault;
     ngx_uint_t                 contract;      /* of the route: 1 or 2 */
     ngx_http_fado_queue_wait_t *wait;         /* while queued, or NULL */
+    ngx_buf_t                 *origin_head;   /* the proxy's request head */
+    ngx_str_t                  origin_uri;    /* and its URI (u->uri) */
     unsigned                   held:1;        /* member->ep->inflight taken */
     unsigned                   reserved:1;    /* held before get_peer */
     unsigned                   probe:1;       /* a reservation attempt */
