@@ -708,6 +708,10 @@ found:
     pc->socklen = m->ep->socklen;
     pc->name = &m->ep->name;
 
+    if (ctx->probe) {
+        return NGX_OK;  /* admission: no upstream yet, the real try follows */
+    }
+
     /* https, Host and prefix of this endpoint (contract 2.1) */
     if (ngx_http_fado_origin_apply(ctx, pc, m) != NGX_OK) {
         return NGX_ERROR;
