@@ -6,6 +6,7 @@
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_sql.h"
+#include "fst_hex.h"
 
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
@@ -19,6 +20,7 @@
 #define FADO_STR(x)          FADO_STR2(x)
 #define FADO_FEED_MAXLEN     "100000"
 #define FADO_DRIFT           "!drift"    /* a body no encoder produces */
+#define FADO_DRIFT_CHUNK     2000        /* records per step of the drift check */
 
 struct fado_publisher_s {
     char           host[256];
@@ -232,6 +234,7 @@ typedef struct {
     json_t           *routes_del;      /* [name] */
     json_t           *clusters_set;
     json_t           *clusters_del;
+    json_t           *seen[2];         /* republish: names queued, by kind */
     fado_publish_stats_t  *stats;
 } fado_batch_t;
 
@@ -387,8 +390,8 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
  * exist gives NULL: its record is removed. Only rows that differ from what
  * was published are returned.
  */
-#define FADO_ROUTES_SQL \
-    "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)," \
+#define FADO_ROUTES_SQL_FOR(names, compare) \
+    "WITH names AS (" names ")," \
     " pol AS (SELECT COALESCE((SELECT value FROM settings" \
     "                          WHERE key = 'default_policy'), '-') AS p)" \
     " SELECT name, body FROM (" \
@@ -402,24 +405,39 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "      || COALESCE((SELECT ' ' || string_agg(r.cluster, ' '" \
     "                                            ORDER BY r.cluster COLLATE \"C\")" \
     "                     FROM replicas r WHERE r.bucket = b.name AND r.state = 'ready'), '')" \
-    "    END AS body," \
-    "    p.body AS published" \
-    "   FROM names n" \
-    "   LEFT JOIN buckets b ON b.name = n.name" \
-    "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
-    " WHERE body IS DISTINCT FROM published"
+    "    END AS body" \
+    compare
 
-/* Cluster records: zone, up or down, endpoints in byte order. */
+/* The named buckets (a JSON array), where they differ from what was
+ * published. */
+#define FADO_ROUTES_SQL \
+    FADO_ROUTES_SQL_FOR("SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name", \
+        ", p.body AS published" \
+        "   FROM names n" \
+        "   LEFT JOIN buckets b ON b.name = n.name" \
+        "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
+        " WHERE body IS DISTINCT FROM published")
+
+/* A republish: the next FADO_PUBLISH_CHUNK buckets after $1 by the bucket
+ * index, all of them (nothing is published then), in name order. A range
+ * rather than a list of names, so the planner knows how many rows come. */
+#define FADO_ROUTES_RANGE_SQL \
+    FADO_ROUTES_SQL_FOR("SELECT name FROM buckets WHERE name > $1 ORDER BY name" \
+                        " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), \
+        "   FROM names n" \
+        "   JOIN buckets b ON b.name = n.name) s" \
+        " ORDER BY name")
+
+/* Cluster records: zone, up or down, endpoints in byte order of their
+ * address (fado_cluster_endpoints, sql/006_endpoint_names.sql: one per
+ * address a name resolves to, with its scheme, name and prefix). */
 #define FADO_CLUSTERS_SQL \
     "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
     " SELECT name, body FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN c.name IS NULL THEN NULL" \
     "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
-    "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.weight || ','" \
-    "                                            || e.max_inflight, ' '" \
-    "                                            ORDER BY e.address COLLATE \"C\")" \
-    "                     FROM endpoints e WHERE e.cluster = c.name), '')" \
+    "      || COALESCE(' ' || fado_cluster_endpoints(c.name), '')" \
     "    END AS body," \
     "    p.body AS published" \
     "   FROM names n" \
@@ -507,6 +525,11 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
         } else {
             op = removed ? "del" : "set2";
         }
+        if (b->seen[kind] != NULL && json_object_set_new(b->seen[kind], name, json_true()) != 0)
+        {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
         if (fado_batch_add(b, pub, op, name, removed ? "" : PQgetvalue(rows, i, 1), kind,
                            removed, err, err_len) != 0)
         {
@@ -516,16 +539,30 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
     return 0;
 }
 
+/*
+ * What one write publishes: the named clusters and buckets where they differ
+ * from what was published, or (republish) every bucket of the next chunk
+ * after `after`, and optionally a reset. `seen` collects what was queued.
+ */
+typedef struct {
+    json_t       *buckets;
+    json_t       *clusters;
+    const char   *after;        /* non-NULL: a chunk of the bucket index */
+    char          last[64];     /* out: the chunk's last name */
+    size_t        rows;         /* out: the chunk's size */
+    const char   *reset_epoch;  /* non-NULL: end with a reset */
+    json_t       *seen[2];
+} fado_write_t;
+
 /* Clusters go first: a bucket record that names a new cluster finds its
  * endpoints already there. */
 static int
-fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, int reset, const char *epoch, fado_publish_stats_t *stats,
-    char *err, size_t err_len)
+fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
+    fado_publish_stats_t *stats, char *err, size_t err_len)
 {
     PGresult      *crows = NULL, *brows = NULL;
     fado_batch_t   b;
-    json_t        *with_default = NULL;
+    json_t        *buckets = w->buckets, *with_default = NULL;
     int            rc = -1;
 
     memset(stats, 0, sizeof(*stats));
@@ -533,9 +570,11 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
         snprintf(err, err_len, "out of memory");
         goto done;
     }
+    b.seen[FADO_REC_ROUTE] = w->seen[FADO_REC_ROUTE];
+    b.seen[FADO_REC_CLUSTER] = w->seen[FADO_REC_CLUSTER];
     fado_batch_start(&b, pub);
 
-    if (clusters != NULL && json_array_size(clusters) > 0) {
+    if (w->clusters != NULL && json_array_size(w->clusters) > 0) {
         /* The default route lists clusters: redo it with them. */
         with_default = buckets != NULL ? json_copy(buckets) : json_array();
         if (with_default == NULL || json_array_append_new(with_default, json_string("")) != 0) {
@@ -543,14 +582,28 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
             goto done;
         }
         buckets = with_default;
-        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, clusters, err, err_len);
+        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, w->clusters, err, err_len);
         if (crows == NULL
             || fado_publisher_queue(pub, &b, crows, FADO_REC_CLUSTER, err, err_len) != 0)
         {
             goto done;
         }
     }
-    if (buckets != NULL && json_array_size(buckets) > 0) {
+    if (w->after != NULL) {
+        const char  *p[1] = { w->after };
+
+        brows = fado_db_query(conn, FADO_ROUTES_RANGE_SQL, 1, p, err, err_len, NULL);
+        if (brows == NULL
+            || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
+        {
+            goto done;
+        }
+        w->rows = (size_t) PQntuples(brows);
+        if (w->rows > 0) {
+            snprintf(w->last, sizeof(w->last), "%s",
+                     PQgetvalue(brows, PQntuples(brows) - 1, 0));
+        }
+    } else if (buckets != NULL && json_array_size(buckets) > 0) {
         brows = fado_publisher_changes(conn, FADO_ROUTES_SQL, buckets, err, err_len);
         if (brows == NULL
             || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
@@ -558,8 +611,9 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
             goto done;
         }
     }
-    if (reset && fado_batch_add(&b, pub, "reset", "", epoch, FADO_REC_NONE, 0,
-                                err, err_len) != 0)
+    if (w->reset_epoch != NULL
+        && fado_batch_add(&b, pub, "reset", "", w->reset_epoch, FADO_REC_NONE, 0,
+                          err, err_len) != 0)
     {
         goto done;
     }
@@ -590,7 +644,12 @@ fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }
-    return fado_publisher_write(pub, conn, buckets, clusters, 0, NULL, stats, err, err_len);
+    fado_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.buckets = buckets;
+    w.clusters = clusters;
+    return fado_publisher_write(pub, conn, &w, stats, err, err_len);
 }
 
 /* ------------------------------------------------------------ epoch */
@@ -653,14 +712,19 @@ fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t e
 
 /* ------------------------------------------------------------ drift */
 
-/* The body of a record of ours ("F2 <v> body" / "C2 <v> body"), or a value
- * that matches no published body. */
+/* The body of a record of ours ("F1|F2 <v> body" / "C2 <v> body"), or a
+ * value that matches no published body. */
 static const char *
-fado_publisher_body(const char *rec, const char *tag)
+fado_publisher_body(const char *rec, fado_rec_kind_e kind)
 {
     const char  *p;
 
-    if (strncmp(rec, tag, 3) != 0) {
+    if (rec == NULL) {
+        return NULL;
+    }
+    if (kind == FADO_REC_CLUSTER ? strncmp(rec, "C2 ", 3) != 0
+                                 : strncmp(rec, "F1 ", 3) != 0 && strncmp(rec, "F2 ", 3) != 0)
+    {
         return FADO_DRIFT "-foreign";
     }
     p = rec + 3;
@@ -673,241 +737,498 @@ fado_publisher_body(const char *rec, const char *tag)
     return *p == ' ' ? p + 1 : FADO_DRIFT "-foreign";
 }
 
-/* Redis's records of one kind as {name: body}. */
+/* Marks the names (a JSON array) drifted and dirty; adds how many to *found. */
 static int
-fado_publisher_redis_map(fado_publisher_t *pub, const char *key, const char *tag,
-    const char *default_key, json_t *map, char *err, size_t err_len)
+fado_drift_mark(PGconn *conn, json_t *names, size_t *found, char *err, size_t err_len)
 {
-    const char  *argv[2] = { "HGETALL", key };
-    redisReply  *r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+    char        *js;
+    const char  *p[1];
+    PGresult    *res;
 
-    if (r == NULL) {
+    if (json_array_size(names) == 0) {
+        return 0;
+    }
+    js = json_dumps(names, JSON_COMPACT);
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
         return -1;
     }
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const char  *name = r->element[i]->str;
-        const char  *body = fado_publisher_body(r->element[i + 1]->str, tag);
-
-        if (json_object_set_new(map, name, json_string(body)) != 0) {
-            /* not UTF-8: no bucket of ours has that name; remove it */
-            snprintf(err, err_len, "redis holds a record whose name is not UTF-8");
-            freeReplyObject(r);
-            return -1;
-        }
+    p[0] = js;
+    res = fado_db_query(conn,
+        "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
+        " u AS (INSERT INTO published_routes (bucket, body, version)"
+        "       SELECT name, '" FADO_DRIFT "', 0 FROM n"
+        "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+        " SELECT fado_mark_buckets(ARRAY(SELECT name FROM n), false)",
+        1, p, err, err_len, NULL);
+    free(js);
+    if (res == NULL) {
+        return -1;
     }
-    freeReplyObject(r);
-    if (default_key != NULL) {
-        const char  *gv[2] = { "GET", default_key };
-        r = fado_publisher_cmd(pub, 2, gv, NULL, err, err_len);
-        if (r == NULL) {
-            return -1;
-        }
-        if (r->type == REDIS_REPLY_STRING
-            && json_object_set_new(map, "", json_string(fado_publisher_body(r->str, tag))) != 0)
-        {
-            freeReplyObject(r);
-            snprintf(err, err_len, "out of memory");
-            return -1;
-        }
-        freeReplyObject(r);
-    }
+    *found += json_array_size(names);
+    PQclear(res);
     return 0;
 }
 
-/* mark: also mark the names dirty (a republish writes them itself). */
+/* Step 1: the cluster records (few) and the default route, whole. */
 static int
-fado_publisher_drift_mark(fado_publisher_t *pub, PGconn *conn, int mark, size_t *found,
-    char *err, size_t err_len)
+fado_drift_clusters(fado_publisher_t *pub, PGconn *conn, size_t *found, char *err,
+    size_t err_len)
 {
-    char         rkey[96], ckey[96], dkey[96];
-    json_t      *routes = json_object(), *clusters = json_object();
-    char        *js[2] = { NULL, NULL };
-    const char  *p[3];
-    PGresult    *res = NULL;
-    int          rc = -1;
+    char          ckey[96], dkey[96];
+    const char   *hv[2] = { "HGETALL", ckey }, *gv[2] = { "GET", dkey };
+    redisReply   *h = NULL, *d = NULL;
+    json_t       *clusters = json_object();
+    char         *js = NULL;
+    const char   *p[2];
+    PGresult     *res = NULL;
+    int           rc = -1;
 
-    *found = 0;
-    if (routes == NULL || clusters == NULL) {
-        snprintf(err, err_len, "out of memory");
-        goto done;
-    }
-    if (fado_publisher_connect(pub, err, err_len) != 0) {
-        goto done;
-    }
-    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
     snprintf(ckey, sizeof(ckey), "%sclusters", pub->prefix);
     snprintf(dkey, sizeof(dkey), "%sdefault", pub->prefix);
-    if (fado_publisher_redis_map(pub, rkey, "F2 ", dkey, routes, err, err_len) != 0
-        || fado_publisher_redis_map(pub, ckey, "C2 ", NULL, clusters, err, err_len) != 0)
-    {
-        goto done;
-    }
-    js[0] = json_dumps(routes, JSON_COMPACT);
-    js[1] = json_dumps(clusters, JSON_COMPACT);
-    if (js[0] == NULL || js[1] == NULL) {
+    if (clusters == NULL) {
         snprintf(err, err_len, "out of memory");
         goto done;
     }
-    p[0] = js[0];
-    p[1] = js[1];
-    p[2] = mark ? "t" : "f";
+    h = fado_publisher_cmd(pub, 2, hv, NULL, err, err_len);
+    d = h ? fado_publisher_cmd(pub, 2, gv, NULL, err, err_len) : NULL;
+    if (h == NULL || d == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        if (json_object_set_new(clusters, h->element[i]->str,
+                                json_string(fado_publisher_body(h->element[i + 1]->str,
+                                                                FADO_REC_CLUSTER))) != 0)
+        {
+            /* not UTF-8: no cluster of ours has that name */
+            snprintf(err, err_len, "redis holds a cluster record whose name is not UTF-8");
+            goto done;
+        }
+    }
+    js = json_dumps(clusters, JSON_COMPACT);
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    p[0] = js;
+    p[1] = d->type == REDIS_REPLY_STRING ? fado_publisher_body(d->str, FADO_REC_ROUTE) : NULL;
     /* What differs gets a body no encoder produces, so the next sync of
      * those names rewrites (or removes) each record. */
     res = fado_db_query(conn,
-        "WITH rr AS (SELECT key, value FROM jsonb_each_text($1::jsonb)),"
-        " br AS (SELECT COALESCE(rr.key, p.bucket) AS name FROM rr"
-        "        FULL JOIN published_routes p ON p.bucket = rr.key"
-        "        WHERE rr.value IS DISTINCT FROM p.body),"
-        " ur AS (INSERT INTO published_routes (bucket, body, version)"
-        "        SELECT name, '" FADO_DRIFT "', 0 FROM br"
-        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body),"
-        " rc AS (SELECT key, value FROM jsonb_each_text($2::jsonb)),"
+        "WITH rc AS (SELECT key, value FROM jsonb_each_text($1::jsonb)),"
         " bc AS (SELECT COALESCE(rc.key, p.cluster) AS name FROM rc"
         "        FULL JOIN published_clusters p ON p.cluster = rc.key"
         "        WHERE rc.value IS DISTINCT FROM p.body),"
         " uc AS (INSERT INTO published_clusters (cluster, body, version)"
         "        SELECT name, '" FADO_DRIFT "', 0 FROM bc"
-        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body)"
-        " SELECT CASE WHEN $3::boolean"
-        "        THEN fado_mark_buckets(ARRAY(SELECT name FROM br), false)"
-        "             + fado_mark_clusters(ARRAY(SELECT name FROM bc))"
-        "        ELSE (SELECT count(*) FROM br) + (SELECT count(*) FROM bc) END",
-        3, p, err, err_len, NULL);
+        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body),"
+        " dr AS (SELECT ''::text AS name WHERE $2::text IS DISTINCT FROM"
+        "        (SELECT body FROM published_routes WHERE bucket = '')),"
+        " ur AS (INSERT INTO published_routes (bucket, body, version)"
+        "        SELECT name, '" FADO_DRIFT "', 0 FROM dr"
+        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+        " SELECT fado_mark_clusters(ARRAY(SELECT name FROM bc))"
+        "        + fado_mark_buckets(ARRAY(SELECT name FROM dr), false),"
+        "        (SELECT count(*) FROM bc) + (SELECT count(*) FROM dr)",
+        2, p, err, err_len, NULL);
     if (res == NULL) {
         goto done;
     }
-    *found = (size_t) atoll(PQgetvalue(res, 0, 0));
+    *found += (size_t) atoll(PQgetvalue(res, 0, 1));
     rc = 0;
 
 done:
     if (res != NULL) {
         PQclear(res);
     }
-    json_decref(routes);
+    if (h != NULL) {
+        freeReplyObject(h);
+    }
+    if (d != NULL) {
+        freeReplyObject(d);
+    }
     json_decref(clusters);
-    free(js[0]);
-    free(js[1]);
+    free(js);
     return rc;
+}
+
+/* Step 2, by chunks of the published routes: each against Redis (HMGET). */
+static int
+fado_drift_known(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    const char   *p[1] = { cur->after };
+    const char  **argv = NULL;
+    char          rkey[96];
+    PGresult     *rows;
+    redisReply   *r = NULL;
+    json_t       *drifted = json_array();
+    int           n, rc = -1;
+
+    rows = fado_db_query(conn,
+        "SELECT bucket, body FROM published_routes WHERE bucket > $1"
+        " ORDER BY bucket LIMIT " FADO_STR(FADO_DRIFT_CHUNK), 1, p, err, err_len, NULL);
+    if (rows == NULL) {
+        json_decref(drifted);
+        return -1;
+    }
+    n = PQntuples(rows);
+    if (n == 0) {
+        cur->phase++;
+        rc = 0;
+        goto done;
+    }
+    argv = calloc((size_t) n + 2, sizeof(char *));
+    if (argv == NULL || drifted == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
+    argv[0] = "HMGET";
+    argv[1] = rkey;
+    for (int i = 0; i < n; i++) {
+        argv[i + 2] = PQgetvalue(rows, i, 0);
+    }
+    r = fado_publisher_cmd(pub, n + 2, argv, NULL, err, err_len);
+    if (r == NULL) {
+        goto done;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t) n) {
+        snprintf(err, err_len, "redis: unexpected HMGET reply");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const char  *have = r->element[i]->type == REDIS_REPLY_STRING
+                            ? fado_publisher_body(r->element[i]->str, FADO_REC_ROUTE) : NULL;
+
+        if ((have == NULL || strcmp(have, PQgetvalue(rows, i, 1)) != 0)
+            && json_array_append_new(drifted, json_string(PQgetvalue(rows, i, 0))) != 0)
+        {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+    }
+    if (fado_drift_mark(conn, drifted, found, err, err_len) != 0) {
+        goto done;
+    }
+    snprintf(cur->after, sizeof(cur->after), "%s", PQgetvalue(rows, n - 1, 0));
+    if (n < FADO_DRIFT_CHUNK) {
+        cur->phase++;
+    }
+    rc = 0;
+
+done:
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    free(argv);
+    json_decref(drifted);
+    PQclear(rows);
+    return rc;
+}
+
+/* Step 3, by HSCAN of Redis's routes: names nothing published (strays). */
+static int
+fado_drift_strays(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    char          rkey[96], scan[32];
+    const char   *argv[6] = { "HSCAN", rkey, scan, "COUNT", FADO_STR(FADO_DRIFT_CHUNK), NULL };
+    redisReply   *r, *keys;
+    json_t       *names = json_array();
+    char         *js = NULL;
+    const char   *p[1];
+    PGresult     *res;
+    int           rc = -1;
+
+    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
+    snprintf(scan, sizeof(scan), "%llu", cur->scan);
+    r = fado_publisher_cmd(pub, 5, argv, NULL, err, err_len);
+    if (r == NULL || names == NULL) {
+        json_decref(names);
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        snprintf(err, err_len, "redis: unexpected HSCAN reply");
+        goto done;
+    }
+    cur->scan = strtoull(r->element[0]->str, NULL, 10);
+    keys = r->element[1];
+    for (size_t i = 0; i + 1 < keys->elements; i += 2) {
+        json_t  *name = json_string(keys->element[i]->str);
+
+        /* A name that is not UTF-8 is no bucket of ours: it cannot be
+         * marked in SQL, so it is left to the next republish. */
+        if (name != NULL && json_array_append_new(names, name) != 0) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+    }
+    if (json_array_size(names) > 0) {
+        js = json_dumps(names, JSON_COMPACT);
+        if (js == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+        p[0] = js;
+        res = fado_db_query(conn,
+            "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
+            " s AS (SELECT name FROM n WHERE NOT EXISTS"
+            "       (SELECT 1 FROM published_routes p WHERE p.bucket = n.name)),"
+            " u AS (INSERT INTO published_routes (bucket, body, version)"
+            "       SELECT name, '" FADO_DRIFT "', 0 FROM s"
+            "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+            " SELECT fado_mark_buckets(ARRAY(SELECT name FROM s), false),"
+            "        (SELECT count(*) FROM s)", 1, p, err, err_len, NULL);
+        if (res == NULL) {
+            goto done;
+        }
+        *found += (size_t) atoll(PQgetvalue(res, 0, 1));
+        PQclear(res);
+    }
+    if (cur->scan == 0) {
+        cur->phase++;
+    }
+    rc = 0;
+
+done:
+    free(js);
+    json_decref(names);
+    freeReplyObject(r);
+    return rc;
+}
+
+int
+fado_publisher_drift_step(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    int  rc;
+
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
+        return -1;
+    }
+    switch (cur->phase) {
+    case 0:
+        rc = fado_drift_clusters(pub, conn, found, err, err_len);
+        cur->phase = 1;
+        cur->after[0] = '\0';
+        break;
+    case 1:
+        rc = fado_drift_known(pub, conn, cur, found, err, err_len);
+        cur->scan = 0;
+        break;
+    case 2:
+        rc = fado_drift_strays(pub, conn, cur, found, err, err_len);
+        break;
+    default:
+        return 0;
+    }
+    if (rc != 0) {
+        return -1;
+    }
+    return cur->phase <= 2;
 }
 
 int
 fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found, char *err,
     size_t err_len)
 {
-    return fado_publisher_drift_mark(pub, conn, 1, found, err, err_len);
+    fado_drift_cursor_t  cur;
+    int                  rc;
+
+    memset(&cur, 0, sizeof(cur));
+    *found = 0;
+    while ((rc = fado_publisher_drift_step(pub, conn, &cur, found, err, err_len)) == 1) {
+        /* next step */
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ republish */
 
+static void
+fado_stats_add(fado_publish_stats_t *to, const fado_publish_stats_t *part)
+{
+    to->set += part->set;
+    to->deleted += part->deleted;
+    if (part->version != 0) {
+        to->version = part->version;
+    }
+}
+
+/*
+ * Removes what Redis holds of one kind that the republish did not write:
+ * records of buckets or clusters gone while Redis was away, or written by
+ * someone else. Names only (HKEYS), compared with what was queued.
+ */
+static int
+fado_publisher_strays(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
+    fado_publish_stats_t *stats, char *err, size_t err_len)
+{
+    static const char *const  hashes[2] = { "routes", "clusters" };
+    static const char *const  ops[2] = { "del", "cdel" };
+    const fado_rec_kind_e     kinds[2] = { FADO_REC_ROUTE, FADO_REC_CLUSTER };
+    redisReply               *keys[2] = { NULL, NULL }, *def = NULL;
+    fado_publish_stats_t      part;
+    fado_batch_t              b;
+    char                      key[128];
+    int                       rc = -1;
+
+    memset(&part, 0, sizeof(part));
+    if (fado_batch_init(&b, pub, &part) != 0) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    fado_batch_start(&b, pub);
+    for (int k = 0; k < 2; k++) {
+        const char  *argv[2] = { "HKEYS", key };
+
+        snprintf(key, sizeof(key), "%s%s", pub->prefix, hashes[k]);
+        keys[k] = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+        if (keys[k] == NULL) {
+            goto done;
+        }
+        for (size_t i = 0; keys[k]->type == REDIS_REPLY_ARRAY && i < keys[k]->elements; i++) {
+            const char  *name = keys[k]->element[i]->str;
+
+            if (name != NULL && json_object_get(w->seen[kinds[k]], name) == NULL
+                && fado_batch_add(&b, pub, ops[k], name, "", kinds[k], 1, err, err_len) != 0)
+            {
+                goto done;
+            }
+        }
+    }
+    if (json_object_get(w->seen[FADO_REC_ROUTE], "") == NULL) {
+        const char  *argv[2] = { "EXISTS", key };
+
+        snprintf(key, sizeof(key), "%sdefault", pub->prefix);
+        def = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+        if (def == NULL) {
+            goto done;
+        }
+        if (def->type == REDIS_REPLY_INTEGER && def->integer == 1
+            && fado_batch_add(&b, pub, "nodefault", "", "", FADO_REC_ROUTE, 1,
+                              err, err_len) != 0)
+        {
+            goto done;
+        }
+    }
+    if (fado_batch_flush(&b, pub, err, err_len) != 0
+        || ((part.set || part.deleted) && fado_publisher_record(conn, &b, err, err_len) != 0))
+    {
+        goto done;
+    }
+    fado_stats_add(stats, &part);
+    rc = 0;
+
+done:
+    fado_batch_free(&b);
+    for (int k = 0; k < 2; k++) {
+        if (keys[k] != NULL) {
+            freeReplyObject(keys[k]);
+        }
+    }
+    if (def != NULL) {
+        freeReplyObject(def);
+    }
+    return rc;
+}
+
 /*
  * Every record again, then a reset with a new epoch: gateways resync from a
- * table that is complete. Everything published, and every record Redis
- * holds, first gets a body no encoder produces, so each is rewritten or,
- * when nothing claims it any more, removed.
- * The epoch is recorded last: a republish cut short is started again.
+ * table that is complete. What was published is forgotten first, so every
+ * record is written; buckets go by their index in chunks; then what Redis
+ * holds that nothing wrote is removed. The epoch is recorded last: a
+ * republish cut short is started again.
  */
 int
 fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
     fado_publish_stats_t *stats, char *err, size_t err_len)
 {
     fado_publish_stats_t  part;
+    fado_write_t          w;
     unsigned char         raw[16];
-    char                  epoch[33], skey[128], last[64] = "";
+    char                  epoch[33], skey[128], after[64] = "";
     const char           *sp[2] = { skey, epoch };
-    json_t               *names;
     PGresult             *res;
-    size_t                drifted;
+    int                   rc = -1;
 
     memset(stats, 0, sizeof(*stats));
+    memset(&w, 0, sizeof(w));
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         snprintf(err, err_len, "no randomness for the epoch");
         return -1;
     }
-    for (int k = 0; k < 16; k++) {
-        snprintf(epoch + 2 * k, 3, "%02x", raw[k]);
+    fst_hex_encode(raw, sizeof(raw), epoch);
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
+        return -1;
+    }
+    w.seen[FADO_REC_ROUTE] = json_object();
+    w.seen[FADO_REC_CLUSTER] = json_object();
+    if (w.seen[FADO_REC_ROUTE] == NULL || w.seen[FADO_REC_CLUSTER] == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
     }
     res = fado_db_query(conn,
-        "WITH a AS (UPDATE published_routes SET body = '" FADO_DRIFT "')"
-        " UPDATE published_clusters SET body = '" FADO_DRIFT "'", 0, NULL, err, err_len, NULL);
+        "WITH a AS (DELETE FROM published_routes) DELETE FROM published_clusters",
+        0, NULL, err, err_len, NULL);
     if (res == NULL) {
-        return -1;
+        goto done;
     }
     PQclear(res);
-    if (fado_publisher_drift_mark(pub, conn, 0, &drifted, err, err_len) != 0) {
-        return -1;
-    }
 
-    names = fado_db_names(conn,
-        "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
-        0, NULL, err, err_len);
-    if (names == NULL
-        || fado_publisher_write(pub, conn, NULL, names, 0, NULL, &part, err, err_len) != 0)
-    {
-        json_decref(names);
-        return -1;
+    /* Clusters (and the default route) first, then the buckets. */
+    w.clusters = fado_db_names(conn, "SELECT name FROM clusters", 0, NULL, err, err_len);
+    if (w.clusters == NULL || fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+        goto done;
     }
-    json_decref(names);
-    stats->set += part.set;
-    stats->deleted += part.deleted;
-
-    /* Every bucket, by its index in chunks; then what only Redis or
-     * published_routes still names (removed). */
+    fado_stats_add(stats, &part);
+    json_decref(w.clusters);
+    w.clusters = NULL;
     for (;;) {
-        const char  *p[1] = { last };
-        size_t       n;
-
-        names = fado_db_names(conn,
-            "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
-            " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), 1, p, err, err_len);
-        if (names == NULL) {
-            return -1;
+        w.after = after;
+        if (fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+            goto done;
         }
-        n = json_array_size(names);
-        if (n > 0) {
-            snprintf(last, sizeof(last), "%s", json_string_value(json_array_get(names, n - 1)));
-        }
-        if (n > 0
-            && fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
-        {
-            json_decref(names);
-            return -1;
-        }
-        json_decref(names);
-        stats->set += part.set;
-        stats->deleted += part.deleted;
-        if (n < FADO_PUBLISH_CHUNK) {
+        fado_stats_add(stats, &part);
+        if (w.rows < FADO_PUBLISH_CHUNK) {
             break;
         }
+        snprintf(after, sizeof(after), "%s", w.last);
     }
-    names = fado_db_names(conn,
-        "SELECT bucket FROM published_routes p WHERE bucket <> ''"
-        " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
-        0, NULL, err, err_len);
-    if (names == NULL
-        || fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
-    {
-        json_decref(names);
-        return -1;
+    w.after = NULL;
+    if (fado_publisher_strays(pub, conn, &w, stats, err, err_len) != 0) {
+        goto done;
     }
-    json_decref(names);
-    stats->set += part.set;
-    stats->deleted += part.deleted;
 
-    if (fado_publisher_write(pub, conn, NULL, NULL, 1, epoch, &part, err, err_len) != 0) {
-        return -1;
+    w.reset_epoch = epoch;
+    if (fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+        goto done;
     }
-    stats->version = part.version;
+    fado_stats_add(stats, &part);
     fado_publisher_epoch_key(pub, skey, sizeof(skey));
     res = fado_db_query(conn,
         "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
         " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, sp, err, err_len, NULL);
     if (res == NULL) {
-        return -1;
+        goto done;
     }
     PQclear(res);
     snprintf(pub->epoch, sizeof(pub->epoch), "%s", epoch);
     stats->full = 1;
     fado_log(FADO_LOG_INFO, "msg=\"routes republished\" set=%zu deleted=%zu version=%lld",
              stats->set, stats->deleted, stats->version);
-    return 0;
+    rc = 0;
+
+done:
+    json_decref(w.clusters);
+    json_decref(w.seen[FADO_REC_ROUTE]);
+    json_decref(w.seen[FADO_REC_CLUSTER]);
+    return rc;
 }

@@ -29,7 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3_client.h"
+#include "fst_hex.h"
+#include "fst_s3_client.h"
 
 typedef struct {
     const char  *cluster;
@@ -110,10 +111,7 @@ fado_fn_result(fado_fn_work_t *w)
         if (EVP_DigestFinal_ex(w->sha, md, &n) != 1) {
             return NULL;
         }
-        for (unsigned int i = 0; i < n; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        }
-        return json_pack("{s:s}", "sha256", hex);
+        return json_pack("{s:s}", "sha256", fst_hex_encode(md, n, hex));
     }
     case FADO_FN_WORDCOUNT:
         return json_pack("{s:I, s:I, s:I}", "lines", (json_int_t) w->lines,
@@ -226,8 +224,8 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
 {
     const char             *name, *bucket, *key;
     fado_fn_work_t          w;
-    fado_s3_client_t       *s3;
-    fado_s3_object_info_t   info;
+    fst_s3_client_t       *s3;
+    fst_s3_object_info_t   info;
     char                    err[512];
     double                  t0, total;
     int                     rc;
@@ -281,7 +279,7 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
     }
 
     /* One client per request: the S3 client is not shared across threads. */
-    s3 = fado_s3_client_new(fado_fn_conf.storage, fado_fn_conf.access_key,
+    s3 = fst_s3_client_new(fado_fn_conf.storage, fado_fn_conf.access_key,
                             fado_fn_conf.secret_key, NULL, err, sizeof(err));
     if (s3 == NULL) {
         return fado_fn_error(c, 500, "storage_client", NULL, err);
@@ -291,22 +289,22 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
             || EVP_DigestInit_ex(w.sha, EVP_sha256(), NULL) != 1))
     {
         EVP_MD_CTX_free(w.sha);
-        fado_s3_client_free(s3);
+        fst_s3_client_free(s3);
         return fado_fn_error(c, 500, "internal", NULL, "cannot start SHA-256");
     }
     t0 = fado_fn_now_ms();
-    rc = fado_s3_object_get(s3, bucket, key, NULL, fado_fn_consume, &w, &info, err, sizeof(err));
+    rc = fst_s3_object_get(s3, bucket, key, NULL, fado_fn_consume, &w, &info, err, sizeof(err));
     total = fado_fn_now_ms() - t0;
     if (rc != 0) {
-        long  st = fado_s3_last_status(s3);
+        long  st = fst_s3_last_status(s3);
         EVP_MD_CTX_free(w.sha);
-        fado_s3_client_free(s3);
+        fst_s3_client_free(s3);
         if (st == 404) {
             return fado_fn_error(c, 404, "no_such_object", "key", err);
         }
         return fado_fn_error(c, 502, "storage_error", NULL, err);
     }
-    fado_s3_client_free(s3);
+    fst_s3_client_free(s3);
     result = fado_fn_result(&w);
     EVP_MD_CTX_free(w.sha);
     if (result == NULL) {
