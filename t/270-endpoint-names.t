@@ -135,7 +135,7 @@ my $v4 = echo_server('127.0.0.1', $svc_port, 'v4');
 my $v6 = echo_server('::1', $svc_port, 'v6');
 my $pfx = echo_server('127.0.0.1', $pfx_port, 'pfx');
 
-my $c = Fado::Controller->new(port_offset => 90, tag => "t275_$$", env => {
+my $c = Fado::Controller->new(port_offset => 90, tag => "t270_$$", env => {
     FADO_RESOLVER => "127.0.0.1:$dns_port", FADO_RESOLVE_INTERVAL => 1, FADO_RESOLVE_TIMEOUT => 1 });
 my $P = $c->prefix;
 
@@ -241,7 +241,7 @@ http {
     access_log off;
     client_body_temp_path $dir;
     proxy_temp_path $dir;
-    fado_shm_zone fado_t275 8m;
+    fado_shm_zone fado_t270 8m;
     fado_redis 127.0.0.1:$ENV{FADO_REDIS_PORT} password=$ENV{FADO_REDIS_PASSWORD} prefix=$P;
     upstream functions { fado policy=rr; }
     server {
