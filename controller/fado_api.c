@@ -428,18 +428,81 @@ fado_api_zones(fado_req_t *req, const char *id)
 /* A cluster in one query; credentials are write-only: only whether set. */
 #define FADO_CLUSTER_JSON_SQL \
     "SELECT c.name, json_build_object(" \
-    " 'name', c.name, 'zone', c.zone, 'healthy', c.healthy," \
+    " 'name', c.name, 'zone', c.zone, 'zones', to_json(c.zones), 'healthy', c.healthy," \
     " 'functions', COALESCE((SELECT json_agg(json_build_object('address', e.address," \
     "     'weight', e.weight, 'max_inflight', e.max_inflight) ORDER BY e.address)" \
     "     FROM endpoints e WHERE e.cluster = c.name), '[]')," \
     " 'storage', json_build_object('endpoint', c.storage_endpoint," \
-    "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> '')," \
+    "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> ''," \
+    "     'management_url', NULLIF(c.management_url, ''))," \
     " 'version', c.version)::text FROM clusters c"
 
 static json_t *
 fado_cluster_json(fado_req_t *req, const char *name)
 {
     return fado_api_one(req, FADO_CLUSTER_JSON_SQL " WHERE c.name = $1", "cluster", name);
+}
+
+/*
+ * A cluster's zones: "zones" (1..16 distinct names) or the older "zone"
+ * (one name); both may be given when zone is the list's first (what GET
+ * answers). Writes the text[] literal and points *first at the first zone.
+ */
+static int
+fado_cluster_zones(fado_req_t *req, json_t *obj, const char *prefix, char *out,
+    size_t size, const char **first)
+{
+    char         f[128];
+    json_t      *arr = json_object_get(obj, "zones");
+    const char  *zone;
+    size_t       i, j;
+
+    if (arr == NULL && json_object_get(obj, "zone") == NULL) {
+        snprintf(f, sizeof(f), "%szones", prefix);
+        fado_req_error(req, 400, "missing_field", f,
+                       "%s is required (a list of 1 to 16 zone names)", f);
+        return -1;
+    }
+    snprintf(f, sizeof(f), "%szone", prefix);
+    zone = fado_api_str(req, obj, "zone", f, 0);
+    if (req->json != NULL) {
+        return -1;
+    }
+    if (arr == NULL) {
+        if (!fado_valid_name(zone)) {
+            fado_req_error(req, 400, "invalid_field", f, "%s is not a valid zone name", f);
+            return -1;
+        }
+        snprintf(out, size, "{%s}", zone);
+        *first = zone;
+        return 0;
+    }
+    snprintf(f, sizeof(f), "%szones", prefix);
+    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > 16) {
+        fado_req_error(req, 400, "invalid_field", f, "%s must be a list of 1 to 16 zone names", f);
+        return -1;
+    }
+    for (i = 0; i < json_array_size(arr); i++) {
+        const char  *z = json_string_value(json_array_get(arr, i));
+
+        for (j = 0; z != NULL && j < i; j++) {
+            if (strcmp(z, json_string_value(json_array_get(arr, j))) == 0) {
+                fado_req_error(req, 400, "invalid_field", f, "%s[%zu] repeats \"%s\"", f, i, z);
+                return -1;
+            }
+        }
+    }
+    if (fado_api_names(req, obj, "zones", f, 0, out, size) != 0) {
+        return -1;
+    }
+    *first = json_string_value(json_array_get(arr, 0));
+    if (zone != NULL && strcmp(zone, *first) != 0) {
+        snprintf(f, sizeof(f), "%szone", prefix);
+        fado_req_error(req, 400, "invalid_field", f,
+                       "%s must be the first of zones (or be left out)", f);
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -451,7 +514,7 @@ static int
 fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
     const char *prefix)
 {
-    char         f[128], vbuf[24], eps[64][80];
+    char         f[128], vbuf[24], eps[64][80], zones[1100];
     long         weights[64], maxes[64];
     const char  *name, *zone, *endpoint = "", *ak = NULL, *sk = NULL;
     json_t      *fns, *storage, *fn;
@@ -468,8 +531,8 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
                        "name must be 1-63 characters of letters, digits, '.', '_', '-'");
         return -1;
     }
-    zone = fado_api_str(req, obj, "zone", FIELD("zone"), 1);
-    if (zone == NULL) {
+    /* zones (1..16) or, as before multi-zone clusters, zone: one of them. */
+    if (fado_cluster_zones(req, obj, prefix, zones, sizeof(zones), &zone) != 0) {
         return -1;
     }
     fns = json_object_get(obj, "functions");
@@ -534,15 +597,17 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
     }
 
     {
-        const char  *p[1] = { zone };
-        res = fado_api_query(req, "SELECT 1 FROM zones WHERE name = $1", 1, p);
+        const char  *p[1] = { zones };
+        res = fado_api_query(req, "SELECT string_agg(z, ',') FROM unnest($1::text[]) z"
+                             " WHERE z NOT IN (SELECT name FROM zones)", 1, p);
         if (res == NULL) {
             return -1;
         }
-        if (PQntuples(res) == 0) {
+        if (!PQgetisnull(res, 0, 0)) {
+            fado_req_error(req, 422, "unknown_reference",
+                           FIELD(json_object_get(obj, "zones") ? "zones" : "zone"),
+                           "unknown zones: %s", PQgetvalue(res, 0, 0));
             PQclear(res);
-            fado_req_error(req, 422, "unknown_reference", FIELD("zone"),
-                           "zone \"%s\" does not exist", zone);
             return -1;
         }
         PQclear(res);
@@ -551,28 +616,29 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
     snprintf(vbuf, sizeof(vbuf), "%ld", version);
     {
         /* Credentials given replace the stored ones; absent, they are kept. */
-        const char  *p[6] = { name, zone, endpoint, ak ? ak : "", sk ? sk : "", vbuf };
+        const char  *p[7] = { name, zones, endpoint, ak ? ak : "", sk ? sk : "", zone, vbuf };
         const char  *sql = version == 0
-            ? "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
-              " storage_secret_key) VALUES ($1, $2, $3, $4, $5) RETURNING version"
+            ? "INSERT INTO clusters (name, zone, zones, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $6, $2::text[], $3, $4, $5) RETURNING version"
             : version > 0
-            ? "UPDATE clusters SET zone = $2, storage_endpoint = $3,"
+            ? "UPDATE clusters SET zone = $6, zones = $2::text[], storage_endpoint = $3,"
               " storage_access_key = CASE WHEN $4 = '' THEN storage_access_key ELSE $4 END,"
               " storage_secret_key = CASE WHEN $5 = '' THEN storage_secret_key ELSE $5 END,"
-              " version = version + 1 WHERE name = $1 AND version = $6::int RETURNING version"
-            : "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
-              " storage_secret_key) VALUES ($1, $2, $3, $4, $5)"
-              " ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone,"
+              " version = version + 1 WHERE name = $1 AND version = $7::int RETURNING version"
+            : "INSERT INTO clusters (name, zone, zones, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $6, $2::text[], $3, $4, $5)"
+              " ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone, zones = EXCLUDED.zones,"
               " storage_endpoint = EXCLUDED.storage_endpoint,"
               " storage_access_key = CASE WHEN $4 = '' THEN clusters.storage_access_key ELSE $4 END,"
               " storage_secret_key = CASE WHEN $5 = '' THEN clusters.storage_secret_key ELSE $5 END,"
               " version = clusters.version + 1"
-              " WHERE (clusters.zone, clusters.storage_endpoint) IS DISTINCT FROM ($2, $3)"
+              " WHERE (clusters.zones, clusters.storage_endpoint)"
+              "       IS DISTINCT FROM ($2::text[], $3)"
               "    OR ($4 <> '' AND (clusters.storage_access_key, clusters.storage_secret_key)"
               "        IS DISTINCT FROM ($4, $5))"
               " RETURNING version";
 
-        res = fado_api_query(req, sql, version > 0 ? 6 : 5, p);
+        res = fado_api_query(req, sql, version > 0 ? 7 : 6, p);
         if (res == NULL) {
             return -1;
         }
@@ -648,12 +714,15 @@ fado_api_list(fado_req_t *req, const char *sql)
     "SELECT b.name, json_build_object(" \
     " 'name', b.name, 'home_cluster', b.home_cluster," \
     " 'placement', json_build_object('allowed_zones', to_json(b.allowed_zones)," \
-    "     'replicas', b.replicas, 'pinned_clusters', to_json(b.pinned_clusters))," \
+    "     'replicas', b.replicas, 'pinned_clusters', to_json(b.pinned_clusters)," \
+    "     'cap_replicas', b.cap_replicas)," \
     " 'policy', b.policy," \
     " 'placement_result', json_build_object('satisfiable', b.placement_ok," \
     "     'clusters', COALESCE((SELECT json_agg(r.cluster ORDER BY r.cluster)" \
     "         FROM replicas r WHERE r.bucket = b.name AND r.state <> 'removing'), '[]')," \
-    "     'reason', b.placement_reason)," \
+    "     'reason', b.placement_reason," \
+    "     'capped', CASE WHEN b.placement_effective IS NOT NULL THEN json_build_object(" \
+    "         'requested', b.replicas, 'effective', b.placement_effective) END)," \
     " 'replicas', COALESCE((SELECT json_agg(json_build_object('cluster', r.cluster," \
     "     'state', r.state, 'reason', r.reason) ORDER BY r.cluster)" \
     "     FROM replicas r WHERE r.bucket = b.name), '[]')," \

@@ -409,13 +409,13 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
     " WHERE body IS DISTINCT FROM published"
 
-/* Cluster records: zone, up or down, endpoints in byte order. */
+/* Cluster records: zones (joined by "+"), up or down, endpoints in byte order. */
 #define FADO_CLUSTERS_SQL \
     "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
     " SELECT name, body FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN c.name IS NULL THEN NULL" \
-    "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
+    "    ELSE array_to_string(c.zones, '+') || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
     "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.weight || ','" \
     "                                            || e.max_inflight, ' '" \
     "                                            ORDER BY e.address COLLATE \"C\")" \
