@@ -10,6 +10,7 @@
 #include "fado_api_console.h"
 #include "fado_events.h"
 #include "fado_http.h"
+#include "fado_import.h"
 #include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_objects.h"
@@ -1216,185 +1217,42 @@ fado_api_tokens(fado_req_t *req, const char *id)
 
 /* ------------------------------------------------------------ import */
 
-/*
- * FaDO's config.json: clusters[{name, zones}], storage_deployments[{
- * cluster_name, alias, endpoint, access_key, secret_key, use_ssl}],
- * faas_deployments[{cluster_name, url}], buckets[{name,
- * storage_deployment_alias, allowed_zones, target_replica_count}].
- * Converted to fado's own shape; nothing else changes.
- */
-static json_t *
-fado_import_from_fado(json_t *in)
-{
-    json_t  *out = json_pack("{s:[], s:[], s:[]}", "zones", "clusters", "buckets");
-    json_t  *zones = json_object_get(out, "zones"), *v, *w;
-    size_t   i, k;
-
-    json_array_foreach(json_object_get(in, "clusters"), i, v) {
-        json_t      *c, *fns = json_array(), *z = json_array_get(json_object_get(v, "zones"), 0);
-        const char  *name = json_string_value(json_object_get(v, "name"));
-
-        c = json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(v, "name"),
-                      "zone", z, "functions", fns);
-        json_array_foreach(json_object_get(in, "faas_deployments"), k, w) {
-            if (name && json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
-                json_array_append_new(fns, json_pack("{s:O?}", "url", json_object_get(w, "url")));
-            }
-        }
-        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
-            if (json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
-                const char  *ep = json_string_value(json_object_get(w, "endpoint"));
-                char         url[512];
-                snprintf(url, sizeof(url), "%s%s",
-                         ep && strstr(ep, "://") ? "" :
-                         json_is_true(json_object_get(w, "use_ssl")) ? "https://" : "http://",
-                         ep ? ep : "");
-                json_object_set_new(c, "storage", json_pack("{s:s, s:O?, s:O?}",
-                    "endpoint", url, "access_key", json_object_get(w, "access_key"),
-                    "secret_key", json_object_get(w, "secret_key")));
-            }
-        }
-        json_array_append_new(json_object_get(out, "clusters"), c);
-        json_array_foreach(json_object_get(v, "zones"), k, w) {
-            json_array_append_new(zones, json_pack("{s:O}", "name", w));
-        }
-    }
-    json_array_foreach(json_object_get(in, "buckets"), i, v) {
-        json_t  *home = NULL;
-        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
-            if (json_equal(json_object_get(w, "alias"),
-                           json_object_get(v, "storage_deployment_alias")))
-            {
-                home = json_object_get(w, "cluster_name");
-            }
-        }
-        json_array_append_new(json_object_get(out, "buckets"), json_pack(
-            "{s:O?, s:O?, s:{s:O?, s:O?}}", "name", json_object_get(v, "name"),
-            "home_cluster", home, "placement",
-            "allowed_zones", json_object_get(v, "allowed_zones"),
-            "replicas", json_object_get(v, "target_replica_count")));
-    }
-    return out;
-}
-
-/*
- * The document's top level must be one of the two documented shapes:
- * fado's (zones, clusters, buckets) or FaDO's (clusters,
- * storage_deployments, faas_deployments, buckets), members being arrays,
- * at least one present. Anything else would import nothing and say 200.
- */
-static int
-fado_import_shape(fado_req_t *req, json_t *body)
-{
-    static const char *const  fado_keys[] = { "zones", "clusters", "buckets", NULL };
-    static const char *const  faddo_keys[] = { "clusters", "storage_deployments",
-                                               "faas_deployments", "buckets", NULL };
-    const char *const        *keys;
-    const char               *key;
-    json_t                   *v;
-    int                       known = 0;
-
-    keys = json_object_get(body, "storage_deployments") != NULL ? faddo_keys : fado_keys;
-    json_object_foreach(body, key, v) {
-        int  ok = 0;
-
-        for (size_t i = 0; keys[i] != NULL; i++) {
-            ok |= strcmp(key, keys[i]) == 0;
-        }
-        if (!ok) {
-            fado_req_error(req, 400, "invalid_field", key,
-                           "\"%s\" is not part of an import document (zones, clusters,"
-                           " buckets; or FaDO's clusters, storage_deployments,"
-                           " faas_deployments, buckets)", key);
-            return -1;
-        }
-        if (!json_is_array(v)) {
-            fado_req_error(req, 400, "invalid_field", key, "%s must be an array", key);
-            return -1;
-        }
-        known++;
-    }
-    if (known == 0) {
-        fado_req_error(req, 400, "missing_field", "zones",
-                       "an import document needs zones, clusters or buckets");
-        return -1;
-    }
-    return 0;
-}
-
+/* The import itself is controller/fado_import.c; here only HTTP. */
 static void
 fado_api_import(fado_req_t *req)
 {
-    json_t  *body, *doc, *v;
-    size_t   i, nz = 0, nc = 0, nb = 0;
-    int      ok = 0;
-    char     prefix[64];
+    static const unsigned int  status[] = {
+        [FADO_IMPORT_OK] = 200, [FADO_IMPORT_INVALID] = 400, [FADO_IMPORT_UNKNOWN] = 422,
+        [FADO_IMPORT_CONFLICT] = 409, [FADO_IMPORT_STORAGE] = 502,
+        [FADO_IMPORT_DATABASE] = 503, [FADO_IMPORT_INTERNAL] = 500
+    };
+    fado_import_options_t      opt = { 0 };
+    fado_import_error_t        err;
+    const char                *adopt = fado_req_arg(req, "adopt");
+    json_t                    *body, *summary;
 
     if (strcmp(req->method, "POST") != 0) {
         fado_req_error(req, 405, "method_not_allowed", NULL, "import is POST");
         return;
     }
+    if (adopt != NULL) {
+        if (strcmp(adopt, "true") != 0 && strcmp(adopt, "false") != 0) {
+            fado_req_error(req, 400, "invalid_field", "adopt", "adopt must be true or false");
+            return;
+        }
+        opt.adopt = adopt[0] == 't';
+    }
     if ((body = fado_api_body(req)) == NULL) {
         return;
     }
-    if (fado_import_shape(req, body) != 0) {
-        json_decref(body);
-        return;
-    }
-    doc = json_object_get(body, "storage_deployments") ? fado_import_from_fado(body)
-                                                       : json_incref(body);
-    if (doc == NULL || fado_api_begin(req) != 0) {
-        json_decref(doc);
-        json_decref(body);
-        return;
-    }
-    json_array_foreach(json_object_get(doc, "zones"), i, v) {
-        const char  *name = json_is_string(v) ? json_string_value(v)
-                          : json_string_value(json_object_get(v, "name"));
-        const char  *p[1] = { name };
-        snprintf(prefix, sizeof(prefix), "zones[%zu]", i);
-        if (name == NULL || !fado_valid_name(name)) {
-            fado_req_error(req, 400, "invalid_field", prefix, "%s must be a zone name", prefix);
-            goto done;
-        }
-        if (fado_api_exec(req, "INSERT INTO zones (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                          1, p) != 0)
-        {
-            goto done;
-        }
-        nz++;
-    }
-    json_array_foreach(json_object_get(doc, "clusters"), i, v) {
-        snprintf(prefix, sizeof(prefix), "clusters[%zu].", i);
-        if (!json_is_object(v) || fado_cluster_put(req, v, NULL, -1, prefix) != 0) {
-            if (req->json == NULL) {
-                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
-            }
-            goto done;
-        }
-        nc++;
-    }
-    json_array_foreach(json_object_get(doc, "buckets"), i, v) {
-        snprintf(prefix, sizeof(prefix), "buckets[%zu].", i);
-        if (!json_is_object(v) || fado_bucket_put(req, v, NULL, -1, prefix) != 0) {
-            if (req->json == NULL) {
-                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
-            }
-            goto done;
-        }
-        nb++;
-    }
-    ok = 1;
-
-done:
-    fado_api_end(req, ok);
-    if (ok && req->json == NULL) {
-        req->json = json_pack("{s:i, s:i, s:i}", "zones", (int) nz, "clusters", (int) nc,
-                              "buckets", (int) nb);
+    if (fado_import(req->conn, body, &opt, &summary, &err) != 0) {
+        fado_req_error(req, status[err.status], err.code, err.field[0] ? err.field : NULL,
+                       "%s", err.message);
+    } else {
+        req->json = summary;
         req->status = 200;
         fado_api_changed(req);
     }
-    json_decref(doc);
     json_decref(body);
 }
 
