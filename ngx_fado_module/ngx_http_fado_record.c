@@ -609,7 +609,7 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
 
     tl = ngx_http_fado_record_token(p, end);
     if (!ngx_http_fado_record_zones_valid(p, tl)) {
-        ngx_http_fado_record_err(err, "invalid zones", p, tl);
+        ngx_http_fado_record_err(err, "invalid zone", p, tl);
         return -1;
     }
 
