@@ -1521,6 +1521,32 @@ done:
 
 /* ------------------------------------------------------------ entry */
 
+/*
+ * FaDO's configuration names its deployments, and its buckets name a
+ * storage deployment; fado's own shape has neither.
+ */
+static int
+fado_import_is_fado(json_t *doc)
+{
+    json_t  *v;
+    size_t   i;
+
+    if (json_object_get(doc, "storage_deployments") != NULL
+        || json_object_get(doc, "faas_deployments") != NULL
+        || json_object_get(doc, "load_balancer") != NULL)
+    {
+        return 1;
+    }
+    json_array_foreach(json_object_get(doc, "buckets"), i, v) {
+        if (json_object_get(v, "storage_deployment_alias") != NULL
+            || json_object_get(v, "target_replica_count") != NULL)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 fado_import(PGconn *conn, json_t *doc, const fado_import_options_t *opt, json_t **summary,
     fado_import_error_t *err)
@@ -1541,9 +1567,7 @@ fado_import(PGconn *conn, json_t *doc, const fado_import_options_t *opt, json_t 
     d.buckets = json_array();
     d.settings = json_object();
     d.storage = json_array();
-    /* FaDO's configuration names its deployments; fado's own shape has none. */
-    d.fado_shape = json_object_get(doc, "storage_deployments") != NULL
-                   || json_object_get(doc, "faas_deployments") != NULL;
+    d.fado_shape = fado_import_is_fado(doc);
     if (d.zones == NULL || d.clusters == NULL || d.buckets == NULL || d.settings == NULL
         || d.storage == NULL)
     {
