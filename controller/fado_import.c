@@ -17,9 +17,8 @@
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_valid.h"
-#include "s3_client.h"
+#include "fst_s3_client.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -225,76 +224,24 @@ fado_import_find(json_t *arr, const char *key, const char *value)
 /* ------------------------------------------------------------ addresses */
 
 /*
- * A function endpoint as the gateways take it today: IPv4:port or
- * [IPv6]:port, from "address", "http://address:port" or "http://address:port/".
- * Host names, https and path prefixes are refused with the reason (the
- * gateway does no DNS; the controller publishes addresses).
+ * A function endpoint as the API takes it (fado_valid_endpoint): "IPv4:port",
+ * "[IPv6]:port" or "http[s]://host[:port][/path]", a host name resolved by
+ * the controller. The entry keeps what was written and its parts.
  */
-static int
-fado_import_endpoint(const char *in, char *out, size_t size, char *why, size_t wsize)
+static json_t *
+fado_import_endpoint(const char *in, long weight, long max_inflight, char *why, size_t wsize)
 {
-    char           host[64];
-    const char    *p = in, *end, *colon;
-    unsigned char  buf[16];
-    long           port;
+    fado_endpoint_t  ep;
+    const char      *bad = fado_valid_endpoint(in, &ep);
 
-    if (strncmp(p, "https://", 8) == 0) {
-        snprintf(why, wsize, "is https: the gateway proxies function endpoints over http");
-        return -1;
+    if (bad != NULL) {
+        snprintf(why, wsize, "%s", bad);
+        return NULL;
     }
-    if (strncmp(p, "http://", 7) == 0) {
-        p += 7;
-    } else if (strstr(p, "://") != NULL) {
-        snprintf(why, wsize, "must be an http:// URL or an address with a port");
-        return -1;
-    }
-    end = p + strcspn(p, "/");
-    if (*end == '/' && end[1] != '\0') {
-        snprintf(why, wsize, "has a path (\"%s\"): fado routes to the endpoint's root", end);
-        return -1;
-    }
-    if (*p == '[') {
-        const char  *close = memchr(p, ']', (size_t) (end - p));
-
-        if (close == NULL || close[1] != ':' || (size_t) (close - p - 1) >= sizeof(host)) {
-            snprintf(why, wsize, "must be [IPv6]:port");
-            return -1;
-        }
-        memcpy(host, p + 1, (size_t) (close - p - 1));
-        host[close - p - 1] = '\0';
-        if (inet_pton(AF_INET6, host, buf) != 1) {
-            snprintf(why, wsize, "\"%s\" is not an IPv6 address", host);
-            return -1;
-        }
-        colon = close + 1;
-    } else {
-        colon = memchr(p, ':', (size_t) (end - p));
-        if (colon == NULL || colon == p || (size_t) (colon - p) >= sizeof(host)) {
-            snprintf(why, wsize, "needs an address and a port");
-            return -1;
-        }
-        memcpy(host, p, (size_t) (colon - p));
-        host[colon - p] = '\0';
-        if (inet_pton(AF_INET, host, buf) != 1) {
-            snprintf(why, wsize, "names the host \"%s\": this controller publishes IPv4 and"
-                     " IPv6 addresses only (the gateway does no DNS); give its address", host);
-            return -1;
-        }
-    }
-    port = 0;
-    for (const char *d = colon + 1; d < end; d++) {
-        if (!isdigit((unsigned char) *d) || (port = port * 10 + (*d - '0')) > 65535) {
-            port = -1;
-            break;
-        }
-    }
-    if (port < 1 || (size_t) (end - p) >= size) {
-        snprintf(why, wsize, "has no valid port (1-65535)");
-        return -1;
-    }
-    memcpy(out, p, (size_t) (end - p));
-    out[end - p] = '\0';
-    return 0;
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:s, s:b}", "address", in,
+                     "weight", (json_int_t) weight, "max_inflight", (json_int_t) max_inflight,
+                     "scheme", ep.https ? "https" : "http", "host", ep.host, "port", ep.port,
+                     "path", ep.path, "named", ep.named);
 }
 
 /*
@@ -555,11 +502,11 @@ fado_import_fado_faas(json_t *in, fado_import_doc_t *d, fado_import_error_t *err
     static const char *const  keys[] = { "cluster_name", "url", NULL };
     json_t                   *v;
     size_t                    i;
-    char                      path[64], f[96], addr[80], why[256];
+    char                      path[64], f[96], why[256];
 
     json_array_foreach(json_object_get(in, "faas_deployments"), i, v) {
         const char  *cname, *url;
-        json_t      *c, *eps;
+        json_t      *c, *eps, *ep;
         long         ci;
 
         snprintf(path, sizeof(path), "faas_deployments[%zu].", i);
@@ -582,18 +529,20 @@ fado_import_fado_faas(json_t *in, fado_import_doc_t *d, fado_import_error_t *err
                                     f, cname);
         }
         snprintf(f, sizeof(f), "%surl", path);
-        if (fado_import_endpoint(url, addr, sizeof(addr), why, sizeof(why)) != 0) {
-            return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f, "%s %s", f, why);
+        ep = fado_import_endpoint(url, 1, 0, why, sizeof(why));
+        if (ep == NULL) {
+            return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                    "%s must be IPv4:port, [IPv6]:port or"
+                                    " http[s]://host[:port][/path]: %s", f, why);
         }
         c = json_array_get(d->clusters, (size_t) ci);
         eps = json_object_get(c, "endpoints");
-        if (fado_import_find(eps, "address", addr) >= 0) {
+        if (fado_import_find(eps, "address", url) >= 0) {
+            json_decref(ep);
             return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
-                                    "%s repeats endpoint %s of cluster \"%s\"", f, addr, cname);
+                                    "%s repeats endpoint %s of cluster \"%s\"", f, url, cname);
         }
-        if (json_array_append_new(eps, json_pack("{s:s, s:i, s:i}", "address", addr,
-                                                 "weight", 1, "max_inflight", 0)) != 0)
-        {
+        if (json_array_append_new(eps, ep) != 0) {
             return fado_import_nomem(err);
         }
     }
@@ -789,9 +738,9 @@ fado_import_own_cluster(json_t *v, const char *path, fado_import_doc_t *d,
     fado_import_error_t *err)
 {
     const char               *name, *zone, *murl, *ep = "", *ak = NULL, *sk = NULL;
-    json_t                   *zones, *fns, *fn, *storage, *eps, *c;
+    json_t                   *zones, *fns, *fn, *storage, *eps, *c, *epj;
     size_t                    i;
-    char                      f[192], addr[80], why[256];
+    char                      f[192], why[256];
 
     if ((name = fado_import_str(v, "name", path, 1, err)) == NULL) {
         return -1;
@@ -866,23 +815,27 @@ fado_import_own_cluster(json_t *v, const char *path, fado_import_doc_t *d,
             a = json_string_value(json_object_get(fn, "url"));
         }
         snprintf(f, sizeof(f), "%saddress", sub);
-        if (a == NULL || fado_import_endpoint(a, addr, sizeof(addr), why, sizeof(why)) != 0) {
+        if (a == NULL) {
             return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
-                                    "%s must be IPv4:port, [IPv6]:port or http://address:port",
-                                    f);
+                                    "%s must be IPv4:port, [IPv6]:port or"
+                                    " http[s]://host[:port][/path]", f);
         }
         if ((w = fado_import_int(fn, "weight", sub, 1, 1000, 1, err)) < 0
             || (m = fado_import_int(fn, "max_inflight", sub, 0, 65535, 0, err)) < 0)
         {
             return -1;
         }
-        if (fado_import_find(eps, "address", addr) >= 0) {
+        epj = fado_import_endpoint(a, w, m, why, sizeof(why));
+        if (epj == NULL) {
+            return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                    "%s must be IPv4:port, [IPv6]:port or"
+                                    " http[s]://host[:port][/path]: %s", f, why);
+        }
+        if (fado_import_find(eps, "address", a) >= 0) {
+            json_decref(epj);
             continue;       /* as before: a repeated endpoint counts once */
         }
-        if (json_array_append_new(eps, json_pack("{s:s, s:I, s:I}", "address", addr,
-                                                 "weight", (json_int_t) w,
-                                                 "max_inflight", (json_int_t) m)) != 0)
-        {
+        if (json_array_append_new(eps, epj) != 0) {
             return fado_import_nomem(err);
         }
     }
@@ -1075,7 +1028,7 @@ typedef struct {
 } fado_import_listing_t;
 
 static int
-fado_import_list_one(void *ud, const fado_s3_entry_t *e)
+fado_import_list_one(void *ud, const fst_s3_entry_t *e)
 {
     fado_import_listing_t  *l = ud;
 
@@ -1095,10 +1048,10 @@ fado_import_list_storage(fado_import_doc_t *d, fado_import_error_t *err)
 
     json_array_foreach(d->storage, i, s) {
         fado_import_listing_t  l;
-        fado_s3_client_t      *c;
+        fst_s3_client_t      *c;
 
         snprintf(f, sizeof(f), "%sendpoint", json_string_value(json_object_get(s, "path")));
-        c = fado_s3_client_new(json_string_value(json_object_get(s, "endpoint")),
+        c = fst_s3_client_new(json_string_value(json_object_get(s, "endpoint")),
                                json_string_value(json_object_get(s, "access_key")),
                                json_string_value(json_object_get(s, "secret_key")), NULL,
                                e, sizeof(e));
@@ -1108,16 +1061,16 @@ fado_import_list_storage(fado_import_doc_t *d, fado_import_error_t *err)
         }
         l.names = json_array();
         if (l.names == NULL) {
-            fado_s3_client_free(c);
+            fst_s3_client_free(c);
             return fado_import_nomem(err);
         }
-        if (fado_s3_buckets_list(c, fado_import_list_one, &l, e, sizeof(e)) != 0) {
-            fado_s3_client_free(c);
+        if (fst_s3_buckets_list(c, fado_import_list_one, &l, e, sizeof(e)) != 0) {
+            fst_s3_client_free(c);
             json_decref(l.names);
             return fado_import_fail(err, FADO_IMPORT_STORAGE, "storage_unavailable", f,
                                     "cannot list the buckets of %s (to adopt them): %s", f, e);
         }
-        fado_s3_client_free(c);
+        fst_s3_client_free(c);
         if (json_object_set_new(s, "found", l.names) != 0) {
             return fado_import_nomem(err);
         }
@@ -1453,11 +1406,14 @@ fado_import_write(PGconn *conn, fado_import_doc_t *d, const fado_import_options_
                 "   AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(n.endpoints) ep"
                 "                    WHERE ep->>'address' = e.address)", 1, pc, err) != 0
             || fado_import_exec(conn, "endpoints",
-                "INSERT INTO endpoints (cluster, address, weight, max_inflight)"
-                " SELECT n.name, ep.address, ep.weight, ep.max_inflight"
+                "INSERT INTO endpoints (cluster, address, weight, max_inflight, scheme, host,"
+                "                       port, path, named)"
+                " SELECT n.name, ep.address, ep.weight, ep.max_inflight, ep.scheme, ep.host,"
+                "        ep.port, ep.path, ep.named"
                 "   FROM jsonb_to_recordset($1::jsonb) AS n (name text, endpoints jsonb),"
                 "        jsonb_to_recordset(coalesce(n.endpoints, '[]')) AS ep (address text,"
-                "        weight int, max_inflight int)"
+                "        weight int, max_inflight int, scheme text, host text, port int,"
+                "        path text, named boolean)"
                 " ON CONFLICT (cluster, address) DO UPDATE SET weight = EXCLUDED.weight,"
                 "   max_inflight = EXCLUDED.max_inflight"
                 " WHERE (endpoints.weight, endpoints.max_inflight)"

@@ -3,9 +3,10 @@
 #
 # - a file shaped like the ones FaDO ships (deployment/*.server-config.json):
 #   three clusters in zones [global, zone-N], storage named by host
-#   ("localhost:port", use_ssl false, management_url), FaaS deployments, a
-#   "global" bucket with target_replica_count 4 and buckets with allowed
-#   zones;
+#   ("localhost:port", use_ssl false, management_url), FaaS deployments by
+#   host name too ("http://localhost:port", as FaDO's standalone
+#   configuration names them), a "global" bucket with target_replica_count
+#   4 and buckets with allowed zones;
 # - the placement FaDO would make: replicas besides the home, capped at
 #   what the zones allow (reported as capped, not unsatisfiable), the home
 #   kept where the data is; routes in Redis (C2 records with the zone list);
@@ -15,9 +16,6 @@
 #   without overwriting any of them;
 # - clusters in several zones through the API, and an upgrade from schema 4
 #   that keeps every cluster's zone.
-#
-# The FaaS deployments are given by loopback URL (http://127.0.0.1:port):
-# endpoints by host name are refused with the reason, naming the field.
 
 use strict;
 use warnings;
@@ -49,7 +47,7 @@ sub fado_file {
             use_ssl => JSON::PP::false,
             management_url => 'http://localhost:' . (9011 + 10 * $_),
         } } 0 .. 2],
-        faas_deployments => [map { { cluster_name => $_, url => "http://127.0.0.1:$fn_port{$_}" } }
+        faas_deployments => [map { { cluster_name => $_, url => "http://localhost:$fn_port{$_}" } }
                              @names],
         buckets => [
             { name => $global, storage_deployment_alias => 'minio1', allowed_zones => ['global'],
@@ -98,8 +96,8 @@ sub refused {
     $f->{clusters}[1]{zones} = [];
     refused($f, 'clusters[1].zones', qr/at least 1/, 'a cluster in no zone');
     $f = fado_file();
-    $f->{faas_deployments}[0]{url} = 'http://faas1:9100';
-    refused($f, 'faas_deployments[0].url', qr/host "faas1"/, 'a FaaS endpoint by host name');
+    $f->{faas_deployments}[0]{url} = 'ftp://faas1:9100';
+    refused($f, 'faas_deployments[0].url', qr/scheme/, 'a FaaS endpoint that is not http(s)');
     refused(fado_file(load_balancer => { policy => 'ip_hash' }), 'load_balancer.policy',
             qr/no equivalent/, "FaDO's ip_hash policy");
     refused(fado_file(load_balancer => { route_overrides => { $global => {
@@ -150,8 +148,8 @@ is($j->{zone}, 'global', 'zone (the older field) is the first of them');
 is($j->{storage}{management_url}, 'http://localhost:9011', 'management_url is kept and shown');
 like($j->{storage}{endpoint}, qr{^http://localhost:\d+$}, 'the storage host name is kept, with its scheme');
 ok(!grep({ /secret/ } keys %{ $j->{storage} }), 'no secret is shown');
-is_deeply([map { $_->{address} } @{ $j->{functions} }], ["127.0.0.1:$fn_port{'cluster-1'}"],
-          'the FaaS deployment is the cluster\'s function endpoint');
+is_deeply([map { $_->{address} } @{ $j->{functions} }], ["http://localhost:$fn_port{'cluster-1'}"],
+          'the FaaS deployment is the cluster\'s function endpoint, as written');
 ($s, $j) = $c->api(GET => '/v1/settings');
 is($j->{default_policy}, 'lc', "FaDO's least_conn maps to lc");
 is($j->{bucket_header}, 'X-FaDO-Bucket', "FaDO's match_header is the bucket header");
@@ -193,9 +191,11 @@ my $p = $c->prefix;
 ok(Fado::Controller::wait_until(sub {
        $c->redis('HGET', "${p}routes", $global) =~ /^F2 \d+ lc cluster-1 cluster-2 cluster-3$/ }, 20),
    'global: its route names the three clusters, with least_conn as lc');
-like($c->redis('HGET', "${p}clusters", 'cluster-2'),
-     qr/^C2 \d+ global\+zone-2 up 127\.0\.0\.1:$fn_port{'cluster-2'},1,0$/,
-     "a cluster record publishes all its zones joined by '+'");
+ok(Fado::Controller::wait_until(sub {
+       $c->redis('HGET', "${p}clusters", 'cluster-2')
+           =~ /^C2 \d+ global\+zone-2 up 127\.0\.0\.1:$fn_port{'cluster-2'},1,0,http,localhost,-$/ }, 20),
+   "a cluster record publishes all its zones joined by '+', and its FaaS host resolved")
+   or diag($c->redis('HGET', "${p}clusters", 'cluster-2'));
 ok(Fado::Controller::wait_until(sub {
        $c->redis('HGET', "${p}routes", $zone2) =~ /^F2 \d+ lc cluster-1 cluster-2$/ }, 20),
    'zone-2 bucket: routed to the clusters holding it');
