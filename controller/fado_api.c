@@ -1335,8 +1335,10 @@ static void
 fado_api_metrics(fado_req_t *req)
 {
     PGresult  *res;
-    char       buf[4096];
+    FILE      *out;
+    char      *text = NULL;
     size_t     len = 0;
+    int        bad;
 
     res = fado_api_query(req,
         "SELECT (SELECT count(*) FROM buckets), (SELECT count(*) FROM clusters),"
@@ -1357,7 +1359,15 @@ fado_api_metrics(fado_req_t *req)
     if (res == NULL) {
         return;
     }
-    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
+    /* A memory stream grows with the text, so a new metric or a long value
+     * can never be cut off the way appends into a fixed buffer could. */
+    out = open_memstream(&text, &len);
+    if (out == NULL) {
+        PQclear(res);
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    fprintf(out,
         "# TYPE fado_buckets gauge\nfado_buckets %s\n"
         "# TYPE fado_clusters gauge\nfado_clusters %s\n"
         "# TYPE fado_clusters_down gauge\nfado_clusters_down %s\n"
@@ -1369,12 +1379,11 @@ fado_api_metrics(fado_req_t *req)
     {
         static const char *const  states[] = { "pending", "syncing", "ready", "removing", "failed" };
         for (int i = 0; i < 5; i++) {
-            len += (size_t) snprintf(buf + len, sizeof(buf) - len,
-                                     "fado_replicas{state=\"%s\"} %s\n", states[i],
+            fprintf(out, "fado_replicas{state=\"%s\"} %s\n", states[i],
                                      PQgetvalue(res, 0, 5 + i));
         }
     }
-    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
+    fprintf(out,
         "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
         "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n"
         "# TYPE fado_leader gauge\nfado_leader %d\n"
@@ -1392,7 +1401,7 @@ fado_api_metrics(fado_req_t *req)
         /* Bodies the controller's own S3 clients exchanged with MinIO, and
          * the object data among them: API uploads and downloads only;
          * replication moves none (MinIO does it). */
-        snprintf(buf + len, sizeof(buf) - len,
+        fprintf(out,
             "# TYPE fado_jobs gauge\nfado_jobs{state=\"queued\"} %s\n"
             "fado_jobs{state=\"running\"} %s\nfado_jobs{state=\"retrying\"} %s\n"
             "# TYPE fado_jobs_done_total counter\nfado_jobs_done_total %lu\n"
@@ -1412,9 +1421,15 @@ fado_api_metrics(fado_req_t *req)
             (unsigned long long) osent, (unsigned long long) orecvd);
     }
     PQclear(res);
-    req->text = strdup(buf);
+    bad = ferror(out);
+    if (fclose(out) != 0 || bad) {
+        free(text);
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    req->text = text;
     req->content_type = "text/plain; version=0.0.4";
-    req->status = req->text ? 200 : 500;
+    req->status = 200;
 }
 
 /* ------------------------------------------------------------ router */
