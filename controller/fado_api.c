@@ -7,6 +7,7 @@
  * updates carry the version they were based on (optimistic concurrency).
  */
 
+#include "fado_api.h"
 #include "fado_api_console.h"
 #include "fado_events.h"
 #include "fado_http.h"
@@ -97,31 +98,45 @@ fado_endpoint_address(const char *in, char *out, size_t size)
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * The API's answer to a failed statement: the database layer has told
+ * what the SQLSTATE means; this is the one place that turns it into HTTP.
+ */
+void
+fado_api_db_error(fado_req_t *req, const fado_db_err_t *e)
+{
+    switch (e->status) {
+    case FADO_DB_EXISTS:
+        fado_req_error(req, 409, "conflict", "name", "it already exists");
+        break;
+    case FADO_DB_IN_USE:
+        fado_req_error(req, 409, "in_use", NULL,
+                       "it is referenced by another resource: %s", e->message);
+        break;
+    case FADO_DB_INVALID:
+        fado_req_error(req, 400, "invalid", NULL, "%s", e->message);
+        break;
+    case FADO_DB_UNAVAILABLE:
+        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
+        break;
+    default:
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
+        fado_req_error(req, 500, "internal", NULL, "database error");
+        break;
+    }
+}
+
 static PGresult *
 fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
 {
-    char       err[512], state[6];
-    PGresult  *res = fado_db_query(req->conn, sql, n, params, err, sizeof(err), state);
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(req->conn, &e, sql, n, params);
 
-    if (res != NULL) {
-        return res;
+    if (res == NULL) {
+        fado_api_db_error(req, &e);
     }
-    if (strcmp(state, "23505") == 0) {
-        fado_req_error(req, 409, "conflict", "name", "it already exists");
-    } else if (strcmp(state, "23503") == 0) {
-        fado_req_error(req, 409, "in_use", NULL,
-                       "it is referenced by another resource: %s", err);
-    } else if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0) {
-        fado_req_error(req, 400, "invalid", NULL, "%s", err);
-    } else if ((state[0] == '0' && state[1] == '8') || PQstatus(req->conn) != CONNECTION_OK
-               || strcmp(state, "57P01") == 0 || strcmp(state, "3D000") == 0) {
-        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
-    } else {
-        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s", FADO_LOG_Q(state),
-                 FADO_LOG_Q(err));
-        fado_req_error(req, 500, "internal", NULL, "database error");
-    }
-    return NULL;
+    return res;
 }
 
 static int
@@ -139,20 +154,22 @@ fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params
 static int
 fado_api_begin(fado_req_t *req)
 {
-    return fado_api_exec(req, "BEGIN", 0, NULL);
+    fado_db_err_t  e;
+
+    if (fado_db_begin(req->conn, &e) != 0) {
+        fado_api_db_error(req, &e);
+        return -1;
+    }
+    return 0;
 }
 
 static void
 fado_api_end(fado_req_t *req, int ok)
 {
-    char       err[256];
-    PGresult  *res = fado_db_query(req->conn, ok ? "COMMIT" : "ROLLBACK", 0, NULL,
-                                   err, sizeof(err), NULL);
+    fado_db_err_t  e;
 
-    if (res != NULL) {
-        PQclear(res);
-    } else if (ok) {
-        fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", err);
+    if (fado_db_end(req->conn, ok, &e) != 0 && ok) {
+        fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", e.message);
     }
 }
 

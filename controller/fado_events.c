@@ -229,17 +229,17 @@ static int
 fado_events_sql(fado_req_t *req, const char *sql, int n, const char *const *p,
     PGresult **out)
 {
-    char       err[512], state[6];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), state);
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(req->conn, &e, sql, n, p);
 
     if (res == NULL) {
         fado_log(FADO_LOG_WARN, "msg=\"event not applied\" sqlstate=%s error=%s",
-                 FADO_LOG_Q(state), FADO_LOG_Q(err));
-        if ((state[0] == '2' && (state[1] == '2' || state[1] == '3'))) {
+                 FADO_LOG_Q(e.sqlstate), FADO_LOG_Q(e.message));
+        if (e.status != FADO_DB_UNAVAILABLE && e.status != FADO_DB_FAILED) {
             /* A data or constraint error fails again on every retry: the
              * batch is refused (MinIO does not retry a 4xx). */
             fado_req_error(req, 400, "invalid_event", "Records",
-                           "a record can never be applied: %s", err);
+                           "a record can never be applied: %s", e.message);
         } else {
             fado_req_error(req, 503, "database_unavailable", NULL,
                            "events could not be recorded; MinIO will retry");
@@ -478,7 +478,9 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
         PQclear(res);
     }
 
-    if (fado_events_sql(req, "BEGIN", 0, NULL, NULL) != 0) {
+    if (fado_db_begin(req->conn, NULL) != 0) {
+        fado_req_error(req, 503, "database_unavailable", NULL,
+                       "events could not be recorded; MinIO will retry");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -502,7 +504,9 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
         applied += (size_t) one;
         ignored += (size_t) !one;
     }
-    if (fado_events_sql(req, "COMMIT", 0, NULL, NULL) != 0) {
+    if (fado_db_end(req->conn, 1, NULL) != 0) {
+        fado_req_error(req, 503, "database_unavailable", NULL,
+                       "events could not be recorded; MinIO will retry");
         goto done;
     }
     req->status = 200;
@@ -515,13 +519,7 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
     goto done;
 
 rollback:
-    {
-        char       err[128];
-        PGresult  *res = fado_db_query(req->conn, "ROLLBACK", 0, NULL, err, sizeof(err), NULL);
-        if (res != NULL) {
-            PQclear(res);
-        }
-    }
+    (void) fado_db_end(req->conn, 0, NULL);
     if (req->status == 400) {
         goto rejected;
     }

@@ -12,11 +12,9 @@
 static PGresult *
 fado_lifecycle_query(fado_req_t *req, const char *sql, int n, const char *const *p)
 {
-    char       err[512];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
+    PGresult  *res = fado_db_exec(req->conn, NULL, sql, n, p);      /* logs a failure */
 
     if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"lifecycle query failed\" error=\"%s\"", err);
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
     }
     return res;
@@ -119,7 +117,8 @@ fado_lifecycle_copy_delete(fado_req_t *req, const char *bucket, const char *clus
                        " repeat the request with ?confirm=%s", bucket, cluster, bucket);
         return;
     }
-    if (fado_lifecycle_exec(req, "BEGIN", 0, NULL) != 0) {
+    if (fado_db_begin(req->conn, NULL) != 0) {
+        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
         return;
     }
     res = fado_lifecycle_query(req,
@@ -156,7 +155,11 @@ fado_lifecycle_copy_delete(fado_req_t *req, const char *bucket, const char *clus
             " ON CONFLICT (kind, bucket, cluster) DO UPDATE SET run_after = now(), attempts = 0"
             " WHERE jobs.state = 'queued'", 2, p) == 0;
 done:
-    if (fado_lifecycle_exec(req, ok ? "COMMIT" : "ROLLBACK", 0, NULL) != 0 || !ok) {
+    if (fado_db_end(req->conn, ok, NULL) != 0) {
+        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
+        return;
+    }
+    if (!ok) {
         return;
     }
     fado_log(FADO_LOG_INFO, "msg=\"released copy deletion confirmed\" bucket=%s cluster=%s",

@@ -153,11 +153,9 @@ fado_obj_site_fill(fado_obj_site_t *s, PGresult *res, int row)
 static PGresult *
 fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
 {
-    char       err[512];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
+    PGresult  *res = fado_db_exec(req->conn, NULL, sql, n, p);      /* logs a failure */
 
     if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"object api query failed\" error=%s", FADO_LOG_Q(err));
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
     }
     return res;

@@ -78,30 +78,6 @@ fado_now_ms(void)
     return (long long) t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static PGresult *
-fado_rec_query(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-    char       err[512];
-    PGresult  *res = fado_db_query(conn, sql, n, params, err, sizeof(err), NULL);
-
-    if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
-    }
-    return res;
-}
-
-static int
-fado_rec_exec(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-    PGresult  *res = fado_rec_query(conn, sql, n, params);
-
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
 /* A JSON document as a query parameter; NULL when out of memory. */
 static char *
 fado_rec_json(json_t *j)
@@ -181,7 +157,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
     char       grace[16];
     const char *gp[1] = { grace };
 
-    res = fado_rec_query(conn,
+    res = fado_db_exec(conn, NULL,
         "SELECT c.name, c.storage_endpoint, c.healthy,"
         "       array_to_string(array_agg(e.address ORDER BY e.address)"
         "                       FILTER (WHERE e.address IS NOT NULL), ' ')"
@@ -223,7 +199,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
             break;          /* lost the lead while probing: write nothing */
         }
         if (was && *fails >= rec->conf.health_failures) {
-            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = false,"
+            if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = false,"
                               " unhealthy_since = now() WHERE name = $1 AND healthy",
                               1, p) == 0)
             {
@@ -231,7 +207,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
                          name, *fails);
             }
         } else if (!was && up) {
-            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = true,"
+            if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = true,"
                               " unhealthy_since = NULL, eligible = true"
                               " WHERE name = $1 AND NOT healthy", 1, p) == 0)
             {
@@ -245,7 +221,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         return;
     }
     snprintf(grace, sizeof(grace), "%d", rec->conf.grace_s);
-    res = fado_rec_query(conn,
+    res = fado_db_exec(conn, NULL,
         "UPDATE clusters SET eligible = false"
         " WHERE NOT healthy AND eligible"
         "   AND unhealthy_since < now() - make_interval(secs => $1::int)"
@@ -311,7 +287,7 @@ typedef struct {
 static int
 fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
 {
-    cs->res = fado_rec_query(conn,
+    cs->res = fado_db_exec(conn, NULL,
         "SELECT name, zone, eligible, storage_endpoint <> '', healthy FROM clusters"
         " ORDER BY name COLLATE \"C\"", 0, NULL);
     if (cs->res == NULL) {
@@ -488,11 +464,11 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
     if (js[0] == NULL || js[1] == NULL || js[2] == NULL) {
         goto done;
     }
-    if (fado_rec_exec(conn, "BEGIN", 0, NULL) != 0) {
+    if (fado_db_begin(conn, NULL) != 0) {
         goto done;
     }
-    if (fado_rec_exec(conn, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
-        || fado_rec_exec(conn,
+    if (fado_db_run(conn, NULL, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
+        || fado_db_run(conn, NULL,
             "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason"
             "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
             "                                                   reason text)"
@@ -509,9 +485,9 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
             "                                           remove boolean, reason text)"
             "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
             "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p) != 0
-        || fado_rec_exec(conn, "COMMIT", 0, NULL) != 0)
+        || fado_db_end(conn, 1, NULL) != 0)
     {
-        (void) fado_rec_exec(conn, "ROLLBACK", 0, NULL);
+        (void) fado_db_end(conn, 0, NULL);
         goto done;
     }
     rc = 0;
@@ -545,12 +521,12 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     {
         goto done;
     }
-    bk = fado_rec_query(conn,
+    bk = fado_db_exec(conn, NULL,
         "SELECT name, home_cluster, array_to_string(allowed_zones, ' '), replicas,"
         "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason"
         "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY name COLLATE \"C\"", 1, p);
-    rp = bk ? fado_rec_query(conn,
+    rp = bk ? fado_db_exec(conn, NULL,
         "SELECT bucket, cluster, state FROM replicas"
         " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p) : NULL;
@@ -587,7 +563,7 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     }
     /* Replicas that are not ready (new, syncing, failed, leaving) need a
      * job; an existing one keeps its schedule and back-off. */
-    if (fado_rec_exec(conn,
+    if (fado_db_run(conn, NULL,
             "INSERT INTO jobs (kind, bucket, cluster)"
             " SELECT 'replica', bucket, cluster FROM replicas"
             "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
@@ -703,7 +679,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     /* One round trip for both tables: kind 'b' (with place) or 'c'. */
-    db = fado_rec_query(conn,
+    db = fado_db_exec(conn, NULL,
         "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
         " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL);
     if (db == NULL) {
@@ -736,7 +712,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
     js[1] = fado_rec_json(seen_c);
     if (js[0] != NULL && js[1] != NULL) {
         const char  *p[2] = { js[0], js[1] };
-        if (fado_rec_exec(conn,
+        if (fado_db_run(conn, NULL,
                 "WITH b AS (DELETE FROM dirty_buckets d"
                 "           USING jsonb_to_recordset($1::jsonb) AS u (b text, s bigint)"
                 "           WHERE d.bucket = u.b AND d.seq = u.s)"
@@ -890,7 +866,7 @@ fado_leader_elect(fado_reconciler_t *rec)
             return 0;
         }
     }
-    res = fado_rec_query(rec->conn, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
+    res = fado_db_exec(rec->conn, NULL, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
                          0, NULL);
     if (res == NULL) {
         fado_leader_drop(rec, "lock query failed");
@@ -901,7 +877,7 @@ fado_leader_elect(fado_reconciler_t *rec)
     if (!got) {
         return 0;
     }
-    if (fado_rec_exec(rec->conn, "LISTEN fado_changes", 0, NULL) != 0) {
+    if (fado_db_run(rec->conn, NULL, "LISTEN fado_changes", 0, NULL) != 0) {
         fado_leader_drop(rec, "LISTEN failed");
         return 0;
     }

@@ -35,8 +35,8 @@ fado_req_error(fado_req_t *req, unsigned int status, const char *code,
 }
 
 PGresult *
-fado_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-    char *err, size_t err_len, char sqlstate[6])
+fado_db_exec(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
+    const char *const *params)
 {
     (void) conn;
     (void) sql;
@@ -46,11 +46,24 @@ fado_db_query(PGconn *conn, const char *sql, int nparams, const char *const *par
         }
         (void) strlen(params[i]);
     }
-    snprintf(err, err_len, "stub: connection lost");
-    if (sqlstate != NULL) {
-        memcpy(sqlstate, "08006", 6);
+    if (e != NULL) {
+        e->status = FADO_DB_UNAVAILABLE;
+        memcpy(e->sqlstate, "08006", 6);
+        snprintf(e->message, sizeof(e->message), "stub: connection lost");
     }
     return NULL;
+}
+
+int
+fado_db_begin(PGconn *conn, fado_db_err_t *e)
+{
+    return fado_db_exec(conn, e, "BEGIN", 0, NULL) != NULL ? 0 : -1;
+}
+
+int
+fado_db_end(PGconn *conn, int ok, fado_db_err_t *e)
+{
+    return fado_db_exec(conn, e, ok ? "COMMIT" : "ROLLBACK", 0, NULL) != NULL ? 0 : -1;
 }
 
 int

@@ -1,0 +1,17 @@
+/*
+ * fado_api: the API handlers. They turn a request into calls on the
+ * database and domain layers and map what those return to HTTP.
+ */
+
+#ifndef FADO_API_H
+#define FADO_API_H
+
+#include "fado_db.h"
+#include "fado_http.h"
+
+/* The one mapping from a database error to an HTTP answer: 409 for a
+ * taken name or a row in use, 400 for a value the schema refuses, 503
+ * while PostgreSQL is away, 500 (logged) for anything else. */
+void fado_api_db_error(fado_req_t *req, const fado_db_err_t *e);
+
+#endif /* FADO_API_H */
