@@ -14,4 +14,8 @@
  * while PostgreSQL is away, 500 (logged) for anything else. */
 void fado_api_db_error(fado_req_t *req, const fado_db_err_t *e);
 
+/* The API's resources, dispatched by path (the routes in fado_router.c
+ * hand every authenticated request here). */
+void fado_api_handle(fado_req_t *req);
+
 #endif /* FADO_API_H */

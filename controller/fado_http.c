@@ -22,7 +22,6 @@
 
 #include "fado_accept.h"
 #include "fado_http.h"
-#include "fado_events.h"
 #include "fado_log.h"
 #include "fado_objects.h"
 #include "fado_ui.h"
@@ -61,6 +60,7 @@ typedef struct {
 struct fado_http_s {
     struct MHD_Daemon  *daemon;
     fado_app_t         *app;
+    const fado_route_t *routes;
     fado_accept_t      *accept;
     fado_pool_t        *pool;
     fado_http_conf_t    conf;
@@ -83,6 +83,7 @@ typedef struct {
     int                     answer;         /* req holds the answer to send */
     pthread_mutex_t         mu;             /* job against HTTP thread */
     int                     job;            /* a pool job owns it (suspended) */
+    const fado_route_t     *route;
     /* body */
     char                   *body;
     size_t                  body_len, body_cap;
@@ -259,33 +260,59 @@ fado_http_answer(struct MHD_Connection *c, fado_req_t *req)
     }
 }
 
+/* A route's path pattern: exact, "*" for any, or ending in a slash and a
+ * star for the part before the slash and everything below it. */
+static int
+fado_http_path_match(const char *pattern, const char *path)
+{
+    size_t  n = strlen(pattern);
+
+    if (strcmp(pattern, "*") == 0) {
+        return 1;
+    }
+    if (n >= 2 && pattern[n - 2] == '/' && pattern[n - 1] == '*') {
+        n -= 2;
+        return strncmp(path, pattern, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    }
+    return strcmp(pattern, path) == 0;
+}
+
+static const fado_route_t *
+fado_http_find_route(fado_http_t *http, const char *method, const char *path)
+{
+    for (const fado_route_t *r = http->routes; r->path != NULL; r++) {
+        if ((r->method == NULL || strcmp(r->method, method) == 0)
+            && fado_http_path_match(r->path, path))
+        {
+            return r;
+        }
+    }
+    return NULL;
+}
+
 /*
- * Authenticates from the headers alone: 0, or -1 with the error answer set.
- * MinIO's webhook has its own token; everything else but the health checks
- * needs an API token, checked against the in-memory token set (fado_auth.c)
- * so that a missing or unknown token is a 401 even with PostgreSQL down.
+ * Checks the caller's access to the route from the headers alone: 0, or
+ * -1 with the error answer set. API tokens are checked against the
+ * in-memory token set (fado_auth.c), so that a missing or unknown token
+ * is a 401 even with PostgreSQL down.
  */
 static int
-fado_http_authenticate(fado_http_t *http, fado_req_t *req)
+fado_http_authenticate(fado_http_t *http, const fado_route_t *route, fado_req_t *req)
 {
-    if (strncmp(req->path, "/v1/minio/events", 16) == 0
-        && (req->path[16] == '\0' || req->path[16] == '/'))
-    {
-        if (fado_events_authorized(http->app->events_token, req->authorization)) {
-            req->role = FADO_ROLE_ADMIN;
-            return 0;
-        }
-        fado_req_error(req, 401, "unauthorized", "Authorization",
-                       http->app->events_token == NULL
-                       ? "the webhook is disabled: the controller has no FADO_EVENTS_TOKEN"
-                       : "the events bearer token is required");
-        return -1;
-    }
-    /* Readiness probes come from orchestrators, which hold no token; the
-     * answer says only whether this controller can serve. */
-    if (strcmp(req->path, "/readyz") == 0) {
+    switch (route->access) {
+    case FADO_ACCESS_PUBLIC:
+    case FADO_ACCESS_PROBE:
         req->role = FADO_ROLE_READ_ONLY;
         return 0;
+    case FADO_ACCESS_OWN:
+        if (route->authorize(req) != 0) {
+            return -1;
+        }
+        req->role = FADO_ROLE_ADMIN;
+        return 0;
+    case FADO_ACCESS_READ:
+    case FADO_ACCESS_ADMIN:
+        break;
     }
     req->role = fado_auth_check(http->app->db, req->authorization);
     if (req->role == FADO_ROLE_NONE || req->role == FADO_ROLE_DB_ERROR) {
@@ -294,26 +321,27 @@ fado_http_authenticate(fado_http_t *http, fado_req_t *req)
                        "a valid bearer token is required");
         return -1;
     }
-    if (req->role == FADO_ROLE_READ_ONLY && strcmp(req->method, "GET") != 0
-        && strcmp(req->method, "HEAD") != 0)
-    {
+    if (route->access == FADO_ACCESS_ADMIN && req->role != FADO_ROLE_ADMIN) {
         fado_req_error(req, 403, "forbidden", NULL, "this token is read-only");
         return -1;
     }
     return 0;
 }
 
-/* Runs the router with a PostgreSQL connection held for the call. */
+/* Runs the route's handler with a PostgreSQL connection held for the call. */
 static void
-fado_http_route(fado_http_t *http, fado_req_t *req)
+fado_http_route(fado_conn_t *st)
 {
+    fado_http_t  *http = st->http;
+    fado_req_t   *req = &st->req;
+
     req->conn = fado_db_acquire(http->app->db);
     if (req->conn == NULL) {
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
         return;
     }
-    fado_api_handle(req);
+    st->route->handle(req);
     fado_db_release(http->app->db, req->conn);
     req->conn = NULL;
 }
@@ -392,7 +420,7 @@ fado_http_job_obj_json(void *arg)
 {
     fado_conn_t  *st = arg;
 
-    fado_http_route(st->http, &st->req);
+    fado_http_route(st);
     st->answer = 1;
     fado_http_job_done(st);
 }
@@ -563,12 +591,16 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
     /* fado_accept refuses Transfer-Encoding: no length, no body. */
     st->length = length < 0 ? 0 : length;
 
-    if (strcmp(url, "/healthz") == 0) {
-        req->status = 200;
-        req->json = json_pack("{s:s}", "status", "ok");
+    st->route = fado_http_find_route(http, method, url);
+    if (st->route == NULL) {
+        fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", url);
         return fado_http_answer(st->c, req);
     }
-    if (fado_http_authenticate(http, req) != 0) {
+    if (fado_http_authenticate(http, st->route, req) != 0) {
+        return fado_http_answer(st->c, req);
+    }
+    if (st->route->access == FADO_ACCESS_PUBLIC) {
+        st->route->handle(req);                 /* from the head alone */
         return fado_http_answer(st->c, req);
     }
     if (fado_objects_path(url, st->bucket, sizeof(st->bucket), &st->key)) {
@@ -668,7 +700,7 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         }
         st->req.body = st->body ? st->body : "";
         st->req.body_len = st->body_len;
-        fado_http_route(http, &st->req);
+        fado_http_route(st);
         return fado_http_answer(c, &st->req);
 
     case FADO_KIND_DOWNLOAD:
@@ -793,7 +825,8 @@ fado_http_handoff(void *ud, int fd, const struct sockaddr *addr, socklen_t addrl
 /* ------------------------------------------------------------ start, stop */
 
 fado_http_t *
-fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, size_t err_len)
+fado_http_start(fado_app_t *app, const fado_route_t *routes, const char *listen, int threads,
+    char *err, size_t err_len)
 {
     struct sockaddr_in   addr;
     char                 host[64];
@@ -824,6 +857,7 @@ fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, siz
         return NULL;
     }
     http->app = app;
+    http->routes = routes;
     cf = &http->conf;
     cf->max_conns = fado_http_env("FADO_HTTP_MAX_CONNECTIONS", 1024, 8, 1000000);
     cf->max_per_ip = fado_http_env("FADO_HTTP_MAX_PER_IP", 64, 1, 1000000);

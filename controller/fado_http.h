@@ -1,9 +1,10 @@
 /*
  * fado_http: the controller's HTTP server (libmicrohttpd, thread pool).
  *
- * It collects the request body (up to a limit), authenticates the bearer
- * token, and hands a fado_req_t to the API router (fado_api.c), which
- * answers with a status and a JSON document.
+ * It is handed a route table (fado_router.c) and knows no path itself:
+ * for each request it finds the route, checks the caller's access from the
+ * headers alone, collects the body (up to a limit) and calls the route's
+ * handler with a fado_req_t, which answers with a status and a document.
  */
 
 #ifndef FADO_HTTP_H
@@ -49,10 +50,34 @@ typedef struct {
     char         *text;           /* owned */
 } fado_req_t;
 
+/* Who may call a route; checked before a byte of the body is read. */
+typedef enum {
+    FADO_ACCESS_PUBLIC = 0,     /* anyone; answered from the head, no database */
+    FADO_ACCESS_PROBE,          /* anyone, served as a read-only caller */
+    FADO_ACCESS_OWN,            /* the route's own check (authorize) */
+    FADO_ACCESS_READ,           /* any API token */
+    FADO_ACCESS_ADMIN           /* an admin token: a read-only one gets 403 */
+} fado_access_e;
+
+typedef struct {
+    const char     *method;     /* NULL: any method */
+    const char     *path;       /* exact; "*": any; ending in a slash and a star: the part before the slash and below it */
+    fado_access_e   access;
+    /* FADO_ACCESS_OWN: 0 to serve the caller as admin, or -1 with the
+     * answer set. */
+    int           (*authorize)(fado_req_t *req);
+    /* Answers the request; a PostgreSQL connection is held for the call
+     * unless access is FADO_ACCESS_PUBLIC. */
+    void          (*handle)(fado_req_t *req);
+} fado_route_t;
+
 typedef struct fado_http_s  fado_http_t;
 
-fado_http_t *fado_http_start(fado_app_t *app, const char *listen, int threads,
-    char *err, size_t err_len);
+/* routes: the first entry whose method and path match serves a request;
+ * the table ends with an entry whose path is NULL and must outlive the
+ * server. */
+fado_http_t *fado_http_start(fado_app_t *app, const fado_route_t *routes,
+    const char *listen, int threads, char *err, size_t err_len);
 void fado_http_stop(fado_http_t *http);
 
 /* Sets an error answer: {"error": {"code", "message", "field"}}. */
@@ -62,9 +87,6 @@ void fado_req_error(fado_req_t *req, unsigned int status, const char *code,
 /* A query argument or request header; NULL when absent. */
 const char *fado_req_arg(fado_req_t *req, const char *name);
 const char *fado_req_header(fado_req_t *req, const char *name);
-
-/* Router, in fado_api.c. */
-void fado_api_handle(fado_req_t *req);
 
 /* Token helpers, in fado_auth.c. */
 void fado_auth_hash(const char *secret, char hex[65]);

@@ -10,7 +10,8 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_api.c controller/fado_auth.c controller/fado_jobs.c \
                    controller/fado_events.c controller/fado_objects.c \
                    controller/fado_lifecycle.c \
-                   controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c
+                   controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
+                   controller/fado_router.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o
