@@ -127,6 +127,18 @@ fado_api_db_error(fado_req_t *req, const fado_db_err_t *e)
     }
 }
 
+void
+fado_api_err(fado_req_t *req, const fado_err_t *err)
+{
+    static const unsigned int  status[] = {
+        [FADO_ERR_NONE] = 500, [FADO_ERR_INVALID] = 400, [FADO_ERR_NOT_FOUND] = 404,
+        [FADO_ERR_CONFLICT] = 409, [FADO_ERR_UNAVAILABLE] = 503, [FADO_ERR_INTERNAL] = 500
+    };
+
+    fado_req_error(req, status[err->kind], err->code != NULL ? err->code : "internal",
+                   err->field[0] != '\0' ? err->field : NULL, "%s", err->message);
+}
+
 static PGresult *
 fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
 {
@@ -1507,11 +1519,11 @@ fado_api_handle(fado_req_t *req)
     }
     if (strncmp(req->path, "/v1/minio/events", 16) == 0) {
         if (req->path[16] == '\0') {
-            fado_events_handle(req, "");
+            fado_api_events(req, "");
             return;
         }
         if (req->path[16] == '/' && strchr(req->path + 17, '/') == NULL) {
-            fado_events_handle(req, req->path + 17);
+            fado_api_events(req, req->path + 17);
             return;
         }
     }

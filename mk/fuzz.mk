@@ -29,10 +29,11 @@ $(BUILD)/fuzz/fuzz_route_record: fuzz/fuzz_route_record.c \
 	    ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
 
 $(BUILD)/fuzz/fuzz_events: fuzz/fuzz_events.c controller/fado_events.c controller/fado_log.c \
-        controller/fado_valid.c $(CONTROLLER_HDRS)
+        controller/fado_valid.c controller/fado_err.c $(CONTROLLER_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CTRL_CFLAGS) -o $@ fuzz/fuzz_events.c \
 	    controller/fado_events.c controller/fado_log.c controller/fado_valid.c \
+	    controller/fado_err.c \
 	    $(shell pkg-config --libs libpq jansson)
 
 $(BUILD)/fuzz/fuzz_s3_xml: fuzz/fuzz_s3_xml.c controller/s3_xml.c controller/s3_xml.h
