@@ -22,6 +22,10 @@ void fado_api_err(fado_req_t *req, const fado_err_t *err);
 /* POST /v1/minio/events[/{cluster}] (fado_api_events.c). */
 void fado_api_events(fado_req_t *req, const char *path_cluster);
 
+/* Object uploads, downloads and JSON exchanges on the object threads
+ * (fado_api_objects.c), for the /v1/buckets routes. */
+extern const fado_stream_ops_t  fado_api_objects_stream;
+
 /* The API's resources, dispatched by path (the routes in fado_router.c
  * hand every authenticated request here). */
 void fado_api_handle(fado_req_t *req);

@@ -15,7 +15,7 @@
  *   - every answer closes the connection, so each request passes through
  *     fado_accept's checks (no second head read under libmicrohttpd's
  *     rules only);
- *   - object requests (whatever may wait on MinIO) run on fado_pool.c's
+ *   - streamed routes (whatever may wait on a store) run on fado_pool.c's
  *     threads: the HTTP thread suspends the connection, the job resumes it,
  *     and the JSON API is served while every transfer is stuck.
  */
@@ -23,7 +23,6 @@
 #include "fado_accept.h"
 #include "fado_http.h"
 #include "fado_log.h"
-#include "fado_objects.h"
 #include "fado_ui.h"
 #include "fado_pool.h"
 
@@ -69,9 +68,9 @@ struct fado_http_s {
 
 typedef enum {
     FADO_KIND_JSON = 0,         /* body collected, answered on an HTTP thread */
-    FADO_KIND_OBJ_JSON,         /* object listing, metadata, delete: on the pool */
-    FADO_KIND_DOWNLOAD,         /* GET/HEAD of an object: streamed from the pool */
-    FADO_KIND_UPLOAD            /* PUT of an object: streamed through the pool */
+    FADO_KIND_POOL_JSON,        /* a streamed route's JSON exchange: on the pool */
+    FADO_KIND_DOWNLOAD,         /* the answer streamed from the pool */
+    FADO_KIND_UPLOAD            /* the body streamed through the pool */
 } fado_kind_e;
 
 /* Per-request state (libmicrohttpd's con_cls). */
@@ -89,13 +88,12 @@ typedef struct {
     size_t                  body_len, body_cap;
     long long               win_start;
     uint64_t                win_bytes;
-    /* object transfer */
-    char                    bucket[64];
-    const char             *key;
+    /* streamed transfer */
+    const fado_stream_ops_t *ops;           /* the route's streaming side */
     int64_t                 length;         /* of the body, 0 when none */
     int64_t                 received;       /* body bytes taken */
-    fado_obj_upload_t      *upload;
-    fado_obj_download_t    *dl;
+    void                   *upload;
+    void                   *dl;
     char                   *stage;          /* FADO_HTTP_STAGE bytes */
     size_t                  stage_len, stage_off;
     int                     stage_eof;      /* download: the stream ended */
@@ -416,7 +414,7 @@ fado_http_busy(fado_req_t *req)
 }
 
 static void
-fado_http_job_obj_json(void *arg)
+fado_http_job_pool_json(void *arg)
 {
     fado_conn_t  *st = arg;
 
@@ -436,8 +434,7 @@ fado_http_job_download_begin(void *arg)
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
     } else {
-        st->dl = fado_objects_download_begin(req, st->bucket, st->key,
-                                             strcmp(req->method, "HEAD") == 0);
+        st->dl = st->ops->download_begin(req, strcmp(req->method, "HEAD") == 0);
         fado_db_release(st->http->app->db, req->conn);
         req->conn = NULL;
     }
@@ -449,7 +446,7 @@ static void
 fado_http_job_download_fill(void *arg)
 {
     fado_conn_t  *st = arg;
-    ssize_t       n = fado_objects_download_read(st->dl, st->stage, FADO_HTTP_STAGE);
+    ssize_t       n = st->ops->download_read(st->dl, st->stage, FADO_HTTP_STAGE);
 
     st->stage_off = 0;
     st->stage_len = n > 0 ? (size_t) n : 0;
@@ -469,8 +466,7 @@ fado_http_job_upload_begin(void *arg)
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
     } else {
-        st->upload = fado_objects_upload_begin(req, st->bucket, st->key,
-            fado_req_header(req, "Content-Type"), st->length);
+        st->upload = st->ops->upload_begin(req, st->length);
         fado_db_release(st->http->app->db, req->conn);
         req->conn = NULL;
     }
@@ -485,7 +481,7 @@ fado_http_job_upload_write(void *arg)
 
     /* After a failed write the rest of the body is read and dropped; the
      * end answers with the failure. */
-    (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+    (void) st->ops->upload_data(st->upload, st->stage, st->stage_len);
     st->stage_len = 0;
     fado_http_job_done(st);
 }
@@ -497,10 +493,10 @@ fado_http_job_upload_end(void *arg)
     fado_req_t   *req = &st->req;
 
     if (st->stage_len > 0) {
-        (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+        (void) st->ops->upload_data(st->upload, st->stage, st->stage_len);
         st->stage_len = 0;
     }
-    fado_objects_upload_end(req, st->upload);           /* takes req->conn when done */
+    st->ops->upload_end(req, st->upload);               /* may take req->conn */
     st->upload = NULL;
     if (req->conn != NULL) {
         fado_db_release(st->http->app->db, req->conn);
@@ -539,11 +535,10 @@ fado_http_download_read(void *cls, uint64_t pos, char *buf, size_t max)
 static enum MHD_Result
 fado_http_download_answer(fado_conn_t *st)
 {
-    static const char     *headers[] = { "Content-Type", "ETag", "Last-Modified",
-                                         "X-Fado-Version-Id", "X-Fado-Cluster" };
-    fado_obj_download_t   *d = st->dl;
+    void                  *d = st->dl;
     struct MHD_Response   *resp;
-    int64_t                size = fado_objects_download_size(d);
+    int64_t                size = st->ops->download_size(d);
+    const char            *name, *v;
 
     st->stage = malloc(FADO_HTTP_STAGE);
     if (st->stage == NULL) {
@@ -557,25 +552,21 @@ fado_http_download_answer(fado_conn_t *st)
     if (resp == NULL) {
         return MHD_NO;
     }
-    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-        const char  *v = fado_objects_download_header(d, headers[i]);
-        if (v != NULL && v[0] != '\0'
-            && MHD_add_response_header(resp, headers[i], v) != MHD_YES)
-        {
+    for (size_t i = 0; (v = st->ops->download_header(d, i, &name), name != NULL); i++) {
+        if (v != NULL && v[0] != '\0' && MHD_add_response_header(resp, name, v) != MHD_YES) {
             MHD_destroy_response(resp);
             return MHD_NO;
         }
     }
-    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=200 cluster=%s",
-             FADO_LOG_Q(st->req.method), FADO_LOG_Q(st->req.path),
-             FADO_LOG_Q(fado_objects_download_header(d, "X-Fado-Cluster")));
+    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=200",
+             FADO_LOG_Q(st->req.method), FADO_LOG_Q(st->req.path));
     return fado_http_queue(st->c, MHD_HTTP_OK, resp);
 }
 
 /* ------------------------------------------------------------ handler */
 
 /* The first call: headers only. Decides the kind, authenticates, checks
- * the declared length, starts pool work for objects. */
+ * the declared length, starts pool work for streamed routes. */
 static enum MHD_Result
 fado_http_first(fado_conn_t *st, const char *url, const char *method)
 {
@@ -583,6 +574,7 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
     fado_req_t   *req = &st->req;
     const char   *len = MHD_lookup_connection_value(st->c, MHD_HEADER_KIND, "Content-Length");
     int64_t       length = -1;
+    fado_stream_kind_e  sk;
 
     fado_http_req_init(req, http, st->c, url, method);
     if (len != NULL) {
@@ -603,19 +595,15 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
         st->route->handle(req);                 /* from the head alone */
         return fado_http_answer(st->c, req);
     }
-    if (fado_objects_path(url, st->bucket, sizeof(st->bucket), &st->key)) {
-        int  metadata = MHD_lookup_connection_value(st->c, MHD_GET_ARGUMENT_KIND,
-                                                    "metadata") != NULL;
+    st->ops = st->route->stream;
+    if (st->ops != NULL && (sk = st->ops->kind(req)) != FADO_STREAM_NONE) {
         fado_pool_fn  fn;
 
-        if (fado_objects_streamed(method, url, metadata)) {
-            st->kind = strcmp(method, "PUT") == 0 ? FADO_KIND_UPLOAD : FADO_KIND_DOWNLOAD;
-        } else {
-            st->kind = FADO_KIND_OBJ_JSON;
-        }
+        st->kind = sk == FADO_STREAM_UPLOAD ? FADO_KIND_UPLOAD
+                 : sk == FADO_STREAM_DOWNLOAD ? FADO_KIND_DOWNLOAD : FADO_KIND_POOL_JSON;
         if (st->kind != FADO_KIND_UPLOAD && length > 0) {
             fado_req_error(req, 400, "invalid_field", "Content-Length",
-                           "%s of an object takes no request body", method);
+                           "%s of %s takes no request body", method, st->ops->what);
             return fado_http_answer(st->c, req);
         }
         if (st->kind == FADO_KIND_UPLOAD) {
@@ -626,7 +614,7 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
         }
         fn = st->kind == FADO_KIND_UPLOAD ? fado_http_job_upload_begin
            : st->kind == FADO_KIND_DOWNLOAD ? fado_http_job_download_begin
-           : fado_http_job_obj_json;
+           : fado_http_job_pool_json;
         if (fado_http_submit(st, fn) != 0) {
             fado_http_busy(req);
             return fado_http_answer(st->c, req);
@@ -737,7 +725,7 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         }
         return MHD_YES;
 
-    case FADO_KIND_OBJ_JSON:
+    case FADO_KIND_POOL_JSON:
         break;
     }
     return MHD_YES;     /* only reached while a job runs, which resumes us */
@@ -748,8 +736,12 @@ static void
 fado_http_conn_free(fado_conn_t *st)
 {
     /* A client that went away mid-upload: MinIO keeps nothing of it. */
-    fado_objects_upload_abort(st->upload);
-    fado_objects_download_close(st->dl);
+    if (st->upload != NULL) {
+        st->ops->upload_abort(st->upload);
+    }
+    if (st->dl != NULL) {
+        st->ops->download_close(st->dl);
+    }
     json_decref(st->req.json);
     free(st->req.text);
     free(st->body);

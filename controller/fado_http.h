@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "fado_db.h"
 #include "fado_reconcile.h"
@@ -59,6 +61,40 @@ typedef enum {
     FADO_ACCESS_ADMIN           /* an admin token: a read-only one gets 403 */
 } fado_access_e;
 
+/*
+ * Streamed routes: requests that may wait on a store run on the object
+ * threads, and their bodies or answers pass through in bounded pieces.
+ * The handler side (fado_api_objects.c) provides these functions; the
+ * transport owns the threads, the staging buffer and the connection.
+ */
+typedef enum {
+    FADO_STREAM_NONE = 0,       /* not streamed: the route's handler, on an HTTP thread */
+    FADO_STREAM_JSON,           /* a JSON exchange, no body: the handler, on the pool */
+    FADO_STREAM_UPLOAD,         /* the body is streamed through the pool */
+    FADO_STREAM_DOWNLOAD        /* the answer is streamed from the pool */
+} fado_stream_kind_e;
+
+typedef struct {
+    const char          *what;  /* in "GET of <what> takes no request body" */
+    /* From the head, after the access check. */
+    fado_stream_kind_e (*kind)(fado_req_t *req);
+    /* begin runs with req->conn held and returns the transfer, or NULL
+     * with the answer set; end answers and may take req->conn, which the
+     * transport releases. data after a failed write returns -1 and the
+     * rest of the body is dropped. abort: the client went away. */
+    void              *(*upload_begin)(fado_req_t *req, int64_t length);
+    int                (*upload_data)(void *upload, const char *data, size_t len);
+    void               (*upload_end)(fado_req_t *req, void *upload);
+    void               (*upload_abort)(void *upload);
+    /* head: HEAD, no body follows. header(i) gives the i-th answer
+     * header (NULL name past the last; a NULL or "" value is left out). */
+    void              *(*download_begin)(fado_req_t *req, int head);
+    int64_t            (*download_size)(const void *download);
+    const char        *(*download_header)(const void *download, size_t i, const char **name);
+    ssize_t            (*download_read)(void *download, char *buf, size_t len);
+    void               (*download_close)(void *download);
+} fado_stream_ops_t;
+
 typedef struct {
     const char     *method;     /* NULL: any method */
     const char     *path;       /* exact; "*": any; ending in a slash and a star: the part before the slash and below it */
@@ -69,6 +105,8 @@ typedef struct {
     /* Answers the request; a PostgreSQL connection is held for the call
      * unless access is FADO_ACCESS_PUBLIC. */
     void          (*handle)(fado_req_t *req);
+    /* NULL, or the streamed part of the route (kind() tells per request). */
+    const fado_stream_ops_t  *stream;
 } fado_route_t;
 
 typedef struct fado_http_s  fado_http_t;

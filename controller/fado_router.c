@@ -37,11 +37,20 @@ fado_router_webhook(fado_req_t *req)
 }
 
 const fado_route_t  fado_router_routes[] = {
-    { NULL,   "/healthz",           FADO_ACCESS_PUBLIC, NULL, fado_router_healthz },
-    { NULL,   "/v1/minio/events/*", FADO_ACCESS_OWN,    fado_router_webhook, fado_api_handle },
-    { NULL,   "/readyz",            FADO_ACCESS_PROBE,  NULL, fado_api_handle },
-    { "GET",  "*",                  FADO_ACCESS_READ,   NULL, fado_api_handle },
-    { "HEAD", "*",                  FADO_ACCESS_READ,   NULL, fado_api_handle },
-    { NULL,   "*",                  FADO_ACCESS_ADMIN,  NULL, fado_api_handle },
-    { NULL,   NULL,                 FADO_ACCESS_PUBLIC, NULL, NULL }
+    { NULL,   "/healthz",           FADO_ACCESS_PUBLIC, NULL, fado_router_healthz, NULL },
+    { NULL,   "/v1/minio/events/*", FADO_ACCESS_OWN,    fado_router_webhook, fado_api_handle,
+      NULL },
+    { NULL,   "/readyz",            FADO_ACCESS_PROBE,  NULL, fado_api_handle, NULL },
+    /* Buckets and their objects: object requests stream on the object
+     * threads, the rest is the JSON API. */
+    { "GET",  "/v1/buckets/*",      FADO_ACCESS_READ,   NULL, fado_api_handle,
+      &fado_api_objects_stream },
+    { "HEAD", "/v1/buckets/*",      FADO_ACCESS_READ,   NULL, fado_api_handle,
+      &fado_api_objects_stream },
+    { NULL,   "/v1/buckets/*",      FADO_ACCESS_ADMIN,  NULL, fado_api_handle,
+      &fado_api_objects_stream },
+    { "GET",  "*",                  FADO_ACCESS_READ,   NULL, fado_api_handle, NULL },
+    { "HEAD", "*",                  FADO_ACCESS_READ,   NULL, fado_api_handle, NULL },
+    { NULL,   "*",                  FADO_ACCESS_ADMIN,  NULL, fado_api_handle, NULL },
+    { NULL,   NULL,                 FADO_ACCESS_PUBLIC, NULL, NULL, NULL }
 };
