@@ -273,37 +273,6 @@ fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
     return 0;
 }
 
-static int
-fado_api_limit(fado_req_t *req, char *buf, size_t size)
-{
-    long  n = FADO_LIST_DEFAULT;
-
-    if (req->query_limit != NULL) {
-        char  *end;
-        n = strtol(req->query_limit, &end, 10);
-        if (*end != '\0' || n < 1 || n > FADO_LIST_MAX) {
-            fado_req_error(req, 400, "invalid_field", "limit",
-                           "limit must be an integer from 1 to %d", FADO_LIST_MAX);
-            return -1;
-        }
-    }
-    snprintf(buf, size, "%ld", n + 1);   /* one more tells whether a next page exists */
-    return (int) n;
-}
-
-/* Wraps rows as {"items": [...], "next_cursor": name-of-last | null}. */
-static json_t *
-fado_api_page(json_t *items, int limit, const char *last)
-{
-    json_t  *next = json_null();
-
-    if ((int) json_array_size(items) > limit) {
-        json_array_remove(items, json_array_size(items) - 1);
-        next = json_string(last);
-    }
-    return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
-}
-
 /* Splits "/v1/res/id" into res and id (id may be NULL). */
 static int
 fado_api_split(const char *path, char *res, size_t rsize, char *id, size_t isize)
@@ -378,30 +347,37 @@ fado_zone_json(PGresult *res, int i)
                      "version", atoi(PQgetvalue(res, i, 1)));
 }
 
+static json_t *
+fado_zone_item(fado_req_t *req, PGresult *res, int i)
+{
+    json_t  *j = fado_zone_json(res, i);
+
+    if (j == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return j;
+}
+
 static void
 fado_api_zones(fado_req_t *req, const char *id)
 {
     PGresult  *res;
 
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
+        fado_api_page_t  pg;
+        const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
 
-        if (limit < 0 || (res = fado_api_query(req,
+        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+            || (res = fado_api_query(req,
                 "SELECT name, version FROM zones WHERE name > $1 ORDER BY name"
                 " LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_array_append_new(items, fado_zone_json(res, i));
+        req->json = fado_api_page_json(req, res, &pg, fado_zone_item);
+        if (req->json != NULL) {
+            req->status = 200;
         }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
         PQclear(res);
         return;
     }
@@ -642,28 +618,19 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
 static void
 fado_api_list(fado_req_t *req, const char *sql)
 {
-    char         lim[16];
-    const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-    int          limit = fado_api_limit(req, lim, sizeof(lim));
-    PGresult    *res;
-    json_t      *items;
+    fado_api_page_t  pg;
+    const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
+    PGresult        *res;
 
-    if (limit < 0 || (res = fado_api_query(req, sql, 2, p)) == NULL) {
+    if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+        || (res = fado_api_query(req, sql, 2, p)) == NULL)
+    {
         return;
     }
-    items = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t  *j = fado_api_row_json(req, res, i);
-        if (j == NULL) {
-            json_decref(items);
-            PQclear(res);
-            return;
-        }
-        json_array_append_new(items, j);
+    req->json = fado_api_page_json(req, res, &pg, fado_api_row_json);
+    if (req->json != NULL) {
+        req->status = 200;
     }
-    req->json = fado_api_page(items, limit,
-                              PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-    req->status = 200;
     PQclear(res);
 }
 
@@ -961,31 +928,20 @@ fado_api_routes(fado_req_t *req, const char *id)
         return;
     }
     if (id[0] == '\0') {
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
+        fado_api_page_t  pg;
+        const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
 
-        if (limit < 0 || (res = fado_api_query(req,
+        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+            || (res = fado_api_query(req,
                 FADO_ROUTE_JSON_SQL "AND p.bucket > $1"
                 " ORDER BY p.bucket LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_t  *j = fado_api_row_json(req, res, i);
-
-            if (j == NULL) {
-                json_decref(items);
-                PQclear(res);
-                return;
-            }
-            json_array_append_new(items, j);
+        req->json = fado_api_page_json(req, res, &pg, fado_api_row_json);
+        if (req->json != NULL) {
+            req->status = 200;
         }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
         PQclear(res);
         return;
     }
@@ -1069,6 +1025,20 @@ fado_api_settings(fado_req_t *req)
 
 /* ------------------------------------------------------------ tokens */
 
+static json_t *
+fado_token_item(fado_req_t *req, PGresult *res, int i)
+{
+    json_t  *j = json_pack("{s:I, s:s, s:s, s:s, s:b}",
+        "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
+        "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
+        "revoked", PQgetvalue(res, i, 4)[0] == 't');
+
+    if (j == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return j;
+}
+
 static void
 fado_api_tokens(fado_req_t *req, const char *id)
 {
@@ -1080,13 +1050,11 @@ fado_api_tokens(fado_req_t *req, const char *id)
     }
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
         /* Paged by id; the cursor is the last id of the previous page. */
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "0", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
-        int64_t      after;
+        fado_api_page_t  pg;
+        const char      *p[2] = { req->query_cursor ? req->query_cursor : "0", pg.fetch };
+        int64_t          after;
 
-        if (limit < 0) {
+        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0) {
             return;
         }
         if (!fado_valid_int64(p[0], 0, INT64_MAX, &after)) {
@@ -1099,16 +1067,10 @@ fado_api_tokens(fado_req_t *req, const char *id)
         if (res == NULL) {
             return;
         }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, s:b}",
-                "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
-                "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
-                "revoked", PQgetvalue(res, i, 4)[0] == 't'));
+        req->json = fado_api_page_json(req, res, &pg, fado_token_item);
+        if (req->json != NULL) {
+            req->status = 200;
         }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
         PQclear(res);
         return;
     }
@@ -1537,7 +1499,7 @@ fado_api_handle(fado_req_t *req)
             return;
         }
         if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {
-            fado_objects_handle(req, bucket, key);
+            fado_api_objects_handle(req, bucket, key);
             return;
         }
     }

@@ -26,6 +26,26 @@ void fado_api_events(fado_req_t *req, const char *path_cluster);
  * (fado_api_objects.c), for the /v1/buckets routes. */
 extern const fado_stream_ops_t  fado_api_objects_stream;
 
+/* Listing, metadata and delete of objects: JSON answers. */
+void fado_api_objects_handle(fado_req_t *req, const char *bucket, const char *key);
+
+/* Paging (fado_api_page.c): ?limit= from 1 to max (def when absent), or
+ * -1 with a 400 naming limit; fetch is limit + 1 as a query parameter. */
+typedef struct {
+    int   limit;
+    char  fetch[16];
+} fado_api_page_t;
+
+int fado_api_page_limit(fado_req_t *req, int def, int max, fado_api_page_t *pg);
+
+/* One row as an item, or NULL with the error answered. */
+typedef json_t *(*fado_api_page_row_fn)(fado_req_t *req, PGresult *res, int row);
+
+/* {"items": [...], "next_cursor": the last item's first column, or null}
+ * from rows fetched with pg->fetch; NULL with the error answered. */
+json_t *fado_api_page_json(fado_req_t *req, PGresult *res, const fado_api_page_t *pg,
+    fado_api_page_row_fn row);
+
 /* The API's resources, dispatched by path (the routes in fado_router.c
  * hand every authenticated request here). */
 void fado_api_handle(fado_req_t *req);

@@ -8,8 +8,98 @@
 
 #include "fado_api.h"
 #include "fado_objects.h"
+#include "fado_valid.h"
 
 #include <string.h>
+
+#define FADO_API_OBJECTS_LIST_DEFAULT  100
+#define FADO_API_OBJECTS_LIST_MAX      1000
+
+/* ------------------------------------------------------------ JSON */
+
+static json_t *
+fado_api_objects_item(fado_req_t *req, PGresult *res, int i)
+{
+    json_t  *item = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+
+    if (item == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return item;
+}
+
+/* GET /v1/buckets/{b}/objects[?prefix=&limit=&cursor=] */
+static void
+fado_api_objects_list(fado_req_t *req, const char *bucket)
+{
+    const char       *prefix = fado_req_arg(req, "prefix");
+    const char       *cursor = req->query_cursor;
+    fado_api_page_t   pg;
+    fado_err_t        err;
+    PGresult         *res;
+    json_t           *page;
+
+    if (prefix != NULL && !fado_valid_cursor(prefix)) {
+        fado_req_error(req, 400, "invalid_field", "prefix",
+                       "prefix must be UTF-8 without control characters, at most 1024 bytes");
+        return;
+    }
+    if (cursor != NULL && !fado_valid_cursor(cursor)) {
+        fado_req_error(req, 400, "invalid_field", "cursor",
+                       "cursor must be the next_cursor of a previous page");
+        return;
+    }
+    if (fado_api_page_limit(req, FADO_API_OBJECTS_LIST_DEFAULT, FADO_API_OBJECTS_LIST_MAX,
+                            &pg) != 0)
+    {
+        return;
+    }
+    res = fado_objects_list(req->conn, bucket, prefix ? prefix : "", cursor ? cursor : "",
+                            pg.fetch, &err);
+    if (res == NULL) {
+        fado_api_err(req, &err);
+        return;
+    }
+    page = fado_api_page_json(req, res, &pg, fado_api_objects_item);
+    PQclear(res);
+    if (page == NULL) {
+        return;
+    }
+    req->json = json_pack("{s:s, s:O, s:O}", "bucket", bucket,
+                          "items", json_object_get(page, "items"),
+                          "next_cursor", json_object_get(page, "next_cursor"));
+    json_decref(page);
+    if (req->json == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    req->status = 200;
+}
+
+void
+fado_api_objects_handle(fado_req_t *req, const char *bucket, const char *key)
+{
+    if (!fado_objects_valid(req, bucket, key)) {
+        return;
+    }
+    if (key[0] == '\0') {
+        if (strcmp(req->method, "GET") != 0) {
+            fado_req_error(req, 405, "method_not_allowed", NULL,
+                           "objects are listed with GET and written with PUT on their key");
+            return;
+        }
+        fado_api_objects_list(req, bucket);
+    } else if (strcmp(req->method, "GET") == 0) {
+        fado_objects_metadata(req, bucket, key);
+    } else if (strcmp(req->method, "DELETE") == 0) {
+        fado_objects_delete(req, bucket, key);
+    } else {
+        fado_req_error(req, 405, "method_not_allowed", NULL,
+                       "objects take GET, HEAD, PUT and DELETE");
+    }
+}
+
+/* ------------------------------------------------------------ streams */
 
 /* The object a request names; 0 when the path is not an object path. */
 static int
