@@ -8,6 +8,7 @@
  */
 
 #include "fado_api.h"
+#include "fado_auth.h"
 #include "fado_api_console.h"
 #include "fado_events.h"
 #include "fado_http.h"

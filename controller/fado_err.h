@@ -8,8 +8,6 @@
 #ifndef FADO_ERR_H
 #define FADO_ERR_H
 
-#include "fado_db.h"
-
 typedef enum {
     FADO_ERR_NONE = 0,
     FADO_ERR_INVALID,           /* the input is wrong: the caller must change it */

@@ -21,6 +21,7 @@
  */
 
 #include "fado_accept.h"
+#include "fado_auth.h"
 #include "fado_http.h"
 #include "fado_log.h"
 #include "fado_ui.h"

@@ -126,11 +126,4 @@ void fado_req_error(fado_req_t *req, unsigned int status, const char *code,
 const char *fado_req_arg(fado_req_t *req, const char *name);
 const char *fado_req_header(fado_req_t *req, const char *name);
 
-/* Token helpers, in fado_auth.c. */
-void fado_auth_hash(const char *secret, char hex[65]);
-int fado_auth_new_secret(char *out, size_t size);
-fado_role_e fado_auth_check(fado_db_t *db, const char *authorization);
-void fado_auth_invalidate(void);
-int fado_auth_bootstrap(PGconn *conn, const char *secret, char *err, size_t err_len);
-
 #endif /* FADO_HTTP_H */

@@ -5,6 +5,7 @@
 
 #include "fado_db.h"
 #include "fado_api.h"
+#include "fado_auth.h"
 #include "fado_http.h"
 #include "fado_router.h"
 #include "fado_log.h"
