@@ -8,24 +8,18 @@
  */
 
 #include "fado_api.h"
-#include "fado_auth.h"
 #include "fado_api_console.h"
-#include "fado_events.h"
 #include "fado_http.h"
 #include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_objects.h"
 #include "fado_valid.h"
-#include "s3_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FADO_LIST_DEFAULT  100
-#define FADO_LIST_MAX      1000
 
 static const char *const  fado_policies[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
 
@@ -140,7 +134,7 @@ fado_api_err(fado_req_t *req, const fado_err_t *err)
                    err->field[0] != '\0' ? err->field : NULL, "%s", err->message);
 }
 
-static PGresult *
+PGresult *
 fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
 {
     fado_db_err_t  e;
@@ -152,7 +146,7 @@ fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *param
     return res;
 }
 
-static int
+int
 fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params)
 {
     PGresult  *res = fado_api_query(req, sql, n, params);
@@ -184,94 +178,6 @@ fado_api_end(fado_req_t *req, int ok)
     if (fado_db_end(req->conn, ok, &e) != 0 && ok) {
         fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", e.message);
     }
-}
-
-static json_t *
-fado_api_body(fado_req_t *req)
-{
-    json_error_t  e;
-    json_t       *j = json_loadb(req->body, req->body_len, 0, &e);
-
-    if (j == NULL) {
-        fado_req_error(req, 400, "invalid_json", NULL, "request body is not JSON: %s (line %d)",
-                       e.text, e.line);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        fado_req_error(req, 400, "invalid_json", NULL, "request body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
-/* A string member; NULL (with the error set when required) if absent/wrong. */
-static const char *
-fado_api_str(fado_req_t *req, json_t *obj, const char *key, const char *field, int required)
-{
-    json_t  *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        if (required) {
-            fado_req_error(req, 400, "missing_field", field, "%s is required", field);
-        }
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be a string", field);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-/* An integer member in [lo, hi]; def when absent; -1 on error (set). */
-static long
-fado_api_int(fado_req_t *req, json_t *obj, const char *key, const char *field, long lo,
-    long hi, long def)
-{
-    json_t  *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        return def;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be an integer from %ld to %ld",
-                       field, lo, hi);
-        return -1;
-    }
-    return (long) json_integer_value(v);
-}
-
-/* A PostgreSQL text[] literal from a JSON array of names. */
-static int
-fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
-    int bucket_rule, char *out, size_t size)
-{
-    json_t  *arr = json_object_get(obj, key), *v;
-    size_t   i, len = 1;
-
-    snprintf(out, size, "{");
-    if (arr == NULL || json_is_null(arr)) {
-        snprintf(out + len, size - len, "}");
-        return 0;
-    }
-    if (!json_is_array(arr) || json_array_size(arr) > 64) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be an array of names", field);
-        return -1;
-    }
-    json_array_foreach(arr, i, v) {
-        const char  *s = json_string_value(v);
-        if (s == NULL || !(bucket_rule ? fado_valid_bucket(s) : fado_valid_name(s))
-            || len + strlen(s) + 2 >= size)
-        {
-            fado_req_error(req, 400, "invalid_field", field,
-                           "%s[%zu] is not a valid name", field, i);
-            return -1;
-        }
-        len += (size_t) snprintf(out + len, size - len, "%s%s", i ? "," : "", s);
-    }
-    snprintf(out + len, size - len, "}");
-    return 0;
 }
 
 /* Splits "/v1/res/id" into res and id (id may be NULL). */
@@ -1024,119 +930,6 @@ fado_api_settings(fado_req_t *req)
     PQclear(res);
 }
 
-/* ------------------------------------------------------------ tokens */
-
-static json_t *
-fado_token_item(fado_req_t *req, PGresult *res, int i)
-{
-    json_t  *j = json_pack("{s:I, s:s, s:s, s:s, s:b}",
-        "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
-        "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
-        "revoked", PQgetvalue(res, i, 4)[0] == 't');
-
-    if (j == NULL) {
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
-    }
-    return j;
-}
-
-static void
-fado_api_tokens(fado_req_t *req, const char *id)
-{
-    PGresult  *res;
-
-    if (req->role != FADO_ROLE_ADMIN) {
-        fado_req_error(req, 403, "forbidden", NULL, "tokens are managed by admin tokens only");
-        return;
-    }
-    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        /* Paged by id; the cursor is the last id of the previous page. */
-        fado_api_page_t  pg;
-        const char      *p[2] = { req->query_cursor ? req->query_cursor : "0", pg.fetch };
-        int64_t          after;
-
-        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0) {
-            return;
-        }
-        if (!fado_valid_int64(p[0], 0, INT64_MAX, &after)) {
-            fado_req_error(req, 400, "invalid_field", "cursor", "cursor must be a token id");
-            return;
-        }
-        res = fado_api_query(req, "SELECT id, name, role, created_at, revoked_at IS NOT NULL"
-                             " FROM api_tokens WHERE id > $1::bigint ORDER BY id"
-                             " LIMIT $2::int", 2, p);
-        if (res == NULL) {
-            return;
-        }
-        req->json = fado_api_page_json(req, res, &pg, fado_token_item);
-        if (req->json != NULL) {
-            req->status = 200;
-        }
-        PQclear(res);
-        return;
-    }
-    if (strcmp(req->method, "POST") == 0 && id[0] == '\0') {
-        json_t      *body = fado_api_body(req);
-        const char  *name, *role;
-        char         secret[80], hex[65], lit[70];
-
-        if (body == NULL) {
-            return;
-        }
-        name = fado_api_str(req, body, "name", "name", 1);
-        role = name ? fado_api_str(req, body, "role", "role", 1) : NULL;
-        if (name != NULL && (name[0] == '\0' || strlen(name) > 100)) {
-            fado_req_error(req, 400, "invalid_field", "name", "name must be 1-100 characters");
-        } else if (role != NULL && strcmp(role, "admin") != 0 && strcmp(role, "read-only") != 0) {
-            fado_req_error(req, 400, "invalid_field", "role", "role must be admin or read-only");
-        } else if (name != NULL && role != NULL) {
-            if (fado_auth_new_secret(secret, sizeof(secret)) != 0) {
-                fado_req_error(req, 500, "internal", NULL, "no randomness for a token");
-            } else {
-                const char  *p[3] = { name, role, lit };
-                fado_auth_hash(secret, hex);
-                snprintf(lit, sizeof(lit), "\\x%s", hex);
-                res = fado_api_query(req, "INSERT INTO api_tokens (name, role, secret_hash)"
-                                     " VALUES ($1, $2, $3::bytea) RETURNING id", 3, p);
-                if (res != NULL) {
-                    /* The only time the secret is shown. */
-                    req->json = json_pack("{s:I, s:s, s:s, s:s}",
-                        "id", (json_int_t) atoll(PQgetvalue(res, 0, 0)), "name", name,
-                        "role", role, "token", secret);
-                    req->status = 201;
-                    PQclear(res);
-                }
-            }
-        }
-        json_decref(body);
-        return;
-    }
-    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
-        const char  *p[1] = { id };
-        int64_t      tid;
-
-        if (!fado_valid_int64(id, 1, INT64_MAX, &tid)) {
-            fado_req_error(req, 400, "invalid_field", "id",
-                           "a token id is an integer from 1 to 9223372036854775807");
-            return;
-        }
-        res = fado_api_query(req, "UPDATE api_tokens SET revoked_at = now()"
-                             " WHERE id = $1::bigint AND revoked_at IS NULL RETURNING id", 1, p);
-        if (res == NULL) {
-            return;
-        }
-        if (PQntuples(res) == 0) {
-            fado_req_error(req, 404, "not_found", NULL, "token %s does not exist or is revoked", id);
-        } else {
-            fado_auth_invalidate();
-            req->status = 204;
-        }
-        PQclear(res);
-        return;
-    }
-    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
-}
-
 /* ------------------------------------------------------------ import */
 
 /*
@@ -1321,147 +1114,7 @@ done:
     json_decref(body);
 }
 
-/* ------------------------------------------------------------ metrics */
-
-static void
-fado_api_metrics(fado_req_t *req)
-{
-    PGresult  *res;
-    FILE      *out;
-    char      *text = NULL;
-    size_t     len = 0;
-    int        bad;
-
-    res = fado_api_query(req,
-        "SELECT (SELECT count(*) FROM buckets), (SELECT count(*) FROM clusters),"
-        "       (SELECT count(*) FROM clusters WHERE NOT healthy),"
-        "       (SELECT count(*) FROM published_routes WHERE bucket <> ''),"
-        "       (SELECT coalesce(max(version), 0) FROM published_routes),"
-        "       (SELECT count(*) FILTER (WHERE state = 'pending') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'syncing') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'ready') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'removing') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'failed') FROM replicas),"
-        "       (SELECT count(*) FROM jobs WHERE state = 'queued'),"
-        "       (SELECT count(*) FROM jobs WHERE state = 'running'),"
-        "       (SELECT count(*) FROM jobs WHERE attempts > 0),"
-        "       (SELECT count(*) FROM objects),"
-        "       (SELECT count(*) FROM dirty_buckets) + (SELECT count(*) FROM dirty_clusters)",
-        0, NULL);
-    if (res == NULL) {
-        return;
-    }
-    /* A memory stream grows with the text, so a new metric or a long value
-     * can never be cut off the way appends into a fixed buffer could. */
-    out = open_memstream(&text, &len);
-    if (out == NULL) {
-        PQclear(res);
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    fprintf(out,
-        "# TYPE fado_buckets gauge\nfado_buckets %s\n"
-        "# TYPE fado_clusters gauge\nfado_clusters %s\n"
-        "# TYPE fado_clusters_down gauge\nfado_clusters_down %s\n"
-        "# TYPE fado_routes_published gauge\nfado_routes_published %s\n"
-        "# TYPE fado_routes_version gauge\nfado_routes_version %s\n"
-        "# TYPE fado_replicas gauge\n",
-        PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-        PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
-    {
-        static const char *const  states[] = { "pending", "syncing", "ready", "removing", "failed" };
-        for (int i = 0; i < 5; i++) {
-            fprintf(out, "fado_replicas{state=\"%s\"} %s\n", states[i],
-                                     PQgetvalue(res, 0, 5 + i));
-        }
-    }
-    fprintf(out,
-        "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
-        "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n"
-        "# TYPE fado_leader gauge\nfado_leader %d\n"
-        "# TYPE fado_changes_pending gauge\nfado_changes_pending %s\n",
-        fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec),
-        fado_reconciler_leading(req->app->rec), PQgetvalue(res, 0, 14));
-    {
-        unsigned long  done, failed, received, rejected;
-        uint64_t       sent, recvd, osent, orecvd;
-
-        fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
-        fado_events_counters(&received, &rejected);
-        fado_s3_traffic(&sent, &recvd);
-        fado_s3_object_traffic(&osent, &orecvd);
-        /* Bodies the controller's own S3 clients exchanged with MinIO, and
-         * the object data among them: API uploads and downloads only;
-         * replication moves none (MinIO does it). */
-        fprintf(out,
-            "# TYPE fado_jobs gauge\nfado_jobs{state=\"queued\"} %s\n"
-            "fado_jobs{state=\"running\"} %s\nfado_jobs{state=\"retrying\"} %s\n"
-            "# TYPE fado_jobs_done_total counter\nfado_jobs_done_total %lu\n"
-            "# TYPE fado_jobs_failed_total counter\nfado_jobs_failed_total %lu\n"
-            "# TYPE fado_objects_indexed gauge\nfado_objects_indexed %s\n"
-            "# TYPE fado_events_received_total counter\nfado_events_received_total %lu\n"
-            "# TYPE fado_events_rejected_total counter\nfado_events_rejected_total %lu\n"
-            "# TYPE fado_storage_bytes_sent_total counter\nfado_storage_bytes_sent_total %llu\n"
-            "# TYPE fado_storage_bytes_received_total counter\n"
-            "fado_storage_bytes_received_total %llu\n"
-            "# TYPE fado_object_bytes_sent_total counter\nfado_object_bytes_sent_total %llu\n"
-            "# TYPE fado_object_bytes_received_total counter\n"
-            "fado_object_bytes_received_total %llu\n",
-            PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11), PQgetvalue(res, 0, 12),
-            done, failed, PQgetvalue(res, 0, 13), received, rejected,
-            (unsigned long long) sent, (unsigned long long) recvd,
-            (unsigned long long) osent, (unsigned long long) orecvd);
-    }
-    PQclear(res);
-    bad = ferror(out);
-    if (fclose(out) != 0 || bad) {
-        free(text);
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    req->text = text;
-    req->content_type = "text/plain; version=0.0.4";
-    req->status = 200;
-}
-
 /* ------------------------------------------------------------ router */
-
-/*
- * Path names and cursors obey the schema's rules before they reach SQL: a
- * value PostgreSQL would refuse (bytes that are not UTF-8: SQLSTATE 22021)
- * is a 400 naming the field, not a database error. Token ids and cursors
- * are checked by the tokens handler.
- */
-static int
-fado_api_valid_input(fado_req_t *req, const char *res, const char *id)
-{
-    if (strcmp(res, "tokens") != 0 && req->query_cursor != NULL
-        && !fado_valid_cursor(req->query_cursor))
-    {
-        fado_req_error(req, 400, "invalid_field", "cursor",
-                       "cursor must be the next_cursor of a previous page (UTF-8, no"
-                       " control characters, at most 1024 bytes)");
-        return -1;
-    }
-    if (id[0] == '\0') {
-        return 0;
-    }
-    if ((strcmp(res, "zones") == 0 || strcmp(res, "clusters") == 0) && !fado_valid_name(id)) {
-        fado_req_error(req, 400, "invalid_field", "name",
-                       "a %s name is 1-63 characters of letters, digits, '.', '_', '-'",
-                       res[0] == 'z' ? "zone" : "cluster");
-        return -1;
-    }
-    if ((strcmp(res, "buckets") == 0 || (strcmp(res, "routes") == 0
-                                         && strcmp(id, "_default") != 0))
-        && !fado_valid_bucket(id))
-    {
-        fado_req_error(req, 400, "invalid_field", "name",
-                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
-        return -1;
-    }
-    return 0;
-}
 
 void
 fado_api_handle(fado_req_t *req)

@@ -15,6 +15,35 @@
  * while PostgreSQL is away, 500 (logged) for anything else. */
 void fado_api_db_error(fado_req_t *req, const fado_db_err_t *e);
 
+/* Lists: ?limit= default and maximum. */
+#define FADO_LIST_DEFAULT  100
+#define FADO_LIST_MAX      1000
+
+/* A statement on the request's connection; a failure is answered through
+ * fado_api_db_error. exec: for statements whose rows nobody reads. */
+PGresult *fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params);
+int fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params);
+
+/* Input (fado_api_valid.c). The body as a JSON object, or NULL with a
+ * 400. A string member, NULL when absent (400 missing_field if required)
+ * or not a string (400). An integer member in [lo, hi], def when absent,
+ * -1 with a 400 when wrong. A JSON array of names (bucket rules or name
+ * rules) as a PostgreSQL text[] literal in out; -1 with a 400. */
+json_t *fado_api_body(fado_req_t *req);
+const char *fado_api_str(fado_req_t *req, json_t *obj, const char *key, const char *field,
+    int required);
+long fado_api_int(fado_req_t *req, json_t *obj, const char *key, const char *field, long lo,
+    long hi, long def);
+int fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
+    int bucket_rule, char *out, size_t size);
+/* The path's resource name, id and the cursor obey the schema's rules:
+ * 0, or -1 with a 400 naming the field. */
+int fado_api_valid_input(fado_req_t *req, const char *res, const char *id);
+
+/* /v1/tokens (fado_api_tokens.c) and GET /metrics (fado_api_metrics.c). */
+void fado_api_tokens(fado_req_t *req, const char *id);
+void fado_api_metrics(fado_req_t *req);
+
 /* A domain error as an answer: invalid 400, not found 404, conflict 409,
  * unavailable 503, internal 500; code, field and message carried over. */
 void fado_api_err(fado_req_t *req, const fado_err_t *err);
