@@ -12,6 +12,7 @@
 #include "fado_http.h"
 #include "fado_lifecycle.h"
 #include "fado_log.h"
+#include "fado_reconcile.h"
 #include "fado_objects.h"
 #include "fado_valid.h"
 

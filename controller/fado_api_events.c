@@ -6,6 +6,7 @@
 #include "fado_api.h"
 #include "fado_events.h"
 #include "fado_jobs.h"
+#include "fado_reconcile.h"
 
 #include <string.h>
 

@@ -17,7 +17,9 @@
 #include <sys/types.h>
 
 #include "fado_db.h"
-#include "fado_reconcile.h"
+
+/* The reconciler is the handlers' business; the transport only carries it. */
+typedef struct fado_reconciler_s  fado_reconciler_t;
 
 typedef enum {
     FADO_ROLE_DB_ERROR = -1,    /* the token could not be checked */

@@ -4,6 +4,7 @@
 
 #include "fado_lifecycle.h"
 #include "fado_jobs.h"
+#include "fado_reconcile.h"
 #include "fado_log.h"
 
 #include <stdio.h>
