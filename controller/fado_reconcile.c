@@ -159,8 +159,8 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
 
     res = fado_db_exec(conn, NULL,
         "SELECT c.name, c.storage_endpoint, c.healthy,"
-        "       array_to_string(array_agg(e.address ORDER BY e.address)"
-        "                       FILTER (WHERE e.address IS NOT NULL), ' ')"
+        "       coalesce(jsonb_agg(e.address ORDER BY e.address)"
+        "                FILTER (WHERE e.address IS NOT NULL), '[]')"
         "  FROM clusters c LEFT JOIN endpoints e ON e.cluster = c.name"
         " GROUP BY c.name, c.storage_endpoint, c.healthy ORDER BY c.name",
         0, NULL);
@@ -171,23 +171,31 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         const char  *name = PQgetvalue(res, i, 0);
         const char  *storage = PQgetvalue(res, i, 1);
         int          was = PQgetvalue(res, i, 2)[0] == 't';
-        char         eps[4096], url[600], *save = NULL, *tok;
+        char         url[600];
         int          up = 1, any_ep = 0, ep_up = 0, *fails;
         const char  *p[1] = { name };
+        json_t      *eps, *ep;
+        size_t       k;
 
         if (storage[0]) {
             snprintf(url, sizeof(url), "%s/minio/health/live", storage);
             up = fado_probe(url, 1);
         }
-        snprintf(eps, sizeof(eps), "%s", PQgetvalue(res, i, 3));
-        for (tok = strtok_r(eps, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        /* Every endpoint, however many: a JSON array, not a buffer. */
+        eps = json_loads(PQgetvalue(res, i, 3), 0, NULL);
+        json_array_foreach(eps, k, ep) {
+            if (!json_is_string(ep)) {
+                continue;
+            }
             any_ep = 1;
-            snprintf(url, sizeof(url), "http://%s%s", tok, rec->conf.health_path);
+            snprintf(url, sizeof(url), "http://%s%s", json_string_value(ep),
+                     rec->conf.health_path);
             if (fado_probe(url, 0)) {
                 ep_up = 1;
                 break;
             }
         }
+        json_decref(eps);
         up = up && (!any_ep || ep_up);
         fails = fado_health_counter(rec, name);
         if (fails == NULL) {
@@ -311,15 +319,20 @@ fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
     return 0;
 }
 
-/* Splits a space-separated list of names (names hold no spaces) in place. */
+/*
+ * The strings of a JSON array PostgreSQL built (to_jsonb of a text[]), at
+ * most max of them; they live as long as arr. NULL arr (unreadable): none.
+ */
 static size_t
-fado_split_names(char *text, const char **items, size_t max)
+fado_json_names(const json_t *arr, const char **items, size_t max)
 {
-    size_t  n = 0;
-    char   *save = NULL, *tok;
+    size_t   n = 0, i;
+    json_t  *v;
 
-    for (tok = strtok_r(text, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save)) {
-        items[n++] = tok;
+    json_array_foreach(arr, i, v) {
+        if (n < max && json_is_string(v)) {
+            items[n++] = json_string_value(v);
+        }
     }
     return n;
 }
@@ -362,21 +375,30 @@ static int
 fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     const fado_replica_row_t *reps, size_t nreps, json_t *upd, json_t *ins, json_t *leave)
 {
-    char                       zones_buf[2048], pins_buf[2048];
+    json_t                    *zones_json, *pins_json;
     const char                *zones[64], *pins[64];
     fado_placement_request_t   req;
     fado_placement_result_t    res;
     size_t                     ready_in = 0, want;
     int                        rc = 0;
 
-    snprintf(zones_buf, sizeof(zones_buf), "%s", PQgetvalue(bk, row, 2));
-    snprintf(pins_buf, sizeof(pins_buf), "%s", PQgetvalue(bk, row, 4));
+    /* The lists arrive as JSON: no buffer to cut them short, no splitting
+     * by hand. */
+    zones_json = json_loads(PQgetvalue(bk, row, 2), 0, NULL);
+    pins_json = json_loads(PQgetvalue(bk, row, 4), 0, NULL);
+    if (zones_json == NULL || pins_json == NULL) {
+        json_decref(zones_json);
+        json_decref(pins_json);
+        fado_log(FADO_LOG_ERROR, "msg=\"unreadable placement lists\" bucket=%s",
+                 FADO_LOG_Q(PQgetvalue(bk, row, 0)));
+        return -1;
+    }
     req.bucket = PQgetvalue(bk, row, 0);
     req.home = PQgetvalue(bk, row, 1);
     req.allowed_zones = zones;
-    req.n_allowed_zones = fado_split_names(zones_buf, zones, 64);
+    req.n_allowed_zones = fado_json_names(zones_json, zones, 64);
     req.pinned = pins;
-    req.n_pinned = fado_split_names(pins_buf, pins, 64);
+    req.n_pinned = fado_json_names(pins_json, pins, 64);
     req.replicas = atoi(PQgetvalue(bk, row, 3));
     if (cs->any_down) {
         /* The grace period keeps the replicas a down cluster holds; it does
@@ -449,6 +471,8 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
                                     "bucket", req.bucket, "cluster", reps[r].cluster,
                                     "remove", remove, "reason", reason));
     }
+    json_decref(zones_json);
+    json_decref(pins_json);
     return rc == 0 ? 0 : -1;
 }
 
@@ -522,8 +546,8 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
         goto done;
     }
     bk = fado_db_exec(conn, NULL,
-        "SELECT name, home_cluster, array_to_string(allowed_zones, ' '), replicas,"
-        "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason"
+        "SELECT name, home_cluster, to_jsonb(allowed_zones), replicas,"
+        "       to_jsonb(pinned_clusters), placement_ok, placement_reason"
         "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY name COLLATE \"C\"", 1, p);
     rp = bk ? fado_db_exec(conn, NULL,
