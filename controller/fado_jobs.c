@@ -419,7 +419,7 @@ fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *
     if (rc != 0) {
         const char  *q[3] = { job->bucket, job->cluster, err };
         (void) fado_db_run(conn, NULL, "UPDATE replicas SET reason = $3"
-                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+                           " WHERE bucket = $1 AND cluster = $2", 3, q);
         return FADO_JOB_FAILED;
     }
     if (draining) {
@@ -430,7 +430,7 @@ fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *
         return FADO_JOB_FAILED;
     }
     if (fado_db_run(conn, NULL, "DELETE FROM replicas WHERE bucket = $1"
-                       " AND cluster = $2 AND state = 'removing'", 2, p) != 0
+                    " AND cluster = $2 AND state = 'removing'", 2, p) != 0
         || (!is_home && fado_db_run(conn, NULL,
                "INSERT INTO released_copies (bucket, cluster, home_cluster)"
                " VALUES ($1, $2, $3) ON CONFLICT (bucket, cluster) DO UPDATE SET"
@@ -480,13 +480,13 @@ fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
     if (fado_replication_purge(&site, job->bucket, &deleted, err, err_len) != 0) {
         const char  *q[3] = { job->bucket, job->cluster, err };
         (void) fado_db_run(conn, NULL, "UPDATE released_copies SET reason = $3, updated_at = now()"
-                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+                           " WHERE bucket = $1 AND cluster = $2", 3, q);
         PQclear(res);
         return FADO_JOB_FAILED;
     }
     PQclear(res);
     (void) fado_db_run(conn, NULL, "DELETE FROM released_copies WHERE bucket = $1"
-                          " AND cluster = $2 AND state = 'deleting'", 2, p);
+                       " AND cluster = $2 AND state = 'deleting'", 2, p);
     fado_log(FADO_LOG_INFO, "msg=\"released copy deleted\" bucket=%s cluster=%s versions=%zu",
              job->bucket, job->cluster, deleted);
     return FADO_JOB_DONE;
@@ -561,7 +561,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
         }
         if (rc == 0 && !rules_out) {
             (void) fado_db_run(conn, NULL, "UPDATE replicas SET rules_out = true"
-                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+                               " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
         next = FADO_REPLICA_READY;
     } else {
@@ -578,7 +578,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
         }
         if (rc == 0 && !draining && rules_out) {
             (void) fado_db_run(conn, NULL, "UPDATE replicas SET rules_out = false"
-                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+                               " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
         if (rc == 0) {
             rc = fado_replication_converge(&home, &replica, job->bucket,
@@ -607,7 +607,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     fado_jobs_home_up(conn, job->bucket, home.cluster);
     /* In the placement again: no longer a released copy. */
     (void) fado_db_run(conn, NULL, "DELETE FROM released_copies WHERE bucket = $1"
-                          " AND cluster = $2", 2, p);
+                       " AND cluster = $2", 2, p);
 
     if (next == FADO_REPLICA_READY) {
         if (strcmp(state, "ready") != 0) {

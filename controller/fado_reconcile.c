@@ -208,16 +208,16 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         }
         if (was && *fails >= rec->conf.health_failures) {
             if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = false,"
-                              " unhealthy_since = now() WHERE name = $1 AND healthy",
-                              1, p) == 0)
+                            " unhealthy_since = now() WHERE name = $1 AND healthy",
+                            1, p) == 0)
             {
                 fado_log(FADO_LOG_WARN, "msg=\"cluster down\" cluster=%s failures=%d",
                          name, *fails);
             }
         } else if (!was && up) {
             if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = true,"
-                              " unhealthy_since = NULL, eligible = true"
-                              " WHERE name = $1 AND NOT healthy", 1, p) == 0)
+                            " unhealthy_since = NULL, eligible = true"
+                            " WHERE name = $1 AND NOT healthy", 1, p) == 0)
             {
                 fado_log(FADO_LOG_INFO, "msg=\"cluster up\" cluster=%s", name);
             }
@@ -889,7 +889,7 @@ fado_leader_elect(fado_reconciler_t *rec)
         }
     }
     res = fado_db_exec(rec->conn, NULL, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
-                         0, NULL);
+                       0, NULL);
     if (res == NULL) {
         fado_leader_drop(rec, "lock query failed");
         return 0;
