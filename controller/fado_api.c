@@ -656,8 +656,13 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         }
     }
     /* A home moves only to a cluster that already holds the data. */
-    if (version != 0 && fado_lifecycle_home_move(req, name, home, FIELD("home_cluster")) != 0) {
-        return -1;
+    if (version != 0) {
+        fado_err_t  err;
+
+        if (fado_lifecycle_home_move(req->conn, name, home, FIELD("home_cluster"), &err) != 0) {
+            fado_api_err(req, &err);
+            return -1;
+        }
     }
 
     snprintf(reps, sizeof(reps), "%ld", replicas);
@@ -1148,9 +1153,9 @@ fado_api_handle(fado_req_t *req)
         char         bucket[64], cluster[64];
         const char  *key;
 
-        if (fado_lifecycle_copies_path(req->path, bucket, sizeof(bucket), cluster,
-                                       sizeof(cluster))) {
-            fado_lifecycle_copies(req, bucket, cluster);
+        if (fado_api_copies_path(req->path, bucket, sizeof(bucket), cluster,
+                                 sizeof(cluster))) {
+            fado_api_copies(req, bucket, cluster);
             return;
         }
         if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {

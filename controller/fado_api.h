@@ -75,6 +75,12 @@ typedef json_t *(*fado_api_page_row_fn)(fado_req_t *req, PGresult *res, int row)
 json_t *fado_api_page_json(fado_req_t *req, PGresult *res, const fado_api_page_t *pg,
     fado_api_page_row_fn row);
 
+/* /v1/buckets/{b}/copies[/{cluster}] (fado_api_copies.c): path is 1 when
+ * it is such a path (cluster "" for the list). */
+int fado_api_copies_path(const char *path, char *bucket, size_t bsize, char *cluster,
+    size_t csize);
+void fado_api_copies(fado_req_t *req, const char *bucket, const char *cluster);
+
 /* The API's resources, dispatched by path (the routes in fado_router.c
  * hand every authenticated request here). */
 void fado_api_handle(fado_req_t *req);

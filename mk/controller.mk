@@ -13,7 +13,8 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
                    controller/fado_router.c controller/fado_err.c controller/fado_api_events.c \
                    controller/fado_api_objects.c controller/fado_api_page.c \
-                   controller/fado_api_valid.c controller/fado_api_tokens.c controller/fado_api_metrics.c
+                   controller/fado_api_valid.c controller/fado_api_tokens.c controller/fado_api_metrics.c \
+                   controller/fado_api_copies.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o
