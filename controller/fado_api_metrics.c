@@ -7,7 +7,8 @@
 #include "fado_events.h"
 #include "fado_jobs.h"
 #include "fado_reconcile.h"
-#include "s3_client.h"
+#include "fado_resolve.h"
+#include "fst_s3_client.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -78,8 +79,8 @@ fado_api_metrics(fado_req_t *req)
 
         fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
         fado_events_counters(&received, &rejected);
-        fado_s3_traffic(&sent, &recvd);
-        fado_s3_object_traffic(&osent, &orecvd);
+        fst_s3_traffic(&sent, &recvd);
+        fst_s3_object_traffic(&osent, &orecvd);
         /* Bodies the controller's own S3 clients exchanged with MinIO, and
          * the object data among them: API uploads and downloads only;
          * replication moves none (MinIO does it). */
@@ -103,6 +104,12 @@ fado_api_metrics(fado_req_t *req)
             (unsigned long long) osent, (unsigned long long) orecvd);
     }
     PQclear(res);
+    {
+        char  resolver[512];
+
+        fado_resolve_metrics(resolver, sizeof(resolver));
+        fputs(resolver, out);
+    }
     bad = ferror(out);
     if (fclose(out) != 0 || bad) {
         free(text);

@@ -12,42 +12,42 @@
  * admin credential's secret key.
  */
 
-#ifndef FADO_MADMIN_CRYPT_H
-#define FADO_MADMIN_CRYPT_H
+#ifndef FST_MADMIN_CRYPT_H
+#define FST_MADMIN_CRYPT_H
 
 #include <stddef.h>
 
-#define FADO_MADMIN_SALT_LEN   32
-#define FADO_MADMIN_NONCE_LEN  8
+#define FST_MADMIN_SALT_LEN   32
+#define FST_MADMIN_NONCE_LEN  8
 
 /* Encrypt with a random salt and nonce. *out is malloc'd. 0 or -1. */
-int fado_madmin_encrypt(const char *password, const void *data, size_t len,
+int fst_madmin_encrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len);
 
 /* As above with the given salt and nonce: for test vectors only. */
-int fado_madmin_encrypt_with(const char *password, const void *data,
+int fst_madmin_encrypt_with(const char *password, const void *data,
     size_t len, const unsigned char *salt, const unsigned char *nonce,
     unsigned char **out, size_t *out_len, char *err, size_t err_len);
 
 /* Decrypt and authenticate (PBKDF2 variant only: the Argon2id ones need
  * Argon2, which OpenSSL 3.0 lacks). *out is malloc'd, NUL-terminated. */
-int fado_madmin_decrypt(const char *password, const void *data, size_t len,
+int fst_madmin_decrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len);
 
 /*
  * The sio stream underneath (secure-io/sio-go's format), exposed for its
  * published test vectors: AES-128-GCM or AES-256-GCM by key_len (16/32),
  * an 8-byte nonce, the caller's associated data, fragments of buf_size.
- * seal writes fado_madmin_sio_sealed_len(len, buf_size) bytes to out; open
+ * seal writes fst_madmin_sio_sealed_len(len, buf_size) bytes to out; open
  * writes at most len bytes. 0, or -1 (open: not authentic).
  */
-size_t fado_madmin_sio_sealed_len(size_t len, size_t buf_size);
-int fado_madmin_sio_seal(const unsigned char *key, size_t key_len,
+size_t fst_madmin_sio_sealed_len(size_t len, size_t buf_size);
+int fst_madmin_sio_seal(const unsigned char *key, size_t key_len,
     const unsigned char *nonce, const void *ad, size_t ad_len,
     size_t buf_size, const void *data, size_t len, unsigned char *out);
-int fado_madmin_sio_open(const unsigned char *key, size_t key_len,
+int fst_madmin_sio_open(const unsigned char *key, size_t key_len,
     const unsigned char *nonce, const void *ad, size_t ad_len,
     size_t buf_size, const void *data, size_t len, unsigned char *out,
     size_t *out_len);
 
-#endif /* FADO_MADMIN_CRYPT_H */
+#endif /* FST_MADMIN_CRYPT_H */

@@ -1,13 +1,13 @@
-#include "storage_stream.h"
+#include "fst_stream.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t  fado_stream_buffer = 1024 * 1024;
+static size_t  fst_stream_buffer = 1024 * 1024;
 
-struct fado_storage_stream_s {
+struct fst_stream_s {
     pthread_t              thread;
     pthread_mutex_t        mu;
     pthread_cond_t         cv;
@@ -20,30 +20,30 @@ struct fado_storage_stream_s {
     int                    done;        /* the transfer thread returned */
     int                    rc;
     char                   err[768];
-    fado_s3_client_t      *client;
+    fst_s3_client_t       *client;
     char                  *bucket;
     char                  *key;
     char                  *content_type;
     char                  *version_id;
     int64_t                length;
-    fado_s3_object_info_t  info;
+    fst_s3_object_info_t   info;
 };
 
 void
-fado_storage_stream_set_buffer(size_t bytes)
+fst_stream_set_buffer(size_t bytes)
 {
-    fado_stream_buffer = bytes < 4096 ? 4096 : bytes;
+    fst_stream_buffer = bytes < 4096 ? 4096 : bytes;
 }
 
 static void
-fado_stream_free(fado_storage_stream_t *s)
+fst_stream_free(fst_stream_t *s)
 {
     if (s == NULL) {
         return;
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    fado_s3_client_free(s->client);
+    fst_s3_client_free(s->client);
     free(s->buf);
     free(s->bucket);
     free(s->key);
@@ -52,12 +52,12 @@ fado_stream_free(fado_storage_stream_t *s)
     free(s);
 }
 
-static fado_storage_stream_t *
-fado_stream_new(const fado_storage_site_t *site, const char *bucket,
+static fst_stream_t *
+fst_stream_new(const fst_site_t *site, const char *bucket,
     const char *key, const char *content_type, const char *version_id,
     char *err, size_t err_len)
 {
-    fado_storage_stream_t  *s;
+    fst_stream_t  *s;
 
     if (site == NULL || bucket == NULL || key == NULL) {
         snprintf(err, err_len, "stream: site, bucket and key are required");
@@ -79,7 +79,7 @@ fado_stream_new(const fado_storage_site_t *site, const char *bucket,
         snprintf(err, err_len, "stream: pthread_cond_init failed");
         return NULL;
     }
-    s->cap = fado_stream_buffer;
+    s->cap = fst_stream_buffer;
     s->buf = malloc(s->cap);
     s->bucket = strdup(bucket);
     s->key = strdup(key);
@@ -89,15 +89,15 @@ fado_stream_new(const fado_storage_site_t *site, const char *bucket,
         || (content_type && s->content_type == NULL)
         || (version_id && s->version_id == NULL))
     {
-        fado_stream_free(s);
+        fst_stream_free(s);
         snprintf(err, err_len, "stream: out of memory");
         return NULL;
     }
-    s->client = fado_s3_client_new(site->endpoint, site->access_key,
+    s->client = fst_s3_client_new(site->endpoint, site->access_key,
                                    site->secret_key, site->region, err,
                                    err_len);
     if (s->client == NULL) {
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
@@ -107,9 +107,9 @@ fado_stream_new(const fado_storage_site_t *site, const char *bucket,
 
 /* The S3 client pulls the body from the ring buffer. */
 static ssize_t
-fado_stream_pull(void *ud, char *out, size_t len)
+fst_stream_pull(void *ud, char *out, size_t len)
 {
-    fado_storage_stream_t  *s = ud;
+    fst_stream_t           *s = ud;
     size_t                  n, first;
 
     pthread_mutex_lock(&s->mu);
@@ -132,13 +132,13 @@ fado_stream_pull(void *ud, char *out, size_t len)
 }
 
 static void *
-fado_stream_upload_main(void *arg)
+fst_stream_upload_main(void *arg)
 {
-    fado_storage_stream_t  *s = arg;
+    fst_stream_t           *s = arg;
     int                     rc;
 
-    rc = fado_s3_object_put(s->client, s->bucket, s->key, s->content_type,
-                            fado_stream_pull, s, s->length, &s->info,
+    rc = fst_s3_object_put(s->client, s->bucket, s->key, s->content_type,
+                            fst_stream_pull, s, s->length, &s->info,
                             s->err, sizeof(s->err));
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -148,29 +148,29 @@ fado_stream_upload_main(void *arg)
     return NULL;
 }
 
-fado_storage_stream_t *
-fado_storage_upload_start(const fado_storage_site_t *site,
+fst_stream_t *
+fst_stream_upload_start(const fst_site_t *site,
     const char *bucket, const char *key, const char *content_type,
     int64_t length, char *err, size_t err_len)
 {
-    fado_storage_stream_t  *s;
+    fst_stream_t  *s;
 
-    s = fado_stream_new(site, bucket, key, content_type, NULL, err, err_len);
+    s = fst_stream_new(site, bucket, key, content_type, NULL, err, err_len);
     if (s == NULL) {
         return NULL;
     }
     s->length = length;
-    if (pthread_create(&s->thread, NULL, fado_stream_upload_main, s) != 0) {
+    if (pthread_create(&s->thread, NULL, fst_stream_upload_main, s) != 0) {
         snprintf(err, err_len, "upload %s/%s: cannot start a thread",
                  bucket, key);
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
 }
 
 int
-fado_storage_upload_write(fado_storage_stream_t *s, const void *data,
+fst_stream_upload_write(fst_stream_t *s, const void *data,
     size_t len)
 {
     const char  *p = data;
@@ -200,8 +200,8 @@ fado_storage_upload_write(fado_storage_stream_t *s, const void *data,
 }
 
 int
-fado_storage_upload_finish(fado_storage_stream_t *s,
-    fado_s3_object_info_t *info, char *err, size_t err_len)
+fst_stream_upload_finish(fst_stream_t *s,
+    fst_s3_object_info_t *info, char *err, size_t err_len)
 {
     int  rc;
 
@@ -216,12 +216,12 @@ fado_storage_upload_finish(fado_storage_stream_t *s,
     } else if (info) {
         *info = s->info;
     }
-    fado_stream_free(s);
+    fst_stream_free(s);
     return rc;
 }
 
 void
-fado_storage_upload_abort(fado_storage_stream_t *s)
+fst_stream_upload_abort(fst_stream_t *s)
 {
     pthread_mutex_lock(&s->mu);
     s->cancelled = 1;
@@ -229,16 +229,16 @@ fado_storage_upload_abort(fado_storage_stream_t *s)
     pthread_mutex_unlock(&s->mu);
     /* the read callback fails, curl aborts, a multipart upload is aborted */
     pthread_join(s->thread, NULL);
-    fado_stream_free(s);
+    fst_stream_free(s);
 }
 
 /* ------------------------------------------------------------ download */
 
 /* The S3 client pushes the body into the ring buffer. */
 static int
-fado_stream_push(void *ud, const char *data, size_t len)
+fst_stream_push(void *ud, const char *data, size_t len)
 {
-    fado_storage_stream_t  *s = ud;
+    fst_stream_t           *s = ud;
     size_t                  n, tail, first;
 
     pthread_mutex_lock(&s->mu);
@@ -265,14 +265,14 @@ fado_stream_push(void *ud, const char *data, size_t len)
 }
 
 static void *
-fado_stream_download_main(void *arg)
+fst_stream_download_main(void *arg)
 {
-    fado_storage_stream_t  *s = arg;
-    fado_s3_object_info_t   info;
+    fst_stream_t           *s = arg;
+    fst_s3_object_info_t    info;
     int                     rc;
 
-    rc = fado_s3_object_get(s->client, s->bucket, s->key, s->version_id,
-                            fado_stream_push, s, &info, s->err,
+    rc = fst_s3_object_get(s->client, s->bucket, s->key, s->version_id,
+                            fst_stream_push, s, &info, s->err,
                             sizeof(s->err));
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -282,25 +282,25 @@ fado_stream_download_main(void *arg)
     return NULL;
 }
 
-fado_storage_stream_t *
-fado_storage_download_start(const fado_storage_site_t *site,
+fst_stream_t *
+fst_stream_download_start(const fst_site_t *site,
     const char *bucket, const char *key, const char *version_id,
-    fado_s3_object_info_t *info, long *status, char *err, size_t err_len)
+    fst_s3_object_info_t *info, long *status, char *err, size_t err_len)
 {
-    fado_storage_stream_t  *s;
+    fst_stream_t  *s;
 
     *status = 0;
-    s = fado_stream_new(site, bucket, key, NULL, version_id, err, err_len);
+    s = fst_stream_new(site, bucket, key, NULL, version_id, err, err_len);
     if (s == NULL) {
         return NULL;
     }
     /* metadata first, so the caller can answer 404 or set the length;
      * then the body of exactly that version */
-    if (fado_s3_object_head(s->client, bucket, key, version_id, &s->info,
+    if (fst_s3_object_head(s->client, bucket, key, version_id, &s->info,
                             err, err_len) != 0)
     {
-        *status = fado_s3_last_status(s->client);
-        fado_stream_free(s);
+        *status = fst_s3_last_status(s->client);
+        fst_stream_free(s);
         return NULL;
     }
     *status = 200;
@@ -310,24 +310,24 @@ fado_storage_download_start(const fado_storage_site_t *site,
         s->version_id = strdup(s->info.version_id);
         if (s->version_id == NULL) {
             snprintf(err, err_len, "download: out of memory");
-            fado_stream_free(s);
+            fst_stream_free(s);
             return NULL;
         }
     }
     if (info) {
         *info = s->info;
     }
-    if (pthread_create(&s->thread, NULL, fado_stream_download_main, s) != 0) {
+    if (pthread_create(&s->thread, NULL, fst_stream_download_main, s) != 0) {
         snprintf(err, err_len, "download %s/%s: cannot start a thread",
                  bucket, key);
-        fado_stream_free(s);
+        fst_stream_free(s);
         return NULL;
     }
     return s;
 }
 
 ssize_t
-fado_storage_download_read(fado_storage_stream_t *s, void *out, size_t len)
+fst_stream_download_read(fst_stream_t *s, void *out, size_t len)
 {
     size_t  n, first;
 
@@ -351,18 +351,18 @@ fado_storage_download_read(fado_storage_stream_t *s, void *out, size_t len)
 }
 
 const char *
-fado_storage_stream_error(const fado_storage_stream_t *s)
+fst_stream_error(const fst_stream_t *s)
 {
     return s->err;
 }
 
 void
-fado_storage_download_close(fado_storage_stream_t *s)
+fst_stream_download_close(fst_stream_t *s)
 {
     pthread_mutex_lock(&s->mu);
     s->cancelled = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    fado_stream_free(s);
+    fst_stream_free(s);
 }

@@ -1,6 +1,6 @@
-#include "s3_client.h"
-#include "s3_xml.h"
-#include "storage_buf.h"
+#include "fst_s3_client.h"
+#include "fst_s3_xml.h"
+#include "fst_buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,22 +16,22 @@
 
 #include <curl/curl.h>
 
-#define FADO_S3_ERR_BODY_MAX   (64 * 1024)
+#define FST_S3_ERR_BODY_MAX   (64 * 1024)
 
-static _Atomic uint64_t  fado_s3_sent;
-static _Atomic uint64_t  fado_s3_received;
-static _Atomic uint64_t  fado_s3_object_sent;       /* bodies of requests on keys */
-static _Atomic uint64_t  fado_s3_object_received;
-#define FADO_S3_MIN_PART       (5 * 1024 * 1024)
+static _Atomic uint64_t  fst_s3_sent;
+static _Atomic uint64_t  fst_s3_received;
+static _Atomic uint64_t  fst_s3_object_sent;       /* bodies of requests on keys */
+static _Atomic uint64_t  fst_s3_object_received;
+#define FST_S3_MIN_PART       (5 * 1024 * 1024)
 
-struct fado_s3_client_s {
+struct fst_s3_client_s {
     CURL             *curl;
     char             *endpoint;     /* "http://127.0.0.1:9000", no trailing '/' */
     char             *host;         /* "127.0.0.1:9000": the signed Host */
     char             *access_key;
     char             *secret_key;
     char             *region;
-    fado_s3_creds_t   creds;
+    fst_s3_creds_t    creds;
     int64_t           mp_threshold;
     size_t            mp_part_size;
     long              stall_timeout;        /* s without a byte either way */
@@ -41,11 +41,11 @@ struct fado_s3_client_s {
 };
 
 static void
-fado_s3_errf(char *err, size_t err_len, const char *fmt, ...)
+fst_s3_errf(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-fado_s3_errf(char *err, size_t err_len, const char *fmt, ...)
+fst_s3_errf(char *err, size_t err_len, const char *fmt, ...)
 {
     va_list  ap;
 
@@ -57,36 +57,36 @@ fado_s3_errf(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-static CURLcode  fado_s3_curl_status = CURLE_FAILED_INIT;
+static CURLcode  fst_s3_curl_status = CURLE_FAILED_INIT;
 
 static void
-fado_s3_curl_once(void)
+fst_s3_curl_once(void)
 {
-    fado_s3_curl_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+    fst_s3_curl_status = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* curl_global_init is not thread-safe before curl 7.84 (Debian has 7.88,
  * but the controller may create clients from several threads at once). */
 static int
-fado_s3_curl_init(void)
+fst_s3_curl_init(void)
 {
     static pthread_once_t  once = PTHREAD_ONCE_INIT;
 
-    if (pthread_once(&once, fado_s3_curl_once) != 0) {
+    if (pthread_once(&once, fst_s3_curl_once) != 0) {
         return -1;
     }
-    return fado_s3_curl_status == CURLE_OK ? 0 : -1;
+    return fst_s3_curl_status == CURLE_OK ? 0 : -1;
 }
 
 /*
  * Whether the last request made by this thread ended on a timeout (connect
  * or stall): the one fact callers need that the HTTP status cannot carry.
  */
-static _Thread_local int  fado_s3_thread_timed_out;
+static _Thread_local int  fst_s3_thread_timed_out;
 
 /* A timeout from the environment (docs/controller.md), def when unset. */
 static long
-fado_s3_env_long(const char *name, long def, long lo, long hi)
+fst_s3_env_long(const char *name, long def, long lo, long hi)
 {
     const char  *v = getenv(name);
     char        *end;
@@ -99,42 +99,42 @@ fado_s3_env_long(const char *name, long def, long lo, long hi)
     return *end != '\0' || n < lo || n > hi ? def : n;
 }
 
-fado_s3_client_t *
-fado_s3_client_new(const char *endpoint, const char *access_key,
+fst_s3_client_t *
+fst_s3_client_new(const char *endpoint, const char *access_key,
     const char *secret_key, const char *region, char *err, size_t err_len)
 {
-    fado_s3_client_t  *c;
+    fst_s3_client_t   *c;
     const char        *h;
     size_t             n;
 
     if (endpoint == NULL || (strncmp(endpoint, "http://", 7) != 0
                              && strncmp(endpoint, "https://", 8) != 0))
     {
-        fado_s3_errf(err, err_len, "storage endpoint \"%s\": must start with "
+        fst_s3_errf(err, err_len, "storage endpoint \"%s\": must start with "
                      "http:// or https://", endpoint ? endpoint : "(null)");
         return NULL;
     }
     if (access_key == NULL || *access_key == '\0' || secret_key == NULL
         || *secret_key == '\0')
     {
-        fado_s3_errf(err, err_len, "storage endpoint \"%s\": access_key and "
+        fst_s3_errf(err, err_len, "storage endpoint \"%s\": access_key and "
                      "secret_key are required", endpoint);
         return NULL;
     }
     h = strstr(endpoint, "://") + 3;
     n = strcspn(h, "/");
     if (n == 0 || (h[n] != '\0' && strcmp(h + n, "/") != 0)) {
-        fado_s3_errf(err, err_len, "storage endpoint \"%s\": expected "
+        fst_s3_errf(err, err_len, "storage endpoint \"%s\": expected "
                      "scheme://host[:port] without a path", endpoint);
         return NULL;
     }
-    if (fado_s3_curl_init() != 0) {
-        fado_s3_errf(err, err_len, "curl_global_init failed");
+    if (fst_s3_curl_init() != 0) {
+        fst_s3_errf(err, err_len, "curl_global_init failed");
         return NULL;
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        fado_s3_errf(err, err_len, "out of memory");
+        fst_s3_errf(err, err_len, "out of memory");
         return NULL;
     }
     c->endpoint = strndup(endpoint, (size_t) (h - endpoint) + n);
@@ -146,8 +146,8 @@ fado_s3_client_new(const char *endpoint, const char *access_key,
     if (c->endpoint == NULL || c->host == NULL || c->access_key == NULL
         || c->secret_key == NULL || c->region == NULL || c->curl == NULL)
     {
-        fado_s3_client_free(c);
-        fado_s3_errf(err, err_len, "out of memory");
+        fst_s3_client_free(c);
+        fst_s3_errf(err, err_len, "out of memory");
         return NULL;
     }
     c->creds.access_key = c->access_key;
@@ -156,14 +156,14 @@ fado_s3_client_new(const char *endpoint, const char *access_key,
     c->creds.service = "s3";
     c->mp_threshold = 64 * 1024 * 1024;
     c->mp_part_size = 16 * 1024 * 1024;
-    c->stall_timeout = fado_s3_env_long("FADO_S3_STALL_TIMEOUT", 10, 1, 3600);
-    c->connect_timeout_ms = fado_s3_env_long("FADO_S3_CONNECT_TIMEOUT_MS", 3000, 100,
+    c->stall_timeout = fst_s3_env_long("FADO_S3_STALL_TIMEOUT", 10, 1, 3600);
+    c->connect_timeout_ms = fst_s3_env_long("FADO_S3_CONNECT_TIMEOUT_MS", 3000, 100,
                                              600000);
     return c;
 }
 
 void
-fado_s3_client_free(fado_s3_client_t *c)
+fst_s3_client_free(fst_s3_client_t *c)
 {
     if (c == NULL) {
         return;
@@ -183,61 +183,61 @@ fado_s3_client_free(fado_s3_client_t *c)
 }
 
 void
-fado_s3_client_set_multipart(fado_s3_client_t *c, int64_t threshold,
+fst_s3_client_set_multipart(fst_s3_client_t *c, int64_t threshold,
     size_t part_size)
 {
-    c->mp_part_size = part_size < FADO_S3_MIN_PART ? FADO_S3_MIN_PART
+    c->mp_part_size = part_size < FST_S3_MIN_PART ? FST_S3_MIN_PART
                                                    : part_size;
     c->mp_threshold = threshold < (int64_t) c->mp_part_size
                       ? (int64_t) c->mp_part_size : threshold;
 }
 
 void
-fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds)
+fst_s3_client_set_stall_timeout(fst_s3_client_t *c, long seconds)
 {
     c->stall_timeout = seconds > 0 ? seconds : 10;
 }
 
 int
-fado_s3_timed_out(void)
+fst_s3_timed_out(void)
 {
-    return fado_s3_thread_timed_out;
+    return fst_s3_thread_timed_out;
 }
 
 void
-fado_s3_traffic(uint64_t *sent, uint64_t *received)
+fst_s3_traffic(uint64_t *sent, uint64_t *received)
 {
-    *sent = fado_s3_sent;
-    *received = fado_s3_received;
+    *sent = fst_s3_sent;
+    *received = fst_s3_received;
 }
 
 void
-fado_s3_object_traffic(uint64_t *sent, uint64_t *received)
+fst_s3_object_traffic(uint64_t *sent, uint64_t *received)
 {
-    *sent = fado_s3_object_sent;
-    *received = fado_s3_object_received;
+    *sent = fst_s3_object_sent;
+    *received = fst_s3_object_received;
 }
 
 long
-fado_s3_last_status(const fado_s3_client_t *c)
+fst_s3_last_status(const fst_s3_client_t *c)
 {
     return c->last_status;
 }
 
 const char *
-fado_s3_last_code(const fado_s3_client_t *c)
+fst_s3_last_code(const fst_s3_client_t *c)
 {
     return c->last_code;
 }
 
 const char *
-fado_s3_client_endpoint(const fado_s3_client_t *c)
+fst_s3_client_endpoint(const fst_s3_client_t *c)
 {
     return c->endpoint;
 }
 
-const fado_s3_creds_t *
-fado_s3_client_creds(const fado_s3_client_t *c)
+const fst_s3_creds_t *
+fst_s3_client_creds(const fst_s3_client_t *c)
 {
     return &c->creds;
 }
@@ -245,22 +245,22 @@ fado_s3_client_creds(const fado_s3_client_t *c)
 /* ------------------------------------------------------------ transport */
 
 typedef struct {
-    fado_s3_client_t        *client;
-    const fado_s3_request_t *req;
-    fado_s3_response_t      *resp;
-    fado_storage_buf_t       body;
+    fst_s3_client_t         *client;
+    const fst_s3_request_t  *req;
+    fst_s3_response_t       *resp;
+    fst_buf_t                body;
     int                      aborted;   /* the user's sink said stop */
     int                      read_failed;
-} fado_s3_xfer_t;
+} fst_s3_xfer_t;
 
 static int
-fado_s3_is_2xx(long status)
+fst_s3_is_2xx(long status)
 {
     return status >= 200 && status < 300;
 }
 
 static void
-fado_s3_copy_header(char *dst, size_t dst_len, const char *v, size_t n)
+fst_s3_copy_header(char *dst, size_t dst_len, const char *v, size_t n)
 {
     while (n && (*v == ' ' || *v == '\t')) {
         v++;
@@ -281,10 +281,10 @@ fado_s3_copy_header(char *dst, size_t dst_len, const char *v, size_t n)
 }
 
 static size_t
-fado_s3_header_cb(char *line, size_t size, size_t nitems, void *ud)
+fst_s3_header_cb(char *line, size_t size, size_t nitems, void *ud)
 {
-    fado_s3_xfer_t         *x = ud;
-    fado_s3_object_info_t  *info = &x->resp->info;
+    fst_s3_xfer_t          *x = ud;
+    fst_s3_object_info_t   *info = &x->resp->info;
     size_t                  n = size * nitems, nl;
     const char             *colon = memchr(line, ':', n);
     char                    tmp[32];
@@ -300,39 +300,39 @@ fado_s3_header_cb(char *line, size_t size, size_t nitems, void *ud)
     }
     nl = (size_t) (colon - line);
     colon++;
-#define FADO_S3_HDR(name) (nl == sizeof(name) - 1 \
+#define FST_S3_HDR(name) (nl == sizeof(name) - 1 \
                            && strncasecmp(line, name, nl) == 0)
-    if (FADO_S3_HDR("etag")) {
-        fado_s3_copy_header(info->etag, sizeof(info->etag), colon,
+    if (FST_S3_HDR("etag")) {
+        fst_s3_copy_header(info->etag, sizeof(info->etag), colon,
                             n - nl - 1);
-    } else if (FADO_S3_HDR("x-amz-version-id")) {
-        fado_s3_copy_header(info->version_id, sizeof(info->version_id),
+    } else if (FST_S3_HDR("x-amz-version-id")) {
+        fst_s3_copy_header(info->version_id, sizeof(info->version_id),
                             colon, n - nl - 1);
-    } else if (FADO_S3_HDR("content-type")) {
-        fado_s3_copy_header(info->content_type, sizeof(info->content_type),
+    } else if (FST_S3_HDR("content-type")) {
+        fst_s3_copy_header(info->content_type, sizeof(info->content_type),
                             colon, n - nl - 1);
-    } else if (FADO_S3_HDR("last-modified")) {
-        fado_s3_copy_header(info->last_modified,
+    } else if (FST_S3_HDR("last-modified")) {
+        fst_s3_copy_header(info->last_modified,
                             sizeof(info->last_modified), colon, n - nl - 1);
-    } else if (FADO_S3_HDR("x-amz-replication-status")) {
-        fado_s3_copy_header(info->replication_status,
+    } else if (FST_S3_HDR("x-amz-replication-status")) {
+        fst_s3_copy_header(info->replication_status,
                             sizeof(info->replication_status), colon,
                             n - nl - 1);
-    } else if (FADO_S3_HDR("x-amz-delete-marker")) {
-        fado_s3_copy_header(tmp, sizeof(tmp), colon, n - nl - 1);
+    } else if (FST_S3_HDR("x-amz-delete-marker")) {
+        fst_s3_copy_header(tmp, sizeof(tmp), colon, n - nl - 1);
         info->delete_marker = strcmp(tmp, "true") == 0;
-    } else if (FADO_S3_HDR("content-length")) {
-        fado_s3_copy_header(tmp, sizeof(tmp), colon, n - nl - 1);
+    } else if (FST_S3_HDR("content-length")) {
+        fst_s3_copy_header(tmp, sizeof(tmp), colon, n - nl - 1);
         info->size = strtoll(tmp, NULL, 10);
     }
-#undef FADO_S3_HDR
+#undef FST_S3_HDR
     return n;
 }
 
 static size_t
-fado_s3_write_cb(char *data, size_t size, size_t nmemb, void *ud)
+fst_s3_write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
-    fado_s3_xfer_t  *x = ud;
+    fst_s3_xfer_t   *x = ud;
     size_t           n = size * nmemb;
     long             status = 0;
 
@@ -341,7 +341,7 @@ fado_s3_write_cb(char *data, size_t size, size_t nmemb, void *ud)
     {
         return 0;
     }
-    if (x->req->write_fn && fado_s3_is_2xx(status)) {
+    if (x->req->write_fn && fst_s3_is_2xx(status)) {
         if (x->req->write_fn(x->req->write_ud, data, n) != 0) {
             x->aborted = 1;
             return 0;
@@ -349,17 +349,17 @@ fado_s3_write_cb(char *data, size_t size, size_t nmemb, void *ud)
         return n;
     }
     /* error bodies are small XML; a runaway one is cut, not stored */
-    if (x->body.len + n > FADO_S3_ERR_BODY_MAX && !fado_s3_is_2xx(status)) {
+    if (x->body.len + n > FST_S3_ERR_BODY_MAX && !fst_s3_is_2xx(status)) {
         return n;
     }
-    fado_storage_buf_append(&x->body, data, n);
-    return fado_storage_buf_ok(&x->body) ? n : 0;
+    fst_buf_append(&x->body, data, n);
+    return fst_buf_ok(&x->body) ? n : 0;
 }
 
 static size_t
-fado_s3_read_cb(char *buf, size_t size, size_t nitems, void *ud)
+fst_s3_read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-    fado_s3_xfer_t  *x = ud;
+    fst_s3_xfer_t   *x = ud;
     ssize_t          n;
 
     n = x->req->read_fn(x->req->read_ud, buf, size * nitems);
@@ -373,21 +373,21 @@ fado_s3_read_cb(char *buf, size_t size, size_t nitems, void *ud)
 /* Parse <Error><Code>..</Code><Message>..</Message></Error> into the
  * client's last_code and a message suffix. */
 static void
-fado_s3_parse_error(fado_s3_client_t *c, const char *body, size_t len,
+fst_s3_parse_error(fst_s3_client_t *c, const char *body, size_t len,
     char *msg, size_t msg_len)
 {
-    fado_s3_xml_span_t  s = { body, body + len };
+    fst_s3_xml_span_t  s = { body, body + len };
 
     msg[0] = '\0';
     if (body == NULL) {
         return;
     }
-    fado_s3_xml_copy(&s, "Code", c->last_code, sizeof(c->last_code));
-    fado_s3_xml_copy(&s, "Message", msg, msg_len);
+    fst_s3_xml_copy(&s, "Code", c->last_code, sizeof(c->last_code));
+    fst_s3_xml_copy(&s, "Message", msg, msg_len);
 }
 
 static int
-fado_s3_has_header(const fado_s3_request_t *req, const char *name)
+fst_s3_has_header(const fst_s3_request_t *req, const char *name)
 {
     size_t  i;
 
@@ -400,17 +400,17 @@ fado_s3_has_header(const fado_s3_request_t *req, const char *name)
 }
 
 int
-fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
-    fado_s3_response_t *resp, char *err, size_t err_len)
+fst_s3_request(fst_s3_client_t *c, const fst_s3_request_t *req,
+    fst_s3_response_t *resp, char *err, size_t err_len)
 {
-    fado_s3_xfer_t         x;
-    fado_s3_signed_t       sig;
-    fado_s3_sign_input_t   in;
-    fado_s3_kv_t          *hdrs = NULL;
-    fado_storage_buf_t     path, url, line;
+    fst_s3_xfer_t          x;
+    fst_s3_signed_t        sig;
+    fst_s3_sign_input_t    in;
+    fst_s3_kv_t           *hdrs = NULL;
+    fst_buf_t              path, url, line;
     struct curl_slist     *list = NULL, *tmp;
-    char                   date[FADO_S3_AMZ_DATE_LEN + 1];
-    char                   hash[FADO_S3_SHA256_HEX_LEN + 1], md5[25];
+    char                   date[FST_S3_AMZ_DATE_LEN + 1];
+    char                   hash[FST_S3_SHA256_HEX_LEN + 1], md5[25];
     char                   cerr[CURL_ERROR_SIZE];
     const char            *payload;
     size_t                 i, nh = 0;
@@ -425,53 +425,53 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     x.client = c;
     x.req = req;
     x.resp = resp;
-    fado_storage_buf_init(&x.body);
-    fado_storage_buf_init(&path);
-    fado_storage_buf_init(&url);
-    fado_storage_buf_init(&line);
+    fst_buf_init(&x.body);
+    fst_buf_init(&path);
+    fst_buf_init(&url);
+    fst_buf_init(&line);
     c->last_status = 0;
     c->last_code[0] = '\0';
     cerr[0] = '\0';
 
     if (req->path) {
-        fado_storage_buf_puts(&path, req->path);
+        fst_buf_puts(&path, req->path);
     } else {
-        fado_storage_buf_puts(&path, "/");
+        fst_buf_puts(&path, "/");
         if (req->bucket) {
-            fado_storage_buf_puts(&path, req->bucket);
+            fst_buf_puts(&path, req->bucket);
             if (req->key) {
-                fado_storage_buf_puts(&path, "/");
-                fado_storage_buf_puts(&path, req->key);
+                fst_buf_puts(&path, "/");
+                fst_buf_puts(&path, req->key);
             }
         }
     }
 
     if (req->read_fn) {
-        payload = FADO_S3_UNSIGNED;
+        payload = FST_S3_UNSIGNED;
     } else {
-        if (fado_s3_sha256_hex(req->body ? req->body : "", req->body_len,
+        if (fst_s3_sha256_hex(req->body ? req->body : "", req->body_len,
                                hash) != 0
-            || (req->body && fado_s3_md5_base64(req->body, req->body_len,
+            || (req->body && fst_s3_md5_base64(req->body, req->body_len,
                                                  md5) != 0))
         {
-            fado_s3_errf(err, err_len, "%s %s: hashing the body failed",
+            fst_s3_errf(err, err_len, "%s %s: hashing the body failed",
                          req->method, path.data ? path.data : "");
             goto done;
         }
         payload = hash;
     }
-    fado_s3_amz_date(time(NULL), date);
+    fst_s3_amz_date(time(NULL), date);
 
     hdrs = calloc(req->nheaders + 4, sizeof(*hdrs));
-    if (hdrs == NULL || !fado_storage_buf_ok(&path)) {
-        fado_s3_errf(err, err_len, "out of memory");
+    if (hdrs == NULL || !fst_buf_ok(&path)) {
+        fst_s3_errf(err, err_len, "out of memory");
         goto done;
     }
-    hdrs[nh++] = (fado_s3_kv_t) { "host", c->host };
-    hdrs[nh++] = (fado_s3_kv_t) { "x-amz-date", date };
-    hdrs[nh++] = (fado_s3_kv_t) { "x-amz-content-sha256", payload };
+    hdrs[nh++] = (fst_s3_kv_t) { "host", c->host };
+    hdrs[nh++] = (fst_s3_kv_t) { "x-amz-date", date };
+    hdrs[nh++] = (fst_s3_kv_t) { "x-amz-content-sha256", payload };
     if (req->body) {
-        hdrs[nh++] = (fado_s3_kv_t) { "content-md5", md5 };
+        hdrs[nh++] = (fst_s3_kv_t) { "content-md5", md5 };
     }
     for (i = 0; i < req->nheaders; i++) {
         hdrs[nh++] = req->headers[i];
@@ -485,14 +485,14 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     in.nheaders = nh;
     in.payload_hash = payload;
     in.amz_date = date;
-    if (fado_s3_sign(&c->creds, &in, &sig, err, err_len) != 0) {
+    if (fst_s3_sign(&c->creds, &in, &sig, err, err_len) != 0) {
         goto done;
     }
 
     for (i = 0; i < nh; i++) {
-        fado_storage_buf_free(&line);
-        fado_storage_buf_printf(&line, "%s: %s", hdrs[i].name, hdrs[i].value);
-        if (!fado_storage_buf_ok(&line)) {
+        fst_buf_free(&line);
+        fst_buf_printf(&line, "%s: %s", hdrs[i].name, hdrs[i].value);
+        if (!fst_buf_ok(&line)) {
             goto nomem;
         }
         tmp = curl_slist_append(list, line.data);
@@ -501,9 +501,9 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
         }
         list = tmp;
     }
-    fado_storage_buf_free(&line);
-    fado_storage_buf_printf(&line, "Authorization: %s", sig.authorization);
-    if (!fado_storage_buf_ok(&line)
+    fst_buf_free(&line);
+    fst_buf_printf(&line, "Authorization: %s", sig.authorization);
+    if (!fst_buf_ok(&line)
         || (tmp = curl_slist_append(list, line.data)) == NULL)
     {
         goto nomem;
@@ -515,65 +515,65 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     }
     list = tmp;
     /* curl would add an unsigned form Content-Type to in-memory bodies */
-    if (req->body && !fado_s3_has_header(req, "content-type")) {
+    if (req->body && !fst_s3_has_header(req, "content-type")) {
         if ((tmp = curl_slist_append(list, "Content-Type:")) == NULL) {
             goto nomem;
         }
         list = tmp;
     }
-    fado_storage_buf_printf(&url, "%s%s", c->endpoint, sig.uri);
-    if (!fado_storage_buf_ok(&url)) {
+    fst_buf_printf(&url, "%s%s", c->endpoint, sig.uri);
+    if (!fst_buf_ok(&url)) {
         goto nomem;
     }
 
     curl_easy_reset(h);
-    fado_s3_thread_timed_out = 0;
-#define FADO_S3_SETOPT(opt, val) \
+    fst_s3_thread_timed_out = 0;
+#define FST_S3_SETOPT(opt, val) \
     if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
-    FADO_S3_SETOPT(CURLOPT_URL, url.data);
-    FADO_S3_SETOPT(CURLOPT_HTTPHEADER, list);
-    FADO_S3_SETOPT(CURLOPT_ERRORBUFFER, cerr);
-    FADO_S3_SETOPT(CURLOPT_NOSIGNAL, 1L);
+    FST_S3_SETOPT(CURLOPT_URL, url.data);
+    FST_S3_SETOPT(CURLOPT_HTTPHEADER, list);
+    FST_S3_SETOPT(CURLOPT_ERRORBUFFER, cerr);
+    FST_S3_SETOPT(CURLOPT_NOSIGNAL, 1L);
     /* A MinIO that accepts connections and never answers (stopped, hung)
      * must not hold a caller: the connect and every silence are bounded. */
-    FADO_S3_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    FADO_S3_SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    FADO_S3_SETOPT(CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
-    FADO_S3_SETOPT(CURLOPT_HEADERFUNCTION, fado_s3_header_cb);
-    FADO_S3_SETOPT(CURLOPT_HEADERDATA, &x);
-    FADO_S3_SETOPT(CURLOPT_WRITEFUNCTION, fado_s3_write_cb);
-    FADO_S3_SETOPT(CURLOPT_WRITEDATA, &x);
+    FST_S3_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    FST_S3_SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    FST_S3_SETOPT(CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
+    FST_S3_SETOPT(CURLOPT_HEADERFUNCTION, fst_s3_header_cb);
+    FST_S3_SETOPT(CURLOPT_HEADERDATA, &x);
+    FST_S3_SETOPT(CURLOPT_WRITEFUNCTION, fst_s3_write_cb);
+    FST_S3_SETOPT(CURLOPT_WRITEDATA, &x);
     if (strcmp(req->method, "HEAD") == 0) {
-        FADO_S3_SETOPT(CURLOPT_NOBODY, 1L);
+        FST_S3_SETOPT(CURLOPT_NOBODY, 1L);
     } else if (strcmp(req->method, "GET") != 0) {
-        FADO_S3_SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+        FST_S3_SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
     }
     if (req->read_fn) {
-        FADO_S3_SETOPT(CURLOPT_UPLOAD, 1L);
-        FADO_S3_SETOPT(CURLOPT_READFUNCTION, fado_s3_read_cb);
-        FADO_S3_SETOPT(CURLOPT_READDATA, &x);
-        FADO_S3_SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->read_len);
+        FST_S3_SETOPT(CURLOPT_UPLOAD, 1L);
+        FST_S3_SETOPT(CURLOPT_READFUNCTION, fst_s3_read_cb);
+        FST_S3_SETOPT(CURLOPT_READDATA, &x);
+        FST_S3_SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->read_len);
         /* CURLOPT_UPLOAD means PUT; POST bodies keep their method */
-        FADO_S3_SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+        FST_S3_SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
     } else if (req->body) {
-        FADO_S3_SETOPT(CURLOPT_POSTFIELDS, req->body);
-        FADO_S3_SETOPT(CURLOPT_POSTFIELDSIZE_LARGE,
+        FST_S3_SETOPT(CURLOPT_POSTFIELDS, req->body);
+        FST_S3_SETOPT(CURLOPT_POSTFIELDSIZE_LARGE,
                        (curl_off_t) req->body_len);
     }
-#undef FADO_S3_SETOPT
+#undef FST_S3_SETOPT
     if (rc != CURLE_OK) {
-        fado_s3_errf(err, err_len, "%s %s: curl setup: %s", req->method,
+        fst_s3_errf(err, err_len, "%s %s: curl setup: %s", req->method,
                      path.data, curl_easy_strerror(rc));
         goto done;
     }
     if (req->read_fn && req->read_len < 0) {
-        fado_s3_errf(err, err_len, "%s %s: a streamed body needs its length",
+        fst_s3_errf(err, err_len, "%s %s: a streamed body needs its length",
                      req->method, path.data);
         goto done;
     }
 
     rc = curl_easy_perform(h);
-    fado_s3_thread_timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    fst_s3_thread_timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status)
         != CURLE_OK)
     {
@@ -585,48 +585,48 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
         if (curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK
             && up > 0)
         {
-            fado_s3_sent += (uint64_t) up;
+            fst_s3_sent += (uint64_t) up;
             if (req->key != NULL && req->key[0] != '\0') {
-                fado_s3_object_sent += (uint64_t) up;
+                fst_s3_object_sent += (uint64_t) up;
             }
         }
         if (curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK
             && down > 0)
         {
-            fado_s3_received += (uint64_t) down;
+            fst_s3_received += (uint64_t) down;
             if (req->key != NULL && req->key[0] != '\0') {
-                fado_s3_object_received += (uint64_t) down;
+                fst_s3_object_received += (uint64_t) down;
             }
         }
     }
     c->last_status = resp->status;
     if (rc != CURLE_OK) {
         if (x.aborted) {
-            fado_s3_errf(err, err_len, "%s %s: the receiver stopped the "
+            fst_s3_errf(err, err_len, "%s %s: the receiver stopped the "
                          "transfer", req->method, path.data);
         } else if (x.read_failed) {
-            fado_s3_errf(err, err_len, "%s %s: reading the upload failed",
+            fst_s3_errf(err, err_len, "%s %s: reading the upload failed",
                          req->method, path.data);
         } else {
-            fado_s3_errf(err, err_len, "%s %s%s: %s", req->method,
+            fst_s3_errf(err, err_len, "%s %s%s: %s", req->method,
                          c->endpoint, path.data, cerr[0] ? cerr
                          : curl_easy_strerror(rc));
         }
         goto done;
     }
-    if (!fado_storage_buf_ok(&x.body)) {
+    if (!fst_buf_ok(&x.body)) {
         goto nomem;
     }
     resp->body_len = x.body.len;
-    resp->body = fado_storage_buf_steal(&x.body);
+    resp->body = fst_buf_steal(&x.body);
     if (resp->body == NULL) {
         goto nomem;
     }
-    if (!fado_s3_is_2xx(resp->status)) {
+    if (!fst_s3_is_2xx(resp->status)) {
         char  msg[256];
 
-        fado_s3_parse_error(c, resp->body, resp->body_len, msg, sizeof(msg));
-        fado_s3_errf(err, err_len, "%s %s: HTTP %ld%s%s%s%s", req->method,
+        fst_s3_parse_error(c, resp->body, resp->body_len, msg, sizeof(msg));
+        fst_s3_errf(err, err_len, "%s %s: HTTP %ld%s%s%s%s", req->method,
                      path.data, resp->status, c->last_code[0] ? " " : "",
                      c->last_code, msg[0] ? ": " : "", msg);
     }
@@ -634,25 +634,25 @@ fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
     goto done;
 
 nomem:
-    fado_s3_errf(err, err_len, "%s: out of memory", req->method);
+    fst_s3_errf(err, err_len, "%s: out of memory", req->method);
 done:
     /* the handle keeps pointers to our header list and buffers */
     curl_easy_reset(h);
     curl_slist_free_all(list);
-    fado_s3_signed_free(&sig);
+    fst_s3_signed_free(&sig);
     free(hdrs);
-    fado_storage_buf_free(&x.body);
-    fado_storage_buf_free(&path);
-    fado_storage_buf_free(&url);
-    fado_storage_buf_free(&line);
+    fst_buf_free(&x.body);
+    fst_buf_free(&path);
+    fst_buf_free(&url);
+    fst_buf_free(&line);
     if (ret != 0) {
-        fado_s3_response_free(resp);
+        fst_s3_response_free(resp);
     }
     return ret;
 }
 
 void
-fado_s3_response_free(fado_s3_response_t *resp)
+fst_s3_response_free(fst_s3_response_t *resp)
 {
     free(resp->body);
     resp->body = NULL;
@@ -661,24 +661,24 @@ fado_s3_response_free(fado_s3_response_t *resp)
 
 /* Perform and require a 2xx answer; the error message is already set. */
 static int
-fado_s3_call(fado_s3_client_t *c, const fado_s3_request_t *req,
-    fado_s3_response_t *resp, char *err, size_t err_len)
+fst_s3_call(fst_s3_client_t *c, const fst_s3_request_t *req,
+    fst_s3_response_t *resp, char *err, size_t err_len)
 {
-    if (fado_s3_request(c, req, resp, err, err_len) != 0) {
+    if (fst_s3_request(c, req, resp, err, err_len) != 0) {
         return -1;
     }
-    if (!fado_s3_is_2xx(resp->status)) {
-        fado_s3_response_free(resp);
+    if (!fst_s3_is_2xx(resp->status)) {
+        fst_s3_response_free(resp);
         return -1;
     }
     return 0;
 }
 
 static int
-fado_s3_check_name(const char *what, const char *v, char *err, size_t err_len)
+fst_s3_check_name(const char *what, const char *v, char *err, size_t err_len)
 {
     if (v == NULL || *v == '\0') {
-        fado_s3_errf(err, err_len, "%s is required", what);
+        fst_s3_errf(err, err_len, "%s is required", what);
         return -1;
     }
     return 0;
@@ -686,11 +686,11 @@ fado_s3_check_name(const char *what, const char *v, char *err, size_t err_len)
 
 /* S3 bucket naming: 3-63 of [a-z0-9.-], starting and ending alphanumeric. */
 static int
-fado_s3_check_bucket(const char *b, char *err, size_t err_len)
+fst_s3_check_bucket(const char *b, char *err, size_t err_len)
 {
     size_t  i, n;
 
-    if (fado_s3_check_name("bucket", b, err, err_len) != 0) {
+    if (fst_s3_check_name("bucket", b, err, err_len) != 0) {
         return -1;
     }
     n = strlen(b);
@@ -704,7 +704,7 @@ fado_s3_check_bucket(const char *b, char *err, size_t err_len)
     if (n < 3 || n > 63 || i < n || !isalnum((unsigned char) b[0])
         || !isalnum((unsigned char) b[n - 1]))
     {
-        fado_s3_errf(err, err_len, "bucket \"%s\": invalid name (3-63 "
+        fst_s3_errf(err, err_len, "bucket \"%s\": invalid name (3-63 "
                      "characters of a-z, 0-9, '.', '-', starting and ending "
                      "with a letter or digit)", b);
         return -1;
@@ -715,20 +715,20 @@ fado_s3_check_bucket(const char *b, char *err, size_t err_len)
 /* ------------------------------------------------------------ buckets */
 
 int
-fado_s3_bucket_create(fado_s3_client_t *c, const char *bucket, int *created,
+fst_s3_bucket_create(fst_s3_client_t *c, const char *bucket, int *created,
     char *err, size_t err_len)
 {
-    fado_s3_request_t   req = { .method = "PUT", .bucket = bucket };
-    fado_s3_response_t  resp;
+    fst_s3_request_t   req = { .method = "PUT", .bucket = bucket };
+    fst_s3_response_t  resp;
 
     *created = 0;
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_request(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_request(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
-    if (fado_s3_is_2xx(resp.status)) {
+    fst_s3_response_free(&resp);
+    if (fst_s3_is_2xx(resp.status)) {
         *created = 1;
         return 0;
     }
@@ -741,66 +741,66 @@ fado_s3_bucket_create(fado_s3_client_t *c, const char *bucket, int *created,
 }
 
 int
-fado_s3_bucket_exists(fado_s3_client_t *c, const char *bucket, int *exists,
+fst_s3_bucket_exists(fst_s3_client_t *c, const char *bucket, int *exists,
     char *err, size_t err_len)
 {
-    fado_s3_request_t   req = { .method = "HEAD", .bucket = bucket };
-    fado_s3_response_t  resp;
+    fst_s3_request_t   req = { .method = "HEAD", .bucket = bucket };
+    fst_s3_response_t  resp;
 
     *exists = 0;
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_request(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_request(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
-    if (fado_s3_is_2xx(resp.status)) {
+    fst_s3_response_free(&resp);
+    if (fst_s3_is_2xx(resp.status)) {
         *exists = 1;
         return 0;
     }
     if (resp.status == 404) {
         return 0;
     }
-    fado_s3_errf(err, err_len, "HEAD /%s: HTTP %ld", bucket, resp.status);
+    fst_s3_errf(err, err_len, "HEAD /%s: HTTP %ld", bucket, resp.status);
     return -1;
 }
 
 int
-fado_s3_bucket_delete(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_delete(fst_s3_client_t *c, const char *bucket,
     char *err, size_t err_len)
 {
-    fado_s3_request_t   req = { .method = "DELETE", .bucket = bucket };
-    fado_s3_response_t  resp;
+    fst_s3_request_t   req = { .method = "DELETE", .bucket = bucket };
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_call(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_call(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 int
-fado_s3_bucket_config_get(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_config_get(fst_s3_client_t *c, const char *bucket,
     const char *subresource, char **xml, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { subresource, "" } };
-    fado_s3_request_t   req = { .method = "GET", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { subresource, "" } };
+    fst_s3_request_t   req = { .method = "GET", .bucket = bucket,
                                 .query = q, .nquery = 1 };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
     *xml = NULL;
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_request(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_request(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    if (fado_s3_is_2xx(resp.status)) {
+    if (fst_s3_is_2xx(resp.status)) {
         *xml = resp.body;
         return 0;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     /* "none configured" answers are 404 with a specific code per kind */
     if (resp.status == 404 && strcmp(c->last_code, "NoSuchBucket") != 0) {
         return 0;
@@ -809,42 +809,42 @@ fado_s3_bucket_config_get(fado_s3_client_t *c, const char *bucket,
 }
 
 int
-fado_s3_bucket_config_put(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_config_put(fst_s3_client_t *c, const char *bucket,
     const char *subresource, const char *xml, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { subresource, "" } };
-    fado_s3_kv_t        h[] = { { "content-type", "application/xml" } };
-    fado_s3_request_t   req = { .method = "PUT", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { subresource, "" } };
+    fst_s3_kv_t        h[] = { { "content-type", "application/xml" } };
+    fst_s3_request_t   req = { .method = "PUT", .bucket = bucket,
                                 .query = q, .nquery = 1, .headers = h,
                                 .nheaders = 1, .body = xml,
                                 .body_len = strlen(xml) };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_call(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_call(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 int
-fado_s3_bucket_config_delete(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_config_delete(fst_s3_client_t *c, const char *bucket,
     const char *subresource, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { subresource, "" } };
-    fado_s3_request_t   req = { .method = "DELETE", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { subresource, "" } };
+    fst_s3_request_t   req = { .method = "DELETE", .bucket = bucket,
                                 .query = q, .nquery = 1 };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_request(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_request(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
-    if (fado_s3_is_2xx(resp.status)
+    fst_s3_response_free(&resp);
+    if (fst_s3_is_2xx(resp.status)
         || (resp.status == 404 && strcmp(c->last_code, "NoSuchBucket") != 0))
     {
         return 0;
@@ -853,7 +853,7 @@ fado_s3_bucket_config_delete(fado_s3_client_t *c, const char *bucket,
 }
 
 int
-fado_s3_bucket_versioning_set(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_versioning_set(fst_s3_client_t *c, const char *bucket,
     int enabled, char *err, size_t err_len)
 {
     char  xml[256];
@@ -862,18 +862,18 @@ fado_s3_bucket_versioning_set(fado_s3_client_t *c, const char *bucket,
              "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/"
              "2006-03-01/\"><Status>%s</Status></VersioningConfiguration>",
              enabled ? "Enabled" : "Suspended");
-    return fado_s3_bucket_config_put(c, bucket, "versioning", xml, err,
+    return fst_s3_bucket_config_put(c, bucket, "versioning", xml, err,
                                      err_len);
 }
 
 int
-fado_s3_bucket_versioning_get(fado_s3_client_t *c, const char *bucket,
+fst_s3_bucket_versioning_get(fst_s3_client_t *c, const char *bucket,
     char *status, size_t status_len, char *err, size_t err_len)
 {
     char                *xml;
-    fado_s3_xml_span_t   s;
+    fst_s3_xml_span_t    s;
 
-    if (fado_s3_bucket_config_get(c, bucket, "versioning", &xml, err,
+    if (fst_s3_bucket_config_get(c, bucket, "versioning", &xml, err,
                                   err_len) != 0)
     {
         return -1;
@@ -884,7 +884,7 @@ fado_s3_bucket_versioning_get(fado_s3_client_t *c, const char *bucket,
     }
     s.p = xml;
     s.end = xml + strlen(xml);
-    fado_s3_xml_copy(&s, "Status", status, status_len);
+    fst_s3_xml_copy(&s, "Status", status, status_len);
     free(xml);
     return 0;
 }
@@ -892,17 +892,17 @@ fado_s3_bucket_versioning_get(fado_s3_client_t *c, const char *bucket,
 /* ------------------------------------------------------------ listings */
 
 static int
-fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
-    const char *elem, int versions, fado_s3_list_fn fn, void *ud,
+fst_s3_list_page(fst_s3_client_t *c, const char *body, size_t len,
+    const char *elem, int versions, fst_s3_list_fn fn, void *ud,
     int *stopped, char *err, size_t err_len)
 {
-    fado_s3_xml_span_t  all = { body, body + len }, item, s;
-    fado_s3_entry_t     e;
+    fst_s3_xml_span_t   all = { body, body + len }, item, s;
+    fst_s3_entry_t      e;
     char                key[1100], vid[128], etag[80], lm[64], size[32];
     char                latest[8];
     int                 r, dm;
 
-    fado_s3_xml_span_t  av = all, ad = all, iv, id;
+    fst_s3_xml_span_t   av = all, ad = all, iv, id;
     int                 rv = -2, rd = -2;
 
     (void) c;
@@ -912,10 +912,10 @@ fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
     for (;;) {
         if (versions) {
             if (rv == -2) {
-                rv = fado_s3_xml_next(&av, "Version", &iv);
+                rv = fst_s3_xml_next(&av, "Version", &iv);
             }
             if (rd == -2) {
-                rd = fado_s3_xml_next(&ad, "DeleteMarker", &id);
+                rd = fst_s3_xml_next(&ad, "DeleteMarker", &id);
             }
             if (rv < 0 || rd < 0) {
                 goto bad;
@@ -933,7 +933,7 @@ fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
                 rd = -2;
             }
         } else {
-            r = fado_s3_xml_next(&all, elem, &item);
+            r = fst_s3_xml_next(&all, elem, &item);
             if (r < 0) {
                 goto bad;
             }
@@ -943,14 +943,14 @@ fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
             dm = 0;
         }
         s = item;
-        if (!fado_s3_xml_copy(&s, "Key", key, sizeof(key))) {
+        if (!fst_s3_xml_copy(&s, "Key", key, sizeof(key))) {
             goto bad;
         }
-        fado_s3_xml_copy(&s, "VersionId", vid, sizeof(vid));
-        fado_s3_xml_copy(&s, "ETag", etag, sizeof(etag));
-        fado_s3_xml_copy(&s, "LastModified", lm, sizeof(lm));
-        fado_s3_xml_copy(&s, "Size", size, sizeof(size));
-        fado_s3_xml_copy(&s, "IsLatest", latest, sizeof(latest));
+        fst_s3_xml_copy(&s, "VersionId", vid, sizeof(vid));
+        fst_s3_xml_copy(&s, "ETag", etag, sizeof(etag));
+        fst_s3_xml_copy(&s, "LastModified", lm, sizeof(lm));
+        fst_s3_xml_copy(&s, "Size", size, sizeof(size));
+        fst_s3_xml_copy(&s, "IsLatest", latest, sizeof(latest));
         memset(&e, 0, sizeof(e));
         e.key = key;
         e.version_id = versions ? vid : NULL;
@@ -973,80 +973,80 @@ fado_s3_list_page(fado_s3_client_t *c, const char *body, size_t len,
         }
     }
 bad:
-    fado_s3_errf(err, err_len, "listing: malformed XML from MinIO");
+    fst_s3_errf(err, err_len, "listing: malformed XML from MinIO");
     return -1;
 }
 
 static int
-fado_s3_list(fado_s3_client_t *c, const char *bucket, const char *prefix,
-    int versions, fado_s3_list_fn fn, void *ud, char *err, size_t err_len)
+fst_s3_list(fst_s3_client_t *c, const char *bucket, const char *prefix,
+    int versions, fst_s3_list_fn fn, void *ud, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[4];
-    fado_s3_request_t   req;
-    fado_s3_response_t  resp;
-    fado_s3_xml_span_t  s;
+    fst_s3_kv_t         q[4];
+    fst_s3_request_t    req;
+    fst_s3_response_t   resp;
+    fst_s3_xml_span_t   s;
     char               *tok1 = NULL, *tok2 = NULL, trunc[8];
     int                 stopped = 0, rc = -1, nomem;
 
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0) {
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0) {
         return -1;
     }
     for (;;) {
         size_t  nq = 0;
 
         if (versions) {
-            q[nq++] = (fado_s3_kv_t) { "versions", "" };
+            q[nq++] = (fst_s3_kv_t) { "versions", "" };
             if (tok1) {
-                q[nq++] = (fado_s3_kv_t) { "key-marker", tok1 };
-                q[nq++] = (fado_s3_kv_t) { "version-id-marker", tok2 };
+                q[nq++] = (fst_s3_kv_t) { "key-marker", tok1 };
+                q[nq++] = (fst_s3_kv_t) { "version-id-marker", tok2 };
             }
         } else {
-            q[nq++] = (fado_s3_kv_t) { "list-type", "2" };
+            q[nq++] = (fst_s3_kv_t) { "list-type", "2" };
             if (tok1) {
-                q[nq++] = (fado_s3_kv_t) { "continuation-token", tok1 };
+                q[nq++] = (fst_s3_kv_t) { "continuation-token", tok1 };
             }
         }
         if (prefix && *prefix) {
-            q[nq++] = (fado_s3_kv_t) { "prefix", prefix };
+            q[nq++] = (fst_s3_kv_t) { "prefix", prefix };
         }
         memset(&req, 0, sizeof(req));
         req.method = "GET";
         req.bucket = bucket;
         req.query = q;
         req.nquery = nq;
-        if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+        if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
             goto done;
         }
-        if (fado_s3_list_page(c, resp.body, resp.body_len,
+        if (fst_s3_list_page(c, resp.body, resp.body_len,
                               versions ? NULL : "Contents", versions, fn, ud,
                               &stopped, err, err_len) != 0)
         {
-            fado_s3_response_free(&resp);
+            fst_s3_response_free(&resp);
             goto done;
         }
         s.p = resp.body;
         s.end = resp.body + resp.body_len;
-        fado_s3_xml_copy(&s, "IsTruncated", trunc, sizeof(trunc));
+        fst_s3_xml_copy(&s, "IsTruncated", trunc, sizeof(trunc));
         free(tok1);
         free(tok2);
         tok1 = tok2 = NULL;
         if (stopped || strcmp(trunc, "true") != 0) {
-            fado_s3_response_free(&resp);
+            fst_s3_response_free(&resp);
             rc = 0;
             goto done;
         }
         if (versions) {
-            tok1 = fado_s3_xml_text(&s, "NextKeyMarker", &nomem);
-            tok2 = fado_s3_xml_text(&s, "NextVersionIdMarker", &nomem);
+            tok1 = fst_s3_xml_text(&s, "NextKeyMarker", &nomem);
+            tok2 = fst_s3_xml_text(&s, "NextVersionIdMarker", &nomem);
             if (tok2 == NULL && tok1 != NULL) {
                 tok2 = strdup("");
             }
         } else {
-            tok1 = fado_s3_xml_text(&s, "NextContinuationToken", &nomem);
+            tok1 = fst_s3_xml_text(&s, "NextContinuationToken", &nomem);
         }
-        fado_s3_response_free(&resp);
+        fst_s3_response_free(&resp);
         if (tok1 == NULL || (versions && tok2 == NULL)) {
-            fado_s3_errf(err, err_len, "listing %s: truncated page without "
+            fst_s3_errf(err, err_len, "listing %s: truncated page without "
                          "a continuation marker", bucket);
             goto done;
         }
@@ -1058,59 +1058,59 @@ done:
 }
 
 int
-fado_s3_list_objects(fado_s3_client_t *c, const char *bucket,
-    const char *prefix, fado_s3_list_fn fn, void *ud, char *err,
+fst_s3_list_objects(fst_s3_client_t *c, const char *bucket,
+    const char *prefix, fst_s3_list_fn fn, void *ud, char *err,
     size_t err_len)
 {
-    return fado_s3_list(c, bucket, prefix, 0, fn, ud, err, err_len);
+    return fst_s3_list(c, bucket, prefix, 0, fn, ud, err, err_len);
 }
 
 int
-fado_s3_list_versions(fado_s3_client_t *c, const char *bucket,
-    const char *prefix, fado_s3_list_fn fn, void *ud, char *err,
+fst_s3_list_versions(fst_s3_client_t *c, const char *bucket,
+    const char *prefix, fst_s3_list_fn fn, void *ud, char *err,
     size_t err_len)
 {
-    return fado_s3_list(c, bucket, prefix, 1, fn, ud, err, err_len);
+    return fst_s3_list(c, bucket, prefix, 1, fn, ud, err, err_len);
 }
 
 /* ------------------------------------------------------------ objects */
 
 static int
-fado_s3_check_object(const char *bucket, const char *key, char *err,
+fst_s3_check_object(const char *bucket, const char *key, char *err,
     size_t err_len)
 {
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0
-        || fado_s3_check_name("object key", key, err, err_len) != 0)
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0
+        || fst_s3_check_name("object key", key, err, err_len) != 0)
     {
         return -1;
     }
     if (strlen(key) > 1024) {
-        fado_s3_errf(err, err_len, "object key: longer than 1024 bytes");
+        fst_s3_errf(err, err_len, "object key: longer than 1024 bytes");
         return -1;
     }
     return 0;
 }
 
 int
-fado_s3_object_head(fado_s3_client_t *c, const char *bucket, const char *key,
-    const char *version_id, fado_s3_object_info_t *info, char *err,
+fst_s3_object_head(fst_s3_client_t *c, const char *bucket, const char *key,
+    const char *version_id, fst_s3_object_info_t *info, char *err,
     size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "versionId", version_id } };
-    fado_s3_request_t   req = { .method = "HEAD", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { "versionId", version_id } };
+    fst_s3_request_t   req = { .method = "HEAD", .bucket = bucket,
                                 .key = key, .query = q,
                                 .nquery = version_id ? 1 : 0 };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_object(bucket, key, err, err_len) != 0
-        || fado_s3_request(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_object(bucket, key, err, err_len) != 0
+        || fst_s3_request(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
-    if (!fado_s3_is_2xx(resp.status)) {
+    fst_s3_response_free(&resp);
+    if (!fst_s3_is_2xx(resp.status)) {
         /* HEAD has no body: name the common cases ourselves */
-        fado_s3_errf(err, err_len, "HEAD /%s/%s: %s", bucket, key,
+        fst_s3_errf(err, err_len, "HEAD /%s/%s: %s", bucket, key,
                      resp.status == 404 ? "no such object"
                      : resp.status == 403 ? "access denied" : "failed");
         snprintf(c->last_code, sizeof(c->last_code), "%s",
@@ -1124,40 +1124,40 @@ fado_s3_object_head(fado_s3_client_t *c, const char *bucket, const char *key,
 }
 
 int
-fado_s3_object_get(fado_s3_client_t *c, const char *bucket, const char *key,
-    const char *version_id, fado_s3_write_fn fn, void *ud,
-    fado_s3_object_info_t *info, char *err, size_t err_len)
+fst_s3_object_get(fst_s3_client_t *c, const char *bucket, const char *key,
+    const char *version_id, fst_s3_write_fn fn, void *ud,
+    fst_s3_object_info_t *info, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "versionId", version_id } };
-    fado_s3_request_t   req = { .method = "GET", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { "versionId", version_id } };
+    fst_s3_request_t   req = { .method = "GET", .bucket = bucket,
                                 .key = key, .query = q,
                                 .nquery = version_id ? 1 : 0,
                                 .write_fn = fn, .write_ud = ud };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_object(bucket, key, err, err_len) != 0
-        || fado_s3_call(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_object(bucket, key, err, err_len) != 0
+        || fst_s3_call(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
     if (info) {
         *info = resp.info;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 /* One part of a multipart upload, read from the caller's source. */
 typedef struct {
-    fado_s3_read_fn  fn;
+    fst_s3_read_fn   fn;
     void            *ud;
     int64_t          left;
-} fado_s3_part_src_t;
+} fst_s3_part_src_t;
 
 static ssize_t
-fado_s3_part_read(void *ud, char *buf, size_t len)
+fst_s3_part_read(void *ud, char *buf, size_t len)
 {
-    fado_s3_part_src_t  *p = ud;
+    fst_s3_part_src_t   *p = ud;
     ssize_t              n;
 
     if (p->left <= 0) {
@@ -1175,7 +1175,7 @@ fado_s3_part_read(void *ud, char *buf, size_t len)
 
 /* Fill buf with up to len bytes from fn; returns bytes read or -1. */
 static ssize_t
-fado_s3_read_full(fado_s3_read_fn fn, void *ud, char *buf, size_t len)
+fst_s3_read_full(fst_s3_read_fn fn, void *ud, char *buf, size_t len)
 {
     size_t   got = 0;
     ssize_t  n;
@@ -1194,21 +1194,21 @@ fado_s3_read_full(fado_s3_read_fn fn, void *ud, char *buf, size_t len)
 }
 
 static int
-fado_s3_multipart_abort(fado_s3_client_t *c, const char *bucket,
+fst_s3_multipart_abort(fst_s3_client_t *c, const char *bucket,
     const char *key, const char *upload_id)
 {
-    fado_s3_kv_t        q[] = { { "uploadId", upload_id } };
-    fado_s3_request_t   req = { .method = "DELETE", .bucket = bucket,
-                                .key = key, .query = q, .nquery = 1 };
-    fado_s3_response_t  resp;
+    fst_s3_kv_t         q[] = { { "uploadId", upload_id } };
+    fst_s3_request_t    req = { .method = "DELETE", .bucket = bucket,
+                                 .key = key, .query = q, .nquery = 1 };
+    fst_s3_response_t   resp;
     char                e[64];
     long                st = c->last_status;
     char                code[64];
 
     /* keep the error that made us abort visible to the caller */
     memcpy(code, c->last_code, sizeof(code));
-    if (fado_s3_request(c, &req, &resp, e, sizeof(e)) == 0) {
-        fado_s3_response_free(&resp);
+    if (fst_s3_request(c, &req, &resp, e, sizeof(e)) == 0) {
+        fst_s3_response_free(&resp);
     }
     c->last_status = st;
     memcpy(c->last_code, code, sizeof(code));
@@ -1216,49 +1216,49 @@ fado_s3_multipart_abort(fado_s3_client_t *c, const char *bucket,
 }
 
 static int
-fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
-    const char *key, const char *content_type, fado_s3_read_fn fn, void *ud,
-    int64_t length, fado_s3_object_info_t *info, char *err, size_t err_len)
+fst_s3_object_put_multipart(fst_s3_client_t *c, const char *bucket,
+    const char *key, const char *content_type, fst_s3_read_fn fn, void *ud,
+    int64_t length, fst_s3_object_info_t *info, char *err, size_t err_len)
 {
-    fado_s3_kv_t         hct[] = { { "content-type", content_type } };
-    fado_s3_kv_t         qi[] = { { "uploads", "" } };
-    fado_s3_request_t    req = { .method = "POST", .bucket = bucket,
-                                 .key = key, .query = qi, .nquery = 1,
-                                 .headers = hct,
-                                 .nheaders = content_type ? 1 : 0 };
-    fado_s3_response_t   resp;
-    fado_s3_xml_span_t   s;
-    fado_storage_buf_t   done;
-    fado_s3_part_src_t   src;
+    fst_s3_kv_t          hct[] = { { "content-type", content_type } };
+    fst_s3_kv_t          qi[] = { { "uploads", "" } };
+    fst_s3_request_t     req = { .method = "POST", .bucket = bucket,
+                                  .key = key, .query = qi, .nquery = 1,
+                                  .headers = hct,
+                                  .nheaders = content_type ? 1 : 0 };
+    fst_s3_response_t    resp;
+    fst_s3_xml_span_t    s;
+    fst_buf_t            done;
+    fst_s3_part_src_t    src;
     char                *upload_id = NULL, *buf = NULL, pn[16];
     int64_t              sent = 0;
     int                  part = 0, rc = -1;
     ssize_t              n;
 
-    fado_storage_buf_init(&done);
-    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+    fst_buf_init(&done);
+    if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
         return -1;
     }
     s.p = resp.body;
     s.end = resp.body + resp.body_len;
-    upload_id = fado_s3_xml_text(&s, "UploadId", NULL);
-    fado_s3_response_free(&resp);
+    upload_id = fst_s3_xml_text(&s, "UploadId", NULL);
+    fst_s3_response_free(&resp);
     if (upload_id == NULL) {
-        fado_s3_errf(err, err_len, "POST /%s/%s?uploads: no UploadId in the "
+        fst_s3_errf(err, err_len, "POST /%s/%s?uploads: no UploadId in the "
                      "answer", bucket, key);
         return -1;
     }
     if (length < 0) {
         buf = malloc(c->mp_part_size);
         if (buf == NULL) {
-            fado_s3_errf(err, err_len, "multipart: out of memory");
+            fst_s3_errf(err, err_len, "multipart: out of memory");
             goto fail;
         }
     }
-    fado_storage_buf_puts(&done, "<CompleteMultipartUpload>");
+    fst_buf_puts(&done, "<CompleteMultipartUpload>");
 
     for (;;) {
-        fado_s3_kv_t  qp[] = { { "partNumber", pn }, { "uploadId", upload_id } };
+        fst_s3_kv_t   qp[] = { { "partNumber", pn }, { "uploadId", upload_id } };
         int64_t       plen;
 
         memset(&req, 0, sizeof(req));
@@ -1278,13 +1278,13 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
             src.fn = fn;
             src.ud = ud;
             src.left = plen;
-            req.read_fn = fado_s3_part_read;
+            req.read_fn = fst_s3_part_read;
             req.read_ud = &src;
             req.read_len = plen;
         } else {
-            n = fado_s3_read_full(fn, ud, buf, c->mp_part_size);
+            n = fst_s3_read_full(fn, ud, buf, c->mp_part_size);
             if (n < 0) {
-                fado_s3_errf(err, err_len, "PUT /%s/%s: reading the upload "
+                fst_s3_errf(err, err_len, "PUT /%s/%s: reading the upload "
                              "failed", bucket, key);
                 goto fail;
             }
@@ -1297,21 +1297,21 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
         }
         part++;
         if (part > 10000) {
-            fado_s3_errf(err, err_len, "PUT /%s/%s: more than 10000 parts",
+            fst_s3_errf(err, err_len, "PUT /%s/%s: more than 10000 parts",
                          bucket, key);
             goto fail;
         }
         snprintf(pn, sizeof(pn), "%d", part);
-        if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+        if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
             goto fail;
         }
-        fado_s3_response_free(&resp);
+        fst_s3_response_free(&resp);
         if (resp.info.etag[0] == '\0') {
-            fado_s3_errf(err, err_len, "PUT /%s/%s part %d: no ETag",
+            fst_s3_errf(err, err_len, "PUT /%s/%s part %d: no ETag",
                          bucket, key, part);
             goto fail;
         }
-        fado_storage_buf_printf(&done, "<Part><PartNumber>%d</PartNumber>"
+        fst_buf_printf(&done, "<Part><PartNumber>%d</PartNumber>"
                                 "<ETag>\"%s\"</ETag></Part>", part,
                                 resp.info.etag);
         sent += plen;
@@ -1319,13 +1319,13 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
             break;
         }
     }
-    fado_storage_buf_puts(&done, "</CompleteMultipartUpload>");
-    if (!fado_storage_buf_ok(&done)) {
-        fado_s3_errf(err, err_len, "multipart: out of memory");
+    fst_buf_puts(&done, "</CompleteMultipartUpload>");
+    if (!fst_buf_ok(&done)) {
+        fst_s3_errf(err, err_len, "multipart: out of memory");
         goto fail;
     }
     {
-        fado_s3_kv_t  qc[] = { { "uploadId", upload_id } };
+        fst_s3_kv_t  qc[] = { { "uploadId", upload_id } };
 
         memset(&req, 0, sizeof(req));
         req.method = "POST";
@@ -1335,7 +1335,7 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
         req.nquery = 1;
         req.body = done.data;
         req.body_len = done.len;
-        if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+        if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
             goto fail;
         }
     }
@@ -1343,22 +1343,22 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
     s.p = resp.body;
     s.end = resp.body + resp.body_len;
     {
-        fado_s3_xml_span_t  t = s, e;
+        fst_s3_xml_span_t  t = s, e;
 
-        if (fado_s3_xml_next(&t, "Error", &e) == 1) {
+        if (fst_s3_xml_next(&t, "Error", &e) == 1) {
             char  msg[200];
 
-            fado_s3_parse_error(c, resp.body, resp.body_len, msg,
+            fst_s3_parse_error(c, resp.body, resp.body_len, msg,
                                 sizeof(msg));
-            fado_s3_errf(err, err_len, "completing /%s/%s: %s %s", bucket,
+            fst_s3_errf(err, err_len, "completing /%s/%s: %s %s", bucket,
                          key, c->last_code, msg);
-            fado_s3_response_free(&resp);
+            fst_s3_response_free(&resp);
             goto fail;
         }
     }
     if (info) {
         *info = resp.info;
-        fado_s3_xml_copy(&s, "ETag", info->etag, sizeof(info->etag));
+        fst_s3_xml_copy(&s, "ETag", info->etag, sizeof(info->etag));
         if (info->etag[0] == '"') {
             size_t  l = strlen(info->etag);
 
@@ -1369,59 +1369,59 @@ fado_s3_object_put_multipart(fado_s3_client_t *c, const char *bucket,
         }
         info->size = sent;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     rc = 0;
     goto out;
 
 fail:
-    fado_s3_multipart_abort(c, bucket, key, upload_id);
+    fst_s3_multipart_abort(c, bucket, key, upload_id);
 out:
     free(buf);
     free(upload_id);
-    fado_storage_buf_free(&done);
+    fst_buf_free(&done);
     return rc;
 }
 
 int
-fado_s3_object_put(fado_s3_client_t *c, const char *bucket, const char *key,
-    const char *content_type, fado_s3_read_fn fn, void *ud, int64_t length,
-    fado_s3_object_info_t *info, char *err, size_t err_len)
+fst_s3_object_put(fst_s3_client_t *c, const char *bucket, const char *key,
+    const char *content_type, fst_s3_read_fn fn, void *ud, int64_t length,
+    fst_s3_object_info_t *info, char *err, size_t err_len)
 {
-    fado_s3_kv_t        hct[] = { { "content-type", content_type } };
-    fado_s3_request_t   req = { .method = "PUT", .bucket = bucket,
+    fst_s3_kv_t        hct[] = { { "content-type", content_type } };
+    fst_s3_request_t   req = { .method = "PUT", .bucket = bucket,
                                 .key = key, .headers = hct,
                                 .nheaders = content_type ? 1 : 0,
                                 .read_fn = fn, .read_ud = ud,
                                 .read_len = length };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_object(bucket, key, err, err_len) != 0) {
+    if (fst_s3_check_object(bucket, key, err, err_len) != 0) {
         return -1;
     }
     if (length < 0 || length > c->mp_threshold) {
-        return fado_s3_object_put_multipart(c, bucket, key, content_type, fn,
+        return fst_s3_object_put_multipart(c, bucket, key, content_type, fn,
                                             ud, length, info, err, err_len);
     }
-    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+    if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
         return -1;
     }
     if (info) {
         *info = resp.info;
         info->size = length;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 typedef struct {
     const char  *p;
     size_t       left;
-} fado_s3_mem_src_t;
+} fst_s3_mem_src_t;
 
 static ssize_t
-fado_s3_mem_read(void *ud, char *buf, size_t len)
+fst_s3_mem_read(void *ud, char *buf, size_t len)
 {
-    fado_s3_mem_src_t  *m = ud;
+    fst_s3_mem_src_t  *m = ud;
 
     if (len > m->left) {
         len = m->left;
@@ -1433,107 +1433,107 @@ fado_s3_mem_read(void *ud, char *buf, size_t len)
 }
 
 int
-fado_s3_object_put_buffer(fado_s3_client_t *c, const char *bucket,
+fst_s3_object_put_buffer(fst_s3_client_t *c, const char *bucket,
     const char *key, const char *content_type, const void *data, size_t len,
-    fado_s3_object_info_t *info, char *err, size_t err_len)
+    fst_s3_object_info_t *info, char *err, size_t err_len)
 {
-    fado_s3_mem_src_t  m = { data, len };
+    fst_s3_mem_src_t  m = { data, len };
 
-    return fado_s3_object_put(c, bucket, key, content_type, fado_s3_mem_read,
+    return fst_s3_object_put(c, bucket, key, content_type, fst_s3_mem_read,
                               &m, (int64_t) len, info, err, err_len);
 }
 
 int
-fado_s3_object_delete(fado_s3_client_t *c, const char *bucket,
+fst_s3_object_delete(fst_s3_client_t *c, const char *bucket,
     const char *key, const char *version_id, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "versionId", version_id } };
-    fado_s3_request_t   req = { .method = "DELETE", .bucket = bucket,
+    fst_s3_kv_t        q[] = { { "versionId", version_id } };
+    fst_s3_request_t   req = { .method = "DELETE", .bucket = bucket,
                                 .key = key, .query = q,
                                 .nquery = version_id ? 1 : 0 };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_check_object(bucket, key, err, err_len) != 0
-        || fado_s3_call(c, &req, &resp, err, err_len) != 0)
+    if (fst_s3_check_object(bucket, key, err, err_len) != 0
+        || fst_s3_call(c, &req, &resp, err, err_len) != 0)
     {
         return -1;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 int
-fado_s3_objects_delete(fado_s3_client_t *c, const char *bucket,
-    const fado_s3_entry_t *entries, size_t n, char *err, size_t err_len)
+fst_s3_objects_delete(fst_s3_client_t *c, const char *bucket,
+    const fst_s3_entry_t *entries, size_t n, char *err, size_t err_len)
 {
-    fado_s3_kv_t         q[] = { { "delete", "" } };
-    fado_s3_kv_t         h[] = { { "content-type", "application/xml" } };
-    fado_s3_request_t    req = { .method = "POST", .bucket = bucket,
-                                 .query = q, .nquery = 1, .headers = h,
-                                 .nheaders = 1 };
-    fado_s3_response_t   resp;
-    fado_s3_xml_span_t   s, e;
-    fado_storage_buf_t   b;
+    fst_s3_kv_t          q[] = { { "delete", "" } };
+    fst_s3_kv_t          h[] = { { "content-type", "application/xml" } };
+    fst_s3_request_t     req = { .method = "POST", .bucket = bucket,
+                                  .query = q, .nquery = 1, .headers = h,
+                                  .nheaders = 1 };
+    fst_s3_response_t    resp;
+    fst_s3_xml_span_t    s, e;
+    fst_buf_t            b;
     size_t               i;
     int                  rc = -1;
 
-    if (fado_s3_check_bucket(bucket, err, err_len) != 0) {
+    if (fst_s3_check_bucket(bucket, err, err_len) != 0) {
         return -1;
     }
     if (n == 0) {
         return 0;
     }
     if (n > 1000) {
-        fado_s3_errf(err, err_len, "delete in /%s: at most 1000 objects per "
+        fst_s3_errf(err, err_len, "delete in /%s: at most 1000 objects per "
                      "request (%zu)", bucket, n);
         return -1;
     }
-    fado_storage_buf_init(&b);
-    fado_storage_buf_puts(&b, "<Delete><Quiet>true</Quiet>");
+    fst_buf_init(&b);
+    fst_buf_puts(&b, "<Delete><Quiet>true</Quiet>");
     for (i = 0; i < n; i++) {
-        fado_storage_buf_puts(&b, "<Object><Key>");
-        fado_storage_buf_xml_escape(&b, entries[i].key);
-        fado_storage_buf_puts(&b, "</Key>");
+        fst_buf_puts(&b, "<Object><Key>");
+        fst_buf_xml_escape(&b, entries[i].key);
+        fst_buf_puts(&b, "</Key>");
         if (entries[i].version_id && *entries[i].version_id) {
-            fado_storage_buf_puts(&b, "<VersionId>");
-            fado_storage_buf_xml_escape(&b, entries[i].version_id);
-            fado_storage_buf_puts(&b, "</VersionId>");
+            fst_buf_puts(&b, "<VersionId>");
+            fst_buf_xml_escape(&b, entries[i].version_id);
+            fst_buf_puts(&b, "</VersionId>");
         }
-        fado_storage_buf_puts(&b, "</Object>");
+        fst_buf_puts(&b, "</Object>");
     }
-    fado_storage_buf_puts(&b, "</Delete>");
-    if (!fado_storage_buf_ok(&b)) {
-        fado_s3_errf(err, err_len, "delete in /%s: out of memory", bucket);
+    fst_buf_puts(&b, "</Delete>");
+    if (!fst_buf_ok(&b)) {
+        fst_s3_errf(err, err_len, "delete in /%s: out of memory", bucket);
         goto done;
     }
     req.body = b.data;
     req.body_len = b.len;
-    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+    if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
         goto done;
     }
     s.p = resp.body;
     s.end = resp.body + resp.body_len;
-    if (fado_s3_xml_next(&s, "Error", &e) == 1) {
+    if (fst_s3_xml_next(&s, "Error", &e) == 1) {
         char  key[256], code[64], msg[200];
 
-        fado_s3_xml_copy(&e, "Key", key, sizeof(key));
-        fado_s3_xml_copy(&e, "Code", code, sizeof(code));
-        fado_s3_xml_copy(&e, "Message", msg, sizeof(msg));
+        fst_s3_xml_copy(&e, "Key", key, sizeof(key));
+        fst_s3_xml_copy(&e, "Code", code, sizeof(code));
+        fst_s3_xml_copy(&e, "Message", msg, sizeof(msg));
         snprintf(c->last_code, sizeof(c->last_code), "%s", code);
-        fado_s3_errf(err, err_len, "delete /%s/%s: %s: %s", bucket, key,
+        fst_s3_errf(err, err_len, "delete /%s/%s: %s: %s", bucket, key,
                      code, msg);
-        fado_s3_response_free(&resp);
+        fst_s3_response_free(&resp);
         goto done;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     rc = 0;
 done:
-    fado_storage_buf_free(&b);
+    fst_buf_free(&b);
     return rc;
 }
 
 int
-fado_s3_error_http_status(long status, const char *code)
+fst_s3_error_http_status(long status, const char *code)
 {
     static const struct {
         const char  *code;
@@ -1568,24 +1568,24 @@ fado_s3_error_http_status(long status, const char *code)
 }
 
 int
-fado_s3_buckets_list(fado_s3_client_t *c, fado_s3_list_fn fn, void *ud,
+fst_s3_buckets_list(fst_s3_client_t *c, fst_s3_list_fn fn, void *ud,
     char *err, size_t err_len)
 {
-    fado_s3_request_t   req = { .method = "GET", .path = "/" };
-    fado_s3_response_t  resp;
-    fado_s3_xml_span_t  all, item;
-    fado_s3_entry_t     e;
+    fst_s3_request_t    req = { .method = "GET", .path = "/" };
+    fst_s3_response_t   resp;
+    fst_s3_xml_span_t   all, item;
+    fst_s3_entry_t      e;
     char                name[64], date[64];
     int                 r;
 
-    if (fado_s3_call(c, &req, &resp, err, err_len) != 0) {
+    if (fst_s3_call(c, &req, &resp, err, err_len) != 0) {
         return -1;
     }
     all.p = resp.body;
     all.end = resp.body + resp.body_len;
-    while ((r = fado_s3_xml_next(&all, "Bucket", &item)) == 1) {
-        fado_s3_xml_copy(&item, "Name", name, sizeof(name));
-        fado_s3_xml_copy(&item, "CreationDate", date, sizeof(date));
+    while ((r = fst_s3_xml_next(&all, "Bucket", &item)) == 1) {
+        fst_s3_xml_copy(&item, "Name", name, sizeof(name));
+        fst_s3_xml_copy(&item, "CreationDate", date, sizeof(date));
         memset(&e, 0, sizeof(e));
         e.key = name;
         e.last_modified = date;
@@ -1593,9 +1593,9 @@ fado_s3_buckets_list(fado_s3_client_t *c, fado_s3_list_fn fn, void *ud,
             break;
         }
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     if (r < 0) {
-        fado_s3_errf(err, err_len, "GET /: malformed XML from MinIO");
+        fst_s3_errf(err, err_len, "GET /: malformed XML from MinIO");
         return -1;
     }
     return 0;

@@ -1,5 +1,5 @@
-#include "madmin_client.h"
-#include "madmin_crypt.h"
+#include "fst_madmin_client.h"
+#include "fst_madmin_crypt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +7,10 @@
 
 #include <jansson.h>
 
-#define FADO_MADMIN_PREFIX  "/minio/admin/v3"
+#define FST_MADMIN_PREFIX  "/minio/admin/v3"
 
 static void
-fado_madmin_errf(char *err, size_t err_len, const char *fmt, const char *a,
+fst_madmin_errf(char *err, size_t err_len, const char *fmt, const char *a,
     const char *b)
 {
     if (err && err_len) {
@@ -20,14 +20,14 @@ fado_madmin_errf(char *err, size_t err_len, const char *fmt, const char *a,
 
 /* Perform an admin call; 2xx required. */
 static int
-fado_madmin_call(fado_s3_client_t *c, const char *method, const char *op,
-    const fado_s3_kv_t *q, size_t nq, const void *body, size_t body_len,
-    fado_s3_response_t *resp, char *err, size_t err_len)
+fst_madmin_call(fst_s3_client_t *c, const char *method, const char *op,
+    const fst_s3_kv_t *q, size_t nq, const void *body, size_t body_len,
+    fst_s3_response_t *resp, char *err, size_t err_len)
 {
     char               path[128];
-    fado_s3_request_t  req;
+    fst_s3_request_t   req;
 
-    snprintf(path, sizeof(path), "%s/%s", FADO_MADMIN_PREFIX, op);
+    snprintf(path, sizeof(path), "%s/%s", FST_MADMIN_PREFIX, op);
     memset(&req, 0, sizeof(req));
     req.method = method;
     req.path = path;
@@ -35,7 +35,7 @@ fado_madmin_call(fado_s3_client_t *c, const char *method, const char *op,
     req.nquery = nq;
     req.body = body;
     req.body_len = body_len;
-    if (fado_s3_request(c, &req, resp, err, err_len) != 0) {
+    if (fst_s3_request(c, &req, resp, err, err_len) != 0) {
         return -1;
     }
     if (resp->status < 200 || resp->status >= 300) {
@@ -51,27 +51,27 @@ fado_madmin_call(fado_s3_client_t *c, const char *method, const char *op,
         }
         if (err && err_len) {
             snprintf(err, err_len, "admin %s on %s: HTTP %ld %s%s%s", op,
-                     fado_s3_client_endpoint(c), resp->status,
+                     fst_s3_client_endpoint(c), resp->status,
                      code ? code : "", msg ? ": " : "", msg ? msg : "");
         }
         json_decref(j);
-        fado_s3_response_free(resp);
+        fst_s3_response_free(resp);
         return -1;
     }
     return 0;
 }
 
 int
-fado_madmin_deployment_id(fado_s3_client_t *c, char *id, size_t id_len,
+fst_madmin_deployment_id(fst_s3_client_t *c, char *id, size_t id_len,
     char *err, size_t err_len)
 {
-    fado_s3_response_t  resp;
+    fst_s3_response_t   resp;
     json_error_t        jerr;
     json_t             *j;
     const char         *v;
     int                 rc = -1;
 
-    if (fado_madmin_call(c, "GET", "info", NULL, 0, NULL, 0, &resp, err,
+    if (fst_madmin_call(c, "GET", "info", NULL, 0, NULL, 0, &resp, err,
                          err_len) != 0)
     {
         return -1;
@@ -79,19 +79,19 @@ fado_madmin_deployment_id(fado_s3_client_t *c, char *id, size_t id_len,
     j = json_loadb(resp.body, resp.body_len, 0, &jerr);
     v = j ? json_string_value(json_object_get(j, "deploymentID")) : NULL;
     if (v == NULL || *v == '\0') {
-        fado_madmin_errf(err, err_len, "admin info on %s: no deploymentID in "
-                         "the answer%s", fado_s3_client_endpoint(c), "");
+        fst_madmin_errf(err, err_len, "admin info on %s: no deploymentID in "
+                         "the answer%s", fst_s3_client_endpoint(c), "");
     } else {
         snprintf(id, id_len, "%s", v);
         rc = 0;
     }
     json_decref(j);
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return rc;
 }
 
 static void
-fado_madmin_copy(char *dst, size_t len, json_t *obj, const char *key)
+fst_madmin_copy(char *dst, size_t len, json_t *obj, const char *key)
 {
     const char  *v = json_string_value(json_object_get(obj, key));
 
@@ -99,27 +99,27 @@ fado_madmin_copy(char *dst, size_t len, json_t *obj, const char *key)
 }
 
 int
-fado_madmin_targets_list(fado_s3_client_t *c, const char *bucket,
-    fado_madmin_target_t **targets, size_t *n, char *err, size_t err_len)
+fst_madmin_targets_list(fst_s3_client_t *c, const char *bucket,
+    fst_madmin_target_t **targets, size_t *n, char *err, size_t err_len)
 {
-    fado_s3_kv_t         q[] = { { "bucket", bucket }, { "type", "replication" } };
-    fado_s3_response_t   resp;
-    json_error_t         jerr;
-    json_t              *j, *t;
-    fado_madmin_target_t *out;
-    size_t               i, cnt;
+    fst_s3_kv_t           q[] = { { "bucket", bucket }, { "type", "replication" } };
+    fst_s3_response_t     resp;
+    json_error_t          jerr;
+    json_t               *j, *t;
+    fst_madmin_target_t  *out;
+    size_t                i, cnt;
 
     *targets = NULL;
     *n = 0;
-    if (fado_madmin_call(c, "GET", "list-remote-targets", q, 2, NULL, 0,
+    if (fst_madmin_call(c, "GET", "list-remote-targets", q, 2, NULL, 0,
                          &resp, err, err_len) != 0)
     {
         return -1;
     }
     j = json_loadb(resp.body, resp.body_len, JSON_DECODE_ANY, &jerr);
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     if (j == NULL || !(json_is_array(j) || json_is_null(j))) {
-        fado_madmin_errf(err, err_len, "admin list-remote-targets for %s: "
+        fst_madmin_errf(err, err_len, "admin list-remote-targets for %s: "
                          "answer is not a JSON array%s", bucket, "");
         json_decref(j);
         return -1;
@@ -128,17 +128,17 @@ fado_madmin_targets_list(fado_s3_client_t *c, const char *bucket,
     out = calloc(cnt + 1, sizeof(*out));
     if (out == NULL) {
         json_decref(j);
-        fado_madmin_errf(err, err_len, "%s%s: out of memory", "admin", "");
+        fst_madmin_errf(err, err_len, "%s%s: out of memory", "admin", "");
         return -1;
     }
     for (i = 0; i < cnt; i++) {
         t = json_array_get(j, i);
-        fado_madmin_copy(out[i].arn, sizeof(out[i].arn), t, "arn");
-        fado_madmin_copy(out[i].endpoint, sizeof(out[i].endpoint), t,
+        fst_madmin_copy(out[i].arn, sizeof(out[i].arn), t, "arn");
+        fst_madmin_copy(out[i].endpoint, sizeof(out[i].endpoint), t,
                          "endpoint");
-        fado_madmin_copy(out[i].target_bucket, sizeof(out[i].target_bucket),
+        fst_madmin_copy(out[i].target_bucket, sizeof(out[i].target_bucket),
                          t, "targetbucket");
-        fado_madmin_copy(out[i].reset_id, sizeof(out[i].reset_id), t,
+        fst_madmin_copy(out[i].reset_id, sizeof(out[i].reset_id), t,
                          "resetID");
         out[i].online = json_is_true(json_object_get(t, "isOnline"));
     }
@@ -149,13 +149,13 @@ fado_madmin_targets_list(fado_s3_client_t *c, const char *bucket,
 }
 
 int
-fado_madmin_target_set(fado_s3_client_t *c, const char *bucket,
+fst_madmin_target_set(fst_s3_client_t *c, const char *bucket,
     const char *target_endpoint, const char *target_access_key,
     const char *target_secret_key, const char *target_bucket,
     const char *region, char *arn, size_t arn_len, char *err, size_t err_len)
 {
-    fado_s3_kv_t         q[] = { { "bucket", bucket } };
-    fado_s3_response_t   resp;
+    fst_s3_kv_t          q[] = { { "bucket", bucket } };
+    fst_s3_response_t    resp;
     json_error_t         jerr;
     json_t              *body = NULL, *ans = NULL;
     const char          *host, *v;
@@ -179,7 +179,7 @@ fado_madmin_target_set(fado_s3_client_t *c, const char *bucket,
                      "region", region && *region ? region : "us-east-1",
                      "replicationSync", 0);
     if (body == NULL) {
-        fado_madmin_errf(err, err_len, "admin set-remote-target for %s: "
+        fst_madmin_errf(err, err_len, "admin set-remote-target for %s: "
                          "cannot build the request%s", bucket, "");
         goto done;
     }
@@ -194,26 +194,26 @@ fado_madmin_target_set(fado_s3_client_t *c, const char *bucket,
     }
     plain = json_dumps(body, JSON_COMPACT);
     if (plain == NULL
-        || fado_madmin_encrypt(fado_s3_client_creds(c)->secret_key, plain,
+        || fst_madmin_encrypt(fst_s3_client_creds(c)->secret_key, plain,
                                strlen(plain), &enc, &enc_len, err, err_len)
            != 0)
     {
         if (plain == NULL) {
-            fado_madmin_errf(err, err_len, "admin set-remote-target for %s: "
+            fst_madmin_errf(err, err_len, "admin set-remote-target for %s: "
                              "out of memory%s", bucket, "");
         }
         goto done;
     }
-    if (fado_madmin_call(c, "PUT", "set-remote-target", q, 1, enc, enc_len,
+    if (fst_madmin_call(c, "PUT", "set-remote-target", q, 1, enc, enc_len,
                          &resp, err, err_len) != 0)
     {
         goto done;
     }
     ans = json_loadb(resp.body, resp.body_len, JSON_DECODE_ANY, &jerr);
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     v = json_string_value(ans);
     if (v == NULL || *v == '\0') {
-        fado_madmin_errf(err, err_len, "admin set-remote-target for %s: no "
+        fst_madmin_errf(err, err_len, "admin set-remote-target for %s: no "
                          "ARN in the answer%s", bucket, "");
         goto done;
     }
@@ -232,65 +232,65 @@ done:
 }
 
 int
-fado_madmin_target_remove(fado_s3_client_t *c, const char *bucket,
+fst_madmin_target_remove(fst_s3_client_t *c, const char *bucket,
     const char *arn, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "bucket", bucket }, { "arn", arn } };
-    fado_s3_response_t  resp;
+    fst_s3_kv_t        q[] = { { "bucket", bucket }, { "arn", arn } };
+    fst_s3_response_t  resp;
 
-    if (fado_madmin_call(c, "DELETE", "remove-remote-target", q, 2, NULL, 0,
+    if (fst_madmin_call(c, "DELETE", "remove-remote-target", q, 2, NULL, 0,
                          &resp, err, err_len) != 0)
     {
         /* already gone (deleting the last rule drops the targets too) */
-        return fado_s3_last_status(c) == 404 ? 0 : -1;
+        return fst_s3_last_status(c) == 404 ? 0 : -1;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return 0;
 }
 
 int
-fado_madmin_resync_start(fado_s3_client_t *c, const char *bucket,
+fst_madmin_resync_start(fst_s3_client_t *c, const char *bucket,
     const char *arn, const char *reset_id, char *err, size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "replication-reset", "" }, { "arn", arn },
+    fst_s3_kv_t        q[] = { { "replication-reset", "" }, { "arn", arn },
                                 { "reset-id", reset_id } };
-    fado_s3_request_t   req = { .method = "PUT", .bucket = bucket,
+    fst_s3_request_t   req = { .method = "PUT", .bucket = bucket,
                                 .query = q, .nquery = 3 };
-    fado_s3_response_t  resp;
+    fst_s3_response_t  resp;
 
-    if (fado_s3_request(c, &req, &resp, err, err_len) != 0) {
+    if (fst_s3_request(c, &req, &resp, err, err_len) != 0) {
         return -1;
     }
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     return resp.status >= 200 && resp.status < 300 ? 0 : -1;
 }
 
 int
-fado_madmin_resync_status(fado_s3_client_t *c, const char *bucket,
+fst_madmin_resync_status(fst_s3_client_t *c, const char *bucket,
     const char *arn, char *status, size_t status_len, char *err,
     size_t err_len)
 {
-    fado_s3_kv_t        q[] = { { "replication-reset-status", "" },
-                                { "arn", arn } };
-    fado_s3_request_t   req = { .method = "GET", .bucket = bucket,
-                                .query = q, .nquery = 2 };
-    fado_s3_response_t  resp;
+    fst_s3_kv_t         q[] = { { "replication-reset-status", "" },
+                                 { "arn", arn } };
+    fst_s3_request_t    req = { .method = "GET", .bucket = bucket,
+                                 .query = q, .nquery = 2 };
+    fst_s3_response_t   resp;
     json_error_t        jerr;
     json_t             *j, *targets, *t;
     size_t              i;
 
     snprintf(status, status_len, "%s", "");
-    if (fado_s3_request(c, &req, &resp, err, err_len) != 0) {
+    if (fst_s3_request(c, &req, &resp, err, err_len) != 0) {
         return -1;
     }
     if (resp.status < 200 || resp.status >= 300) {
-        fado_s3_response_free(&resp);
+        fst_s3_response_free(&resp);
         return -1;
     }
     j = json_loadb(resp.body, resp.body_len, 0, &jerr);
-    fado_s3_response_free(&resp);
+    fst_s3_response_free(&resp);
     if (j == NULL) {
-        fado_madmin_errf(err, err_len, "replication-reset-status of %s: "
+        fst_madmin_errf(err, err_len, "replication-reset-status of %s: "
                          "answer is not JSON: %s", bucket, jerr.text);
         return -1;
     }

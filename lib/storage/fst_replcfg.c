@@ -1,5 +1,5 @@
-#include "storage_replcfg.h"
-#include "storage_buf.h"
+#include "fst_replcfg.h"
+#include "fst_buf.h"
 
 #include <expat.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FADO_REPLCFG_MAX_RULES  1000
+#define FST_REPLCFG_MAX_RULES  1000
 
 typedef struct {
     const char  *raw;           /* "<Rule>...</Rule>" in the source text */
@@ -19,7 +19,7 @@ typedef struct {
     char         del[16];       /* DeleteReplication/Status */
     char         existing[16];  /* ExistingObjectReplication/Status */
     int          priority;
-} fado_replcfg_rule_t;
+} fst_replcfg_parsed_t;
 
 /*
  * The document is read with expat: a real XML parser, so namespace
@@ -29,18 +29,18 @@ typedef struct {
  * refused: S3 never sends one, and it is how entity bombs come in.
  */
 typedef struct {
-    XML_Parser            parser;
-    const char           *doc;
-    fado_replcfg_rule_t  *rules;
-    int                   max;
-    int                   n;
-    int                   depth;
-    int                   root_ok;
-    char                 *role;
-    size_t                role_len;
-    long                  role_start;       /* byte offset of Role's text */
-    long                  rule_start;
-    int                   in_rule;
+    XML_Parser             parser;
+    const char            *doc;
+    fst_replcfg_parsed_t  *rules;
+    int                    max;
+    int                    n;
+    int                    depth;
+    int                    root_ok;
+    char                  *role;
+    size_t                 role_len;
+    long                   role_start;       /* byte offset of Role's text */
+    long                   rule_start;
+    int                    in_rule;
     /* element path inside the rule: [3] child, [4] grandchild */
     char                  child[40];
     char                  grand[40];
@@ -48,10 +48,10 @@ typedef struct {
     size_t                text_len;
     char                  prio[32];
     char                  err[160];
-} fado_replcfg_ctx_t;
+} fst_replcfg_ctx_t;
 
 static const char *
-fado_replcfg_local(const char *name)
+fst_replcfg_local(const char *name)
 {
     const char  *colon = strrchr(name, ':');
 
@@ -59,7 +59,7 @@ fado_replcfg_local(const char *name)
 }
 
 static void
-fado_replcfg_fail(fado_replcfg_ctx_t *x, const char *msg)
+fst_replcfg_fail(fst_replcfg_ctx_t *x, const char *msg)
 {
     if (x->err[0] == '\0') {
         snprintf(x->err, sizeof(x->err), "%s", msg);
@@ -68,25 +68,25 @@ fado_replcfg_fail(fado_replcfg_ctx_t *x, const char *msg)
 }
 
 static void XMLCALL
-fado_replcfg_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+fst_replcfg_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
-    fado_replcfg_ctx_t  *x = ud;
-    const char          *local = fado_replcfg_local(name);
+    fst_replcfg_ctx_t   *x = ud;
+    const char          *local = fst_replcfg_local(name);
 
     (void) attrs;
     x->depth++;
     x->text_len = 0;
     if (x->depth == 1) {
         if (strcmp(local, "ReplicationConfiguration") != 0) {
-            fado_replcfg_fail(x, "no <ReplicationConfiguration> element");
+            fst_replcfg_fail(x, "no <ReplicationConfiguration> element");
             return;
         }
         x->root_ok = 1;
     } else if (x->depth == 2 && strcmp(local, "Rule") == 0) {
-        fado_replcfg_rule_t  *r;
+        fst_replcfg_parsed_t  *r;
 
         if (x->n == x->max) {
-            fado_replcfg_fail(x, "too many rules");
+            fst_replcfg_fail(x, "too many rules");
             return;
         }
         r = &x->rules[x->n];
@@ -106,9 +106,9 @@ fado_replcfg_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 }
 
 static void XMLCALL
-fado_replcfg_chars(void *ud, const XML_Char *s, int len)
+fst_replcfg_chars(void *ud, const XML_Char *s, int len)
 {
-    fado_replcfg_ctx_t  *x = ud;
+    fst_replcfg_ctx_t   *x = ud;
     size_t               room = sizeof(x->text) - 1 - x->text_len;
     size_t               n = len < 0 ? 0 : (size_t) len;
 
@@ -121,44 +121,44 @@ fado_replcfg_chars(void *ud, const XML_Char *s, int len)
 
 /* The text just read, into a field of the rule. */
 static void
-fado_replcfg_take(fado_replcfg_ctx_t *x, char *out, size_t size)
+fst_replcfg_take(fst_replcfg_ctx_t *x, char *out, size_t size)
 {
     snprintf(out, size, "%.*s", (int) x->text_len, x->text);
 }
 
 static void XMLCALL
-fado_replcfg_end(void *ud, const XML_Char *name)
+fst_replcfg_end(void *ud, const XML_Char *name)
 {
-    fado_replcfg_ctx_t   *x = ud;
-    const char           *local = fado_replcfg_local(name);
-    fado_replcfg_rule_t  *r = &x->rules[x->n < x->max ? x->n : x->max - 1];
+    fst_replcfg_ctx_t     *x = ud;
+    const char            *local = fst_replcfg_local(name);
+    fst_replcfg_parsed_t  *r = &x->rules[x->n < x->max ? x->n : x->max - 1];
 
     if (x->in_rule && x->depth == 3 && x->grand[0] == '\0') {
         if (strcmp(local, "ID") == 0) {
-            fado_replcfg_take(x, r->id, sizeof(r->id));
+            fst_replcfg_take(x, r->id, sizeof(r->id));
         } else if (strcmp(local, "Status") == 0) {
-            fado_replcfg_take(x, r->status, sizeof(r->status));
+            fst_replcfg_take(x, r->status, sizeof(r->status));
         } else if (strcmp(local, "Priority") == 0) {
-            fado_replcfg_take(x, x->prio, sizeof(x->prio));
+            fst_replcfg_take(x, x->prio, sizeof(x->prio));
         }
     } else if (x->in_rule && x->depth == 4) {
         if (strcmp(local, "Status") == 0) {
             if (strcmp(x->child, "DeleteMarkerReplication") == 0) {
-                fado_replcfg_take(x, r->dm, sizeof(r->dm));
+                fst_replcfg_take(x, r->dm, sizeof(r->dm));
             } else if (strcmp(x->child, "DeleteReplication") == 0) {
-                fado_replcfg_take(x, r->del, sizeof(r->del));
+                fst_replcfg_take(x, r->del, sizeof(r->del));
             } else if (strcmp(x->child, "ExistingObjectReplication") == 0) {
-                fado_replcfg_take(x, r->existing, sizeof(r->existing));
+                fst_replcfg_take(x, r->existing, sizeof(r->existing));
             }
         } else if (strcmp(local, "Bucket") == 0 && strcmp(x->child, "Destination") == 0) {
-            fado_replcfg_take(x, r->arn, sizeof(r->arn));
+            fst_replcfg_take(x, r->arn, sizeof(r->arn));
         }
     } else if (x->in_rule && x->depth == 2) {
         long  end = (long) (XML_GetCurrentByteIndex(x->parser)
                             + XML_GetCurrentByteCount(x->parser));
 
         if (end <= x->rule_start) {
-            fado_replcfg_fail(x, "a <Rule> element ends before it starts");
+            fst_replcfg_fail(x, "a <Rule> element ends before it starts");
             return;
         }
         r->raw = x->doc + x->rule_start;
@@ -185,24 +185,24 @@ fado_replcfg_end(void *ud, const XML_Char *name)
 }
 
 static void XMLCALL
-fado_replcfg_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+fst_replcfg_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
     const XML_Char *pubid, int has_internal_subset)
 {
     (void) name;
     (void) sysid;
     (void) pubid;
     (void) has_internal_subset;
-    fado_replcfg_fail(ud, "a DOCTYPE is not accepted");
+    fst_replcfg_fail(ud, "a DOCTYPE is not accepted");
 }
 
 /* Parse the rules of doc; returns the count or -1. */
 static int
-fado_replcfg_parse(const char *doc, fado_replcfg_rule_t *rules, int max,
+fst_replcfg_parse(const char *doc, fst_replcfg_parsed_t *rules, int max,
     char *role, size_t role_len, char *err, size_t err_len)
 {
-    fado_replcfg_ctx_t  x;
+    fst_replcfg_ctx_t   x;
     size_t              len;
-    enum XML_Status     st;
+    enum                XML_Status     st;
 
     role[0] = '\0';
     if (doc == NULL || *doc == '\0') {
@@ -225,9 +225,9 @@ fado_replcfg_parse(const char *doc, fado_replcfg_rule_t *rules, int max,
         return -1;
     }
     XML_SetUserData(x.parser, &x);
-    XML_SetElementHandler(x.parser, fado_replcfg_start, fado_replcfg_end);
-    XML_SetCharacterDataHandler(x.parser, fado_replcfg_chars);
-    XML_SetStartDoctypeDeclHandler(x.parser, fado_replcfg_doctype);
+    XML_SetElementHandler(x.parser, fst_replcfg_start, fst_replcfg_end);
+    XML_SetCharacterDataHandler(x.parser, fst_replcfg_chars);
+    XML_SetStartDoctypeDeclHandler(x.parser, fst_replcfg_doctype);
     st = XML_Parse(x.parser, doc, (int) len, XML_TRUE);
     if (st != XML_STATUS_OK || x.err[0] != '\0' || !x.root_ok) {
         snprintf(err, err_len, "replication configuration: %s (line %lu)",
@@ -243,11 +243,11 @@ fado_replcfg_parse(const char *doc, fado_replcfg_rule_t *rules, int max,
 }
 
 static void
-fado_replcfg_write_rule(fado_storage_buf_t *b, const fado_storage_rule_t *r)
+fst_replcfg_write_rule(fst_buf_t *b, const fst_replcfg_rule_t *r)
 {
-    fado_storage_buf_puts(b, "<Rule><ID>");
-    fado_storage_buf_xml_escape(b, r->id);
-    fado_storage_buf_printf(b, "</ID><Status>Enabled</Status>"
+    fst_buf_puts(b, "<Rule><ID>");
+    fst_buf_xml_escape(b, r->id);
+    fst_buf_printf(b, "</ID><Status>Enabled</Status>"
         "<Priority>%d</Priority>"
         "<DeleteMarkerReplication><Status>Enabled</Status>"
         "</DeleteMarkerReplication>"
@@ -256,23 +256,23 @@ fado_replcfg_write_rule(fado_storage_buf_t *b, const fado_storage_rule_t *r)
         "<ExistingObjectReplication><Status>Enabled</Status>"
         "</ExistingObjectReplication>"
         "<Destination><Bucket>", r->priority);
-    fado_storage_buf_xml_escape(b, r->arn);
-    fado_storage_buf_puts(b, "</Bucket></Destination></Rule>");
+    fst_buf_xml_escape(b, r->arn);
+    fst_buf_puts(b, "</Bucket></Destination></Rule>");
 }
 
 static void
-fado_replcfg_open(fado_storage_buf_t *b, const char *role)
+fst_replcfg_open(fst_buf_t *b, const char *role)
 {
-    fado_storage_buf_puts(b, "<ReplicationConfiguration xmlns=\"http://s3."
+    fst_buf_puts(b, "<ReplicationConfiguration xmlns=\"http://s3."
                           "amazonaws.com/doc/2006-03-01/\">");
     if (role[0]) {
         /* role is raw (already escaped) text from the source document */
-        fado_storage_buf_printf(b, "<Role>%s</Role>", role);
+        fst_buf_printf(b, "<Role>%s</Role>", role);
     }
 }
 
 static int
-fado_replcfg_same(const fado_replcfg_rule_t *r, const fado_storage_rule_t *w)
+fst_replcfg_same(const fst_replcfg_parsed_t *r, const fst_replcfg_rule_t *w)
 {
     return strcmp(r->id, w->id) == 0 && strcmp(r->arn, w->arn) == 0
            && r->priority == w->priority && strcmp(r->status, "Enabled") == 0
@@ -281,14 +281,14 @@ fado_replcfg_same(const fado_replcfg_rule_t *r, const fado_storage_rule_t *w)
 }
 
 int
-fado_storage_replcfg_merge(const char *existing,
-    const fado_storage_rule_t *rule, char **out, int *changed,
+fst_replcfg_merge(const char *existing,
+    const fst_replcfg_rule_t *rule, char **out, int *changed,
     char *err, size_t err_len)
 {
-    fado_replcfg_rule_t  *rules;
-    fado_storage_buf_t    b;
-    char                  role[512];
-    int                   n, i, same = 0;
+    fst_replcfg_parsed_t  *rules;
+    fst_buf_t              b;
+    char                   role[512];
+    int                    n, i, same = 0;
 
     *out = NULL;
     *changed = 0;
@@ -299,40 +299,40 @@ fado_storage_replcfg_merge(const char *existing,
                  ">= 1 are required (priority %d)", rule->priority);
         return -1;
     }
-    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    rules = calloc(FST_REPLCFG_MAX_RULES, sizeof(*rules));
     if (rules == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
     }
-    n = fado_replcfg_parse(existing, rules, FADO_REPLCFG_MAX_RULES, role,
+    n = fst_replcfg_parse(existing, rules, FST_REPLCFG_MAX_RULES, role,
                            sizeof(role), err, err_len);
     if (n < 0) {
         free(rules);
         return -1;
     }
-    fado_storage_buf_init(&b);
-    fado_replcfg_open(&b, role);
+    fst_buf_init(&b);
+    fst_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
         if (strcmp(rules[i].id, rule->id) == 0
             || strcmp(rules[i].arn, rule->arn) == 0)
         {
-            same |= fado_replcfg_same(&rules[i], rule);
+            same |= fst_replcfg_same(&rules[i], rule);
             continue;
         }
         if (rules[i].priority == rule->priority) {
             snprintf(err, err_len, "replication rule \"%s\": priority %d is "
                      "already used by rule \"%s\"", rule->id, rule->priority,
                      rules[i].id);
-            fado_storage_buf_free(&b);
+            fst_buf_free(&b);
             free(rules);
             return -1;
         }
-        fado_storage_buf_append(&b, rules[i].raw, rules[i].raw_len);
+        fst_buf_append(&b, rules[i].raw, rules[i].raw_len);
     }
-    fado_replcfg_write_rule(&b, rule);
-    fado_storage_buf_puts(&b, "</ReplicationConfiguration>");
+    fst_replcfg_write_rule(&b, rule);
+    fst_buf_puts(&b, "</ReplicationConfiguration>");
     free(rules);
-    *out = fado_storage_buf_steal(&b);
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
@@ -342,29 +342,29 @@ fado_storage_replcfg_merge(const char *existing,
 }
 
 static int
-fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
+fst_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
-    fado_replcfg_rule_t  *rules;
-    fado_storage_buf_t    b;
-    char                  role[512];
-    int                   n, i, kept = 0;
+    fst_replcfg_parsed_t  *rules;
+    fst_buf_t              b;
+    char                   role[512];
+    int                    n, i, kept = 0;
 
     *out = NULL;
     *changed = 0;
-    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    rules = calloc(FST_REPLCFG_MAX_RULES, sizeof(*rules));
     if (rules == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
     }
-    n = fado_replcfg_parse(existing, rules, FADO_REPLCFG_MAX_RULES, role,
+    n = fst_replcfg_parse(existing, rules, FST_REPLCFG_MAX_RULES, role,
                            sizeof(role), err, err_len);
     if (n < 0) {
         free(rules);
         return -1;
     }
-    fado_storage_buf_init(&b);
-    fado_replcfg_open(&b, role);
+    fst_buf_init(&b);
+    fst_replcfg_open(&b, role);
     for (i = 0; i < n; i++) {
         if ((arn != NULL && strcmp(rules[i].arn, arn) == 0)
             || (id != NULL && strcmp(rules[i].id, id) == 0))
@@ -372,16 +372,16 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
             *changed = 1;
             continue;
         }
-        fado_storage_buf_append(&b, rules[i].raw, rules[i].raw_len);
+        fst_buf_append(&b, rules[i].raw, rules[i].raw_len);
         kept++;
     }
-    fado_storage_buf_puts(&b, "</ReplicationConfiguration>");
+    fst_buf_puts(&b, "</ReplicationConfiguration>");
     free(rules);
     if (kept == 0) {
-        fado_storage_buf_free(&b);
+        fst_buf_free(&b);
         return 0;
     }
-    *out = fado_storage_buf_steal(&b);
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
@@ -390,31 +390,31 @@ fado_replcfg_remove_rules(const char *existing, const char *arn, const char *id,
 }
 
 int
-fado_storage_replcfg_remove(const char *existing, const char *arn,
+fst_replcfg_remove(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len)
 {
-    return fado_replcfg_remove_rules(existing, arn, NULL, out, changed, err, err_len);
+    return fst_replcfg_remove_rules(existing, arn, NULL, out, changed, err, err_len);
 }
 
 int
-fado_storage_replcfg_remove_id(const char *existing, const char *id,
+fst_replcfg_remove_id(const char *existing, const char *id,
     char **out, int *changed, char *err, size_t err_len)
 {
-    return fado_replcfg_remove_rules(existing, NULL, id, out, changed, err, err_len);
+    return fst_replcfg_remove_rules(existing, NULL, id, out, changed, err, err_len);
 }
 
 int
-fado_storage_replcfg_has(const char *existing, const char *arn)
+fst_replcfg_has(const char *existing, const char *arn)
 {
-    fado_replcfg_rule_t  *rules;
-    char                  role[512], err[128];
-    int                   n, i, found = 0;
+    fst_replcfg_parsed_t  *rules;
+    char                   role[512], err[128];
+    int                    n, i, found = 0;
 
-    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    rules = calloc(FST_REPLCFG_MAX_RULES, sizeof(*rules));
     if (rules == NULL) {
         return 0;
     }
-    n = fado_replcfg_parse(existing, rules, FADO_REPLCFG_MAX_RULES, role,
+    n = fst_replcfg_parse(existing, rules, FST_REPLCFG_MAX_RULES, role,
                            sizeof(role), err, sizeof(err));
     for (i = 0; i < n; i++) {
         if (strcmp(rules[i].arn, arn) == 0
@@ -428,19 +428,19 @@ fado_storage_replcfg_has(const char *existing, const char *arn)
 }
 
 int
-fado_storage_replcfg_list(const char *existing,
-    fado_storage_rule_info_t *out, int max, char *err, size_t err_len)
+fst_replcfg_list(const char *existing,
+    fst_replcfg_rule_info_t *out, int max, char *err, size_t err_len)
 {
-    fado_replcfg_rule_t  *rules;
-    char                  role[512];
-    int                   n, i;
+    fst_replcfg_parsed_t  *rules;
+    char                   role[512];
+    int                    n, i;
 
-    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    rules = calloc(FST_REPLCFG_MAX_RULES, sizeof(*rules));
     if (rules == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
     }
-    n = fado_replcfg_parse(existing, rules, FADO_REPLCFG_MAX_RULES, role,
+    n = fst_replcfg_parse(existing, rules, FST_REPLCFG_MAX_RULES, role,
                            sizeof(role), err, err_len);
     for (i = 0; i < n && i < max; i++) {
         snprintf(out[i].id, sizeof(out[i].id), "%s", rules[i].id);
@@ -454,7 +454,7 @@ fado_storage_replcfg_list(const char *existing,
 
 /* Whether a rule other than (id, arn) holds priority q. */
 static int
-fado_replcfg_taken(const fado_storage_rule_info_t *rules, int n,
+fst_replcfg_taken(const fst_replcfg_rule_info_t *rules, int n,
     const char *id, const char *arn, int q)
 {
     for (int k = 0; k < n; k++) {
@@ -468,25 +468,25 @@ fado_replcfg_taken(const fado_storage_rule_info_t *rules, int n,
 }
 
 int
-fado_storage_replcfg_priority(const char *existing, const char *id,
+fst_replcfg_priority(const char *existing, const char *id,
     const char *arn, int wanted, int *priority, char *err, size_t err_len)
 {
-    fado_storage_rule_info_t  *rules;
+    fst_replcfg_rule_info_t   *rules;
     int                        n, i, own = 0, p = 0;
 
-    rules = calloc(FADO_REPLCFG_MAX_RULES, sizeof(*rules));
+    rules = calloc(FST_REPLCFG_MAX_RULES, sizeof(*rules));
     if (rules == NULL) {
         snprintf(err, err_len, "replication configuration: out of memory");
         return -1;
     }
-    n = fado_storage_replcfg_list(existing, rules, FADO_REPLCFG_MAX_RULES,
+    n = fst_replcfg_list(existing, rules, FST_REPLCFG_MAX_RULES,
                                   err, err_len);
     if (n < 0) {
         free(rules);
         return -1;
     }
-    if (n > FADO_REPLCFG_MAX_RULES) {
-        n = FADO_REPLCFG_MAX_RULES;
+    if (n > FST_REPLCFG_MAX_RULES) {
+        n = FST_REPLCFG_MAX_RULES;
     }
     /* The rule's own priority: of the rule with its ID, else of one with
      * its destination (the merge replaces both). */
@@ -500,12 +500,12 @@ fado_storage_replcfg_priority(const char *existing, const char *id,
             own = rules[i].priority;
         }
     }
-    if (own >= 1 && !fado_replcfg_taken(rules, n, id, arn, own)) {
+    if (own >= 1 && !fst_replcfg_taken(rules, n, id, arn, own)) {
         p = own;
-    } else if (wanted >= 1 && !fado_replcfg_taken(rules, n, id, arn, wanted)) {
+    } else if (wanted >= 1 && !fst_replcfg_taken(rules, n, id, arn, wanted)) {
         p = wanted;
     } else {
-        for (p = 1; fado_replcfg_taken(rules, n, id, arn, p); p++) {
+        for (p = 1; fst_replcfg_taken(rules, n, id, arn, p); p++) {
             /* at most n priorities are taken */
         }
     }

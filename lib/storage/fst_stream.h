@@ -12,29 +12,29 @@
  *           download_read(s, ...)* until 0; download_close(s).
  */
 
-#ifndef FADO_STORAGE_STREAM_H
-#define FADO_STORAGE_STREAM_H
+#ifndef FST_STREAM_H
+#define FST_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "replication.h"
-#include "s3_client.h"
+#include "fst_s3_client.h"
+#include "fst_site.h"
 
-typedef struct fado_storage_stream_s  fado_storage_stream_t;
+typedef struct fst_stream_s  fst_stream_t;
 
 /* length -1 when unknown (multipart, one part buffered). NULL on error. */
-fado_storage_stream_t *fado_storage_upload_start(
-    const fado_storage_site_t *site, const char *bucket, const char *key,
+fst_stream_t *fst_stream_upload_start(
+    const fst_site_t *site, const char *bucket, const char *key,
     const char *content_type, int64_t length, char *err, size_t err_len);
 /* Blocks while the buffer is full; -1 if the transfer already failed. */
-int fado_storage_upload_write(fado_storage_stream_t *s, const void *data,
+int fst_stream_upload_write(fst_stream_t *s, const void *data,
     size_t len);
 /* End of the body: waits for MinIO's answer. Frees s. 0 or -1 with err. */
-int fado_storage_upload_finish(fado_storage_stream_t *s,
-    fado_s3_object_info_t *info, char *err, size_t err_len);
-void fado_storage_upload_abort(fado_storage_stream_t *s);
+int fst_stream_upload_finish(fst_stream_t *s,
+    fst_s3_object_info_t *info, char *err, size_t err_len);
+void fst_stream_upload_abort(fst_stream_t *s);
 
 /*
  * Open a download: the object's metadata (size, etag, version, type) is in
@@ -42,19 +42,19 @@ void fado_storage_upload_abort(fado_storage_stream_t *s);
  * On failure NULL, *status the HTTP status (404 for a missing object or
  * bucket, 0 when MinIO could not be reached) and err the reason.
  */
-fado_storage_stream_t *fado_storage_download_start(
-    const fado_storage_site_t *site, const char *bucket, const char *key,
-    const char *version_id, fado_s3_object_info_t *info, long *status,
+fst_stream_t *fst_stream_download_start(
+    const fst_site_t *site, const char *bucket, const char *key,
+    const char *version_id, fst_s3_object_info_t *info, long *status,
     char *err, size_t err_len);
 /* Bytes read (blocks until some), 0 at the end, -1 on failure. */
-ssize_t fado_storage_download_read(fado_storage_stream_t *s, void *buf,
+ssize_t fst_stream_download_read(fst_stream_t *s, void *buf,
     size_t len);
 /* The failure behind a -1 from download_read. */
-const char *fado_storage_stream_error(const fado_storage_stream_t *s);
+const char *fst_stream_error(const fst_stream_t *s);
 /* Stop (early or at the end) and free. */
-void fado_storage_download_close(fado_storage_stream_t *s);
+void fst_stream_download_close(fst_stream_t *s);
 
 /* Buffer size of new streams (default 1 MiB). */
-void fado_storage_stream_set_buffer(size_t bytes);
+void fst_stream_set_buffer(size_t bytes);
 
-#endif /* FADO_STORAGE_STREAM_H */
+#endif /* FST_STREAM_H */

@@ -8,34 +8,34 @@
  * only points buckets at it. See docs/storage.md.
  */
 
-#ifndef FADO_STORAGE_NOTIFY_H
-#define FADO_STORAGE_NOTIFY_H
+#ifndef FST_NOTIFY_H
+#define FST_NOTIFY_H
 
 #include <stddef.h>
 
-#include "s3_client.h"
+#include "fst_s3_client.h"
 
-#define FADO_STORAGE_NOTIFY_ID  "fado"
+#define FST_NOTIFY_ID  "fado"
 
 /* The events fado asks for, in the order written. */
-extern const char *const fado_storage_notify_events[];
+extern const char *const fst_notify_events[];
 
 /*
  * Put fado's queue configuration (Id "fado", towards arn) into existing
  * (NULL or ""), keeping every other configuration as it was. *changed is
  * 0 when an equivalent one is already there.
  */
-int fado_storage_notify_merge(const char *existing, const char *arn,
+int fst_notify_merge(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len);
 
 /* Remove fado's configuration; *out is the rest (always a document). */
-int fado_storage_notify_remove(const char *existing, char **out,
+int fst_notify_remove(const char *existing, char **out,
     int *changed, char *err, size_t err_len);
 
 /* Apply on a bucket: read, merge, write when changed. */
-int fado_storage_notify_set(fado_s3_client_t *c, const char *bucket,
+int fst_notify_set(fst_s3_client_t *c, const char *bucket,
     const char *arn, char *err, size_t err_len);
-int fado_storage_notify_clear(fado_s3_client_t *c, const char *bucket,
+int fst_notify_clear(fst_s3_client_t *c, const char *bucket,
     char *err, size_t err_len);
 
-#endif /* FADO_STORAGE_NOTIFY_H */
+#endif /* FST_NOTIFY_H */

@@ -1,11 +1,11 @@
-#include "s3_xml.h"
+#include "fst_s3_xml.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Is [p, p+n) a start tag for tag (possibly prefixed "ns:")? */
 static int
-fado_s3_xml_is_tag(const char *p, const char *end, const char *tag,
+fst_s3_xml_is_tag(const char *p, const char *end, const char *tag,
     const char **after)
 {
     size_t       n = strlen(tag);
@@ -29,8 +29,8 @@ fado_s3_xml_is_tag(const char *p, const char *end, const char *tag,
 }
 
 int
-fado_s3_xml_next(fado_s3_xml_span_t *span, const char *tag,
-    fado_s3_xml_span_t *inner)
+fst_s3_xml_next(fst_s3_xml_span_t *span, const char *tag,
+    fst_s3_xml_span_t *inner)
 {
     const char  *p = span->p, *after, *gt, *c, *body;
     int          depth;
@@ -47,7 +47,7 @@ fado_s3_xml_next(fado_s3_xml_span_t *span, const char *tag,
         if (*p == '/' || *p == '?' || *p == '!') {
             continue;
         }
-        if (!fado_s3_xml_is_tag(p, span->end, tag, &after)) {
+        if (!fst_s3_xml_is_tag(p, span->end, tag, &after)) {
             continue;
         }
         gt = memchr(after, '>', (size_t) (span->end - after));
@@ -69,7 +69,7 @@ fado_s3_xml_next(fado_s3_xml_span_t *span, const char *tag,
                 return -1;
             }
             if (c[1] == '/') {
-                if (fado_s3_xml_is_tag(c + 2, span->end, tag, &after)
+                if (fst_s3_xml_is_tag(c + 2, span->end, tag, &after)
                     && --depth == 0)
                 {
                     gt = memchr(after, '>', (size_t) (span->end - after));
@@ -81,7 +81,7 @@ fado_s3_xml_next(fado_s3_xml_span_t *span, const char *tag,
                     span->p = gt + 1;
                     return 1;
                 }
-            } else if (fado_s3_xml_is_tag(c + 1, span->end, tag, &after)) {
+            } else if (fst_s3_xml_is_tag(c + 1, span->end, tag, &after)) {
                 const char *g = memchr(after, '>', (size_t) (span->end - after));
                 if (g == NULL) {
                     return -1;
@@ -98,7 +98,7 @@ fado_s3_xml_next(fado_s3_xml_span_t *span, const char *tag,
 }
 
 static size_t
-fado_s3_xml_decode(const char *p, const char *end, char *out)
+fst_s3_xml_decode(const char *p, const char *end, char *out)
 {
     static const struct { const char *ent; char c; } ents[] = {
         { "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' },
@@ -138,15 +138,15 @@ fado_s3_xml_decode(const char *p, const char *end, char *out)
 }
 
 char *
-fado_s3_xml_text(const fado_s3_xml_span_t *span, const char *tag, int *nomem)
+fst_s3_xml_text(const fst_s3_xml_span_t *span, const char *tag, int *nomem)
 {
-    fado_s3_xml_span_t  s = *span, in;
+    fst_s3_xml_span_t   s = *span, in;
     char               *out;
 
     if (nomem) {
         *nomem = 0;
     }
-    if (fado_s3_xml_next(&s, tag, &in) != 1) {
+    if (fst_s3_xml_next(&s, tag, &in) != 1) {
         return NULL;
     }
     out = malloc((size_t) (in.end - in.p) + 1);
@@ -156,15 +156,15 @@ fado_s3_xml_text(const fado_s3_xml_span_t *span, const char *tag, int *nomem)
         }
         return NULL;
     }
-    fado_s3_xml_decode(in.p, in.end, out);
+    fst_s3_xml_decode(in.p, in.end, out);
     return out;
 }
 
 int
-fado_s3_xml_copy(const fado_s3_xml_span_t *span, const char *tag,
+fst_s3_xml_copy(const fst_s3_xml_span_t *span, const char *tag,
     char *buf, size_t len)
 {
-    char  *t = fado_s3_xml_text(span, tag, NULL);
+    char  *t = fst_s3_xml_text(span, tag, NULL);
 
     if (len) {
         buf[0] = '\0';

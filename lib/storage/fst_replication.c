@@ -1,13 +1,13 @@
 /*
- * fado replication on MinIO: the reconciler's calls (replication.h) built
+ * fado replication on MinIO: the reconciler's calls (fst_replication.h) built
  * on the S3 client, the admin API and the replication configuration.
  * See docs/storage.md for the steps and what each guarantees.
  */
 
-#include "replication.h"
-#include "madmin_client.h"
-#include "s3_client.h"
-#include "storage_replcfg.h"
+#include "fst_replication.h"
+#include "fst_madmin_client.h"
+#include "fst_s3_client.h"
+#include "fst_replcfg.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,30 +16,30 @@
 #include <time.h>
 
 const char *
-fado_replica_state_name(fado_replica_state_e state)
+fst_replica_state_name(fst_replica_state_e state)
 {
     switch (state) {
-    case FADO_REPLICA_PENDING:  return "pending";
-    case FADO_REPLICA_SYNCING:  return "syncing";
-    case FADO_REPLICA_READY:    return "ready";
-    case FADO_REPLICA_REMOVING: return "removing";
-    case FADO_REPLICA_FAILED:   return "failed";
+    case FST_REPLICA_PENDING:  return "pending";
+    case FST_REPLICA_SYNCING:  return "syncing";
+    case FST_REPLICA_READY:    return "ready";
+    case FST_REPLICA_REMOVING: return "removing";
+    case FST_REPLICA_FAILED:   return "failed";
     }
     return "unknown";
 }
 
-static fado_s3_client_t *
-fado_replication_client(const fado_storage_site_t *site, char *err,
+static fst_s3_client_t *
+fst_replication_client(const fst_site_t *site, char *err,
     size_t err_len)
 {
-    fado_s3_client_t  *c;
+    fst_s3_client_t   *c;
     char               e[256];
 
     if (site == NULL) {
         snprintf(err, err_len, "storage site is missing");
         return NULL;
     }
-    c = fado_s3_client_new(site->endpoint, site->access_key,
+    c = fst_s3_client_new(site->endpoint, site->access_key,
                            site->secret_key, site->region, e, sizeof(e));
     if (c == NULL) {
         snprintf(err, err_len, "cluster \"%s\": %s",
@@ -50,17 +50,17 @@ fado_replication_client(const fado_storage_site_t *site, char *err,
 
 /* The bucket exists (created or adopted as it is) with versioning on. */
 static int
-fado_replication_bucket(fado_s3_client_t *c, const fado_storage_site_t *site,
+fst_replication_bucket(fst_s3_client_t *c, const fst_site_t *site,
     const char *bucket, int *created_out, char *err, size_t err_len)
 {
     char  e[512], status[32];
     int   created = 0;
 
-    if (fado_s3_bucket_create(c, bucket, &created, e, sizeof(e)) != 0
-        || fado_s3_bucket_versioning_get(c, bucket, status, sizeof(status),
+    if (fst_s3_bucket_create(c, bucket, &created, e, sizeof(e)) != 0
+        || fst_s3_bucket_versioning_get(c, bucket, status, sizeof(status),
                                          e, sizeof(e)) != 0
         || (strcmp(status, "Enabled") != 0
-            && fado_s3_bucket_versioning_set(c, bucket, 1, e, sizeof(e))
+            && fst_s3_bucket_versioning_set(c, bucket, 1, e, sizeof(e))
                != 0))
     {
         snprintf(err, err_len, "cluster \"%s\": %s",
@@ -74,22 +74,22 @@ fado_replication_bucket(fado_s3_client_t *c, const fado_storage_site_t *site,
 }
 
 int
-fado_replication_ensure_home(const fado_storage_site_t *home,
+fst_replication_ensure_home(const fst_site_t *home,
     const char *bucket, char *err, size_t err_len)
 {
-    fado_s3_client_t  *c = fado_replication_client(home, err, err_len);
+    fst_s3_client_t   *c = fst_replication_client(home, err, err_len);
     int                rc;
 
     if (c == NULL) {
         return -1;
     }
-    rc = fado_replication_bucket(c, home, bucket, NULL, err, err_len);
-    fado_s3_client_free(c);
+    rc = fst_replication_bucket(c, home, bucket, NULL, err, err_len);
+    fst_s3_client_free(c);
     return rc;
 }
 
 
-static void fado_replication_reset_id(char *id, size_t len);
+static void fst_replication_reset_id(char *id, size_t len);
 
 /* ------------------------------------------------------------ caught up */
 
@@ -105,10 +105,10 @@ typedef struct {
     size_t    cap;
     size_t    used;
     int       nomem;
-} fado_replication_set_t;
+} fst_replication_set_t;
 
 static uint64_t
-fado_replication_hash(const char *s)
+fst_replication_hash(const char *s)
 {
     uint64_t  h = 1469598103934665603ULL;
 
@@ -119,7 +119,7 @@ fado_replication_hash(const char *s)
 }
 
 static char *
-fado_replication_member(const fado_s3_entry_t *e)
+fst_replication_member(const fst_s3_entry_t *e)
 {
     size_t  kl = strlen(e->key), vl = strlen(e->version_id ? e->version_id : "");
     char   *m = malloc(kl + vl + 2);
@@ -134,7 +134,7 @@ fado_replication_member(const fado_s3_entry_t *e)
 }
 
 static int
-fado_replication_set_add(fado_replication_set_t *s, char *m)
+fst_replication_set_add(fst_replication_set_t *s, char *m)
 {
     size_t  i;
 
@@ -147,7 +147,7 @@ fado_replication_set_add(fado_replication_set_t *s, char *m)
         }
         for (j = 0; j < s->cap; j++) {
             if (s->slots[j]) {
-                i = fado_replication_hash(s->slots[j]) & (ncap - 1);
+                i = fst_replication_hash(s->slots[j]) & (ncap - 1);
                 while (n[i]) {
                     i = (i + 1) & (ncap - 1);
                 }
@@ -158,7 +158,7 @@ fado_replication_set_add(fado_replication_set_t *s, char *m)
         s->slots = n;
         s->cap = ncap;
     }
-    i = fado_replication_hash(m) & (s->cap - 1);
+    i = fst_replication_hash(m) & (s->cap - 1);
     while (s->slots[i]) {
         if (strcmp(s->slots[i], m) == 0) {
             free(m);
@@ -172,14 +172,14 @@ fado_replication_set_add(fado_replication_set_t *s, char *m)
 }
 
 static int
-fado_replication_set_has(const fado_replication_set_t *s, const char *m)
+fst_replication_set_has(const fst_replication_set_t *s, const char *m)
 {
     size_t  i;
 
     if (s->cap == 0) {
         return 0;
     }
-    i = fado_replication_hash(m) & (s->cap - 1);
+    i = fst_replication_hash(m) & (s->cap - 1);
     while (s->slots[i]) {
         if (strcmp(s->slots[i], m) == 0) {
             return 1;
@@ -190,7 +190,7 @@ fado_replication_set_has(const fado_replication_set_t *s, const char *m)
 }
 
 static void
-fado_replication_set_free(fado_replication_set_t *s)
+fst_replication_set_free(fst_replication_set_t *s)
 {
     size_t  i;
 
@@ -201,12 +201,12 @@ fado_replication_set_free(fado_replication_set_t *s)
 }
 
 static int
-fado_replication_collect(void *ud, const fado_s3_entry_t *e)
+fst_replication_collect(void *ud, const fst_s3_entry_t *e)
 {
-    fado_replication_set_t  *s = ud;
-    char                    *m = fado_replication_member(e);
+    fst_replication_set_t   *s = ud;
+    char                    *m = fst_replication_member(e);
 
-    if (m == NULL || fado_replication_set_add(s, m) != 0) {
+    if (m == NULL || fst_replication_set_add(s, m) != 0) {
         free(m);
         s->nomem = 1;
         return 1;
@@ -215,26 +215,26 @@ fado_replication_collect(void *ud, const fado_s3_entry_t *e)
 }
 
 typedef struct {
-    fado_replication_set_t  *replica;
+    fst_replication_set_t   *replica;
     size_t                   missing;
     size_t                   total;
     int                      nomem;
     char                     first_key[1100];   /* first missing object */
     char                     first_vid[128];    /* (not a delete marker) */
-} fado_replication_cmp_t;
+} fst_replication_cmp_t;
 
 static int
-fado_replication_compare(void *ud, const fado_s3_entry_t *e)
+fst_replication_compare(void *ud, const fst_s3_entry_t *e)
 {
-    fado_replication_cmp_t  *c = ud;
-    char                    *m = fado_replication_member(e);
+    fst_replication_cmp_t   *c = ud;
+    char                    *m = fst_replication_member(e);
 
     if (m == NULL) {
         c->nomem = 1;
         return 1;
     }
     c->total++;
-    if (!fado_replication_set_has(c->replica, m)) {
+    if (!fst_replication_set_has(c->replica, m)) {
         c->missing++;
         if (c->first_key[0] == '\0' && !e->delete_marker) {
             snprintf(c->first_key, sizeof(c->first_key), "%s", e->key);
@@ -247,12 +247,12 @@ fado_replication_compare(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
+fst_replication_caught_up(fst_s3_client_t *home, fst_s3_client_t *rep,
     const char *bucket, int *ready, size_t *missing, size_t *total,
-    fado_replication_cmp_t *cmp_out, char *err, size_t err_len)
+    fst_replication_cmp_t *cmp_out, char *err, size_t err_len)
 {
-    fado_replication_set_t  set;
-    fado_replication_cmp_t  local, *cmp = cmp_out ? cmp_out : &local;
+    fst_replication_set_t   set;
+    fst_replication_cmp_t   local, *cmp = cmp_out ? cmp_out : &local;
     int                     rc = -1;
 
     memset(&set, 0, sizeof(set));
@@ -260,14 +260,14 @@ fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
     *ready = 0;
     /* replica first: a version written meanwhile on the home then only
      * delays readiness, it never makes it early */
-    if (fado_s3_list_versions(rep, bucket, NULL, fado_replication_collect,
+    if (fst_s3_list_versions(rep, bucket, NULL, fst_replication_collect,
                               &set, err, err_len) != 0)
     {
         goto done;
     }
     cmp->replica = &set;
     if (set.nomem
-        || fado_s3_list_versions(home, bucket, NULL, fado_replication_compare,
+        || fst_s3_list_versions(home, bucket, NULL, fst_replication_compare,
                                  cmp, err, err_len) != 0)
     {
         if (set.nomem) {
@@ -286,7 +286,7 @@ fado_replication_caught_up(fado_s3_client_t *home, fado_s3_client_t *rep,
     }
     rc = 0;
 done:
-    fado_replication_set_free(&set);
+    fst_replication_set_free(&set);
     return rc;
 }
 
@@ -298,29 +298,29 @@ done:
  * is running for the target, start a new one. Returns 1 if it did.
  */
 static int
-fado_replication_heal(fado_s3_client_t *home, const char *bucket,
-    const char *arn, const fado_replication_cmp_t *cmp, char *err,
+fst_replication_heal(fst_s3_client_t *home, const char *bucket,
+    const char *arn, const fst_replication_cmp_t *cmp, char *err,
     size_t err_len)
 {
-    fado_s3_object_info_t  info;
+    fst_s3_object_info_t   info;
     char                   status[32], reset[64], e[512];
 
     if (cmp->first_key[0] == '\0'
-        || fado_s3_object_head(home, bucket, cmp->first_key,
+        || fst_s3_object_head(home, bucket, cmp->first_key,
                                cmp->first_vid[0] ? cmp->first_vid : NULL,
                                &info, e, sizeof(e)) != 0
         || strcmp(info.replication_status, "PENDING") == 0)
     {
         return 0;
     }
-    if (fado_madmin_resync_status(home, bucket, arn, status, sizeof(status),
+    if (fst_madmin_resync_status(home, bucket, arn, status, sizeof(status),
                                   e, sizeof(e)) != 0
         || strcmp(status, "Started") == 0 || strcmp(status, "Pending") == 0)
     {
         return 0;
     }
-    fado_replication_reset_id(reset, sizeof(reset));
-    if (fado_madmin_resync_start(home, bucket, arn, reset, err, err_len)
+    fst_replication_reset_id(reset, sizeof(reset));
+    if (fst_madmin_resync_start(home, bucket, arn, reset, err, err_len)
         != 0)
     {
         return -1;
@@ -338,29 +338,29 @@ fado_replication_heal(fado_s3_client_t *home, const char *bucket,
  * is not replicated to until then.
  */
 typedef struct {
-    fado_replication_set_t   keys;      /* replica keys with a null object */
-    fado_replication_set_t   same;      /* key "\n" etag of those */
+    fst_replication_set_t    keys;      /* replica keys with a null object */
+    fst_replication_set_t    same;      /* key "\n" etag of those */
     char                     first[256];
     size_t                   conflicts;
     int                      nomem;
-} fado_replication_nulls_t;
+} fst_replication_nulls_t;
 
 static int
-fado_replication_nulls_collect(void *ud, const fado_s3_entry_t *e)
+fst_replication_nulls_collect(void *ud, const fst_s3_entry_t *e)
 {
-    fado_replication_nulls_t  *n = ud;
-    fado_s3_entry_t            k = *e;
+    fst_replication_nulls_t   *n = ud;
+    fst_s3_entry_t             k = *e;
     char                      *a, *b;
 
     if (strcmp(e->version_id, "null") != 0 || e->delete_marker) {
         return 0;
     }
     k.version_id = "";
-    a = fado_replication_member(&k);
+    a = fst_replication_member(&k);
     k.version_id = e->etag;
-    b = fado_replication_member(&k);
-    if (a == NULL || b == NULL || fado_replication_set_add(&n->keys, a) != 0
-        || fado_replication_set_add(&n->same, b) != 0)
+    b = fst_replication_member(&k);
+    if (a == NULL || b == NULL || fst_replication_set_add(&n->keys, a) != 0
+        || fst_replication_set_add(&n->same, b) != 0)
     {
         n->nomem = 1;
         return 1;
@@ -369,27 +369,27 @@ fado_replication_nulls_collect(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_replication_nulls_check(void *ud, const fado_s3_entry_t *e)
+fst_replication_nulls_check(void *ud, const fst_s3_entry_t *e)
 {
-    fado_replication_nulls_t  *n = ud;
-    fado_s3_entry_t            k = *e;
+    fst_replication_nulls_t   *n = ud;
+    fst_s3_entry_t             k = *e;
     char                      *a, *b;
 
     if (strcmp(e->version_id, "null") != 0) {
         return 0;
     }
     k.version_id = "";
-    a = fado_replication_member(&k);
+    a = fst_replication_member(&k);
     k.version_id = e->delete_marker ? "" : e->etag;
-    b = fado_replication_member(&k);
+    b = fst_replication_member(&k);
     if (a == NULL || b == NULL) {
         free(a);
         free(b);
         n->nomem = 1;
         return 1;
     }
-    if (fado_replication_set_has(&n->keys, a)
-        && (e->delete_marker || !fado_replication_set_has(&n->same, b)))
+    if (fst_replication_set_has(&n->keys, a)
+        && (e->delete_marker || !fst_replication_set_has(&n->same, b)))
     {
         if (n->conflicts++ == 0) {
             snprintf(n->first, sizeof(n->first), "%s", e->key);
@@ -401,19 +401,19 @@ fado_replication_nulls_check(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_replication_no_conflict(fado_s3_client_t *home, fado_s3_client_t *rep,
+fst_replication_no_conflict(fst_s3_client_t *home, fst_s3_client_t *rep,
     const char *bucket, char *err, size_t err_len)
 {
-    fado_replication_nulls_t  n;
+    fst_replication_nulls_t   n;
     int                       rc = -1;
 
     memset(&n, 0, sizeof(n));
-    if (fado_s3_list_versions(rep, bucket, NULL,
-                              fado_replication_nulls_collect, &n, err,
+    if (fst_s3_list_versions(rep, bucket, NULL,
+                              fst_replication_nulls_collect, &n, err,
                               err_len) != 0
         || (!n.nomem && n.keys.used
-            && fado_s3_list_versions(home, bucket, NULL,
-                                     fado_replication_nulls_check, &n, err,
+            && fst_s3_list_versions(home, bucket, NULL,
+                                     fst_replication_nulls_check, &n, err,
                                      err_len) != 0))
     {
         goto done;
@@ -432,15 +432,15 @@ fado_replication_no_conflict(fado_s3_client_t *home, fado_s3_client_t *rep,
     }
     rc = 0;
 done:
-    fado_replication_set_free(&n.keys);
-    fado_replication_set_free(&n.same);
+    fst_replication_set_free(&n.keys);
+    fst_replication_set_free(&n.same);
     return rc;
 }
 
 /* ------------------------------------------------------------ targets */
 
 static const char *
-fado_replication_host(const char *endpoint)
+fst_replication_host(const char *endpoint)
 {
     const char  *h = strstr(endpoint, "://");
 
@@ -448,9 +448,9 @@ fado_replication_host(const char *endpoint)
 }
 
 static int
-fado_replication_same_host(const char *a, const char *endpoint)
+fst_replication_same_host(const char *a, const char *endpoint)
 {
-    const char  *b = fado_replication_host(endpoint);
+    const char  *b = fst_replication_host(endpoint);
     size_t       n = strlen(b);
 
     if (n && b[n - 1] == '/') {
@@ -461,7 +461,7 @@ fado_replication_same_host(const char *a, const char *endpoint)
 
 /* The address the home MinIO uses to reach the replica. */
 static const char *
-fado_replication_peer(const fado_storage_site_t *replica)
+fst_replication_peer(const fst_site_t *replica)
 {
     return replica->peer_endpoint && *replica->peer_endpoint
            ? replica->peer_endpoint : replica->endpoint;
@@ -469,20 +469,20 @@ fado_replication_peer(const fado_storage_site_t *replica)
 
 /* The home's target towards bucket on the replica, if any. */
 static int
-fado_replication_find_target(fado_s3_client_t *home,
-    const fado_storage_site_t *replica, const char *bucket,
-    fado_madmin_target_t *found, int *present, char *err, size_t err_len)
+fst_replication_find_target(fst_s3_client_t *home,
+    const fst_site_t *replica, const char *bucket,
+    fst_madmin_target_t *found, int *present, char *err, size_t err_len)
 {
-    fado_madmin_target_t  *t;
+    fst_madmin_target_t   *t;
     size_t                 n, i;
 
     *present = 0;
-    if (fado_madmin_targets_list(home, bucket, &t, &n, err, err_len) != 0) {
+    if (fst_madmin_targets_list(home, bucket, &t, &n, err, err_len) != 0) {
         return -1;
     }
     for (i = 0; i < n; i++) {
-        if (fado_replication_same_host(t[i].endpoint,
-                                       fado_replication_peer(replica))
+        if (fst_replication_same_host(t[i].endpoint,
+                                       fst_replication_peer(replica))
             && strcmp(t[i].target_bucket, bucket) == 0)
         {
             *found = t[i];
@@ -495,11 +495,11 @@ fado_replication_find_target(fado_s3_client_t *home,
 }
 
 static void
-fado_replication_rule_id(const fado_storage_site_t *replica, char *id,
+fst_replication_rule_id(const fst_site_t *replica, char *id,
     size_t len)
 {
     snprintf(id, len, "fado-%s", replica->cluster && *replica->cluster
-             ? replica->cluster : fado_replication_host(replica->endpoint));
+             ? replica->cluster : fst_replication_host(replica->endpoint));
 }
 
 /*
@@ -509,23 +509,23 @@ fado_replication_rule_id(const fado_storage_site_t *replica, char *id,
  * an operator's) the merge never collides and never rewrites another rule.
  */
 static int
-fado_replication_rule(fado_s3_client_t *home, const char *bucket,
-    fado_storage_rule_t *rule, char *err, size_t err_len)
+fst_replication_rule(fst_s3_client_t *home, const char *bucket,
+    fst_replcfg_rule_t *rule, char *err, size_t err_len)
 {
     char  *cur = NULL, *next = NULL;
     int    changed = 0, rc = -1;
 
-    if (fado_s3_bucket_config_get(home, bucket, "replication", &cur, err,
+    if (fst_s3_bucket_config_get(home, bucket, "replication", &cur, err,
                                   err_len) != 0
-        || fado_storage_replcfg_priority(cur, rule->id, rule->arn,
+        || fst_replcfg_priority(cur, rule->id, rule->arn,
                                          rule->priority, &rule->priority,
                                          err, err_len) != 0
-        || fado_storage_replcfg_merge(cur, rule, &next, &changed, err,
+        || fst_replcfg_merge(cur, rule, &next, &changed, err,
                                       err_len) != 0)
     {
         goto done;
     }
-    if (changed && fado_s3_bucket_config_put(home, bucket, "replication",
+    if (changed && fst_s3_bucket_config_put(home, bucket, "replication",
                                              next, err, err_len) != 0)
     {
         goto done;
@@ -538,7 +538,7 @@ done:
 }
 
 static void
-fado_replication_reset_id(char *id, size_t len)
+fst_replication_reset_id(char *id, size_t len)
 {
     struct timespec  ts;
 
@@ -548,8 +548,8 @@ fado_replication_reset_id(char *id, size_t len)
 }
 
 static int
-fado_replication_fail(char *err, size_t err_len, const char *step,
-    const fado_storage_site_t *home, const fado_storage_site_t *replica,
+fst_replication_fail(char *err, size_t err_len, const char *step,
+    const fst_site_t *home, const fst_site_t *replica,
     const char *bucket, const char *why)
 {
     char  tmp[768];
@@ -562,82 +562,82 @@ fado_replication_fail(char *err, size_t err_len, const char *step,
 }
 
 int
-fado_replication_converge(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket, int priority,
-    fado_replica_state_e *state, char *err, size_t err_len)
+fst_replication_converge(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket, int priority,
+    fst_replica_state_e *state, char *err, size_t err_len)
 {
-    fado_s3_client_t      *ch = NULL, *cr = NULL;
-    fado_madmin_target_t   t;
-    fado_storage_rule_t    rule;
+    fst_s3_client_t       *ch = NULL, *cr = NULL;
+    fst_madmin_target_t    t;
+    fst_replcfg_rule_t     rule;
     char                   e[768], id[128], reset[64], *cfg = NULL;
     int                    present, ready, rep_created = 0, resynced = 0;
     int                    rc = -1;
-    fado_replication_cmp_t cmp;
+    fst_replication_cmp_t  cmp;
     size_t                 missing = 0;
 
-    *state = FADO_REPLICA_FAILED;
-    ch = fado_replication_client(home, err, err_len);
-    cr = ch ? fado_replication_client(replica, err, err_len) : NULL;
+    *state = FST_REPLICA_FAILED;
+    ch = fst_replication_client(home, err, err_len);
+    cr = ch ? fst_replication_client(replica, err, err_len) : NULL;
     if (cr == NULL) {
         goto done;
     }
-    if (strcmp(fado_s3_client_endpoint(ch), fado_s3_client_endpoint(cr))
+    if (strcmp(fst_s3_client_endpoint(ch), fst_s3_client_endpoint(cr))
         == 0)
     {
-        fado_replication_fail(err, err_len, "configuration", home, replica,
+        fst_replication_fail(err, err_len, "configuration", home, replica,
                               bucket, "home and replica are the same "
                               "deployment");
         goto done;
     }
-    if (fado_replication_bucket(ch, home, bucket, NULL, err, err_len) != 0
-        || fado_replication_bucket(cr, replica, bucket, &rep_created, err,
+    if (fst_replication_bucket(ch, home, bucket, NULL, err, err_len) != 0
+        || fst_replication_bucket(cr, replica, bucket, &rep_created, err,
                                    err_len) != 0)
     {
         goto done;
     }
 
     memset(&t, 0, sizeof(t));
-    if (fado_replication_find_target(ch, replica, bucket, &t, &present, e,
+    if (fst_replication_find_target(ch, replica, bucket, &t, &present, e,
                                      sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "listing remote targets", home,
+        fst_replication_fail(err, err_len, "listing remote targets", home,
                               replica, bucket, e);
         goto done;
     }
     /* before replication starts (no rule yet) make sure it would not
      * overwrite anything on the replica */
-    if (fado_s3_bucket_config_get(ch, bucket, "replication", &cfg, e,
+    if (fst_s3_bucket_config_get(ch, bucket, "replication", &cfg, e,
                                   sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "reading the replication rules",
+        fst_replication_fail(err, err_len, "reading the replication rules",
                               home, replica, bucket, e);
         goto done;
     }
-    if ((!present || !fado_storage_replcfg_has(cfg, t.arn))
-        && fado_replication_no_conflict(ch, cr, bucket, e, sizeof(e)) != 0)
+    if ((!present || !fst_replcfg_has(cfg, t.arn))
+        && fst_replication_no_conflict(ch, cr, bucket, e, sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "adopting the replica bucket",
+        fst_replication_fail(err, err_len, "adopting the replica bucket",
                               home, replica, bucket, e);
         goto done;
     }
     if (!present) {
-        if (fado_madmin_target_set(ch, bucket, fado_replication_peer(replica),
+        if (fst_madmin_target_set(ch, bucket, fst_replication_peer(replica),
                                    replica->access_key, replica->secret_key,
                                    bucket, replica->region, t.arn,
                                    sizeof(t.arn), e, sizeof(e)) != 0)
         {
-            fado_replication_fail(err, err_len, "adding the remote target",
+            fst_replication_fail(err, err_len, "adding the remote target",
                                   home, replica, bucket, e);
             goto done;
         }
     }
 
-    fado_replication_rule_id(replica, id, sizeof(id));
+    fst_replication_rule_id(replica, id, sizeof(id));
     rule.id = id;
     rule.arn = t.arn;
     rule.priority = priority;
-    if (fado_replication_rule(ch, bucket, &rule, e, sizeof(e)) != 0) {
-        fado_replication_fail(err, err_len, "replication rule", home,
+    if (fst_replication_rule(ch, bucket, &rule, e, sizeof(e)) != 0) {
+        fst_replication_fail(err, err_len, "replication rule", home,
                               replica, bucket, e);
         goto done;
     }
@@ -648,50 +648,50 @@ fado_replication_converge(const fado_storage_site_t *home,
      * was deleted or its deployment replaced) */
     if (t.reset_id[0] == '\0' || rep_created) {
         resynced = 1;
-        fado_replication_reset_id(reset, sizeof(reset));
-        if (fado_madmin_resync_start(ch, bucket, t.arn, reset, e, sizeof(e))
+        fst_replication_reset_id(reset, sizeof(reset));
+        if (fst_madmin_resync_start(ch, bucket, t.arn, reset, e, sizeof(e))
             != 0)
         {
-            fado_replication_fail(err, err_len, "resyncing existing objects",
+            fst_replication_fail(err, err_len, "resyncing existing objects",
                                   home, replica, bucket, e);
             goto done;
         }
     }
 
-    if (fado_replication_caught_up(ch, cr, bucket, &ready, &missing, NULL,
+    if (fst_replication_caught_up(ch, cr, bucket, &ready, &missing, NULL,
                                    &cmp, e, sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "measuring progress", home,
+        fst_replication_fail(err, err_len, "measuring progress", home,
                               replica, bucket, e);
         goto done;
     }
     if (!ready && !resynced
-        && fado_replication_heal(ch, bucket, t.arn, &cmp, e, sizeof(e)) < 0)
+        && fst_replication_heal(ch, bucket, t.arn, &cmp, e, sizeof(e)) < 0)
     {
-        fado_replication_fail(err, err_len, "resyncing missing versions",
+        fst_replication_fail(err, err_len, "resyncing missing versions",
                               home, replica, bucket, e);
         goto done;
     }
-    *state = ready ? FADO_REPLICA_READY : FADO_REPLICA_SYNCING;
+    *state = ready ? FST_REPLICA_READY : FST_REPLICA_SYNCING;
     rc = 0;
 done:
     free(cfg);
-    fado_s3_client_free(ch);
-    fado_s3_client_free(cr);
+    fst_s3_client_free(ch);
+    fst_s3_client_free(cr);
     return rc;
 }
 
 int
-fado_replication_stop(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket,
+fst_replication_stop(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket,
     char *err, size_t err_len)
 {
-    fado_s3_client_t      *ch;
-    fado_madmin_target_t   t;
+    fst_s3_client_t       *ch;
+    fst_madmin_target_t    t;
     char                   e[768], *cur = NULL, *next = NULL;
     int                    present, changed, rc = -1;
 
-    ch = fado_replication_client(home, err, err_len);
+    ch = fst_replication_client(home, err, err_len);
     if (ch == NULL) {
         return -1;
     }
@@ -700,10 +700,10 @@ fado_replication_stop(const fado_storage_site_t *home,
                  bucket);
         goto done;
     }
-    if (fado_replication_find_target(ch, replica, bucket, &t, &present, e,
+    if (fst_replication_find_target(ch, replica, bucket, &t, &present, e,
                                      sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "listing remote targets", home,
+        fst_replication_fail(err, err_len, "listing remote targets", home,
                               replica, bucket, e);
         goto done;
     }
@@ -712,21 +712,21 @@ fado_replication_stop(const fado_storage_site_t *home,
         goto done;
     }
     /* the rule first: MinIO refuses to remove a target a rule still uses */
-    if (fado_s3_bucket_config_get(ch, bucket, "replication", &cur, e,
+    if (fst_s3_bucket_config_get(ch, bucket, "replication", &cur, e,
                                   sizeof(e)) != 0
-        || fado_storage_replcfg_remove(cur, t.arn, &next, &changed, e,
+        || fst_replcfg_remove(cur, t.arn, &next, &changed, e,
                                        sizeof(e)) != 0
-        || (changed && next && fado_s3_bucket_config_put(ch, bucket,
+        || (changed && next && fst_s3_bucket_config_put(ch, bucket,
                                    "replication", next, e, sizeof(e)) != 0)
-        || (changed && next == NULL && fado_s3_bucket_config_delete(ch,
+        || (changed && next == NULL && fst_s3_bucket_config_delete(ch,
                                    bucket, "replication", e, sizeof(e)) != 0))
     {
-        fado_replication_fail(err, err_len, "removing the replication rule",
+        fst_replication_fail(err, err_len, "removing the replication rule",
                               home, replica, bucket, e);
         goto done;
     }
-    if (fado_madmin_target_remove(ch, bucket, t.arn, e, sizeof(e)) != 0) {
-        fado_replication_fail(err, err_len, "removing the remote target",
+    if (fst_madmin_target_remove(ch, bucket, t.arn, e, sizeof(e)) != 0) {
+        fst_replication_fail(err, err_len, "removing the remote target",
                               home, replica, bucket, e);
         goto done;
     }
@@ -734,66 +734,66 @@ fado_replication_stop(const fado_storage_site_t *home,
 done:
     free(cur);
     free(next);
-    fado_s3_client_free(ch);
+    fst_s3_client_free(ch);
     return rc;
 }
 
 int
-fado_replication_progress(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket,
-    fado_replica_progress_t *progress, char *err, size_t err_len)
+fst_replication_progress(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket,
+    fst_replica_progress_t *progress, char *err, size_t err_len)
 {
-    fado_s3_client_t  *ch, *cr = NULL;
+    fst_s3_client_t   *ch, *cr = NULL;
     char               e[768];
     int                ready, rc = -1;
 
     memset(progress, 0, sizeof(*progress));
-    ch = fado_replication_client(home, err, err_len);
-    cr = ch ? fado_replication_client(replica, err, err_len) : NULL;
+    ch = fst_replication_client(home, err, err_len);
+    cr = ch ? fst_replication_client(replica, err, err_len) : NULL;
     if (cr == NULL) {
         goto done;
     }
-    if (fado_replication_caught_up(ch, cr, bucket, &ready,
+    if (fst_replication_caught_up(ch, cr, bucket, &ready,
                                    &progress->missing, &progress->versions,
                                    NULL, e, sizeof(e)) != 0)
     {
-        fado_replication_fail(err, err_len, "measuring progress", home,
+        fst_replication_fail(err, err_len, "measuring progress", home,
                               replica, bucket, e);
         goto done;
     }
     rc = 0;
 done:
-    fado_s3_client_free(ch);
-    fado_s3_client_free(cr);
+    fst_s3_client_free(ch);
+    fst_s3_client_free(cr);
     return rc;
 }
 
 /* ------------------------------------------------------------ lifecycle */
 
 int
-fado_replication_reachable(const fado_storage_site_t *site,
+fst_replication_reachable(const fst_site_t *site,
     const char *bucket)
 {
-    fado_s3_client_t  *c;
+    fst_s3_client_t   *c;
     char               e[512];
     int                exists, rc;
     long               status;
 
-    c = fado_replication_client(site, e, sizeof(e));
+    c = fst_replication_client(site, e, sizeof(e));
     if (c == NULL) {
         return 1;               /* a configuration problem, not an outage */
     }
-    rc = fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e));
-    status = fado_s3_last_status(c);
-    fado_s3_client_free(c);
+    rc = fst_s3_bucket_exists(c, bucket, &exists, e, sizeof(e));
+    status = fst_s3_last_status(c);
+    fst_s3_client_free(c);
     /* no answer at all, or a store that answers but cannot serve (starting,
      * lost its quorum, a proxy in front of it that cannot reach it) */
     return !(rc != 0 && (status == 0 || status >= 500));
 }
 
-/* Rule IDs "fado-*" are ours (fado_replication_rule_id). */
+/* Rule IDs "fado-*" are ours (fst_replication_rule_id). */
 static int
-fado_replication_owned(const char *id)
+fst_replication_owned(const char *id)
 {
     return strncmp(id, "fado-", 5) == 0;
 }
@@ -803,15 +803,15 @@ fado_replication_owned(const char *id)
  * targets they used (MinIO refuses to remove a target a rule still uses,
  * so rules first). *removed counts the rules.
  */
-typedef int (*fado_replication_pick_fn)(const fado_storage_rule_info_t *r,
+typedef int (*fst_replication_pick_fn)(const fst_replcfg_rule_info_t *r,
     void *ud);
 
 static int
-fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
-    const char *cur, fado_replication_pick_fn pick, void *ud,
+fst_replication_drop_rules(fst_s3_client_t *c, const char *bucket,
+    const char *cur, fst_replication_pick_fn pick, void *ud,
     size_t *removed, char *err, size_t err_len)
 {
-    fado_storage_rule_info_t  *rules;
+    fst_replcfg_rule_info_t   *rules;
     char                      *doc = NULL, *next;
     int                        n, i, changed, any = 0, rc = -1;
 
@@ -821,7 +821,7 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    n = fado_storage_replcfg_list(cur, rules, 1000, err, err_len);
+    n = fst_replcfg_list(cur, rules, 1000, err, err_len);
     if (n < 0) {
         goto done;
     }
@@ -833,11 +833,11 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
         goto done;
     }
     for (i = 0; i < n; i++) {
-        if (!fado_replication_owned(rules[i].id) || !pick(&rules[i], ud)) {
+        if (!fst_replication_owned(rules[i].id) || !pick(&rules[i], ud)) {
             rules[i].arn[0] = '\0';         /* not ours to remove */
             continue;
         }
-        if (fado_storage_replcfg_remove_id(doc, rules[i].id, &next, &changed,
+        if (fst_replcfg_remove_id(doc, rules[i].id, &next, &changed,
                                            err, err_len) != 0)
         {
             goto done;
@@ -850,14 +850,14 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
     /* A target goes with our rules only when no rule left (an operator's)
      * still uses it. */
     if (doc != NULL) {
-        fado_storage_rule_info_t  *left = calloc(1000, sizeof(*left));
+        fst_replcfg_rule_info_t   *left = calloc(1000, sizeof(*left));
         int                        nl;
 
         if (left == NULL) {
             snprintf(err, err_len, "out of memory");
             goto done;
         }
-        nl = fado_storage_replcfg_list(doc, left, 1000, err, err_len);
+        nl = fst_replcfg_list(doc, left, 1000, err, err_len);
         for (i = 0; i < n; i++) {
             for (int k = 0; k < nl && k < 1000 && rules[i].arn[0]; k++) {
                 if (strcmp(left[k].arn, rules[i].arn) == 0) {
@@ -868,20 +868,20 @@ fado_replication_drop_rules(fado_s3_client_t *c, const char *bucket,
         free(left);
     }
     if (any && doc != NULL
-        && fado_s3_bucket_config_put(c, bucket, "replication", doc, err,
+        && fst_s3_bucket_config_put(c, bucket, "replication", doc, err,
                                      err_len) != 0)
     {
         goto done;
     }
     if (any && doc == NULL
-        && fado_s3_bucket_config_delete(c, bucket, "replication", err,
+        && fst_s3_bucket_config_delete(c, bucket, "replication", err,
                                         err_len) != 0)
     {
         goto done;
     }
     for (i = 0; i < n; i++) {
         if (rules[i].arn[0]
-            && fado_madmin_target_remove(c, bucket, rules[i].arn, err,
+            && fst_madmin_target_remove(c, bucket, rules[i].arn, err,
                                          err_len) != 0)
         {
             goto done;
@@ -895,7 +895,7 @@ done:
 }
 
 static int
-fado_replication_pick_all(const fado_storage_rule_info_t *r, void *ud)
+fst_replication_pick_all(const fst_replcfg_rule_info_t *r, void *ud)
 {
     (void) r;
     (void) ud;
@@ -905,12 +905,12 @@ fado_replication_pick_all(const fado_storage_rule_info_t *r, void *ud)
 typedef struct {
     const char *const  *keep;
     size_t              n;
-} fado_replication_keep_t;
+} fst_replication_keep_t;
 
 static int
-fado_replication_pick_stale(const fado_storage_rule_info_t *r, void *ud)
+fst_replication_pick_stale(const fst_replcfg_rule_info_t *r, void *ud)
 {
-    fado_replication_keep_t  *k = ud;
+    fst_replication_keep_t  *k = ud;
 
     for (size_t i = 0; i < k->n; i++) {
         if (strcmp(r->id + 5, k->keep[i]) == 0) {
@@ -922,41 +922,41 @@ fado_replication_pick_stale(const fado_storage_rule_info_t *r, void *ud)
 
 /* Whether one of our rules on c's bucket points at site (its target). */
 static int
-fado_replication_rule_towards(fado_s3_client_t *c, const char *cur,
-    const fado_storage_site_t *site, const char *bucket, int *yes,
+fst_replication_rule_towards(fst_s3_client_t *c, const char *cur,
+    const fst_site_t *site, const char *bucket, int *yes,
     char *err, size_t err_len)
 {
-    fado_madmin_target_t  t;
+    fst_madmin_target_t   t;
     int                   present;
 
     *yes = 0;
-    if (fado_replication_find_target(c, site, bucket, &t, &present, err,
+    if (fst_replication_find_target(c, site, bucket, &t, &present, err,
                                      err_len) != 0)
     {
         return -1;
     }
-    *yes = present && fado_storage_replcfg_has(cur, t.arn);
+    *yes = present && fst_replcfg_has(cur, t.arn);
     return 0;
 }
 
 int
-fado_replication_release(const fado_storage_site_t *site,
-    const fado_storage_site_t *drain_to, const char *bucket, int *draining,
+fst_replication_release(const fst_site_t *site,
+    const fst_site_t *drain_to, const char *bucket, int *draining,
     size_t *removed, char *err, size_t err_len)
 {
-    fado_s3_client_t  *c, *cd = NULL;
+    fst_s3_client_t   *c, *cd = NULL;
     char               e[768], *cur = NULL;
     int                exists, ready, towards, rc = -1;
     size_t             missing = 0, owned = 0;
 
     *draining = 0;
     *removed = 0;
-    c = fado_replication_client(site, err, err_len);
+    c = fst_replication_client(site, err, err_len);
     if (c == NULL) {
         return -1;
     }
-    if (fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0
-        || (exists && fado_s3_bucket_config_get(c, bucket, "replication",
+    if (fst_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0
+        || (exists && fst_s3_bucket_config_get(c, bucket, "replication",
                                                 &cur, e, sizeof(e)) != 0))
     {
         snprintf(err, err_len, "cluster \"%s\": releasing bucket \"%s\": %s",
@@ -964,12 +964,12 @@ fado_replication_release(const fado_storage_site_t *site,
         goto done;
     }
     if (cur != NULL) {
-        fado_storage_rule_info_t  rules[64];
-        int                       n = fado_storage_replcfg_list(cur, rules, 64,
+        fst_replcfg_rule_info_t   rules[64];
+        int                       n = fst_replcfg_list(cur, rules, 64,
                                                                 e, sizeof(e));
 
         for (int i = 0; i < n && i < 64; i++) {
-            owned += fado_replication_owned(rules[i].id) ? 1 : 0;
+            owned += fst_replication_owned(rules[i].id) ? 1 : 0;
         }
         if (n > 64) {
             owned = 1;          /* more than we looked at: there may be */
@@ -983,22 +983,22 @@ fado_replication_release(const fado_storage_site_t *site,
      * carry it there go: a version written here a moment before the home
      * moved may still be on its way. */
     if (drain_to != NULL) {
-        cd = fado_replication_client(drain_to, err, err_len);
+        cd = fst_replication_client(drain_to, err, err_len);
         if (cd == NULL) {
             goto done;
         }
-        if (fado_replication_caught_up(c, cd, bucket, &ready, &missing, NULL,
+        if (fst_replication_caught_up(c, cd, bucket, &ready, &missing, NULL,
                                        NULL, e, sizeof(e)) != 0)
         {
-            fado_replication_fail(err, err_len, "draining to the home", site,
+            fst_replication_fail(err, err_len, "draining to the home", site,
                                   drain_to, bucket, e);
             goto done;
         }
         if (!ready) {
-            if (fado_replication_rule_towards(c, cur, drain_to, bucket,
+            if (fst_replication_rule_towards(c, cur, drain_to, bucket,
                                               &towards, e, sizeof(e)) != 0)
             {
-                fado_replication_fail(err, err_len, "draining to the home",
+                fst_replication_fail(err, err_len, "draining to the home",
                                       site, drain_to, bucket, e);
                 goto done;
             }
@@ -1008,7 +1008,7 @@ fado_replication_release(const fado_storage_site_t *site,
                 snprintf(why, sizeof(why), "%zu version(s) here are not on the "
                          "home and no rule of ours replicates them there; the "
                          "rules stay until they are", missing);
-                fado_replication_fail(err, err_len, "draining to the home",
+                fst_replication_fail(err, err_len, "draining to the home",
                                       site, drain_to, bucket, why);
                 goto done;
             }
@@ -1017,7 +1017,7 @@ fado_replication_release(const fado_storage_site_t *site,
             goto done;
         }
     }
-    if (fado_replication_drop_rules(c, bucket, cur, fado_replication_pick_all,
+    if (fst_replication_drop_rules(c, bucket, cur, fst_replication_pick_all,
                                     NULL, removed, e, sizeof(e)) != 0)
     {
         snprintf(err, err_len, "cluster \"%s\": removing its replication "
@@ -1028,31 +1028,31 @@ fado_replication_release(const fado_storage_site_t *site,
     rc = 0;
 done:
     free(cur);
-    fado_s3_client_free(c);
-    fado_s3_client_free(cd);
+    fst_s3_client_free(c);
+    fst_s3_client_free(cd);
     return rc;
 }
 
 int
-fado_replication_prune(const fado_storage_site_t *home, const char *bucket,
+fst_replication_prune(const fst_site_t *home, const char *bucket,
     const char *const *keep, size_t n_keep, size_t *removed, char *err,
     size_t err_len)
 {
-    fado_s3_client_t         *c;
-    fado_replication_keep_t   k = { keep, n_keep };
+    fst_s3_client_t          *c;
+    fst_replication_keep_t    k = { keep, n_keep };
     char                      e[768], *cur = NULL;
     int                       rc = -1;
 
     *removed = 0;
-    c = fado_replication_client(home, err, err_len);
+    c = fst_replication_client(home, err, err_len);
     if (c == NULL) {
         return -1;
     }
-    if (fado_s3_bucket_config_get(c, bucket, "replication", &cur, e,
+    if (fst_s3_bucket_config_get(c, bucket, "replication", &cur, e,
                                   sizeof(e)) != 0
         || (cur != NULL
-            && fado_replication_drop_rules(c, bucket, cur,
-                                           fado_replication_pick_stale, &k,
+            && fst_replication_drop_rules(c, bucket, cur,
+                                           fst_replication_pick_stale, &k,
                                            removed, e, sizeof(e)) != 0))
     {
         snprintf(err, err_len, "cluster \"%s\": pruning the replication "
@@ -1063,22 +1063,22 @@ fado_replication_prune(const fado_storage_site_t *home, const char *bucket,
     rc = 0;
 done:
     free(cur);
-    fado_s3_client_free(c);
+    fst_s3_client_free(c);
     return rc;
 }
 
 /* ------------------------------------------------------------ purge */
 
 typedef struct {
-    fado_s3_entry_t  e[1000];
+    fst_s3_entry_t   e[1000];
     char            *keys[1000];
     char            *vids[1000];
     size_t           n;
     int              nomem;
-} fado_replication_batch_t;
+} fst_replication_batch_t;
 
 static void
-fado_replication_batch_clear(fado_replication_batch_t *b)
+fst_replication_batch_clear(fst_replication_batch_t *b)
 {
     size_t  i;
 
@@ -1090,9 +1090,9 @@ fado_replication_batch_clear(fado_replication_batch_t *b)
 }
 
 static int
-fado_replication_batch_add(void *ud, const fado_s3_entry_t *e)
+fst_replication_batch_add(void *ud, const fst_s3_entry_t *e)
 {
-    fado_replication_batch_t  *b = ud;
+    fst_replication_batch_t   *b = ud;
     size_t                     i = b->n;
 
     b->keys[i] = strdup(e->key);
@@ -1111,27 +1111,27 @@ fado_replication_batch_add(void *ud, const fado_s3_entry_t *e)
 }
 
 int
-fado_replication_purge(const fado_storage_site_t *site, const char *bucket,
+fst_replication_purge(const fst_site_t *site, const char *bucket,
     size_t *deleted, char *err, size_t err_len)
 {
-    fado_s3_client_t          *c;
-    fado_replication_batch_t  *b = NULL;
+    fst_s3_client_t           *c;
+    fst_replication_batch_t   *b = NULL;
     char                       e[768], *cfg = NULL;
     int                        exists, rc = -1;
 
     *deleted = 0;
-    c = fado_replication_client(site, err, err_len);
+    c = fst_replication_client(site, err, err_len);
     if (c == NULL) {
         return -1;
     }
-    if (fado_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0) {
+    if (fst_s3_bucket_exists(c, bucket, &exists, e, sizeof(e)) != 0) {
         goto fail;
     }
     if (!exists) {
         rc = 0;
         goto done;
     }
-    if (fado_s3_bucket_config_get(c, bucket, "replication", &cfg, e,
+    if (fst_s3_bucket_config_get(c, bucket, "replication", &cfg, e,
                                   sizeof(e)) != 0)
     {
         goto fail;
@@ -1149,7 +1149,7 @@ fado_replication_purge(const fado_storage_site_t *site, const char *bucket,
         goto fail;
     }
     for (;;) {
-        if (fado_s3_list_versions(c, bucket, NULL, fado_replication_batch_add,
+        if (fst_s3_list_versions(c, bucket, NULL, fst_replication_batch_add,
                                   b, e, sizeof(e)) != 0)
         {
             goto fail;
@@ -1161,15 +1161,15 @@ fado_replication_purge(const fado_storage_site_t *site, const char *bucket,
         if (b->n == 0) {
             break;
         }
-        if (fado_s3_objects_delete(c, bucket, b->e, b->n, e, sizeof(e))
+        if (fst_s3_objects_delete(c, bucket, b->e, b->n, e, sizeof(e))
             != 0)
         {
             goto fail;
         }
         *deleted += b->n;
-        fado_replication_batch_clear(b);
+        fst_replication_batch_clear(b);
     }
-    if (fado_s3_bucket_delete(c, bucket, e, sizeof(e)) != 0) {
+    if (fst_s3_bucket_delete(c, bucket, e, sizeof(e)) != 0) {
         goto fail;
     }
     rc = 0;
@@ -1179,10 +1179,10 @@ fail:
              site->cluster ? site->cluster : "?", bucket, e);
 done:
     if (b) {
-        fado_replication_batch_clear(b);
+        fst_replication_batch_clear(b);
         free(b);
     }
     free(cfg);
-    fado_s3_client_free(c);
+    fst_s3_client_free(c);
     return rc;
 }

@@ -8,11 +8,11 @@
  * FADO_<NAME>_PEER_ENDPOINT (how the other deployments reach it).
  */
 
-#include "madmin_client.h"
-#include "replication.h"
-#include "s3_client.h"
-#include "storage_notify.h"
-#include "storage_stream.h"
+#include "fst_madmin_client.h"
+#include "fst_replication.h"
+#include "fst_s3_client.h"
+#include "fst_notify.h"
+#include "fst_stream.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -33,14 +33,14 @@ typedef struct {
     char                 access_key[256];
     char                 secret_key[256];
     char                 peer_endpoint[256];
-    fado_storage_site_t  site;
-} fado_cli_site_t;
+    fst_site_t           site;
+} fst_cli_site_t;
 
-static int  fado_cli_stats;
-static int  fado_cli_push;    /* put/get through storage_stream.h */
+static int  fst_cli_stats;
+static int  fst_cli_push;    /* put/get through fst_stream.h */
 
 static void
-fado_cli_usage(void)
+fst_cli_usage(void)
 {
     fprintf(stderr,
 "usage: fado-storage [-s SITE] [--stats] [--part-size MIB] [--push] COMMAND ARGS\n"
@@ -59,18 +59,18 @@ fado_cli_usage(void)
 "  targets BUCKET                remote targets of BUCKET: arn endpoint bucket reset-id online\n"
 "  notify BUCKET ARN             send BUCKET's object events to the webhook target ARN\n"
 "  unnotify BUCKET               stop sending them (other configurations are kept)\n"
-"  ensure-home BUCKET            replication.h: bucket + versioning on SITE\n"
-"  converge BUCKET REPLICA PRIO  replication.h: one convergence step, prints the state\n"
+"  ensure-home BUCKET            fst_replication.h: bucket + versioning on SITE\n"
+"  converge BUCKET REPLICA PRIO  fst_replication.h: one convergence step, prints the state\n"
 "  wait BUCKET SECONDS REPLICA... converge each replica (priority 1, 2...) until all ready\n"
 "  progress BUCKET REPLICA       versions on SITE and how many REPLICA lacks\n"
-"  stop BUCKET REPLICA           replication.h: stop replicating to REPLICA, keep its data\n"
+"  stop BUCKET REPLICA           fst_replication.h: stop replicating to REPLICA, keep its data\n"
 "  release BUCKET [HOME]         SITE's copy stops replicating out (after draining to HOME)\n"
 "  reachable BUCKET              exit 0 if SITE's store answers, 1 if not\n"
 "  purge BUCKET --yes-delete-all-data   delete BUCKET and all its versions on SITE\n");
 }
 
 static int
-fado_cli_site(const char *name, fado_cli_site_t *s)
+fst_cli_site(const char *name, fst_cli_site_t *s)
 {
     static const char  *what[] = { "ENDPOINT", "ACCESS_KEY", "SECRET_KEY" };
     char                up[64], var[128], *dst[3];
@@ -124,7 +124,7 @@ fado_cli_site(const char *name, fado_cli_site_t *s)
 }
 
 static double
-fado_cli_now(void)
+fst_cli_now(void)
 {
     struct timespec  ts;
 
@@ -133,33 +133,33 @@ fado_cli_now(void)
 }
 
 static void
-fado_cli_report(const char *op, int64_t bytes, double t0)
+fst_cli_report(const char *op, int64_t bytes, double t0)
 {
     struct rusage  ru;
     uint64_t       sent, received;
 
-    if (!fado_cli_stats) {
+    if (!fst_cli_stats) {
         return;
     }
     if (getrusage(RUSAGE_SELF, &ru) != 0) {
         ru.ru_maxrss = -1;
     }
-    fado_s3_traffic(&sent, &received);
+    fst_s3_traffic(&sent, &received);
     fprintf(stderr, "stats: op=%s bytes=%" PRId64 " seconds=%.3f "
             "maxrss_kib=%ld http_sent=%" PRIu64 " http_received=%" PRIu64
-            "\n", op, bytes, fado_cli_now() - t0, ru.ru_maxrss, sent,
+            "\n", op, bytes, fst_cli_now() - t0, ru.ru_maxrss, sent,
             received);
 }
 
 typedef struct {
     int      fd;
     int64_t  bytes;
-} fado_cli_fd_t;
+} fst_cli_fd_t;
 
 static ssize_t
-fado_cli_read(void *ud, char *buf, size_t len)
+fst_cli_read(void *ud, char *buf, size_t len)
 {
-    fado_cli_fd_t  *f = ud;
+    fst_cli_fd_t   *f = ud;
     ssize_t         n;
 
     do {
@@ -172,9 +172,9 @@ fado_cli_read(void *ud, char *buf, size_t len)
 }
 
 static int
-fado_cli_write(void *ud, const char *buf, size_t len)
+fst_cli_write(void *ud, const char *buf, size_t len)
 {
-    fado_cli_fd_t  *f = ud;
+    fst_cli_fd_t   *f = ud;
     ssize_t         n;
 
     while (len) {
@@ -194,58 +194,58 @@ fado_cli_write(void *ud, const char *buf, size_t len)
 
 /* As a push-style server would: read a piece, hand it over. */
 static int
-fado_cli_put_push(fado_cli_site_t *site, const char *bucket, const char *key,
-    fado_cli_fd_t *f, int64_t len, fado_s3_object_info_t *info, char *err,
+fst_cli_put_push(fst_cli_site_t *site, const char *bucket, const char *key,
+    fst_cli_fd_t *f, int64_t len, fst_s3_object_info_t *info, char *err,
     size_t err_len)
 {
-    fado_storage_stream_t  *s;
+    fst_stream_t           *s;
     char                    buf[64 * 1024];
     ssize_t                 n;
 
-    s = fado_storage_upload_start(&site->site, bucket, key, NULL, len, err,
+    s = fst_stream_upload_start(&site->site, bucket, key, NULL, len, err,
                                   err_len);
     if (s == NULL) {
         return -1;
     }
-    while ((n = fado_cli_read(f, buf, sizeof(buf))) > 0) {
-        if (fado_storage_upload_write(s, buf, (size_t) n) != 0) {
+    while ((n = fst_cli_read(f, buf, sizeof(buf))) > 0) {
+        if (fst_stream_upload_write(s, buf, (size_t) n) != 0) {
             break;
         }
     }
     if (n < 0) {
-        fado_storage_upload_abort(s);
+        fst_stream_upload_abort(s);
         snprintf(err, err_len, "reading the input failed");
         return -1;
     }
-    return fado_storage_upload_finish(s, info, err, err_len);
+    return fst_stream_upload_finish(s, info, err, err_len);
 }
 
 /* As a pull-style server would: ask for pieces until the end. */
 static int
-fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
-    fado_cli_fd_t *f, char *err, size_t err_len)
+fst_cli_get_pull(fst_cli_site_t *site, const char *bucket, const char *key,
+    fst_cli_fd_t *f, char *err, size_t err_len)
 {
-    fado_storage_stream_t  *s;
-    fado_s3_object_info_t   info;
+    fst_stream_t           *s;
+    fst_s3_object_info_t    info;
     char                    buf[64 * 1024];
     ssize_t                 n;
     long                    status;
     int                     rc = 0;
 
-    s = fado_storage_download_start(&site->site, bucket, key, NULL, &info,
+    s = fst_stream_download_start(&site->site, bucket, key, NULL, &info,
                                     &status, err, err_len);
     if (s == NULL) {
         return -1;
     }
-    while ((n = fado_storage_download_read(s, buf, sizeof(buf))) > 0) {
-        if (fado_cli_write(f, buf, (size_t) n) != 0) {
+    while ((n = fst_stream_download_read(s, buf, sizeof(buf))) > 0) {
+        if (fst_cli_write(f, buf, (size_t) n) != 0) {
             snprintf(err, err_len, "writing the output failed");
             rc = -1;
             break;
         }
     }
     if (n < 0) {
-        snprintf(err, err_len, "%s", fado_storage_stream_error(s));
+        snprintf(err, err_len, "%s", fst_stream_error(s));
         rc = -1;
     }
     if (rc == 0 && info.size >= 0 && f->bytes != info.size) {
@@ -253,12 +253,12 @@ fado_cli_get_pull(fado_cli_site_t *site, const char *bucket, const char *key,
                  (long long) f->bytes, (long long) info.size);
         rc = -1;
     }
-    fado_storage_download_close(s);
+    fst_stream_download_close(s);
     return rc;
 }
 
 static int
-fado_cli_print_bucket(void *ud, const fado_s3_entry_t *e)
+fst_cli_print_bucket(void *ud, const fst_s3_entry_t *e)
 {
     (void) ud;
     printf("%s\t%s\n", e->key, e->last_modified);
@@ -266,7 +266,7 @@ fado_cli_print_bucket(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_cli_print_entry(void *ud, const fado_s3_entry_t *e)
+fst_cli_print_entry(void *ud, const fst_s3_entry_t *e)
 {
     int  versions = *(int *) ud;
 
@@ -281,25 +281,25 @@ fado_cli_print_entry(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
+fst_cli_s3(fst_cli_site_t *site, size_t part_mib, int argc, char **argv)
 {
-    fado_s3_client_t       *c;
-    fado_s3_object_info_t   info;
-    fado_cli_fd_t           f = { -1, 0 };
+    fst_s3_client_t        *c;
+    fst_s3_object_info_t    info;
+    fst_cli_fd_t            f = { -1, 0 };
     struct stat             st;
     const char             *cmd = argv[0];
     char                    err[1024];
-    double                  t0 = fado_cli_now();
+    double                  t0 = fst_cli_now();
     int                     rc = -1, versions, created;
 
-    c = fado_s3_client_new(site->endpoint, site->access_key,
+    c = fst_s3_client_new(site->endpoint, site->access_key,
                            site->secret_key, NULL, err, sizeof(err));
     if (c == NULL) {
         fprintf(stderr, "fado-storage: %s\n", err);
         return 1;
     }
     if (part_mib) {
-        fado_s3_client_set_multipart(c, (int64_t) part_mib << 20,
+        fst_s3_client_set_multipart(c, (int64_t) part_mib << 20,
                                      part_mib << 20);
     }
     if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "lsv") == 0) {
@@ -308,31 +308,31 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         }
         versions = strcmp(cmd, "lsv") == 0;
         rc = versions
-             ? fado_s3_list_versions(c, argv[1], argc > 2 ? argv[2] : NULL,
-                                     fado_cli_print_entry, &versions, err,
+             ? fst_s3_list_versions(c, argv[1], argc > 2 ? argv[2] : NULL,
+                                     fst_cli_print_entry, &versions, err,
                                      sizeof(err))
-             : fado_s3_list_objects(c, argv[1], argc > 2 ? argv[2] : NULL,
-                                    fado_cli_print_entry, &versions, err,
+             : fst_s3_list_objects(c, argv[1], argc > 2 ? argv[2] : NULL,
+                                    fst_cli_print_entry, &versions, err,
                                     sizeof(err));
     } else if (strcmp(cmd, "buckets") == 0) {
         versions = 0;
-        rc = fado_s3_buckets_list(c, fado_cli_print_bucket, &versions, err,
+        rc = fst_s3_buckets_list(c, fst_cli_print_bucket, &versions, err,
                                   sizeof(err));
     } else if (strcmp(cmd, "info") == 0) {
         char  id[128];
 
-        rc = fado_madmin_deployment_id(c, id, sizeof(id), err, sizeof(err));
+        rc = fst_madmin_deployment_id(c, id, sizeof(id), err, sizeof(err));
         if (rc == 0) {
             printf("deployment_id=%s\n", id);
         }
     } else if (strcmp(cmd, "targets") == 0) {
-        fado_madmin_target_t  *t;
+        fst_madmin_target_t   *t;
         size_t                 n, k;
 
         if (argc != 2) {
             goto usage;
         }
-        rc = fado_madmin_targets_list(c, argv[1], &t, &n, err, sizeof(err));
+        rc = fst_madmin_targets_list(c, argv[1], &t, &n, err, sizeof(err));
         if (rc == 0) {
             for (k = 0; k < n; k++) {
                 printf("%s\t%s\t%s\t%s\t%s\n", t[k].arn, t[k].endpoint,
@@ -346,15 +346,15 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
             goto usage;
         }
         rc = argc == 3
-             ? fado_storage_notify_set(c, argv[1], argv[2], err, sizeof(err))
-             : fado_storage_notify_clear(c, argv[1], err, sizeof(err));
+             ? fst_notify_set(c, argv[1], argv[2], err, sizeof(err))
+             : fst_notify_clear(c, argv[1], err, sizeof(err));
     } else if (strcmp(cmd, "mb") == 0) {
         if (argc != 2) {
             goto usage;
         }
-        rc = fado_s3_bucket_create(c, argv[1], &created, err, sizeof(err));
+        rc = fst_s3_bucket_create(c, argv[1], &created, err, sizeof(err));
         if (rc == 0) {
-            rc = fado_s3_bucket_versioning_set(c, argv[1], 1, err,
+            rc = fst_s3_bucket_versioning_set(c, argv[1], 1, err,
                                                sizeof(err));
         }
         if (rc == 0) {
@@ -364,7 +364,7 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         if (argc != 3) {
             goto usage;
         }
-        rc = fado_s3_object_head(c, argv[1], argv[2], NULL, &info, err,
+        rc = fst_s3_object_head(c, argv[1], argv[2], NULL, &info, err,
                                  sizeof(err));
         if (rc == 0) {
             printf("size=%" PRId64 " etag=%s version=%s type=%s "
@@ -387,14 +387,14 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) {
             len = st.st_size;
         }
-        rc = fado_cli_push
-             ? fado_cli_put_push(site, argv[1], argv[2], &f, len, &info, err,
+        rc = fst_cli_push
+             ? fst_cli_put_push(site, argv[1], argv[2], &f, len, &info, err,
                                  sizeof(err))
-             : fado_s3_object_put(c, argv[1], argv[2], NULL, fado_cli_read,
+             : fst_s3_object_put(c, argv[1], argv[2], NULL, fst_cli_read,
                                   &f, len, &info, err, sizeof(err));
         if (rc == 0) {
             printf("etag=%s version=%s\n", info.etag, info.version_id);
-            fado_cli_report("put", f.bytes, t0);
+            fst_cli_report("put", f.bytes, t0);
         }
     } else if (strcmp(cmd, "get") == 0) {
         if (argc != 4) {
@@ -407,18 +407,18 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
                     strerror(errno));
             goto out;
         }
-        rc = fado_cli_push
-             ? fado_cli_get_pull(site, argv[1], argv[2], &f, err, sizeof(err))
-             : fado_s3_object_get(c, argv[1], argv[2], NULL, fado_cli_write,
+        rc = fst_cli_push
+             ? fst_cli_get_pull(site, argv[1], argv[2], &f, err, sizeof(err))
+             : fst_s3_object_get(c, argv[1], argv[2], NULL, fst_cli_write,
                                   &f, &info, err, sizeof(err));
         if (rc == 0) {
-            fado_cli_report("get", f.bytes, t0);
+            fst_cli_report("get", f.bytes, t0);
         }
     } else if (strcmp(cmd, "rm") == 0) {
         if (argc != 3 && argc != 4) {
             goto usage;
         }
-        rc = fado_s3_object_delete(c, argv[1], argv[2],
+        rc = fst_s3_object_delete(c, argv[1], argv[2],
                                    argc == 4 ? argv[3] : NULL, err,
                                    sizeof(err));
     } else {
@@ -429,32 +429,32 @@ fado_cli_s3(fado_cli_site_t *site, size_t part_mib, int argc, char **argv)
         fprintf(stderr, "fado-storage: %s\n", err);
         if (getenv("FADO_STORAGE_API_STATUS")) {
             /* what the controller's API would answer: for the suites */
-            fprintf(stderr, "api_status=%d\n", fado_s3_error_http_status(
-                        fado_s3_last_status(c), fado_s3_last_code(c)));
+            fprintf(stderr, "api_status=%d\n", fst_s3_error_http_status(
+                        fst_s3_last_status(c), fst_s3_last_code(c)));
         }
     }
     goto out;
 usage:
-    fado_cli_usage();
+    fst_cli_usage();
     rc = -2;
 out:
     if (f.fd > 2) {
         close(f.fd);
     }
-    fado_s3_client_free(c);
+    fst_s3_client_free(c);
     return rc == 0 ? 0 : rc == -2 ? 2 : 1;
 }
 
 static int
-fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
+fst_cli_replication(fst_cli_site_t *home, int argc, char **argv)
 {
-    fado_cli_site_t        replica;
-    fado_replica_state_e   state;
+    fst_cli_site_t         replica;
+    fst_replica_state_e    state;
     char                   err[1024];
     const char            *cmd = argv[0];
 
     if (strcmp(cmd, "ensure-home") == 0 && argc == 2) {
-        if (fado_replication_ensure_home(&home->site, argv[1], err,
+        if (fst_replication_ensure_home(&home->site, argv[1], err,
                                          sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
@@ -464,31 +464,31 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "converge") == 0 && argc == 4) {
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
-        if (fado_replication_converge(&home->site, &replica.site, argv[1],
+        if (fst_replication_converge(&home->site, &replica.site, argv[1],
                                       atoi(argv[3]), &state, err,
                                       sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
-            printf("%s\n", fado_replica_state_name(FADO_REPLICA_FAILED));
+            printf("%s\n", fst_replica_state_name(FST_REPLICA_FAILED));
             return 1;
         }
-        printf("%s\n", fado_replica_state_name(state));
+        printf("%s\n", fst_replica_state_name(state));
         return 0;
     }
     if (strcmp(cmd, "wait") == 0 && argc >= 4) {
-        double  t0 = fado_cli_now(), deadline = t0 + atof(argv[2]);
+        double  t0 = fst_cli_now(), deadline = t0 + atof(argv[2]);
         int     i, ready;
 
         for (;;) {
             ready = 0;
             for (i = 3; i < argc; i++) {
-                if (fado_cli_site(argv[i], &replica) != 0) {
+                if (fst_cli_site(argv[i], &replica) != 0) {
                     return 1;
                 }
-                if (fado_replication_converge(&home->site, &replica.site,
+                if (fst_replication_converge(&home->site, &replica.site,
                                               argv[1], i - 2, &state, err,
                                               sizeof(err)) != 0)
                 {
@@ -496,15 +496,15 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
                             argv[i], err);
                     continue;
                 }
-                ready += state == FADO_REPLICA_READY;
+                ready += state == FST_REPLICA_READY;
             }
             if (ready == argc - 3) {
                 printf("ready\n");
-                fado_cli_report("wait", 0, t0);
+                fst_cli_report("wait", 0, t0);
                 return 0;
             }
-            if (fado_cli_now() > deadline) {
-                printf("%s\n", fado_replica_state_name(FADO_REPLICA_SYNCING));
+            if (fst_cli_now() > deadline) {
+                printf("%s\n", fst_replica_state_name(FST_REPLICA_SYNCING));
                 fprintf(stderr, "fado-storage: %s: not caught up after %s s\n",
                         argv[1], argv[2]);
                 return 1;
@@ -517,7 +517,7 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
     {
         size_t  n;
 
-        if (fado_replication_purge(&home->site, argv[1], &n, err,
+        if (fst_replication_purge(&home->site, argv[1], &n, err,
                                    sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
@@ -527,12 +527,12 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "progress") == 0 && argc == 3) {
-        fado_replica_progress_t  p;
+        fst_replica_progress_t  p;
 
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
-        if (fado_replication_progress(&home->site, &replica.site, argv[1],
+        if (fst_replication_progress(&home->site, &replica.site, argv[1],
                                       &p, err, sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
@@ -542,10 +542,10 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "stop") == 0 && argc == 3) {
-        if (fado_cli_site(argv[2], &replica) != 0) {
+        if (fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
-        if (fado_replication_stop(&home->site, &replica.site, argv[1], err,
+        if (fst_replication_stop(&home->site, &replica.site, argv[1], err,
                                   sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
@@ -558,10 +558,10 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         int     draining;
         size_t  removed;
 
-        if (argc == 3 && fado_cli_site(argv[2], &replica) != 0) {
+        if (argc == 3 && fst_cli_site(argv[2], &replica) != 0) {
             return 1;
         }
-        if (fado_replication_release(&home->site, argc == 3 ? &replica.site : NULL,
+        if (fst_replication_release(&home->site, argc == 3 ? &replica.site : NULL,
                                      argv[1], &draining, &removed, err, sizeof(err)) != 0)
         {
             fprintf(stderr, "fado-storage: %s\n", err);
@@ -575,19 +575,19 @@ fado_cli_replication(fado_cli_site_t *home, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "reachable") == 0 && argc == 2) {
-        int  up = fado_replication_reachable(&home->site, argv[1]);
+        int  up = fst_replication_reachable(&home->site, argv[1]);
 
         printf("%s\n", up ? "reachable" : "unreachable");
         return up ? 0 : 1;
     }
-    fado_cli_usage();
+    fst_cli_usage();
     return 2;
 }
 
 int
 main(int argc, char **argv)
 {
-    fado_cli_site_t   home;
+    fst_cli_site_t    home;
     const char       *site = "minio0";
     size_t            part_mib = 0;
     int               i = 1;
@@ -599,10 +599,10 @@ main(int argc, char **argv)
             site = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "--push") == 0) {
-            fado_cli_push = 1;
+            fst_cli_push = 1;
             i++;
         } else if (strcmp(argv[i], "--stats") == 0) {
-            fado_cli_stats = 1;
+            fst_cli_stats = 1;
             i++;
         } else if (strcmp(argv[i], "--part-size") == 0 && i + 1 < argc) {
             part_mib = strtoul(argv[i + 1], NULL, 10);
@@ -614,15 +614,15 @@ main(int argc, char **argv)
             i += 2;
         } else {
             fprintf(stderr, "fado-storage: unknown option \"%s\"\n", argv[i]);
-            fado_cli_usage();
+            fst_cli_usage();
             return 2;
         }
     }
     if (i >= argc) {
-        fado_cli_usage();
+        fst_cli_usage();
         return 2;
     }
-    if (fado_cli_site(site, &home) != 0) {
+    if (fst_cli_site(site, &home) != 0) {
         return 1;
     }
     argc -= i;
@@ -632,7 +632,7 @@ main(int argc, char **argv)
         || strcmp(argv[0], "purge") == 0 || strcmp(argv[0], "progress") == 0
         || strcmp(argv[0], "release") == 0 || strcmp(argv[0], "reachable") == 0)
     {
-        return fado_cli_replication(&home, argc, argv);
+        return fst_cli_replication(&home, argc, argv);
     }
-    return fado_cli_s3(&home, part_mib, argc, argv);
+    return fst_cli_s3(&home, part_mib, argc, argv);
 }

@@ -6,8 +6,8 @@
  * kept byte for byte.
  */
 
-#ifndef FADO_STORAGE_REPLCFG_H
-#define FADO_STORAGE_REPLCFG_H
+#ifndef FST_REPLCFG_H
+#define FST_REPLCFG_H
 
 #include <stddef.h>
 
@@ -15,7 +15,7 @@ typedef struct {
     const char  *id;            /* rule ID, e.g. "fado-eu-1" */
     const char  *arn;           /* destination: the remote target's ARN */
     int          priority;      /* unique within the bucket's rules */
-} fado_storage_rule_t;
+} fst_replcfg_rule_t;
 
 /*
  * Merge rule into existing (NULL or "" when the bucket has none): any rule
@@ -24,8 +24,8 @@ typedef struct {
  * (then there is nothing to write). Fails, naming it, if a rule fado does
  * not own has the same priority.
  */
-int fado_storage_replcfg_merge(const char *existing,
-    const fado_storage_rule_t *rule, char **out, int *changed,
+int fst_replcfg_merge(const char *existing,
+    const fst_replcfg_rule_t *rule, char **out, int *changed,
     char *err, size_t err_len);
 
 /*
@@ -33,16 +33,16 @@ int fado_storage_replcfg_merge(const char *existing,
  * when no rule remains (delete the configuration then); *changed 0 when
  * there was no such rule.
  */
-int fado_storage_replcfg_remove(const char *existing, const char *arn,
+int fst_replcfg_remove(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len);
 
 /* The same for the rule with that ID only (other rules towards its
  * destination stay). */
-int fado_storage_replcfg_remove_id(const char *existing, const char *id,
+int fst_replcfg_remove_id(const char *existing, const char *id,
     char **out, int *changed, char *err, size_t err_len);
 
 /* 1 if existing has an enabled rule towards arn, else 0. */
-int fado_storage_replcfg_has(const char *existing, const char *arn);
+int fst_replcfg_has(const char *existing, const char *arn);
 
 /* A rule as a configuration holds it. */
 typedef struct {
@@ -50,15 +50,15 @@ typedef struct {
     char  arn[512];
     int   priority;
     int   enabled;
-} fado_storage_rule_info_t;
+} fst_replcfg_rule_info_t;
 
 /*
  * The rules of existing (NULL or "": none) into rules[0..max-1]. Returns
  * how many the document holds (more than max: only max are filled), or -1
  * with err.
  */
-int fado_storage_replcfg_list(const char *existing,
-    fado_storage_rule_info_t *rules, int max, char *err, size_t err_len);
+int fst_replcfg_list(const char *existing,
+    fst_replcfg_rule_info_t *rules, int max, char *err, size_t err_len);
 
 /*
  * The priority to give the rule (id, arn) so that merging it into existing
@@ -68,7 +68,7 @@ int fado_storage_replcfg_list(const char *existing,
  * rules of one bucket come and go in any order (a cluster leaves, another
  * comes back), so a priority computed elsewhere can always collide.
  */
-int fado_storage_replcfg_priority(const char *existing, const char *id,
+int fst_replcfg_priority(const char *existing, const char *id,
     const char *arn, int wanted, int *priority, char *err, size_t err_len);
 
-#endif /* FADO_STORAGE_REPLCFG_H */
+#endif /* FST_REPLCFG_H */

@@ -1,32 +1,32 @@
 /*
  * fado S3 client: the calls fado makes on a MinIO deployment, over libcurl,
- * signed by s3_sign.c. Path-style addressing (/bucket/key), as MinIO serves.
+ * signed by fst_s3_sign.c. Path-style addressing (/bucket/key), as MinIO serves.
  *
  * A client owns one curl handle (kept connections) and is not thread-safe:
  * use one per thread. Every call returns 0 on success or -1 with a message
  * in err naming the operation, bucket/key and MinIO's error code; the last
- * HTTP status and S3 error code stay readable with fado_s3_last_status()
- * and fado_s3_last_code(). Credentials never appear in messages.
+ * HTTP status and S3 error code stay readable with fst_s3_last_status()
+ * and fst_s3_last_code(). Credentials never appear in messages.
  *
  * Object data is streamed through callbacks: get never buffers the object,
  * put reads it in pieces and switches to multipart upload above a threshold.
  */
 
-#ifndef FADO_S3_CLIENT_H
-#define FADO_S3_CLIENT_H
+#ifndef FST_S3_CLIENT_H
+#define FST_S3_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "s3_sign.h"
+#include "fst_s3_sign.h"
 
-typedef struct fado_s3_client_s  fado_s3_client_t;
+typedef struct fst_s3_client_s  fst_s3_client_t;
 
 /* Source of a streamed upload: bytes read into buf (0 at end), -1 on error. */
-typedef ssize_t (*fado_s3_read_fn)(void *ud, char *buf, size_t len);
+typedef ssize_t (*fst_s3_read_fn)(void *ud, char *buf, size_t len);
 /* Sink of a streamed download: 0 to continue, -1 to abort. */
-typedef int (*fado_s3_write_fn)(void *ud, const char *buf, size_t len);
+typedef int (*fst_s3_write_fn)(void *ud, const char *buf, size_t len);
 
 typedef struct {
     int64_t  size;              /* -1 when unknown */
@@ -36,7 +36,7 @@ typedef struct {
     char     last_modified[64];
     char     replication_status[32];    /* PENDING/COMPLETED/FAILED/REPLICA */
     int      delete_marker;
-} fado_s3_object_info_t;
+} fst_s3_object_info_t;
 
 typedef struct {
     const char  *key;
@@ -46,10 +46,10 @@ typedef struct {
     int64_t      size;
     int          is_latest;
     int          delete_marker;
-} fado_s3_entry_t;
+} fst_s3_entry_t;
 
 /* Called once per listed object/version; non-zero stops the listing. */
-typedef int (*fado_s3_list_fn)(void *ud, const fado_s3_entry_t *entry);
+typedef int (*fst_s3_list_fn)(void *ud, const fst_s3_entry_t *entry);
 
 /* A request at the level under the operations, for the admin API and
  * bucket sub-resources. */
@@ -58,130 +58,130 @@ typedef struct {
     const char          *path;          /* unencoded; built from bucket/key if NULL */
     const char          *bucket;
     const char          *key;
-    const fado_s3_kv_t  *query;
+    const fst_s3_kv_t   *query;
     size_t               nquery;
-    const fado_s3_kv_t  *headers;       /* extra headers, signed */
+    const fst_s3_kv_t   *headers;       /* extra headers, signed */
     size_t               nheaders;
     const void          *body;          /* in-memory body (hashed, Content-MD5) */
     size_t               body_len;
-    fado_s3_read_fn      read_fn;       /* or a streamed body, UNSIGNED-PAYLOAD */
+    fst_s3_read_fn       read_fn;       /* or a streamed body, UNSIGNED-PAYLOAD */
     void                *read_ud;
     int64_t              read_len;      /* must be known for a streamed body */
-    fado_s3_write_fn     write_fn;      /* 2xx response body goes here if set */
+    fst_s3_write_fn      write_fn;      /* 2xx response body goes here if set */
     void                *write_ud;
-} fado_s3_request_t;
+} fst_s3_request_t;
 
 typedef struct {
     long                   status;
     char                  *body;        /* collected body (NUL-terminated) */
     size_t                 body_len;
-    fado_s3_object_info_t  info;        /* from the response headers */
-} fado_s3_response_t;
+    fst_s3_object_info_t   info;        /* from the response headers */
+} fst_s3_response_t;
 
-fado_s3_client_t *fado_s3_client_new(const char *endpoint,
+fst_s3_client_t *fst_s3_client_new(const char *endpoint,
     const char *access_key, const char *secret_key, const char *region,
     char *err, size_t err_len);
-void fado_s3_client_free(fado_s3_client_t *c);
+void fst_s3_client_free(fst_s3_client_t *c);
 
 /* Multipart upload above threshold bytes, in parts of part_size (>= 5 MiB). */
-void fado_s3_client_set_multipart(fado_s3_client_t *c, int64_t threshold,
+void fst_s3_client_set_multipart(fst_s3_client_t *c, int64_t threshold,
     size_t part_size);
 /* Seconds without progress before a transfer is abandoned (default 10, or
  * FADO_S3_STALL_TIMEOUT); connects give up after FADO_S3_CONNECT_TIMEOUT_MS
  * (default 3000). */
-void fado_s3_client_set_stall_timeout(fado_s3_client_t *c, long seconds);
+void fst_s3_client_set_stall_timeout(fst_s3_client_t *c, long seconds);
 /* 1 if the last request made by the calling thread (with any client) ended
  * on the connect or stall timeout: MinIO is there but not answering. */
-int fado_s3_timed_out(void);
+int fst_s3_timed_out(void);
 
 /* Bytes sent and received (bodies) by every client of this process: shows
  * what passes through fado, e.g. none of the replicated data. */
-void fado_s3_traffic(uint64_t *sent, uint64_t *received);
+void fst_s3_traffic(uint64_t *sent, uint64_t *received);
 /* The part of it that was object data (bodies of requests on a key: GET,
  * PUT, multipart parts), as opposed to listings and configuration. */
-void fado_s3_object_traffic(uint64_t *sent, uint64_t *received);
+void fst_s3_object_traffic(uint64_t *sent, uint64_t *received);
 
-long fado_s3_last_status(const fado_s3_client_t *c);
-const char *fado_s3_last_code(const fado_s3_client_t *c);
-const char *fado_s3_client_endpoint(const fado_s3_client_t *c);
-const fado_s3_creds_t *fado_s3_client_creds(const fado_s3_client_t *c);
+long fst_s3_last_status(const fst_s3_client_t *c);
+const char *fst_s3_last_code(const fst_s3_client_t *c);
+const char *fst_s3_client_endpoint(const fst_s3_client_t *c);
+const fst_s3_creds_t *fst_s3_client_creds(const fst_s3_client_t *c);
 
 /*
  * Perform a request. Returns 0 when a response arrived (any status: check
  * resp->status), -1 on transport failure. Non-2xx bodies are always
- * collected in resp->body. Free with fado_s3_response_free.
+ * collected in resp->body. Free with fst_s3_response_free.
  */
-int fado_s3_request(fado_s3_client_t *c, const fado_s3_request_t *req,
-    fado_s3_response_t *resp, char *err, size_t err_len);
-void fado_s3_response_free(fado_s3_response_t *resp);
+int fst_s3_request(fst_s3_client_t *c, const fst_s3_request_t *req,
+    fst_s3_response_t *resp, char *err, size_t err_len);
+void fst_s3_response_free(fst_s3_response_t *resp);
 
 /*
  * The HTTP status fado's API should answer for a failed storage call, from
- * MinIO's status and code (fado_s3_last_status/last_code): 404 for missing
+ * MinIO's status and code (fst_s3_last_status/last_code): 404 for missing
  * buckets, keys and versions, 400 for invalid names and arguments, 409 for
  * conflicts, 412/416 for preconditions and ranges, 413 for too large, 503
  * when MinIO is unreachable or asks to slow down, 502 for anything else
  * (including MinIO refusing fado's own credentials: not the caller's fault).
  */
-int fado_s3_error_http_status(long status, const char *code);
+int fst_s3_error_http_status(long status, const char *code);
 
 /* Every bucket of the deployment, by name (creation date in last_modified). */
-int fado_s3_buckets_list(fado_s3_client_t *c, fado_s3_list_fn fn, void *ud,
+int fst_s3_buckets_list(fst_s3_client_t *c, fst_s3_list_fn fn, void *ud,
     char *err, size_t err_len);
 
 /* Buckets. create: *created is 1 when made, 0 when it already existed and
  * is ours (adopted as it is, never emptied or overwritten). */
-int fado_s3_bucket_create(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_create(fst_s3_client_t *c, const char *bucket,
     int *created, char *err, size_t err_len);
-int fado_s3_bucket_exists(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_exists(fst_s3_client_t *c, const char *bucket,
     int *exists, char *err, size_t err_len);
-int fado_s3_bucket_versioning_set(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_versioning_set(fst_s3_client_t *c, const char *bucket,
     int enabled, char *err, size_t err_len);
 /* status: "Enabled", "Suspended" or "" (never enabled). */
-int fado_s3_bucket_versioning_get(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_versioning_get(fst_s3_client_t *c, const char *bucket,
     char *status, size_t status_len, char *err, size_t err_len);
 /* Delete an (empty) bucket: only for explicit requests and tests. */
-int fado_s3_bucket_delete(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_delete(fst_s3_client_t *c, const char *bucket,
     char *err, size_t err_len);
 
 /* Bucket sub-resource documents ("replication", "notification"...).
  * get: *xml is NULL (and 0 returned) when the bucket has none. */
-int fado_s3_bucket_config_get(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_config_get(fst_s3_client_t *c, const char *bucket,
     const char *subresource, char **xml, char *err, size_t err_len);
-int fado_s3_bucket_config_put(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_config_put(fst_s3_client_t *c, const char *bucket,
     const char *subresource, const char *xml, char *err, size_t err_len);
-int fado_s3_bucket_config_delete(fado_s3_client_t *c, const char *bucket,
+int fst_s3_bucket_config_delete(fst_s3_client_t *c, const char *bucket,
     const char *subresource, char *err, size_t err_len);
 
 /* Listings, paginated internally; prefix may be NULL. */
-int fado_s3_list_objects(fado_s3_client_t *c, const char *bucket,
-    const char *prefix, fado_s3_list_fn fn, void *ud,
+int fst_s3_list_objects(fst_s3_client_t *c, const char *bucket,
+    const char *prefix, fst_s3_list_fn fn, void *ud,
     char *err, size_t err_len);
-int fado_s3_list_versions(fado_s3_client_t *c, const char *bucket,
-    const char *prefix, fado_s3_list_fn fn, void *ud,
+int fst_s3_list_versions(fst_s3_client_t *c, const char *bucket,
+    const char *prefix, fst_s3_list_fn fn, void *ud,
     char *err, size_t err_len);
 
 /* Objects; version_id may be NULL (latest). head on a missing object
- * fails with fado_s3_last_status() == 404. */
-int fado_s3_object_head(fado_s3_client_t *c, const char *bucket,
-    const char *key, const char *version_id, fado_s3_object_info_t *info,
+ * fails with fst_s3_last_status() == 404. */
+int fst_s3_object_head(fst_s3_client_t *c, const char *bucket,
+    const char *key, const char *version_id, fst_s3_object_info_t *info,
     char *err, size_t err_len);
-int fado_s3_object_get(fado_s3_client_t *c, const char *bucket,
-    const char *key, const char *version_id, fado_s3_write_fn fn, void *ud,
-    fado_s3_object_info_t *info, char *err, size_t err_len);
+int fst_s3_object_get(fst_s3_client_t *c, const char *bucket,
+    const char *key, const char *version_id, fst_s3_write_fn fn, void *ud,
+    fst_s3_object_info_t *info, char *err, size_t err_len);
 /* length -1: unknown, read to the end (multipart, one part buffered). */
-int fado_s3_object_put(fado_s3_client_t *c, const char *bucket,
-    const char *key, const char *content_type, fado_s3_read_fn fn, void *ud,
-    int64_t length, fado_s3_object_info_t *info, char *err, size_t err_len);
-int fado_s3_object_put_buffer(fado_s3_client_t *c, const char *bucket,
+int fst_s3_object_put(fst_s3_client_t *c, const char *bucket,
+    const char *key, const char *content_type, fst_s3_read_fn fn, void *ud,
+    int64_t length, fst_s3_object_info_t *info, char *err, size_t err_len);
+int fst_s3_object_put_buffer(fst_s3_client_t *c, const char *bucket,
     const char *key, const char *content_type, const void *data, size_t len,
-    fado_s3_object_info_t *info, char *err, size_t err_len);
-int fado_s3_object_delete(fado_s3_client_t *c, const char *bucket,
+    fst_s3_object_info_t *info, char *err, size_t err_len);
+int fst_s3_object_delete(fst_s3_client_t *c, const char *bucket,
     const char *key, const char *version_id, char *err, size_t err_len);
 
 /* Delete up to 1000 (key, version) pairs in one request (version_id NULL:
  * latest). Fails naming the first key MinIO could not delete. */
-int fado_s3_objects_delete(fado_s3_client_t *c, const char *bucket,
-    const fado_s3_entry_t *entries, size_t n, char *err, size_t err_len);
+int fst_s3_objects_delete(fst_s3_client_t *c, const char *bucket,
+    const fst_s3_entry_t *entries, size_t n, char *err, size_t err_len);
 
-#endif /* FADO_S3_CLIENT_H */
+#endif /* FST_S3_CLIENT_H */

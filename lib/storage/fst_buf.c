@@ -1,4 +1,4 @@
-#include "storage_buf.h"
+#include "fst_buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,20 +6,20 @@
 #include <string.h>
 
 void
-fado_storage_buf_init(fado_storage_buf_t *b)
+fst_buf_init(fst_buf_t *b)
 {
     memset(b, 0, sizeof(*b));
 }
 
 void
-fado_storage_buf_free(fado_storage_buf_t *b)
+fst_buf_free(fst_buf_t *b)
 {
     free(b->data);
-    fado_storage_buf_init(b);
+    fst_buf_init(b);
 }
 
 static int
-fado_storage_buf_reserve(fado_storage_buf_t *b, size_t extra)
+fst_buf_reserve(fst_buf_t *b, size_t extra)
 {
     size_t  need, cap;
     char   *p;
@@ -50,9 +50,9 @@ fado_storage_buf_reserve(fado_storage_buf_t *b, size_t extra)
 }
 
 void
-fado_storage_buf_append(fado_storage_buf_t *b, const void *p, size_t n)
+fst_buf_append(fst_buf_t *b, const void *p, size_t n)
 {
-    if (fado_storage_buf_reserve(b, n) != 0) {
+    if (fst_buf_reserve(b, n) != 0) {
         return;
     }
     if (n) {
@@ -63,13 +63,13 @@ fado_storage_buf_append(fado_storage_buf_t *b, const void *p, size_t n)
 }
 
 void
-fado_storage_buf_puts(fado_storage_buf_t *b, const char *s)
+fst_buf_puts(fst_buf_t *b, const char *s)
 {
-    fado_storage_buf_append(b, s, strlen(s));
+    fst_buf_append(b, s, strlen(s));
 }
 
 void
-fado_storage_buf_printf(fado_storage_buf_t *b, const char *fmt, ...)
+fst_buf_printf(fst_buf_t *b, const char *fmt, ...)
 {
     va_list  ap;
     int      n;
@@ -81,7 +81,7 @@ fado_storage_buf_printf(fado_storage_buf_t *b, const char *fmt, ...)
         b->failed = 1;
         return;
     }
-    if (fado_storage_buf_reserve(b, (size_t) n) != 0) {
+    if (fst_buf_reserve(b, (size_t) n) != 0) {
         return;
     }
     va_start(ap, fmt);
@@ -91,42 +91,42 @@ fado_storage_buf_printf(fado_storage_buf_t *b, const char *fmt, ...)
 }
 
 void
-fado_storage_buf_xml_escape(fado_storage_buf_t *b, const char *s)
+fst_buf_xml_escape(fst_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<':  fado_storage_buf_puts(b, "&lt;"); break;
-        case '>':  fado_storage_buf_puts(b, "&gt;"); break;
-        case '&':  fado_storage_buf_puts(b, "&amp;"); break;
-        case '"':  fado_storage_buf_puts(b, "&quot;"); break;
-        case '\'': fado_storage_buf_puts(b, "&apos;"); break;
-        default:   fado_storage_buf_append(b, s, 1); break;
+        case '<':  fst_buf_puts(b, "&lt;"); break;
+        case '>':  fst_buf_puts(b, "&gt;"); break;
+        case '&':  fst_buf_puts(b, "&amp;"); break;
+        case '"':  fst_buf_puts(b, "&quot;"); break;
+        case '\'': fst_buf_puts(b, "&apos;"); break;
+        default:   fst_buf_append(b, s, 1); break;
         }
     }
 }
 
 int
-fado_storage_buf_ok(const fado_storage_buf_t *b)
+fst_buf_ok(const fst_buf_t *b)
 {
     return !b->failed;
 }
 
 char *
-fado_storage_buf_steal(fado_storage_buf_t *b)
+fst_buf_steal(fst_buf_t *b)
 {
     char  *p;
 
     if (b->failed) {
-        fado_storage_buf_free(b);
+        fst_buf_free(b);
         return NULL;
     }
     if (b->data == NULL) {
-        fado_storage_buf_append(b, "", 0);
+        fst_buf_append(b, "", 0);
         if (b->failed) {
             return NULL;
         }
     }
     p = b->data;
-    fado_storage_buf_init(b);
+    fst_buf_init(b);
     return p;
 }

@@ -1,66 +1,66 @@
-#include "storage_notify.h"
-#include "s3_xml.h"
-#include "storage_buf.h"
+#include "fst_notify.h"
+#include "fst_s3_xml.h"
+#include "fst_buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const fado_storage_notify_events[] = {
+const char *const fst_notify_events[] = {
     "s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:Replication:*", NULL
 };
 
-static const char *const fado_notify_kinds[] = {
+static const char *const fst_notify_kinds[] = {
     "QueueConfiguration", "TopicConfiguration", "CloudFunctionConfiguration"
 };
 
 /* Is this <QueueConfiguration> body fado's (by Id or by destination)? */
 static int
-fado_notify_is_ours(const fado_s3_xml_span_t *body, const char *arn)
+fst_notify_is_ours(const fst_s3_xml_span_t *body, const char *arn)
 {
     char  id[128], queue[512];
 
-    fado_s3_xml_copy(body, "Id", id, sizeof(id));
-    fado_s3_xml_copy(body, "Queue", queue, sizeof(queue));
-    return strcmp(id, FADO_STORAGE_NOTIFY_ID) == 0
+    fst_s3_xml_copy(body, "Id", id, sizeof(id));
+    fst_s3_xml_copy(body, "Queue", queue, sizeof(queue));
+    return strcmp(id, FST_NOTIFY_ID) == 0
            || (arn && strcmp(queue, arn) == 0);
 }
 
 static int
-fado_notify_equivalent(const fado_s3_xml_span_t *body, const char *arn)
+fst_notify_equivalent(const fst_s3_xml_span_t *body, const char *arn)
 {
-    fado_s3_xml_span_t  s = *body, ev;
+    fst_s3_xml_span_t   s = *body, ev;
     char                queue[512], e[64];
     size_t              n = 0, i;
     int                 found;
 
-    fado_s3_xml_copy(body, "Queue", queue, sizeof(queue));
+    fst_s3_xml_copy(body, "Queue", queue, sizeof(queue));
     if (strcmp(queue, arn) != 0) {
         return 0;
     }
     {
-        fado_s3_xml_span_t  f = *body, fin;
+        fst_s3_xml_span_t  f = *body, fin;
 
         /* a filter narrows the events: not what fado asked for */
-        if (fado_s3_xml_next(&f, "Filter", &fin) == 1 && fin.end > fin.p
+        if (fst_s3_xml_next(&f, "Filter", &fin) == 1 && fin.end > fin.p
             && strstr(fin.p, "<FilterRule") != NULL
             && strstr(fin.p, "<FilterRule") < fin.end)
         {
             return 0;
         }
     }
-    while (fado_s3_xml_next(&s, "Event", &ev) == 1) {
+    while (fst_s3_xml_next(&s, "Event", &ev) == 1) {
         snprintf(e, sizeof(e), "%.*s", (int) (ev.end - ev.p), ev.p);
         found = 0;
-        for (i = 0; fado_storage_notify_events[i]; i++) {
-            found |= strcmp(e, fado_storage_notify_events[i]) == 0;
+        for (i = 0; fst_notify_events[i]; i++) {
+            found |= strcmp(e, fst_notify_events[i]) == 0;
         }
         if (!found) {
             return 0;
         }
         n++;
     }
-    for (i = 0; fado_storage_notify_events[i]; i++) {
+    for (i = 0; fst_notify_events[i]; i++) {
     }
     return n == i;
 }
@@ -68,10 +68,10 @@ fado_notify_equivalent(const fado_s3_xml_span_t *body, const char *arn)
 /* Copy every configuration but fado's into b; *ours tells if it was seen,
  * *same if it was equivalent to what we would write for arn. */
 static int
-fado_notify_filter(const char *existing, const char *arn,
-    fado_storage_buf_t *b, int *ours, int *same, char *err, size_t err_len)
+fst_notify_filter(const char *existing, const char *arn,
+    fst_buf_t *b, int *ours, int *same, char *err, size_t err_len)
 {
-    fado_s3_xml_span_t  all, top, in;
+    fst_s3_xml_span_t   all, top, in;
     const char         *start;
     size_t              k;
     int                 r;
@@ -83,51 +83,51 @@ fado_notify_filter(const char *existing, const char *arn,
     }
     top.p = existing;
     top.end = existing + strlen(existing);
-    if (fado_s3_xml_next(&top, "NotificationConfiguration", &all) != 1) {
+    if (fst_s3_xml_next(&top, "NotificationConfiguration", &all) != 1) {
         snprintf(err, err_len, "notification configuration: no "
                  "<NotificationConfiguration> element");
         return -1;
     }
-    for (k = 0; k < sizeof(fado_notify_kinds) / sizeof(fado_notify_kinds[0]);
+    for (k = 0; k < sizeof(fst_notify_kinds) / sizeof(fst_notify_kinds[0]);
          k++)
     {
-        fado_s3_xml_span_t  s = all;
+        fst_s3_xml_span_t  s = all;
 
         for (;;) {
             start = s.p;
-            r = fado_s3_xml_next(&s, fado_notify_kinds[k], &in);
+            r = fst_s3_xml_next(&s, fst_notify_kinds[k], &in);
             if (r < 0) {
                 snprintf(err, err_len, "notification configuration: "
-                         "malformed <%s>", fado_notify_kinds[k]);
+                         "malformed <%s>", fst_notify_kinds[k]);
                 return -1;
             }
             if (r == 0) {
                 break;
             }
-            start = strstr(start, fado_notify_kinds[k]) - 1;   /* the '<' */
-            if (k == 0 && fado_notify_is_ours(&in, arn)) {
+            start = strstr(start, fst_notify_kinds[k]) - 1;   /* the '<' */
+            if (k == 0 && fst_notify_is_ours(&in, arn)) {
                 *ours = 1;
-                *same = arn && fado_notify_equivalent(&in, arn);
+                *same = arn && fst_notify_equivalent(&in, arn);
                 continue;
             }
-            fado_storage_buf_append(b, start, (size_t) (s.p - start));
+            fst_buf_append(b, start, (size_t) (s.p - start));
         }
     }
     return 0;
 }
 
 static void
-fado_notify_open(fado_storage_buf_t *b)
+fst_notify_open(fst_buf_t *b)
 {
-    fado_storage_buf_puts(b, "<NotificationConfiguration xmlns=\"http://s3."
+    fst_buf_puts(b, "<NotificationConfiguration xmlns=\"http://s3."
                           "amazonaws.com/doc/2006-03-01/\">");
 }
 
 int
-fado_storage_notify_merge(const char *existing, const char *arn,
+fst_notify_merge(const char *existing, const char *arn,
     char **out, int *changed, char *err, size_t err_len)
 {
-    fado_storage_buf_t  b;
+    fst_buf_t           b;
     int                 ours, same, i;
 
     *out = NULL;
@@ -137,25 +137,25 @@ fado_storage_notify_merge(const char *existing, const char *arn,
                  "(arn:minio:sqs::<ID>:webhook)", arn ? arn : "");
         return -1;
     }
-    fado_storage_buf_init(&b);
-    fado_notify_open(&b);
-    if (fado_notify_filter(existing, arn, &b, &ours, &same, err, err_len)
+    fst_buf_init(&b);
+    fst_notify_open(&b);
+    if (fst_notify_filter(existing, arn, &b, &ours, &same, err, err_len)
         != 0)
     {
-        fado_storage_buf_free(&b);
+        fst_buf_free(&b);
         return -1;
     }
-    fado_storage_buf_puts(&b, "<QueueConfiguration><Id>" FADO_STORAGE_NOTIFY_ID
+    fst_buf_puts(&b, "<QueueConfiguration><Id>" FST_NOTIFY_ID
                           "</Id><Queue>");
-    fado_storage_buf_xml_escape(&b, arn);
-    fado_storage_buf_puts(&b, "</Queue>");
-    for (i = 0; fado_storage_notify_events[i]; i++) {
-        fado_storage_buf_printf(&b, "<Event>%s</Event>",
-                                fado_storage_notify_events[i]);
+    fst_buf_xml_escape(&b, arn);
+    fst_buf_puts(&b, "</Queue>");
+    for (i = 0; fst_notify_events[i]; i++) {
+        fst_buf_printf(&b, "<Event>%s</Event>",
+                                fst_notify_events[i]);
     }
-    fado_storage_buf_puts(&b, "</QueueConfiguration>"
+    fst_buf_puts(&b, "</QueueConfiguration>"
                           "</NotificationConfiguration>");
-    *out = fado_storage_buf_steal(&b);
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "notification configuration: out of memory");
         return -1;
@@ -165,24 +165,24 @@ fado_storage_notify_merge(const char *existing, const char *arn,
 }
 
 int
-fado_storage_notify_remove(const char *existing, char **out, int *changed,
+fst_notify_remove(const char *existing, char **out, int *changed,
     char *err, size_t err_len)
 {
-    fado_storage_buf_t  b;
+    fst_buf_t           b;
     int                 ours, same;
 
     *out = NULL;
     *changed = 0;
-    fado_storage_buf_init(&b);
-    fado_notify_open(&b);
-    if (fado_notify_filter(existing, NULL, &b, &ours, &same, err, err_len)
+    fst_buf_init(&b);
+    fst_notify_open(&b);
+    if (fst_notify_filter(existing, NULL, &b, &ours, &same, err, err_len)
         != 0)
     {
-        fado_storage_buf_free(&b);
+        fst_buf_free(&b);
         return -1;
     }
-    fado_storage_buf_puts(&b, "</NotificationConfiguration>");
-    *out = fado_storage_buf_steal(&b);
+    fst_buf_puts(&b, "</NotificationConfiguration>");
+    *out = fst_buf_steal(&b);
     if (*out == NULL) {
         snprintf(err, err_len, "notification configuration: out of memory");
         return -1;
@@ -192,35 +192,35 @@ fado_storage_notify_remove(const char *existing, char **out, int *changed,
 }
 
 static int
-fado_notify_apply(fado_s3_client_t *c, const char *bucket, const char *arn,
+fst_notify_apply(fst_s3_client_t *c, const char *bucket, const char *arn,
     char *err, size_t err_len)
 {
     char  *cur = NULL, *next = NULL;
     int    changed = 0, rc = -1;
 
-    if (fado_s3_bucket_config_get(c, bucket, "notification", &cur, err,
+    if (fst_s3_bucket_config_get(c, bucket, "notification", &cur, err,
                                   err_len) != 0)
     {
         return -1;
     }
-    if ((arn ? fado_storage_notify_merge(cur, arn, &next, &changed, err,
+    if ((arn ? fst_notify_merge(cur, arn, &next, &changed, err,
                                          err_len)
-             : fado_storage_notify_remove(cur, &next, &changed, err,
+             : fst_notify_remove(cur, &next, &changed, err,
                                           err_len)) != 0)
     {
         goto done;
     }
-    if (changed && fado_s3_bucket_config_put(c, bucket, "notification", next,
+    if (changed && fst_s3_bucket_config_put(c, bucket, "notification", next,
                                              err, err_len) != 0)
     {
-        if (arn && strcmp(fado_s3_last_code(c), "InvalidArgument") == 0) {
+        if (arn && strcmp(fst_s3_last_code(c), "InvalidArgument") == 0) {
             char  tmp[512];
 
             snprintf(tmp, sizeof(tmp), "%s", err);
             snprintf(err, err_len, "bucket \"%s\": MinIO at %s has no "
                      "notification target %s (configure its webhook, see "
                      "docs/storage.md): %s", bucket,
-                     fado_s3_client_endpoint(c), arn, tmp);
+                     fst_s3_client_endpoint(c), arn, tmp);
         }
         goto done;
     }
@@ -232,7 +232,7 @@ done:
 }
 
 int
-fado_storage_notify_set(fado_s3_client_t *c, const char *bucket,
+fst_notify_set(fst_s3_client_t *c, const char *bucket,
     const char *arn, char *err, size_t err_len)
 {
     if (arn == NULL || *arn == '\0') {
@@ -240,12 +240,12 @@ fado_storage_notify_set(fado_s3_client_t *c, const char *bucket,
                  "required", bucket);
         return -1;
     }
-    return fado_notify_apply(c, bucket, arn, err, err_len);
+    return fst_notify_apply(c, bucket, arn, err, err_len);
 }
 
 int
-fado_storage_notify_clear(fado_s3_client_t *c, const char *bucket,
+fst_notify_clear(fst_s3_client_t *c, const char *bucket,
     char *err, size_t err_len)
 {
-    return fado_notify_apply(c, bucket, NULL, err, err_len);
+    return fst_notify_apply(c, bucket, NULL, err, err_len);
 }

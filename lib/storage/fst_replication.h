@@ -11,38 +11,29 @@
  * the same name is adopted as it is.
  */
 
-#ifndef FADO_REPLICATION_H
-#define FADO_REPLICATION_H
+#ifndef FST_REPLICATION_H
+#define FST_REPLICATION_H
 
 #include <stddef.h>
 
-typedef enum {
-    FADO_REPLICA_PENDING = 0,   /* nothing done yet */
-    FADO_REPLICA_SYNCING,       /* replication configured, not caught up */
-    FADO_REPLICA_READY,         /* caught up: may enter the routes */
-    FADO_REPLICA_REMOVING,      /* leaving the placement */
-    FADO_REPLICA_FAILED         /* see reason; retried on the next pass */
-} fado_replica_state_e;
+#include "fst_site.h"
 
-typedef struct {
-    const char  *cluster;       /* cluster name, e.g. "eu-1" */
-    const char  *endpoint;      /* MinIO URL, e.g. "http://127.0.0.1:18010" */
-    const char  *access_key;
-    const char  *secret_key;
-    const char  *region;        /* NULL: "us-east-1" */
-    const char  *peer_endpoint; /* how the other MinIO deployments reach
-                                   this one, if not by endpoint; NULL:
-                                   endpoint (e.g. "http://minio-eu:9000") */
-} fado_storage_site_t;
+typedef enum {
+    FST_REPLICA_PENDING = 0,   /* nothing done yet */
+    FST_REPLICA_SYNCING,       /* replication configured, not caught up */
+    FST_REPLICA_READY,         /* caught up: may enter the routes */
+    FST_REPLICA_REMOVING,      /* leaving the placement */
+    FST_REPLICA_FAILED         /* see reason; retried on the next pass */
+} fst_replica_state_e;
 
 /* Returns a static name: "pending", "syncing", "ready", "removing", "failed". */
-const char *fado_replica_state_name(fado_replica_state_e state);
+const char *fst_replica_state_name(fst_replica_state_e state);
 
 /*
  * Make sure the bucket exists on the home site with versioning enabled.
  * Returns 0 on success, -1 with a message in err.
  */
-int fado_replication_ensure_home(const fado_storage_site_t *home,
+int fst_replication_ensure_home(const fst_site_t *home,
     const char *bucket, char *err, size_t err_len);
 
 /*
@@ -53,17 +44,17 @@ int fado_replication_ensure_home(const fado_storage_site_t *home,
  * Sets *state (SYNCING or READY on success). Returns 0 on success, -1 with
  * the reason in err (the caller records FAILED with that reason).
  */
-int fado_replication_converge(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket, int priority,
-    fado_replica_state_e *state, char *err, size_t err_len);
+int fst_replication_converge(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket, int priority,
+    fst_replica_state_e *state, char *err, size_t err_len);
 
 /*
  * Stop replicating the bucket to the replica site: remove the rule and the
  * remote target from the home site. The replica's data is left in place;
  * deleting it is a separate, explicit request.
  */
-int fado_replication_stop(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket,
+int fst_replication_stop(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket,
     char *err, size_t err_len);
 
 /*
@@ -72,7 +63,7 @@ int fado_replication_stop(const fado_storage_site_t *home,
  * call failed: a replica's readiness must not depend on its home being
  * reachable, so a failure to reach the home is not the replica's failure.
  */
-int fado_replication_reachable(const fado_storage_site_t *site,
+int fst_replication_reachable(const fst_site_t *site,
     const char *bucket);
 
 /*
@@ -86,8 +77,8 @@ int fado_replication_reachable(const fado_storage_site_t *site,
  * Without such a rule it fails (the versions would never arrive).
  * *removed: rules removed. A missing bucket is success.
  */
-int fado_replication_release(const fado_storage_site_t *site,
-    const fado_storage_site_t *drain_to, const char *bucket, int *draining,
+int fst_replication_release(const fst_site_t *site,
+    const fst_site_t *drain_to, const char *bucket, int *draining,
     size_t *removed, char *err, size_t err_len);
 
 /*
@@ -95,7 +86,7 @@ int fado_replication_release(const fado_storage_site_t *site,
  * (rule "fado-<cluster>") and their targets: leftovers of replicas that
  * are gone. *removed: rules removed.
  */
-int fado_replication_prune(const fado_storage_site_t *home,
+int fst_replication_prune(const fst_site_t *home,
     const char *bucket, const char *const *keep, size_t n_keep,
     size_t *removed, char *err, size_t err_len);
 
@@ -106,20 +97,20 @@ int fado_replication_prune(const fado_storage_site_t *home,
 typedef struct {
     size_t  versions;
     size_t  missing;
-} fado_replica_progress_t;
+} fst_replica_progress_t;
 
-int fado_replication_progress(const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, const char *bucket,
-    fado_replica_progress_t *progress, char *err, size_t err_len);
+int fst_replication_progress(const fst_site_t *home,
+    const fst_site_t *replica, const char *bucket,
+    fst_replica_progress_t *progress, char *err, size_t err_len);
 
 /*
  * Delete the bucket and every object version in it on one site: only for
  * an explicit, confirmed request to remove a replica's data, after
- * fado_replication_stop. Refuses a bucket that replicates elsewhere (a
+ * fst_replication_stop. Refuses a bucket that replicates elsewhere (a
  * home: it has replication rules). A missing bucket is success.
  * *deleted counts the versions (and delete markers) removed.
  */
-int fado_replication_purge(const fado_storage_site_t *site,
+int fst_replication_purge(const fst_site_t *site,
     const char *bucket, size_t *deleted, char *err, size_t err_len);
 
-#endif /* FADO_REPLICATION_H */
+#endif /* FST_REPLICATION_H */

@@ -1,4 +1,4 @@
-#include "madmin_crypt.h"
+#include "fst_madmin_crypt.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -9,14 +9,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define FADO_MADMIN_ID_PBKDF2_AESGCM  0x02
-#define FADO_MADMIN_PBKDF2_ROUNDS     8192
-#define FADO_MADMIN_FRAGMENT          16384
-#define FADO_MADMIN_TAG_LEN           16
-#define FADO_MADMIN_HDR_LEN  (FADO_MADMIN_SALT_LEN + 1 + FADO_MADMIN_NONCE_LEN)
+#define FST_MADMIN_ID_PBKDF2_AESGCM  0x02
+#define FST_MADMIN_PBKDF2_ROUNDS     8192
+#define FST_MADMIN_FRAGMENT          16384
+#define FST_MADMIN_TAG_LEN           16
+#define FST_MADMIN_HDR_LEN  (FST_MADMIN_SALT_LEN + 1 + FST_MADMIN_NONCE_LEN)
 
 static void
-fado_madmin_err(char *err, size_t err_len, const char *msg)
+fst_madmin_err(char *err, size_t err_len, const char *msg)
 {
     if (err && err_len) {
         snprintf(err, err_len, "madmin crypt: %s", msg);
@@ -24,24 +24,24 @@ fado_madmin_err(char *err, size_t err_len, const char *msg)
 }
 
 static int
-fado_madmin_key(const char *password, const unsigned char *salt,
+fst_madmin_key(const char *password, const unsigned char *salt,
     unsigned char *key)
 {
     return PKCS5_PBKDF2_HMAC(password, (int) strlen(password), salt,
-                             FADO_MADMIN_SALT_LEN, FADO_MADMIN_PBKDF2_ROUNDS,
+                             FST_MADMIN_SALT_LEN, FST_MADMIN_PBKDF2_ROUNDS,
                              EVP_sha256(), 32, key) == 1 ? 0 : -1;
 }
 
 /* One AES-GCM operation (AES-128 or AES-256 by key length).
  * enc: out = ct || tag; dec: in = ct || tag, out = pt. */
 static int
-fado_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
+fst_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
     const unsigned char *iv, const unsigned char *aad, size_t aad_len,
     const unsigned char *in, size_t in_len, unsigned char *out)
 {
     EVP_CIPHER_CTX    *ctx;
     const EVP_CIPHER  *cipher;
-    unsigned char      tag[FADO_MADMIN_TAG_LEN];
+    unsigned char      tag[FST_MADMIN_TAG_LEN];
     int                n, rc = -1;
 
     cipher = key_len == 16 ? EVP_aes_128_gcm()
@@ -50,11 +50,11 @@ fado_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
         return -1;
     }
     if (!enc) {
-        if (in_len < FADO_MADMIN_TAG_LEN) {
+        if (in_len < FST_MADMIN_TAG_LEN) {
             return -1;
         }
-        in_len -= FADO_MADMIN_TAG_LEN;
-        memcpy(tag, in + in_len, FADO_MADMIN_TAG_LEN);
+        in_len -= FST_MADMIN_TAG_LEN;
+        memcpy(tag, in + in_len, FST_MADMIN_TAG_LEN);
     }
     ctx = EVP_CIPHER_CTX_new();
     if (ctx == NULL) {
@@ -70,7 +70,7 @@ fado_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
         goto done;
     }
     if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG,
-                                    FADO_MADMIN_TAG_LEN, tag) != 1)
+                                    FST_MADMIN_TAG_LEN, tag) != 1)
     {
         goto done;
     }
@@ -78,7 +78,7 @@ fado_madmin_gcm(int enc, const unsigned char *key, size_t key_len,
         goto done;
     }
     if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG,
-                                   FADO_MADMIN_TAG_LEN, out + in_len) != 1)
+                                   FST_MADMIN_TAG_LEN, out + in_len) != 1)
     {
         goto done;
     }
@@ -89,9 +89,9 @@ done:
 }
 
 static void
-fado_madmin_iv(unsigned char *iv, const unsigned char *nonce, uint32_t seq)
+fst_madmin_iv(unsigned char *iv, const unsigned char *nonce, uint32_t seq)
 {
-    memcpy(iv, nonce, FADO_MADMIN_NONCE_LEN);
+    memcpy(iv, nonce, FST_MADMIN_NONCE_LEN);
     iv[8] = (unsigned char) seq;
     iv[9] = (unsigned char) (seq >> 8);
     iv[10] = (unsigned char) (seq >> 16);
@@ -104,32 +104,32 @@ fado_madmin_iv(unsigned char *iv, const unsigned char *nonce, uint32_t seq)
  * caller's associated data, sealed under fragment number 0.
  */
 static int
-fado_madmin_stream_ad(const unsigned char *key, size_t key_len,
+fst_madmin_stream_ad(const unsigned char *key, size_t key_len,
     const unsigned char *nonce, const void *ad, size_t ad_len,
     unsigned char *out)
 {
     unsigned char  iv[12];
 
-    fado_madmin_iv(iv, nonce, 0);
+    fst_madmin_iv(iv, nonce, 0);
     out[0] = 0x00;
-    return fado_madmin_gcm(1, key, key_len, iv, ad, ad_len, NULL, 0, out + 1);
+    return fst_madmin_gcm(1, key, key_len, iv, ad, ad_len, NULL, 0, out + 1);
 }
 
 size_t
-fado_madmin_sio_sealed_len(size_t len, size_t buf_size)
+fst_madmin_sio_sealed_len(size_t len, size_t buf_size)
 {
     size_t  nfrag = len == 0 ? 1 : (len + buf_size - 1) / buf_size;
 
-    return len + nfrag * FADO_MADMIN_TAG_LEN;
+    return len + nfrag * FST_MADMIN_TAG_LEN;
 }
 
 int
-fado_madmin_sio_seal(const unsigned char *key, size_t key_len,
+fst_madmin_sio_seal(const unsigned char *key, size_t key_len,
     const unsigned char *nonce, const void *ad, size_t ad_len,
     size_t buf_size, const void *data, size_t len, unsigned char *out)
 {
     const unsigned char  *p = data;
-    unsigned char         sad[1 + FADO_MADMIN_TAG_LEN], iv[12];
+    unsigned char         sad[1 + FST_MADMIN_TAG_LEN], iv[12];
     size_t                nfrag, i, flen;
 
     if (buf_size == 0) {
@@ -137,57 +137,57 @@ fado_madmin_sio_seal(const unsigned char *key, size_t key_len,
     }
     nfrag = len == 0 ? 1 : (len + buf_size - 1) / buf_size;
     if (nfrag >= UINT32_MAX
-        || fado_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
+        || fst_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
     {
         return -1;
     }
     for (i = 0; i < nfrag; i++) {
         flen = i + 1 < nfrag ? buf_size : len - i * buf_size;
         sad[0] = i + 1 < nfrag ? 0x00 : 0x80;
-        fado_madmin_iv(iv, nonce, (uint32_t) (i + 1));
-        if (fado_madmin_gcm(1, key, key_len, iv, sad, sizeof(sad), p, flen,
+        fst_madmin_iv(iv, nonce, (uint32_t) (i + 1));
+        if (fst_madmin_gcm(1, key, key_len, iv, sad, sizeof(sad), p, flen,
                             out) != 0)
         {
             return -1;
         }
         p += flen;
-        out += flen + FADO_MADMIN_TAG_LEN;
+        out += flen + FST_MADMIN_TAG_LEN;
     }
     return 0;
 }
 
 int
-fado_madmin_sio_open(const unsigned char *key, size_t key_len,
+fst_madmin_sio_open(const unsigned char *key, size_t key_len,
     const unsigned char *nonce, const void *ad, size_t ad_len,
     size_t buf_size, const void *data, size_t len, unsigned char *out,
     size_t *out_len)
 {
     const unsigned char  *p = data;
-    unsigned char         sad[1 + FADO_MADMIN_TAG_LEN], iv[12];
+    unsigned char         sad[1 + FST_MADMIN_TAG_LEN], iv[12];
     size_t                left = len, n = 0, clen;
     uint32_t              seq = 1;
     int                   final;
 
     *out_len = 0;
     if (buf_size == 0
-        || fado_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
+        || fst_madmin_stream_ad(key, key_len, nonce, ad, ad_len, sad) != 0)
     {
         return -1;
     }
     do {
-        final = left <= buf_size + FADO_MADMIN_TAG_LEN;
-        clen = final ? left : buf_size + FADO_MADMIN_TAG_LEN;
-        if (clen < FADO_MADMIN_TAG_LEN || seq == UINT32_MAX) {
+        final = left <= buf_size + FST_MADMIN_TAG_LEN;
+        clen = final ? left : buf_size + FST_MADMIN_TAG_LEN;
+        if (clen < FST_MADMIN_TAG_LEN || seq == UINT32_MAX) {
             return -1;
         }
         sad[0] = final ? 0x80 : 0x00;
-        fado_madmin_iv(iv, nonce, seq++);
-        if (fado_madmin_gcm(0, key, key_len, iv, sad, sizeof(sad), p, clen,
+        fst_madmin_iv(iv, nonce, seq++);
+        if (fst_madmin_gcm(0, key, key_len, iv, sad, sizeof(sad), p, clen,
                             out + n) != 0)
         {
             return -1;
         }
-        n += clen - FADO_MADMIN_TAG_LEN;
+        n += clen - FST_MADMIN_TAG_LEN;
         p += clen;
         left -= clen;
     } while (!final);
@@ -196,7 +196,7 @@ fado_madmin_sio_open(const unsigned char *key, size_t key_len,
 }
 
 int
-fado_madmin_encrypt_with(const char *password, const void *data, size_t len,
+fst_madmin_encrypt_with(const char *password, const void *data, size_t len,
     const unsigned char *salt, const unsigned char *nonce,
     unsigned char **out, size_t *out_len, char *err, size_t err_len)
 {
@@ -205,24 +205,24 @@ fado_madmin_encrypt_with(const char *password, const void *data, size_t len,
 
     *out = NULL;
     *out_len = 0;
-    total = FADO_MADMIN_HDR_LEN
-            + fado_madmin_sio_sealed_len(len, FADO_MADMIN_FRAGMENT);
+    total = FST_MADMIN_HDR_LEN
+            + fst_madmin_sio_sealed_len(len, FST_MADMIN_FRAGMENT);
     o = malloc(total);
     if (o == NULL) {
-        fado_madmin_err(err, err_len, "out of memory");
+        fst_madmin_err(err, err_len, "out of memory");
         return -1;
     }
-    memcpy(o, salt, FADO_MADMIN_SALT_LEN);
-    o[FADO_MADMIN_SALT_LEN] = FADO_MADMIN_ID_PBKDF2_AESGCM;
-    memcpy(o + FADO_MADMIN_SALT_LEN + 1, nonce, FADO_MADMIN_NONCE_LEN);
-    if (fado_madmin_key(password, salt, key) != 0
-        || fado_madmin_sio_seal(key, sizeof(key), nonce, NULL, 0,
-                                FADO_MADMIN_FRAGMENT, data, len,
-                                o + FADO_MADMIN_HDR_LEN) != 0)
+    memcpy(o, salt, FST_MADMIN_SALT_LEN);
+    o[FST_MADMIN_SALT_LEN] = FST_MADMIN_ID_PBKDF2_AESGCM;
+    memcpy(o + FST_MADMIN_SALT_LEN + 1, nonce, FST_MADMIN_NONCE_LEN);
+    if (fst_madmin_key(password, salt, key) != 0
+        || fst_madmin_sio_seal(key, sizeof(key), nonce, NULL, 0,
+                                FST_MADMIN_FRAGMENT, data, len,
+                                o + FST_MADMIN_HDR_LEN) != 0)
     {
         OPENSSL_cleanse(key, sizeof(key));
         free(o);
-        fado_madmin_err(err, err_len, "PBKDF2 or AES-256-GCM failed");
+        fst_madmin_err(err, err_len, "PBKDF2 or AES-256-GCM failed");
         return -1;
     }
     OPENSSL_cleanse(key, sizeof(key));
@@ -232,23 +232,23 @@ fado_madmin_encrypt_with(const char *password, const void *data, size_t len,
 }
 
 int
-fado_madmin_encrypt(const char *password, const void *data, size_t len,
+fst_madmin_encrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len)
 {
-    unsigned char  salt[FADO_MADMIN_SALT_LEN], nonce[FADO_MADMIN_NONCE_LEN];
+    unsigned char  salt[FST_MADMIN_SALT_LEN], nonce[FST_MADMIN_NONCE_LEN];
 
     if (RAND_bytes(salt, sizeof(salt)) != 1
         || RAND_bytes(nonce, sizeof(nonce)) != 1)
     {
-        fado_madmin_err(err, err_len, "no random bytes");
+        fst_madmin_err(err, err_len, "no random bytes");
         return -1;
     }
-    return fado_madmin_encrypt_with(password, data, len, salt, nonce, out,
+    return fst_madmin_encrypt_with(password, data, len, salt, nonce, out,
                                     out_len, err, err_len);
 }
 
 int
-fado_madmin_decrypt(const char *password, const void *data, size_t len,
+fst_madmin_decrypt(const char *password, const void *data, size_t len,
     unsigned char **out, size_t *out_len, char *err, size_t err_len)
 {
     const unsigned char  *d = data;
@@ -257,34 +257,34 @@ fado_madmin_decrypt(const char *password, const void *data, size_t len,
 
     *out = NULL;
     *out_len = 0;
-    if (len < FADO_MADMIN_HDR_LEN + FADO_MADMIN_TAG_LEN) {
-        fado_madmin_err(err, err_len, "ciphertext too short");
+    if (len < FST_MADMIN_HDR_LEN + FST_MADMIN_TAG_LEN) {
+        fst_madmin_err(err, err_len, "ciphertext too short");
         return -1;
     }
-    if (d[FADO_MADMIN_SALT_LEN] != FADO_MADMIN_ID_PBKDF2_AESGCM) {
-        fado_madmin_err(err, err_len, "unsupported algorithm id (only "
+    if (d[FST_MADMIN_SALT_LEN] != FST_MADMIN_ID_PBKDF2_AESGCM) {
+        fst_madmin_err(err, err_len, "unsupported algorithm id (only "
                         "PBKDF2 + AES-256-GCM, 0x02)");
         return -1;
     }
     o = malloc(len + 1);
     if (o == NULL) {
-        fado_madmin_err(err, err_len, "out of memory");
+        fst_madmin_err(err, err_len, "out of memory");
         return -1;
     }
-    if (fado_madmin_key(password, d, key) != 0) {
+    if (fst_madmin_key(password, d, key) != 0) {
         OPENSSL_cleanse(key, sizeof(key));
         free(o);
-        fado_madmin_err(err, err_len, "key derivation failed");
+        fst_madmin_err(err, err_len, "key derivation failed");
         return -1;
     }
-    if (fado_madmin_sio_open(key, sizeof(key), d + FADO_MADMIN_SALT_LEN + 1,
-                             NULL, 0, FADO_MADMIN_FRAGMENT,
-                             d + FADO_MADMIN_HDR_LEN,
-                             len - FADO_MADMIN_HDR_LEN, o, &n) != 0)
+    if (fst_madmin_sio_open(key, sizeof(key), d + FST_MADMIN_SALT_LEN + 1,
+                             NULL, 0, FST_MADMIN_FRAGMENT,
+                             d + FST_MADMIN_HDR_LEN,
+                             len - FST_MADMIN_HDR_LEN, o, &n) != 0)
     {
         OPENSSL_cleanse(key, sizeof(key));
         free(o);
-        fado_madmin_err(err, err_len, "not authentic (wrong secret key or "
+        fst_madmin_err(err, err_len, "not authentic (wrong secret key or "
                         "corrupted data)");
         return -1;
     }
