@@ -10,13 +10,14 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_api.c controller/fado_auth.c controller/fado_jobs.c \
                    controller/fado_events.c controller/fado_objects.c \
                    controller/fado_lifecycle.c \
-                   controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c
+                   controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
+                   controller/fado_policy.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
-                   $(BUILD)/controller/fado_sql.o
+                   $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
 CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
 CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
-CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(shell pkg-config --cflags $(CONTROLLER_PKGS))
+CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(ROUTE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
 CONTROLLER_LIBS = $(shell pkg-config --libs $(CONTROLLER_PKGS)) -pthread
 CONTROLLER_BIN := $(BUILD)/fado-controller
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -35,7 +36,7 @@ $(BUILD)/controller/fado_sql.c: $(SQL_FILES) docs/fado-publish.lua scripts/embed
 $(BUILD)/controller/fado_sql.o: $(BUILD)/controller/fado_sql.c controller/fado_sql.h
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
-$(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_HDRS)
+$(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_HDRS) $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 

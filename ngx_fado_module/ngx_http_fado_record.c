@@ -12,8 +12,9 @@
 #include "ngx_http_fado_text.h"
 
 
+/* The policy tokens of the grammar, indexed by NGX_HTTP_FADO_POLICY_*. */
 static const char  *ngx_http_fado_record_policies[] = {
-    "-", "rr", "lc", "p2c", "ewma", "chash"
+    "-", "rr", "lc", "p2c", "ewma", "chash", "random", "first"
 };
 
 
@@ -112,10 +113,35 @@ ngx_http_fado_record_bucket_valid(const char *s, size_t len)
 }
 
 
+int
+ngx_http_fado_record_header_valid(const char *s, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > NGX_HTTP_FADO_HEADER_MAX) {
+        return 0;
+    }
+
+    /* a header name nginx matches as it is: no '_', which it may drop */
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 const char *
 ngx_http_fado_record_policy_name(int policy)
 {
-    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_CHASH) {
+    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_LAST) {
         return "?";
     }
 
@@ -128,7 +154,7 @@ ngx_http_fado_record_policy(const char *s, size_t len)
 {
     int  i;
 
-    for (i = 0; i <= NGX_HTTP_FADO_POLICY_CHASH; i++) {
+    for (i = 0; i <= NGX_HTTP_FADO_POLICY_LAST; i++) {
         if (strlen(ngx_http_fado_record_policies[i]) == len
             && memcmp(ngx_http_fado_record_policies[i], s, len) == 0)
         {

@@ -20,6 +20,8 @@
 #define NGX_HTTP_FADO_MAX_ENDPOINTS     1024
 #define NGX_HTTP_FADO_MAX_CLUSTERS      256
 #define NGX_HTTP_FADO_ERR_LEN           160
+/* The bucket_header setting (docs/routing-contract.md, "Settings"). */
+#define NGX_HTTP_FADO_HEADER_MAX        64
 
 enum {
     NGX_HTTP_FADO_POLICY_DEFAULT = 0,   /* "-": the upstream's policy */
@@ -27,8 +29,13 @@ enum {
     NGX_HTTP_FADO_POLICY_LC,
     NGX_HTTP_FADO_POLICY_P2C,
     NGX_HTTP_FADO_POLICY_EWMA,
-    NGX_HTTP_FADO_POLICY_CHASH
+    NGX_HTTP_FADO_POLICY_CHASH,
+    NGX_HTTP_FADO_POLICY_RANDOM,
+    NGX_HTTP_FADO_POLICY_FIRST
 };
+
+/* The last policy, for loops over the table and range checks. */
+#define NGX_HTTP_FADO_POLICY_LAST       NGX_HTTP_FADO_POLICY_FIRST
 
 
 typedef struct {
@@ -120,6 +127,9 @@ int ngx_http_fado_record_label_valid(const char *s, size_t len);
 
 /* S3 bucket name rules: 3..63 characters of a-z 0-9 . - */
 int ngx_http_fado_record_bucket_valid(const char *s, size_t len);
+
+/* A bucket_header value: 1..64 characters of A-Z a-z 0-9 - */
+int ngx_http_fado_record_header_valid(const char *s, size_t len);
 
 const char *ngx_http_fado_record_policy_name(int policy);
 
