@@ -11,7 +11,7 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_events.c controller/fado_objects.c \
                    controller/fado_lifecycle.c \
                    controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
-                   controller/fado_policy.c
+                   controller/fado_policy.c controller/fado_route_view.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)

@@ -329,6 +329,9 @@ ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf)
            != NGX_OK
         || ngx_http_fado_key(cf, &fmcf->prefix, "clusters",
                              &fmcf->key_clusters)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "settings",
+                             &fmcf->key_settings)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -741,7 +744,7 @@ ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* off: no lookup here, whatever an enclosing level says */
     if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
-        flcf->bucket = NULL;
+        flcf->bucket = NGX_HTTP_FADO_BUCKET_OFF;
         return NGX_CONF_OK;
     }
 
@@ -838,6 +841,62 @@ ngx_http_fado_no_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The value of the request header the controller published as
+ * bucket_header, for a location without fado_bucket. NGX_DECLINED when
+ * nothing is published or the request has no such header: then fado stays
+ * out of the request, as it did before the setting existed.
+ */
+static ngx_int_t
+ngx_http_fado_header_bucket(ngx_http_request_t *r, ngx_http_fado_table_t *t,
+    ngx_str_t *bucket)
+{
+    u_char            name[NGX_HTTP_FADO_HEADER_MAX];
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (t == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_rwlock_rlock(&t->sh->lock);
+    len = t->sh->bucket_header_len;
+    ngx_memcpy(name, t->sh->bucket_header, len);
+    ngx_rwlock_unlock(&t->sh->lock);
+
+    if (len == 0) {
+        return NGX_DECLINED;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0 && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, name, len) == 0)
+        {
+            *bucket = h[i].value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_fado_handler(ngx_http_request_t *r)
 {
@@ -852,7 +911,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fado_module);
 
-    if (flcf->bucket == NULL) {
+    if (flcf->bucket == NGX_HTTP_FADO_BUCKET_OFF) {
         return NGX_DECLINED;
     }
 
@@ -864,7 +923,15 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fado_module);
     t = ngx_http_fado_table(fmcf);
 
-    if (ngx_http_complex_value(r, flcf->bucket, &bucket) != NGX_OK) {
+    /* nginx.conf wins: the published header only where it names nothing */
+    if (flcf->bucket == NULL) {
+        if (flcf->own_handler
+            || ngx_http_fado_header_bucket(r, t, &bucket) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+    } else if (ngx_http_complex_value(r, flcf->bucket, &bucket) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

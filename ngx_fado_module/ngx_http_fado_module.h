@@ -63,6 +63,7 @@ typedef struct {
     ngx_str_t                  key_default;
     ngx_str_t                  key_epoch;
     ngx_str_t                  key_clusters;
+    ngx_str_t                  key_settings;
 
     unsigned                   redis_set:1;
 } ngx_http_fado_main_conf_t;
@@ -79,10 +80,19 @@ typedef struct {
 } ngx_http_fado_srv_conf_t;
 
 
+/*
+ * fado_bucket off: a location that never looks a bucket up. Unset (NULL
+ * after merging), the bucket comes from the header the controller
+ * publishes as bucket_header, if it publishes one.
+ */
+#define NGX_HTTP_FADO_BUCKET_OFF  ((ngx_http_complex_value_t *) -1)
+
+
 typedef struct {
     ngx_http_complex_value_t  *bucket;
     ngx_int_t                  unknown_status;  /* 0: use the default route */
     ngx_int_t                  no_route_status;
+    unsigned                   own_handler:1; /* fado_status, fado_metrics */
 } ngx_http_fado_loc_conf_t;
 
 

@@ -516,6 +516,20 @@ ngx_http_fado_record_endpoints2(const char *s, size_t len,
 }
 
 
+/* Checks one "addr,weight,max_inflight" without keeping it. */
+static int
+ngx_http_fado_record_endpoint3_check(const char *s, size_t len, size_t i,
+    void *data, char *err)
+{
+    ngx_http_fado_record_endpoint_t  ep;
+
+    (void) i;
+    (void) data;
+
+    return ngx_http_fado_record_endpoint(s, len, 3, &ep, err);
+}
+
+
 static int
 ngx_http_fado_record_cluster_name(const char *s, size_t len, size_t i,
     void *data, char *err)
@@ -557,10 +571,9 @@ int
 ngx_http_fado_record_cluster(const char *s, size_t len,
     ngx_http_fado_record_cluster_t *c, char *err)
 {
-    size_t                                  tl;
-    uint64_t                                v;
-    const char                             *p, *end;
-    static ngx_http_fado_record_endpoint_t  eps[NGX_HTTP_FADO_MAX_ENDPOINTS];
+    size_t       tl;
+    uint64_t     v;
+    const char  *p, *end;
 
     if (len > NGX_HTTP_FADO_RECORD_MAX) {
         snprintf(err, NGX_HTTP_FADO_ERR_LEN,
@@ -638,7 +651,9 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
     c->endpoints = p;
     c->endpoints_len = (size_t) (end - p);
 
-    return ngx_http_fado_record_endpoints2(c->endpoints, c->endpoints_len,
-                                           eps, NGX_HTTP_FADO_MAX_ENDPOINTS,
-                                           &c->n, err);
+    /* nothing kept, nothing static: the controller decodes from threads */
+    return ngx_http_fado_record_list(c->endpoints, c->endpoints_len,
+                                     NGX_HTTP_FADO_MAX_ENDPOINTS, "endpoints",
+                                     ngx_http_fado_record_endpoint3_check,
+                                     NULL, &c->n, err);
 }

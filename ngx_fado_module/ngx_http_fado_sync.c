@@ -704,6 +704,8 @@ static void ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac,
     void *r, void *data);
 static void ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_fado_sync_on_snap_settings(redisAsyncContext *ac,
+    void *r, void *data);
 static void ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac,
     void *r, void *data);
 
@@ -972,7 +974,7 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     ngx_uint_t             clusters;
     redisReply            *reply, *cursor, *items, *k, *v;
     ngx_http_fado_shm_t   *sh;
-    const char            *argv[2];
+    const char            *argv[3];
 
     reply = ngx_http_fado_sync_reply(s, ac, r);
     if (reply == NULL) {
@@ -1019,12 +1021,13 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
         }
 
     } else {
-        argv[0] = "GET";
-        argv[1] = (char *) s->fmcf->key_default.data;
+        argv[0] = "HGET";
+        argv[1] = (char *) s->fmcf->key_settings.data;
+        argv[2] = "bucket_header";
 
         (void) ngx_http_fado_sync_command(s, 0,
-                                          ngx_http_fado_sync_on_snap_default,
-                                          2, argv);
+                                          ngx_http_fado_sync_on_snap_settings,
+                                          3, argv);
     }
 
     if (s->ac == NULL) {
@@ -1079,6 +1082,41 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     }
 
     ngx_http_fado_table_nomem_flush(s->log);
+}
+
+
+/* The settings (contract: "Settings"), between the routes and the default. */
+static void
+ngx_http_fado_sync_on_snap_settings(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+    const char            *argv[2];
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+        return;
+    }
+
+    /* absent (nil): no header published, which clears the one we had */
+    (void) ngx_http_fado_table_set_header(s->table, s->log,
+                                          reply->type == REDIS_REPLY_STRING
+                                          ? reply->str : "",
+                                          reply->type == REDIS_REPLY_STRING
+                                          ? reply->len : 0);
+
+    ngx_rwlock_unlock(&s->table->sh->lock);
+
+    argv[0] = "GET";
+    argv[1] = (char *) s->fmcf->key_default.data;
+
+    (void) ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_default,
+                                      2, argv);
 }
 
 
@@ -1186,7 +1224,7 @@ static ngx_int_t
 ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 {
     uint64_t              v;
-    redisReply           *fields, *op, *b, *c, *rec;
+    redisReply           *fields, *op, *b, *c, *k, *rec;
     ngx_http_fado_esc_t   esc, esc2;
     ngx_http_fado_shm_t  *sh;
 
@@ -1223,6 +1261,7 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 
     b = ngx_http_fado_sync_field(fields, "b");
     c = ngx_http_fado_sync_field(fields, "c");
+    k = ngx_http_fado_sync_field(fields, "k");
     rec = ngx_http_fado_sync_field(fields, "r");
 
     if (op->len == 3 && ngx_memcmp(op->str, "set", 3) == 0
@@ -1250,6 +1289,17 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
     } else if (op->len == 4 && ngx_memcmp(op->str, "cdel", 4) == 0 && c) {
         ngx_http_fado_cluster_delete(s->table, s->log, (u_char *) c->str,
                                      c->len);
+
+    } else if (op->len == 7 && ngx_memcmp(op->str, "setting", 7) == 0
+               && k && rec)
+    {
+        /* a setting this gateway does not know is no reason to resync */
+        if (k->len == sizeof("bucket_header") - 1
+            && ngx_memcmp(k->str, "bucket_header", k->len) == 0)
+        {
+            (void) ngx_http_fado_table_set_header(s->table, s->log, rec->str,
+                                                  rec->len);
+        }
 
     } else if (op->len == 5 && ngx_memcmp(op->str, "reset", 5) == 0) {
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
