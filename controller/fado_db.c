@@ -73,6 +73,58 @@ fado_db_notice(void *arg, const char *message)
              FADO_LOG_QN(message, strcspn(message, "\n")));
 }
 
+/*
+ * Every connection of the controller runs with JIT off: its statements are
+ * short, and the first plan that crosses jit_above_cost (a batch of a few
+ * thousand buckets does) spends 50-100 ms compiling before it runs, a delay
+ * the change waiting on it shows end to end. Options already in the URL are
+ * kept; ours come after them.
+ */
+PGconn *
+fado_db_connect(const char *url, const char *application_name)
+{
+    PQconninfoOption  *parsed, *o;
+    const char        *keys[4], *vals[4];
+    char              *errmsg = NULL, options[1024];
+    const char        *given = "";
+    PGconn            *conn;
+    int                n = 0;
+
+    parsed = PQconninfoParse(url, &errmsg);
+    if (parsed == NULL) {
+        /* libpq says why when it connects: let it. */
+        PQfreemem(errmsg);
+        return PQconnectdb(url);
+    }
+    for (o = parsed; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL) {
+            given = o->val;
+        }
+    }
+    if ((size_t) snprintf(options, sizeof(options), "%s%s-c jit=off", given,
+                          given[0] ? " " : "") >= sizeof(options))
+    {
+        PQconninfoFree(parsed);
+        return PQconnectdb(url);
+    }
+    PQconninfoFree(parsed);
+    keys[n] = "dbname";
+    vals[n++] = url;
+    keys[n] = "options";
+    vals[n++] = options;
+    if (application_name != NULL) {
+        keys[n] = "application_name";
+        vals[n++] = application_name;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (conn != NULL) {
+        PQsetNoticeProcessor(conn, fado_db_notice, NULL);
+    }
+    return conn;
+}
+
 static int
 fado_db_usable(PGconn *conn)
 {
@@ -112,10 +164,7 @@ fado_db_acquire(fado_db_t *db)
         if (conn != NULL) {
             PQreset(conn);
         } else {
-            conn = PQconnectdb(db->url);
-            if (conn != NULL) {
-                PQsetNoticeProcessor(conn, fado_db_notice, NULL);
-            }
+            conn = fado_db_connect(db->url, NULL);
         }
         if (!fado_db_usable(conn)) {
             const char  *why = conn != NULL ? PQerrorMessage(conn) : "out of memory";

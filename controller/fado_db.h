@@ -18,6 +18,9 @@ void fado_db_close(fado_db_t *db);
 
 /* A working connection, or NULL when PostgreSQL cannot be reached. */
 PGconn *fado_db_acquire(fado_db_t *db);
+/* A connection outside the pool (NULL name: the URL's), with the settings
+ * every controller connection has. */
+PGconn *fado_db_connect(const char *url, const char *application_name);
 void fado_db_release(fado_db_t *db, PGconn *conn);
 
 /*

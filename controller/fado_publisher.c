@@ -234,6 +234,7 @@ typedef struct {
     json_t           *clusters_set;
     json_t           *clusters_del;
     json_t           *settings_set;    /* key -> [value, version] */
+    json_t           *seen[2];         /* republish: names queued, by kind */
     fado_publish_stats_t  *stats;
 } fado_batch_t;
 
@@ -395,8 +396,8 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
  * does not exist gives NULL: its record is removed. Only rows that differ
  * from what was published are returned: name, body, tag (F1 or F2).
  */
-#define FADO_ROUTES_SQL \
-    "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)," \
+#define FADO_ROUTES_SQL_FOR(names, compare) \
+    "WITH names AS (" names ")," \
     " pol AS (SELECT COALESCE((SELECT value FROM settings" \
     "                          WHERE key = 'default_policy'), '-') AS p)" \
     " SELECT name, body, tag FROM (" \
@@ -420,13 +421,30 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "                                            ORDER BY r.cluster COLLATE \"C\")" \
     "                     FROM replicas r WHERE r.bucket = b.name AND r.state = 'ready'), '')" \
     "    END AS body," \
-    "    CASE WHEN o.bucket IS NOT NULL THEN 'F1' ELSE 'F2' END AS tag," \
-    "    p.body AS published" \
-    "   FROM names n" \
-    "   LEFT JOIN buckets b ON b.name = n.name" \
-    "   LEFT JOIN route_overrides o ON o.bucket = b.name" \
-    "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
-    " WHERE body IS DISTINCT FROM published"
+    "    CASE WHEN o.bucket IS NOT NULL THEN 'F1' ELSE 'F2' END AS tag" \
+    compare
+
+/* The named buckets (a JSON array), where they differ from what was
+ * published. */
+#define FADO_ROUTES_SQL \
+    FADO_ROUTES_SQL_FOR("SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name", \
+        ", p.body AS published" \
+        "   FROM names n" \
+        "   LEFT JOIN buckets b ON b.name = n.name" \
+        "   LEFT JOIN route_overrides o ON o.bucket = b.name" \
+        "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
+        " WHERE body IS DISTINCT FROM published")
+
+/* A republish: the next FADO_PUBLISH_CHUNK buckets after $1 by the bucket
+ * index, all of them (nothing is published then), in name order. A range
+ * rather than a list of names, so the planner knows how many rows come. */
+#define FADO_ROUTES_RANGE_SQL \
+    FADO_ROUTES_SQL_FOR("SELECT name FROM buckets WHERE name > $1 ORDER BY name" \
+                        " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), \
+        "   FROM names n" \
+        "   JOIN buckets b ON b.name = n.name" \
+        "   LEFT JOIN route_overrides o ON o.bucket = b.name) s" \
+        " ORDER BY name")
 
 /*
  * Settings the gateways read (docs/routing-contract.md, "Settings"): only
@@ -545,6 +563,12 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
             /* a route override is an F1 record (its endpoints, listed) */
             op = strcmp(PQgetvalue(rows, i, 2), "F1") == 0 ? "set" : "set2";
         }
+        if (kind != FADO_REC_SETTING && b->seen[kind] != NULL
+            && json_object_set_new(b->seen[kind], name, json_true()) != 0)
+        {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
         if (fado_batch_add(b, pub, op, name, removed ? "" : PQgetvalue(rows, i, 1), kind,
                            removed, err, err_len) != 0)
         {
@@ -554,16 +578,30 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
     return 0;
 }
 
+/*
+ * What one write publishes: the named clusters and buckets where they differ
+ * from what was published, or (republish) every bucket of the next chunk
+ * after `after`, and optionally a reset. `seen` collects what was queued.
+ */
+typedef struct {
+    json_t       *buckets;
+    json_t       *clusters;
+    const char   *after;        /* non-NULL: a chunk of the bucket index */
+    char          last[64];     /* out: the chunk's last name */
+    size_t        rows;         /* out: the chunk's size */
+    const char   *reset_epoch;  /* non-NULL: end with a reset */
+    json_t       *seen[2];
+} fado_write_t;
+
 /* Clusters go first: a bucket record that names a new cluster finds its
  * endpoints already there. */
 static int
-fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, int reset, const char *epoch, fado_publish_stats_t *stats,
-    char *err, size_t err_len)
+fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
+    fado_publish_stats_t *stats, char *err, size_t err_len)
 {
     PGresult      *crows = NULL, *brows = NULL, *srows = NULL;
     fado_batch_t   b;
-    json_t        *with_default = NULL;
+    json_t        *buckets = w->buckets, *with_default = NULL;
     int            rc = -1;
 
     memset(stats, 0, sizeof(*stats));
@@ -571,9 +609,11 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
         snprintf(err, err_len, "out of memory");
         goto done;
     }
+    b.seen[FADO_REC_ROUTE] = w->seen[FADO_REC_ROUTE];
+    b.seen[FADO_REC_CLUSTER] = w->seen[FADO_REC_CLUSTER];
     fado_batch_start(&b, pub);
 
-    if (clusters != NULL && json_array_size(clusters) > 0) {
+    if (w->clusters != NULL && json_array_size(w->clusters) > 0) {
         /* The default route lists clusters: redo it with them. */
         with_default = buckets != NULL ? json_copy(buckets) : json_array();
         if (with_default == NULL || json_array_append_new(with_default, json_string("")) != 0) {
@@ -581,14 +621,28 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
             goto done;
         }
         buckets = with_default;
-        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, clusters, err, err_len);
+        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, w->clusters, err, err_len);
         if (crows == NULL
             || fado_publisher_queue(pub, &b, crows, FADO_REC_CLUSTER, err, err_len) != 0)
         {
             goto done;
         }
     }
-    if (buckets != NULL && json_array_size(buckets) > 0) {
+    if (w->after != NULL) {
+        const char  *p[1] = { w->after };
+
+        brows = fado_db_query(conn, FADO_ROUTES_RANGE_SQL, 1, p, err, err_len, NULL);
+        if (brows == NULL
+            || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
+        {
+            goto done;
+        }
+        w->rows = (size_t) PQntuples(brows);
+        if (w->rows > 0) {
+            snprintf(w->last, sizeof(w->last), "%s",
+                     PQgetvalue(brows, PQntuples(brows) - 1, 0));
+        }
+    } else if (buckets != NULL && json_array_size(buckets) > 0) {
         brows = fado_publisher_changes(conn, FADO_ROUTES_SQL, buckets, err, err_len);
         if (brows == NULL
             || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
@@ -603,8 +657,9 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     {
         goto done;
     }
-    if (reset && fado_batch_add(&b, pub, "reset", "", epoch, FADO_REC_NONE, 0,
-                                err, err_len) != 0)
+    if (w->reset_epoch != NULL
+        && fado_batch_add(&b, pub, "reset", "", w->reset_epoch, FADO_REC_NONE, 0,
+                          err, err_len) != 0)
     {
         goto done;
     }
@@ -638,7 +693,12 @@ fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }
-    return fado_publisher_write(pub, conn, buckets, clusters, 0, NULL, stats, err, err_len);
+    fado_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.buckets = buckets;
+    w.clusters = clusters;
+    return fado_publisher_write(pub, conn, &w, stats, err, err_len);
 }
 
 /* ------------------------------------------------------------ epoch */
@@ -850,26 +910,115 @@ fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found, char *e
 
 /* ------------------------------------------------------------ republish */
 
+static void
+fado_stats_add(fado_publish_stats_t *to, const fado_publish_stats_t *part)
+{
+    to->set += part->set;
+    to->deleted += part->deleted;
+    if (part->version != 0) {
+        to->version = part->version;
+    }
+}
+
+/*
+ * Removes what Redis holds of one kind that the republish did not write:
+ * records of buckets or clusters gone while Redis was away, or written by
+ * someone else. Names only (HKEYS), compared with what was queued.
+ */
+static int
+fado_publisher_strays(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
+    fado_publish_stats_t *stats, char *err, size_t err_len)
+{
+    static const char *const  hashes[2] = { "routes", "clusters" };
+    static const char *const  ops[2] = { "del", "cdel" };
+    const fado_rec_kind_e     kinds[2] = { FADO_REC_ROUTE, FADO_REC_CLUSTER };
+    redisReply               *keys[2] = { NULL, NULL }, *def = NULL;
+    fado_publish_stats_t      part;
+    fado_batch_t              b;
+    char                      key[128];
+    int                       rc = -1;
+
+    memset(&part, 0, sizeof(part));
+    if (fado_batch_init(&b, pub, &part) != 0) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    fado_batch_start(&b, pub);
+    for (int k = 0; k < 2; k++) {
+        const char  *argv[2] = { "HKEYS", key };
+
+        snprintf(key, sizeof(key), "%s%s", pub->prefix, hashes[k]);
+        keys[k] = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+        if (keys[k] == NULL) {
+            goto done;
+        }
+        for (size_t i = 0; keys[k]->type == REDIS_REPLY_ARRAY && i < keys[k]->elements; i++) {
+            const char  *name = keys[k]->element[i]->str;
+
+            if (name != NULL && json_object_get(w->seen[kinds[k]], name) == NULL
+                && fado_batch_add(&b, pub, ops[k], name, "", kinds[k], 1, err, err_len) != 0)
+            {
+                goto done;
+            }
+        }
+    }
+    if (json_object_get(w->seen[FADO_REC_ROUTE], "") == NULL) {
+        const char  *argv[2] = { "EXISTS", key };
+
+        snprintf(key, sizeof(key), "%sdefault", pub->prefix);
+        def = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+        if (def == NULL) {
+            goto done;
+        }
+        if (def->type == REDIS_REPLY_INTEGER && def->integer == 1
+            && fado_batch_add(&b, pub, "nodefault", "", "", FADO_REC_ROUTE, 1,
+                              err, err_len) != 0)
+        {
+            goto done;
+        }
+    }
+    if (fado_batch_flush(&b, pub, err, err_len) != 0
+        || ((part.set || part.deleted) && fado_publisher_record(conn, &b, err, err_len) != 0))
+    {
+        goto done;
+    }
+    fado_stats_add(stats, &part);
+    rc = 0;
+
+done:
+    fado_batch_free(&b);
+    for (int k = 0; k < 2; k++) {
+        if (keys[k] != NULL) {
+            freeReplyObject(keys[k]);
+        }
+    }
+    if (def != NULL) {
+        freeReplyObject(def);
+    }
+    return rc;
+}
+
 /*
  * Every record again, then a reset with a new epoch: gateways resync from a
- * table that is complete. Everything published, and every record Redis
- * holds, first gets a body no encoder produces, so each is rewritten or,
- * when nothing claims it any more, removed.
- * The epoch is recorded last: a republish cut short is started again.
+ * table that is complete. What was published is forgotten first, so every
+ * record is written; buckets go by their index in chunks; then what Redis
+ * holds that nothing wrote is removed. The epoch is recorded last: a
+ * republish cut short is started again.
  */
 int
 fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
     fado_publish_stats_t *stats, char *err, size_t err_len)
 {
     fado_publish_stats_t  part;
+    fado_write_t          w;
     unsigned char         raw[16];
-    char                  epoch[33], skey[128], last[64] = "";
+    char                  epoch[33], skey[128], after[64] = "";
     const char           *sp[2] = { skey, epoch };
-    json_t               *names;
     PGresult             *res;
-    size_t                drifted;
+    int                   rc = -1;
 
     memset(stats, 0, sizeof(*stats));
+    memset(&w, 0, sizeof(w));
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         snprintf(err, err_len, "no randomness for the epoch");
         return -1;
@@ -877,89 +1026,70 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
     for (int k = 0; k < 16; k++) {
         snprintf(epoch + 2 * k, 3, "%02x", raw[k]);
     }
-    res = fado_db_query(conn,
-        "WITH a AS (UPDATE published_routes SET body = '" FADO_DRIFT "'),"
-        " s AS (DELETE FROM published_settings)"
-        " UPDATE published_clusters SET body = '" FADO_DRIFT "'", 0, NULL, err, err_len, NULL);
-    if (res == NULL) {
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
+    }
+    w.seen[FADO_REC_ROUTE] = json_object();
+    w.seen[FADO_REC_CLUSTER] = json_object();
+    if (w.seen[FADO_REC_ROUTE] == NULL || w.seen[FADO_REC_CLUSTER] == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    res = fado_db_query(conn,
+        "WITH a AS (DELETE FROM published_routes), s AS (DELETE FROM published_settings)"
+        " DELETE FROM published_clusters",
+        0, NULL, err, err_len, NULL);
+    if (res == NULL) {
+        goto done;
     }
     PQclear(res);
-    if (fado_publisher_drift_mark(pub, conn, 0, &drifted, err, err_len) != 0) {
-        return -1;
-    }
 
-    names = fado_db_names(conn,
-        "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
-        0, NULL, err, err_len);
-    if (names == NULL
-        || fado_publisher_write(pub, conn, NULL, names, 0, NULL, &part, err, err_len) != 0)
-    {
-        json_decref(names);
-        return -1;
+    /* Clusters (and the default route) first, then the buckets. */
+    w.clusters = fado_db_names(conn, "SELECT name FROM clusters", 0, NULL, err, err_len);
+    if (w.clusters == NULL || fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+        goto done;
     }
-    json_decref(names);
-    stats->set += part.set;
-    stats->deleted += part.deleted;
-
-    /* Every bucket, by its index in chunks; then what only Redis or
-     * published_routes still names (removed). */
+    fado_stats_add(stats, &part);
+    json_decref(w.clusters);
+    w.clusters = NULL;
     for (;;) {
-        const char  *p[1] = { last };
-        size_t       n;
-
-        names = fado_db_names(conn,
-            "SELECT name FROM buckets WHERE name > $1 ORDER BY name"
-            " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), 1, p, err, err_len);
-        if (names == NULL) {
-            return -1;
+        w.after = after;
+        if (fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+            goto done;
         }
-        n = json_array_size(names);
-        if (n > 0) {
-            snprintf(last, sizeof(last), "%s", json_string_value(json_array_get(names, n - 1)));
-        }
-        if (n > 0
-            && fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
-        {
-            json_decref(names);
-            return -1;
-        }
-        json_decref(names);
-        stats->set += part.set;
-        stats->deleted += part.deleted;
-        if (n < FADO_PUBLISH_CHUNK) {
+        fado_stats_add(stats, &part);
+        if (w.rows < FADO_PUBLISH_CHUNK) {
             break;
         }
+        snprintf(after, sizeof(after), "%s", w.last);
     }
-    names = fado_db_names(conn,
-        "SELECT bucket FROM published_routes p WHERE bucket <> ''"
-        " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
-        0, NULL, err, err_len);
-    if (names == NULL
-        || fado_publisher_write(pub, conn, names, NULL, 0, NULL, &part, err, err_len) != 0)
-    {
-        json_decref(names);
-        return -1;
+    w.after = NULL;
+    if (fado_publisher_strays(pub, conn, &w, stats, err, err_len) != 0) {
+        goto done;
     }
-    json_decref(names);
-    stats->set += part.set;
-    stats->deleted += part.deleted;
 
-    if (fado_publisher_write(pub, conn, NULL, NULL, 1, epoch, &part, err, err_len) != 0) {
-        return -1;
+    w.reset_epoch = epoch;
+    if (fado_publisher_write(pub, conn, &w, &part, err, err_len) != 0) {
+        goto done;
     }
-    stats->version = part.version;
+    fado_stats_add(stats, &part);
     fado_publisher_epoch_key(pub, skey, sizeof(skey));
     res = fado_db_query(conn,
         "INSERT INTO controller_state (key, value) VALUES ($1, $2)"
         " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, sp, err, err_len, NULL);
     if (res == NULL) {
-        return -1;
+        goto done;
     }
     PQclear(res);
     snprintf(pub->epoch, sizeof(pub->epoch), "%s", epoch);
     stats->full = 1;
     fado_log(FADO_LOG_INFO, "msg=\"routes republished\" set=%zu deleted=%zu version=%lld",
              stats->set, stats->deleted, stats->version);
-    return 0;
+    rc = 0;
+
+done:
+    json_decref(w.clusters);
+    json_decref(w.seen[FADO_REC_ROUTE]);
+    json_decref(w.seen[FADO_REC_CLUSTER]);
+    return rc;
 }

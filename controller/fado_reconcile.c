@@ -879,12 +879,10 @@ fado_leader_elect(fado_reconciler_t *rec)
     int        got;
 
     if (rec->conn == NULL) {
-        const char  *keys[] = { "dbname", "application_name", NULL };
-        char         app[128];
-        const char  *vals[] = { rec->conf.database_url, app, NULL };
+        char  app[128];
 
         snprintf(app, sizeof(app), "fado-leader %s", rec->conf.instance);
-        rec->conn = PQconnectdbParams(keys, vals, 1);
+        rec->conn = fado_db_connect(rec->conf.database_url, app);
         if (rec->conn == NULL || PQstatus(rec->conn) != CONNECTION_OK) {
             fado_leader_drop(rec, "cannot connect");
             return 0;

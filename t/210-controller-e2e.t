@@ -194,6 +194,22 @@ ok(length $c->redis('GET', "${P}epoch"), 'with a new epoch');
 is(Fado::Controller::wait_until(sub { served_by($photos) eq 'fn-eu-1,fn-us-1' ? 1 : 0 }, 10)
    && served_by($photos), 'fn-eu-1,fn-us-1', 'nginx resynced and routes as before');
 
+# Redis replaced by a stale copy (an old epoch, records of buckets and
+# clusters gone since): the republish removes what nothing claims.
+my $epoch = $c->redis('GET', "${P}epoch");
+$c->redis('HSET', "${P}routes", 'ghost-bucket', 'F2 1 - eu-1');
+$c->redis('HSET', "${P}clusters", 'ghost-1', 'C2 1 eu up 127.0.0.1:1,1,0');
+$c->redis('SET', "${P}epoch", 'stale');
+ok(Fado::Controller::wait_until(sub {
+       my $e = $c->redis('GET', "${P}epoch") // '';
+       $e ne 'stale' && $e ne $epoch
+    && $c->redis('HEXISTS', "${P}routes", 'ghost-bucket') == 0
+    && $c->redis('HEXISTS', "${P}clusters", 'ghost-1') == 0 }, 15),
+   'a republish over a stale table removes the records nothing claims');
+is($c->redis('HGET', "${P}routes", $photos) =~ s/^F2 \d+ //r, $before =~ s/^F2 \d+ //r,
+   'and rewrites the others as they were');
+is($c->redis('HLEN', "${P}clusters") + 0, 3, 'every cluster record stays');
+
 my %routes_before = split /\n/, $c->redis('HGETALL', "${P}routes");
 $c->stop('KILL');
 $c->start;
