@@ -63,3 +63,13 @@ ROUTE_CFLAGS := -Ingx_fado_module
 $(BUILD)/route/%.o: ngx_fado_module/%.c $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -c -o $@ $<
+
+# The golden test's decoder (t/218-route-golden.t): records in, the
+# decoder's reading out. Built with the unit tests, run by the suite.
+ROUTE_DECODE := $(BUILD)/unit/route_decode
+UNIT_TESTS += $(ROUTE_DECODE)
+
+$(ROUTE_DECODE): t/unit/route_decode.c $(ROUTE_SRCS) $(ROUTE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -o $@ t/unit/route_decode.c $(ROUTE_SRCS) \
+	    $(LDFLAGS_COMMON)

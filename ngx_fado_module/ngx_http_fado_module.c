@@ -478,12 +478,28 @@ ngx_http_fado_redis_addr(ngx_str_t *value, ngx_http_fado_redis_server_t *rs)
 }
 
 
+/* The time parameters of fado_redis, told apart by their whole name. */
+static const struct {
+    const char  *name;
+    size_t       offset;        /* in ngx_http_fado_main_conf_t */
+    ngx_uint_t   zero_ok;       /* 0 means "off" rather than "never wait" */
+} ngx_http_fado_redis_times[] = {
+    { "connect_timeout",
+      offsetof(ngx_http_fado_main_conf_t, connect_timeout), 0 },
+    { "read_timeout",
+      offsetof(ngx_http_fado_main_conf_t, read_timeout), 0 },
+    { "resync_interval",
+      offsetof(ngx_http_fado_main_conf_t, resync_interval), 1 },
+};
+
+
 static char *
 ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fado_main_conf_t  *fmcf = conf;
 
     u_char       *p;
+    size_t        t;
     ngx_str_t    *value, v;
     ngx_int_t     n;
     ngx_msec_t    ms;
@@ -579,34 +595,28 @@ ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_http_fado_param(&value[i], "connect_timeout", &v)
-            || ngx_http_fado_param(&value[i], "read_timeout", &v)
-            || ngx_http_fado_param(&value[i], "resync_interval", &v))
+        for (t = 0; t < sizeof(ngx_http_fado_redis_times)
+                        / sizeof(ngx_http_fado_redis_times[0]); t++)
+        {
+            if (ngx_http_fado_param(&value[i], ngx_http_fado_redis_times[t].name,
+                                    &v))
+            {
+                break;
+            }
+        }
+
+        if (t < sizeof(ngx_http_fado_redis_times)
+                / sizeof(ngx_http_fado_redis_times[0]))
         {
             ms = ngx_parse_time(&v, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR) {
+            if (ms == (ngx_msec_t) NGX_ERROR
+                || (ms == 0 && !ngx_http_fado_redis_times[t].zero_ok))
+            {
                 goto invalid;
             }
 
-            switch (value[i].data[0]) {
-            case 'c':
-                if (ms == 0) {
-                    goto invalid;
-                }
-                fmcf->connect_timeout = ms;
-                break;
-            case 'r':
-                if (value[i].data[2] == 'a') {
-                    if (ms == 0) {
-                        goto invalid;
-                    }
-                    fmcf->read_timeout = ms;
-                } else {
-                    fmcf->resync_interval = ms;
-                }
-                break;
-            }
-
+            *(ngx_msec_t *) ((u_char *) fmcf
+                             + ngx_http_fado_redis_times[t].offset) = ms;
             continue;
         }
 
@@ -720,6 +730,9 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+ngx_http_complex_value_t  ngx_http_fado_bucket_off;
 
 
 static char *
@@ -1173,7 +1186,7 @@ ngx_http_fado_init_process(ngx_cycle_t *cycle)
         ngx_http_fado_table_slot_claim(fmcf->shm_zone->data, cycle->log);
     }
 
-    return ngx_http_fado_sync_init_process(cycle);
+    return ngx_http_fado_owner_init_process(cycle);
 }
 
 
@@ -1182,7 +1195,7 @@ ngx_http_fado_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fado_main_conf_t  *fmcf;
 
-    ngx_http_fado_sync_exit_process(cycle);
+    ngx_http_fado_owner_exit_process(cycle);
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
 

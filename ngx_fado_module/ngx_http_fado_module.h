@@ -9,7 +9,8 @@
  *   ngx_http_fado_state.c     the table on disk (fado_shm_zone state=)
  *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
- *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
+ *   ngx_http_fado_owner.c     route sync: which worker syncs, state timer
+ *   ngx_http_fado_sync.c      route sync: the Redis protocol (snapshot, feed)
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
  *   ngx_http_fado_status.c    fado_status (JSON) and fado_metrics
  */
@@ -85,7 +86,10 @@ typedef struct {
  * after merging), the bucket comes from the header the controller
  * publishes as bucket_header, if it publishes one.
  */
-#define NGX_HTTP_FADO_BUCKET_OFF  ((ngx_http_complex_value_t *) -1)
+#define NGX_HTTP_FADO_BUCKET_OFF  (&ngx_http_fado_bucket_off)
+
+/* A marker only (not NGX_CONF_UNSET_PTR: that means "inherit"). */
+extern ngx_http_complex_value_t  ngx_http_fado_bucket_off;
 
 
 typedef struct {
@@ -128,9 +132,9 @@ char *ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_fado_balancer_available(ngx_http_fado_set_t *set,
     ngx_http_fado_srv_conf_t *uscf);
 
-/* sync */
-ngx_int_t ngx_http_fado_sync_init_process(ngx_cycle_t *cycle);
-void ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle);
+/* route sync (ngx_http_fado_owner.c, ngx_http_fado_sync.c) */
+ngx_int_t ngx_http_fado_owner_init_process(ngx_cycle_t *cycle);
+void ngx_http_fado_owner_exit_process(ngx_cycle_t *cycle);
 const char *ngx_http_fado_sync_state_name(ngx_uint_t state);
 
 /* status */

@@ -89,6 +89,10 @@ ngx_http_fado_record_label_valid(const char *s, size_t len)
 }
 
 
+/*
+ * S3's rules, the one copy (the controller's API checks names with it too):
+ * 3..63 of a-z 0-9 . -, a letter or digit first and last, no "..".
+ */
 int
 ngx_http_fado_record_bucket_valid(const char *s, size_t len)
 {
@@ -102,8 +106,12 @@ ngx_http_fado_record_bucket_valid(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         c = s[i];
 
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '.'))
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            continue;
+        }
+
+        if ((c != '-' && c != '.') || i == 0 || i == len - 1
+            || (c == '.' && s[i - 1] == '.'))
         {
             return 0;
         }

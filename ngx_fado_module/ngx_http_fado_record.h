@@ -125,7 +125,8 @@ int ngx_http_fado_record_endpoints2(const char *s, size_t len,
 /* cluster and zone names: 1..63 of A-Z a-z 0-9 - _ . */
 int ngx_http_fado_record_label_valid(const char *s, size_t len);
 
-/* S3 bucket name rules: 3..63 characters of a-z 0-9 . - */
+/* S3 bucket name rules: 3..63 characters of a-z 0-9 . -, a letter or digit
+ * first and last, no ".." (the controller's API uses this one too) */
 int ngx_http_fado_record_bucket_valid(const char *s, size_t len);
 
 /* A bucket_header value: 1..64 characters of A-Z a-z 0-9 - */

@@ -281,6 +281,20 @@ test_bucket_names(void)
     CHECK(!ngx_http_fado_record_bucket_valid("ab", 2), "too short");
     CHECK(!ngx_http_fado_record_bucket_valid("Photos", 6), "upper case");
     CHECK(!ngx_http_fado_record_bucket_valid("a_b_c", 5), "underscore");
+    CHECK(!ngx_http_fado_record_bucket_valid("-photos", 7), "leading hyphen");
+    CHECK(!ngx_http_fado_record_bucket_valid("photos.", 7), "trailing dot");
+    CHECK(!ngx_http_fado_record_bucket_valid("a..b", 4), "two dots");
+    CHECK(ngx_http_fado_record_bucket_valid("a.b.c", 5), "single dots");
+    CHECK(ngx_http_fado_record_bucket_valid("abc", 3), "three letters");
+    CHECK(!ngx_http_fado_record_bucket_valid(
+              "a234567890123456789012345678901234567890123456789012345678901234",
+              64), "64 characters");
+
+    /* bucket_header values */
+    CHECK(ngx_http_fado_record_header_valid("X-Fado-Bucket", 13), "header");
+    CHECK(!ngx_http_fado_record_header_valid("X_Fado", 6), "underscore header");
+    CHECK(!ngx_http_fado_record_header_valid("X Fado", 6), "space header");
+    CHECK(!ngx_http_fado_record_header_valid("", 0), "empty header");
 }
 
 
