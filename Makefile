@@ -29,6 +29,7 @@ all:
 -include mk/controller.mk
 -include mk/console.mk
 -include mk/examples.mk
+-include mk/async.mk
 -include mk/unit.mk
 -include mk/fuzz.mk
 

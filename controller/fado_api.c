@@ -14,10 +14,11 @@
 #include "fado_log.h"
 #include "fado_objects.h"
 #include "fado_policy.h"
+#include "fado_resolve.h"
 #include "fado_route_view.h"
 #include "fado_valid.h"
+#include "fst_s3_client.h"
 #include "ngx_http_fado_record.h"
-#include "s3_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -27,63 +28,6 @@
 
 #define FADO_LIST_DEFAULT  100
 #define FADO_LIST_MAX      1000
-
-/* ------------------------------------------------------------ validation */
-
-/*
- * A function endpoint as the gateway needs it: IPv4:port or [IPv6]:port.
- * A URL "http://host:port/..." with a literal address is accepted too.
- */
-static int
-fado_endpoint_address(const char *in, char *out, size_t size)
-{
-    char         host[64];
-    const char  *p = in, *end, *colon;
-    long         port;
-    unsigned char  buf[16];
-
-    if (strncmp(p, "http://", 7) == 0) {
-        p += 7;
-    }
-    end = p + strcspn(p, "/");
-    if (*p == '[') {
-        const char  *close = memchr(p, ']', (size_t) (end - p));
-        if (close == NULL || close[1] != ':' || (size_t) (close - p - 1) >= sizeof(host)) {
-            return -1;
-        }
-        memcpy(host, p + 1, (size_t) (close - p - 1));
-        host[close - p - 1] = '\0';
-        if (inet_pton(AF_INET6, host, buf) != 1) {
-            return -1;
-        }
-        colon = close + 1;
-    } else {
-        colon = memchr(p, ':', (size_t) (end - p));
-        if (colon == NULL || (size_t) (colon - p) >= sizeof(host)) {
-            return -1;
-        }
-        memcpy(host, p, (size_t) (colon - p));
-        host[colon - p] = '\0';
-        if (inet_pton(AF_INET, host, buf) != 1) {
-            return -1;
-        }
-    }
-    port = strtol(colon + 1, NULL, 10);
-    if (port < 1 || port > 65535 || (size_t) (end - colon - 1) > 5) {
-        return -1;
-    }
-    for (const char *d = colon + 1; d < end; d++) {
-        if (!isdigit((unsigned char) *d)) {
-            return -1;
-        }
-    }
-    if ((size_t) (end - p) >= size) {
-        return -1;
-    }
-    memcpy(out, p, (size_t) (end - p));
-    out[end - p] = '\0';
-    return 0;
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -419,8 +363,7 @@ fado_api_zones(fado_req_t *req, const char *id)
 #define FADO_CLUSTER_JSON_SQL \
     "SELECT c.name, json_build_object(" \
     " 'name', c.name, 'zone', c.zone, 'healthy', c.healthy," \
-    " 'functions', COALESCE((SELECT json_agg(json_build_object('address', e.address," \
-    "     'weight', e.weight, 'max_inflight', e.max_inflight) ORDER BY e.address)" \
+    " 'functions', COALESCE((SELECT json_agg(fado_endpoint_json(e) ORDER BY e.address)" \
     "     FROM endpoints e WHERE e.cluster = c.name), '[]')," \
     " 'storage', json_build_object('endpoint', c.storage_endpoint," \
     "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> '')," \
@@ -441,7 +384,9 @@ static int
 fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
     const char *prefix)
 {
-    char         f[128], vbuf[24], eps[64][80];
+    char         f[128], vbuf[24];
+    const char  *written[64];
+    fado_endpoint_t  eps[64];
     long         weights[64], maxes[64];
     const char  *name, *zone, *endpoint = "", *ak = NULL, *sk = NULL;
     json_t      *fns, *storage, *fn;
@@ -483,11 +428,19 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
             addr = json_string_value(json_object_get(fn, "url"));
         }
         snprintf(f, sizeof(f), "%saddress", sub);
-        if (addr == NULL || fado_endpoint_address(addr, eps[nfn], sizeof(eps[nfn])) != 0) {
-            fado_req_error(req, 400, "invalid_field", f,
-                           "%s must be IPv4:port, [IPv6]:port or http://address:port", f);
+        if (addr == NULL) {
+            fado_req_error(req, 400, "missing_field", f, "%s is required: IPv4:port,"
+                           " [IPv6]:port or http[s]://host[:port][/path]", f);
             return -1;
+        } else {
+            const char  *why = fado_valid_endpoint(addr, &eps[nfn]);
+            if (why != NULL) {
+                fado_req_error(req, 400, "invalid_field", f, "%s must be IPv4:port, [IPv6]:port"
+                               " or http[s]://host[:port][/path]: %s", f, why);
+                return -1;
+            }
         }
+        written[nfn] = addr;
         snprintf(f, sizeof(f), "%sweight", sub);
         if ((weights[nfn] = fado_api_int(req, fn, "weight", f, 1, 1000, 1)) < 0) {
             return -1;
@@ -583,14 +536,17 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
         }
     }
     for (i = 0; i < nfn; i++) {
-        char         w[24], m[24];
-        const char  *p[4] = { name, eps[i], w, m };
+        char         w[24], m[24], port[8];
+        const char  *p[9] = { name, written[i], w, m, eps[i].https ? "https" : "http",
+                              eps[i].host, port, eps[i].path, eps[i].named ? "t" : "f" };
 
         snprintf(w, sizeof(w), "%ld", weights[i]);
         snprintf(m, sizeof(m), "%ld", maxes[i]);
-        if (fado_api_exec(req, "INSERT INTO endpoints (cluster, address, weight, max_inflight)"
-                          " VALUES ($1, $2, $3::int, $4::int) ON CONFLICT DO NOTHING",
-                          4, p) != 0)
+        snprintf(port, sizeof(port), "%d", eps[i].port);
+        if (fado_api_exec(req, "INSERT INTO endpoints (cluster, address, weight, max_inflight,"
+                          " scheme, host, port, path, named) VALUES ($1, $2, $3::int, $4::int,"
+                          " $5, $6, $7::int, $8, $9::boolean) ON CONFLICT DO NOTHING",
+                          9, p) != 0)
         {
             return -1;
         }
@@ -731,11 +687,25 @@ fado_bucket_override_put(fado_req_t *req, json_t *obj, const char *name, const c
         if (a == NULL) {
             goto done;
         }
-        /* an F1 record carries addresses: no names, no DNS on the gateway */
-        if (fado_endpoint_address(a, addr, sizeof(addr)) != 0) {
-            fado_req_error(req, 400, "invalid_field", f,
-                           "%s must be IPv4:port or [IPv6]:port", f);
-            goto done;
+        /*
+         * An override's endpoints go into its F1 record as they are: no
+         * names (the controller resolves cluster endpoints only), plain
+         * http (an origin in the record is cluster endpoints' business).
+         */
+        {
+            fado_endpoint_t  fe;
+            const char      *why = fado_valid_endpoint(a, &fe);
+
+            if (why == NULL && (fe.named || fe.https || fe.path[0] != '\0')) {
+                why = "an override endpoint is a literal address, plain http, no path";
+            }
+            if (why != NULL) {
+                fado_req_error(req, 400, "invalid_field", f,
+                               "%s must be IPv4:port or [IPv6]:port: %s", f, why);
+                goto done;
+            }
+            snprintf(addr, sizeof(addr), strchr(fe.host, ':') ? "[%s]:%d" : "%s:%d",
+                     fe.host, fe.port);
         }
         cluster = fado_api_str(req, ep, "cluster",
                                OFIELD("%sroute_override.endpoints[%zu].cluster", prefix, i), 1);
@@ -1588,8 +1558,8 @@ fado_api_metrics(fado_req_t *req)
 
         fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
         fado_events_counters(&received, &rejected);
-        fado_s3_traffic(&sent, &recvd);
-        fado_s3_object_traffic(&osent, &orecvd);
+        fst_s3_traffic(&sent, &recvd);
+        fst_s3_object_traffic(&osent, &orecvd);
         /* Bodies the controller's own S3 clients exchanged with MinIO, and
          * the object data among them: API uploads and downloads only;
          * replication moves none (MinIO does it). */
@@ -1613,6 +1583,8 @@ fado_api_metrics(fado_req_t *req)
             (unsigned long long) osent, (unsigned long long) orecvd);
     }
     PQclear(res);
+    len = strlen(buf);
+    fado_resolve_metrics(buf + len, sizeof(buf) - len);
     req->text = strdup(buf);
     req->content_type = "text/plain; version=0.0.4";
     req->status = req->text ? 200 : 500;

@@ -6,6 +6,7 @@
 #include "fado_api_console.h"
 #include "fado_log.h"
 #include "fado_placement.h"
+#include "fst_buf.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -481,12 +482,12 @@ fado_gw_load(void)
     free(copy);
 }
 
+/* All zero is ready to use: an empty body (fst_buf_t). */
 typedef struct {
-    CURL    *easy;
-    char    *data;
-    size_t   len;
-    int      too_large;
-    char     err[CURL_ERROR_SIZE];
+    CURL       *easy;
+    fst_buf_t   body;
+    int         too_large;
+    char        err[CURL_ERROR_SIZE];
 } fado_gw_fetch_t;
 
 static size_t
@@ -494,21 +495,13 @@ fado_gw_write(void *ptr, size_t size, size_t n, void *ud)
 {
     fado_gw_fetch_t  *f = ud;
     size_t            len = size * n;
-    char             *p;
 
-    if (f->len + len > FADO_CONSOLE_STATUS_MAX) {
+    if (f->body.len + len > FADO_CONSOLE_STATUS_MAX) {
         f->too_large = 1;
         return 0;           /* aborts the transfer */
     }
-    p = realloc(f->data, f->len + len + 1);
-    if (p == NULL) {
-        return 0;
-    }
-    memcpy(p + f->len, ptr, len);
-    f->data = p;
-    f->len += len;
-    p[f->len] = '\0';
-    return len;
+    fst_buf_append(&f->body, ptr, len);
+    return fst_buf_ok(&f->body) ? len : 0;
 }
 
 static int
@@ -546,7 +539,7 @@ fado_gw_item(const char *url, fado_gw_fetch_t *f, CURLcode rc)
         snprintf(msg, sizeof(msg), "answered HTTP %ld", code);
         return json_pack("{s:s, s:b, s:s}", "url", url, "ok", 0, "error", msg);
     }
-    status = json_loadb(f->data ? f->data : "", f->len, 0, &e);
+    status = json_loadb(f->body.data ? f->body.data : "", f->body.len, 0, &e);
     if (!json_is_object(status)) {
         json_decref(status);
         return json_pack("{s:s, s:b, s:s}", "url", url, "ok", 0, "error",
@@ -617,7 +610,7 @@ fado_console_gateways(fado_req_t *req)
             (void) curl_multi_remove_handle(multi, fetch[i].easy);
             curl_easy_cleanup(fetch[i].easy);
         }
-        free(fetch[i].data);
+        fst_buf_free(&fetch[i].body);
     }
     (void) curl_multi_cleanup(multi);
     if (items == NULL) {

@@ -5,6 +5,7 @@
 
 #include "fado_http.h"
 #include "fado_log.h"
+#include "fst_hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -151,9 +152,7 @@ fado_auth_hash(const char *secret, char hex[65])
     if (EVP_Digest(secret, strlen(secret), md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
         return;
     }
-    for (unsigned int i = 0; i < n; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    }
+    fst_hex_encode(md, n, hex);
 }
 
 int
@@ -165,9 +164,7 @@ fado_auth_new_secret(char *out, size_t size)
         return -1;
     }
     memcpy(out, "fado_", 5);
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        snprintf(out + 5 + 2 * i, 3, "%02x", raw[i]);
-    }
+    fst_hex_encode(raw, sizeof(raw), out + 5);
     return 0;
 }
 

@@ -4,9 +4,9 @@
 
 #include "fado_jobs.h"
 #include "fado_log.h"
-#include "replication.h"
-#include "s3_client.h"
-#include "storage_notify.h"
+#include "fst_replication.h"
+#include "fst_s3_client.h"
+#include "fst_notify.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -242,7 +242,7 @@ fado_jobs_finish(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
 
 /* A site from four columns (name, endpoint, access key, secret key). */
 static void
-fado_jobs_site(PGresult *res, int row, int col, fado_storage_site_t *site)
+fado_jobs_site(PGresult *res, int row, int col, fst_site_t *site)
 {
     memset(site, 0, sizeof(*site));
     site->cluster = PQgetvalue(res, row, col);
@@ -254,23 +254,23 @@ fado_jobs_site(PGresult *res, int row, int col, fado_storage_site_t *site)
 /* Point the cluster's bucket at the controller's webhook. Events are hints,
  * so a failure is reported, not fatal to the replica. */
 static void
-fado_jobs_notify(fado_jobs_t *jobs, const fado_storage_site_t *site, const char *bucket)
+fado_jobs_notify(fado_jobs_t *jobs, const fst_site_t *site, const char *bucket)
 {
-    fado_s3_client_t  *c;
+    fst_s3_client_t  *c;
     char               err[512];
 
     if (jobs->conf.events_arn == NULL) {
         return;
     }
-    c = fado_s3_client_new(site->endpoint, site->access_key, site->secret_key,
+    c = fst_s3_client_new(site->endpoint, site->access_key, site->secret_key,
                            site->region, err, sizeof(err));
-    if (c == NULL || fado_storage_notify_set(c, bucket, jobs->conf.events_arn,
+    if (c == NULL || fst_notify_set(c, bucket, jobs->conf.events_arn,
                                              err, sizeof(err)) != 0)
     {
         fado_log(FADO_LOG_WARN, "msg=\"bucket notifications not set\" bucket=%s cluster=%s"
                  " error=\"%s\"", bucket, site->cluster, err);
     }
-    fado_s3_client_free(c);
+    fst_s3_client_free(c);
 }
 
 /*
@@ -340,13 +340,13 @@ typedef enum {
 
 /* Why a step failed: whose store is unreachable, if any. */
 static fado_jobs_fault_e
-fado_jobs_fault(const fado_storage_site_t *home, const fado_storage_site_t *replica,
+fado_jobs_fault(const fst_site_t *home, const fst_site_t *replica,
     const char *bucket)
 {
-    if (!fado_replication_reachable(home, bucket)) {
+    if (!fst_replication_reachable(home, bucket)) {
         return FADO_JOBS_FAULT_HOME;
     }
-    if (replica != home && !fado_replication_reachable(replica, bucket)) {
+    if (replica != home && !fst_replication_reachable(replica, bucket)) {
         return FADO_JOBS_FAULT_OWN;
     }
     return FADO_JOBS_FAULT_ERROR;
@@ -361,7 +361,7 @@ fado_jobs_fault(const fado_storage_site_t *home, const fado_storage_site_t *repl
  */
 static fado_job_result_e
 fado_jobs_replica_failed(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
-    const fado_storage_site_t *home, const fado_storage_site_t *replica,
+    const fst_site_t *home, const fst_site_t *replica,
     const char *state, const char *err)
 {
     const char  *q[3] = { job->bucket, job->cluster, err };
@@ -427,8 +427,8 @@ fado_jobs_keep(PGresult *res, int col, char *buf, size_t size, const char **keep
  * the released copy never reaches the others.
  */
 static fado_job_result_e
-fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *home,
-    const fado_storage_site_t *replica, int is_home, int rules_out, char *err, size_t err_len)
+fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fst_site_t *home,
+    const fst_site_t *replica, int is_home, int rules_out, char *err, size_t err_len)
 {
     const char  *p[3] = { job->bucket, job->cluster, home->cluster };
     int          draining = 0;
@@ -436,12 +436,12 @@ fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *
     int          rc = 0;
 
     if (!is_home) {
-        rc = fado_replication_stop(home, replica, job->bucket, err, err_len);
+        rc = fst_replication_stop(home, replica, job->bucket, err, err_len);
     }
     if (rc == 0 && !is_home) {
-        rc = fado_replication_release(replica, home, job->bucket, &draining, &removed,
+        rc = fst_replication_release(replica, home, job->bucket, &draining, &removed,
                                       err, err_len);
-        if (rc != 0 && !rules_out && !fado_replication_reachable(replica, job->bucket)) {
+        if (rc != 0 && !rules_out && !fst_replication_reachable(replica, job->bucket)) {
             rc = 0;     /* never a home, so no rules of its own to wait for */
         }
     }
@@ -479,7 +479,7 @@ fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fado_storage_site_t *
 /*
  * No replica row: the (bucket, cluster) pair may be a released copy whose
  * deletion was confirmed through the API. Its bucket and every version in
- * it are deleted on that cluster, then the record. fado_replication_purge
+ * it are deleted on that cluster, then the record. fst_replication_purge
  * refuses a copy that still has replication rules, so a deletion there
  * can never propagate.
  */
@@ -488,7 +488,7 @@ fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
 {
     const char           *p[2] = { job->bucket, job->cluster };
     PGresult             *res;
-    fado_storage_site_t   site;
+    fst_site_t   site;
     size_t                deleted = 0;
 
     res = fado_jobs_query(conn,
@@ -506,7 +506,7 @@ fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
         return FADO_JOB_DONE;       /* nothing to delete (or back in the placement) */
     }
     fado_jobs_site(res, 0, 0, &site);
-    if (fado_replication_purge(&site, job->bucket, &deleted, err, err_len) != 0) {
+    if (fst_replication_purge(&site, job->bucket, &deleted, err, err_len) != 0) {
         const char  *q[3] = { job->bucket, job->cluster, err };
         (void) fado_jobs_exec(conn, "UPDATE released_copies SET reason = $3, updated_at = now()"
                               " WHERE bucket = $1 AND cluster = $2", 3, q);
@@ -527,8 +527,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
 {
     const char            *p[2] = { job->bucket, job->cluster };
     PGresult              *res;
-    fado_storage_site_t    replica, home;
-    fado_replica_state_e   next = FADO_REPLICA_FAILED;
+    fst_site_t    replica, home;
+    fst_replica_state_e   next = FST_REPLICA_FAILED;
     const char            *state;
     char                   keep_buf[8192];
     const char            *keep[256];
@@ -578,10 +578,10 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     } else if (is_home) {
         /* The home: its bucket, and no rules of ours towards clusters that
          * are no longer replicas (leftovers of a crash or an earlier home). */
-        rc = fado_replication_ensure_home(&home, job->bucket, err, err_len);
+        rc = fst_replication_ensure_home(&home, job->bucket, err, err_len);
         if (rc == 0) {
             long  n = fado_jobs_keep(res, 13, keep_buf, sizeof(keep_buf), keep, 256);
-            rc = n < 0 ? 0 : fado_replication_prune(&home, job->bucket, keep, (size_t) n,
+            rc = n < 0 ? 0 : fst_replication_prune(&home, job->bucket, keep, (size_t) n,
                                                     &removed, err, err_len);
             if (rc == 0 && removed > 0) {
                 fado_log(FADO_LOG_INFO, "msg=\"stale replication rules removed\" bucket=%s"
@@ -592,13 +592,13 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
             (void) fado_jobs_exec(conn, "UPDATE replicas SET rules_out = true"
                                   " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
-        next = FADO_REPLICA_READY;
+        next = FST_REPLICA_READY;
     } else {
         /* Only the home replicates out: a copy that was the home drops its
          * rules once the new home holds everything it has, then follows the
          * new home like any replica. (Only copies that were a home can
          * hold rules of ours: the others are not asked.) */
-        rc = rules_out ? fado_replication_release(&replica, &home, job->bucket, &draining,
+        rc = rules_out ? fst_replication_release(&replica, &home, job->bucket, &draining,
                                                   &removed, err, err_len) : 0;
         if (rc == 0 && removed > 0) {
             fado_log(FADO_LOG_INFO, "msg=\"former home stopped replicating out\" bucket=%s"
@@ -610,7 +610,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
                                   " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
         if (rc == 0) {
-            rc = fado_replication_converge(&home, &replica, job->bucket,
+            rc = fst_replication_converge(&home, &replica, job->bucket,
                                            atoi(PQgetvalue(res, 0, 10)), &next, err, err_len);
         }
     }
@@ -638,7 +638,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     (void) fado_jobs_exec(conn, "DELETE FROM released_copies WHERE bucket = $1"
                           " AND cluster = $2", 2, p);
 
-    if (next == FADO_REPLICA_READY) {
+    if (next == FST_REPLICA_READY) {
         if (strcmp(state, "ready") != 0) {
             fado_log(FADO_LOG_INFO, "msg=\"replica ready\" bucket=%s cluster=%s",
                      job->bucket, job->cluster);
@@ -677,7 +677,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     if (draining) {
         return FADO_JOB_AGAIN;      /* the former home's rules go next time */
     }
-    if (next == FADO_REPLICA_READY) {
+    if (next == FST_REPLICA_READY) {
         return FADO_JOB_DONE;
     }
     return FADO_JOB_AGAIN;
@@ -750,7 +750,7 @@ fado_scan_flush(fado_scan_t *s)
 }
 
 static int
-fado_scan_entry(void *ud, const fado_s3_entry_t *e)
+fado_scan_entry(void *ud, const fst_s3_entry_t *e)
 {
     fado_scan_t  *s = ud;
     json_t       *row;
@@ -781,23 +781,23 @@ fado_scan_entry(void *ud, const fado_s3_entry_t *e)
 }
 
 static int
-fado_scan_site(fado_scan_t *s, const fado_storage_site_t *site, int home)
+fado_scan_site(fado_scan_t *s, const fst_site_t *site, int home)
 {
-    fado_s3_client_t  *c;
+    fst_s3_client_t  *c;
     char               e[512];
     int                rc;
 
     s->cluster = site->cluster;
     s->home = home;
     s->failed = 0;
-    c = fado_s3_client_new(site->endpoint, site->access_key, site->secret_key,
+    c = fst_s3_client_new(site->endpoint, site->access_key, site->secret_key,
                            site->region, e, sizeof(e));
     if (c == NULL) {
         snprintf(s->err, sizeof(s->err), "cluster \"%.63s\": %.400s", site->cluster, e);
         return -1;
     }
-    rc = fado_s3_list_versions(c, s->bucket, NULL, fado_scan_entry, s, e, sizeof(e));
-    fado_s3_client_free(c);
+    rc = fst_s3_list_versions(c, s->bucket, NULL, fado_scan_entry, s, e, sizeof(e));
+    fst_s3_client_free(c);
     if (s->failed) {
         return -1;
     }
@@ -820,7 +820,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
     const char           *p[1] = { job->bucket };
     PGresult             *res;
     fado_scan_t           s;
-    fado_storage_site_t   site;
+    fst_site_t   site;
     char                  scan[32], started[64];
     fado_job_result_e     result = FADO_JOB_FAILED;
 

@@ -8,6 +8,7 @@
 #include "fado_log.h"
 #include "fado_publisher.h"
 #include "fado_reconcile.h"
+#include "fado_resolve.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -295,6 +296,8 @@ main(int argc, char **argv)
     fado_db_t               *db;
     fado_publisher_t        *pub;
     fado_reconciler_t       *rec;
+    fado_resolver_t         *resolver;
+    fado_resolve_config_t    resconf;
     fado_http_t             *http;
     PGconn                  *conn;
     char                     err[512];
@@ -324,9 +327,9 @@ main(int argc, char **argv)
      * takes the stop signals. */
     pthread_sigmask(SIG_BLOCK, &stopmask, &waitmask);
 
-    /* API threads, the reconciler, a spare, and one per job worker (held
+    /* API threads, the reconciler, the resolver, a spare, and one per job worker (held
      * for a job's duration: it carries the bucket's advisory lock). */
-    db = fado_db_open(conf.database_url, conf.threads + 2 + conf.jobs.workers);
+    db = fado_db_open(conf.database_url, conf.threads + 3 + conf.jobs.workers);
     if (db == NULL) {
         fprintf(stderr, "fado-controller: out of memory\n");
         return 1;
@@ -383,8 +386,24 @@ main(int argc, char **argv)
         return 1;
     }
     app.rec = rec;
-    if (conf.platform_file != NULL && fado_import_file(&app, conf.platform_file) != 0) {
+    if (fado_resolve_config(&resconf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fado-controller: %s\n", err);
         fado_reconciler_stop(rec);
+        fado_publisher_free(pub);
+        fado_db_close(db);
+        return 2;
+    }
+    resolver = fado_resolver_start(db, rec, &resconf);
+    if (resolver == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"cannot start the resolver\"");
+        fado_reconciler_stop(rec);
+        fado_publisher_free(pub);
+        fado_db_close(db);
+        return 1;
+    }
+    if (conf.platform_file != NULL && fado_import_file(&app, conf.platform_file) != 0) {
+        fado_resolver_stop(resolver);
+    fado_reconciler_stop(rec);
         fado_publisher_free(pub);
         fado_db_close(db);
         return 1;
@@ -393,7 +412,8 @@ main(int argc, char **argv)
     http = fado_http_start(&app, conf.listen, conf.threads, err, sizeof(err));
     if (http == NULL) {
         fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=\"%s\"", err);
-        fado_reconciler_stop(rec);
+        fado_resolver_stop(resolver);
+    fado_reconciler_stop(rec);
         fado_publisher_free(pub);
         fado_db_close(db);
         return 1;
@@ -409,6 +429,7 @@ main(int argc, char **argv)
 
     fado_log(FADO_LOG_INFO, "msg=\"shutting down\"");
     fado_http_stop(http);
+    fado_resolver_stop(resolver);
     fado_reconciler_stop(rec);
     fado_publisher_free(pub);
     fado_db_close(db);

@@ -5,9 +5,9 @@
 #include "fado_objects.h"
 #include "fado_log.h"
 #include "fado_valid.h"
-#include "replication.h"
-#include "s3_client.h"
-#include "storage_stream.h"
+#include "fst_replication.h"
+#include "fst_s3_client.h"
+#include "fst_stream.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,11 +26,11 @@ typedef struct {
     char                 access_key[256];
     char                 secret_key[256];
     int                  is_home;
-    fado_storage_site_t  site;
+    fst_site_t  site;
 } fado_obj_site_t;
 
 struct fado_obj_upload_s {
-    fado_storage_stream_t  *stream;
+    fst_stream_t  *stream;
     fado_obj_site_t         home;
     char                    bucket[64];
     char                   *key;
@@ -39,8 +39,8 @@ struct fado_obj_upload_s {
 };
 
 struct fado_obj_download_s {
-    fado_storage_stream_t  *stream;     /* NULL for HEAD */
-    fado_s3_object_info_t   info;
+    fst_stream_t  *stream;     /* NULL for HEAD */
+    fst_s3_object_info_t   info;
     char                    cluster[64];
 };
 
@@ -119,7 +119,7 @@ fado_obj_db_acquire(fado_req_t *req)
 }
 
 /* curl's texts for its timeouts, when the failure came from a stream's own
- * thread (fado_s3_timed_out() answers for the calling thread only). */
+ * thread (fst_s3_timed_out() answers for the calling thread only). */
 static int
 fado_obj_timeout_text(const char *err)
 {
@@ -219,7 +219,7 @@ static void
 fado_obj_storage_error(fado_req_t *req, long status, const char *code, const char *cluster,
     const char *err)
 {
-    unsigned int  http = (unsigned int) fado_s3_error_http_status(status, code);
+    unsigned int  http = (unsigned int) fst_s3_error_http_status(status, code);
     const char   *name = http == 404 ? "not_found" : http == 503 ? "storage_unavailable"
                        : http == 502 ? "storage_error" : "storage_refused";
 
@@ -230,7 +230,7 @@ fado_obj_storage_error(fado_req_t *req, long status, const char *code, const cha
 /* Records the version the home now holds as the key's latest. */
 static void
 fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
-    const fado_s3_object_info_t *info, const char *home)
+    const fst_s3_object_info_t *info, const char *home)
 {
     char         size[24];
     const char  *p[7] = { bucket, key, info->version_id, size, info->etag,
@@ -323,7 +323,7 @@ fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
     snprintf(u->bucket, sizeof(u->bucket), "%s", bucket);
     snprintf(u->content_type, sizeof(u->content_type), "%s",
              content_type && content_type[0] ? content_type : "application/octet-stream");
-    u->stream = fado_storage_upload_start(&u->home.site, bucket, key, u->content_type,
+    u->stream = fst_stream_upload_start(&u->home.site, bucket, key, u->content_type,
                                           length, err, sizeof(err));
     if (u->stream == NULL) {
         fado_req_error(req, 400, "invalid_field", "key", "%s", err);
@@ -337,7 +337,7 @@ fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
 int
 fado_objects_upload_data(fado_obj_upload_t *u, const char *data, size_t len)
 {
-    if (u->failed || fado_storage_upload_write(u->stream, data, len) != 0) {
+    if (u->failed || fst_stream_upload_write(u->stream, data, len) != 0) {
         u->failed = 1;      /* the rest of the body is read and dropped */
         return -1;
     }
@@ -347,18 +347,18 @@ fado_objects_upload_data(fado_obj_upload_t *u, const char *data, size_t len)
 void
 fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
 {
-    fado_s3_object_info_t  info;
+    fst_s3_object_info_t  info;
     char                   err[768];
 
     memset(&info, 0, sizeof(info));
-    if (fado_storage_upload_finish(u->stream, &info, err, sizeof(err)) != 0) {
+    if (fst_stream_upload_finish(u->stream, &info, err, sizeof(err)) != 0) {
         /* The stream's error names MinIO's status and code in its text;
          * a broken transfer to MinIO is the store's failure, not the caller's.
          * A stalled store answers 504 naming it; a home whose store does
          * not answer at all is unavailable: 503. */
         if (fado_obj_timeout_text(err)) {
             fado_obj_timeout(req, u->home.name, err);
-        } else if (!fado_replication_reachable(&u->home.site, u->bucket)) {
+        } else if (!fst_replication_reachable(&u->home.site, u->bucket)) {
             fado_obj_home_error(req, u->bucket, u->home.name, err);
         } else {
             fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s",
@@ -390,7 +390,7 @@ fado_objects_upload_abort(fado_obj_upload_t *u)
     if (u == NULL) {
         return;
     }
-    fado_storage_upload_abort(u->stream);
+    fst_stream_upload_abort(u->stream);
     free(u->key);
     free(u);
 }
@@ -407,22 +407,22 @@ fado_obj_try_site(fado_obj_download_t *d, const fado_obj_site_t *s, const char *
     memset(&d->info, 0, sizeof(d->info));
     code[0] = '\0';
     if (head) {
-        fado_s3_client_t  *c = fado_s3_client_new(s->endpoint, s->access_key,
+        fst_s3_client_t  *c = fst_s3_client_new(s->endpoint, s->access_key,
                                                   s->secret_key, NULL, err, err_len);
         int                rc = -1;
 
         *status = 0;
         if (c != NULL) {
-            rc = fado_s3_object_head(c, bucket, key, version, &d->info, err, err_len);
-            *status = fado_s3_last_status(c);
-            snprintf(code, code_len, "%s", fado_s3_last_code(c));
-            fado_s3_client_free(c);
+            rc = fst_s3_object_head(c, bucket, key, version, &d->info, err, err_len);
+            *status = fst_s3_last_status(c);
+            snprintf(code, code_len, "%s", fst_s3_last_code(c));
+            fst_s3_client_free(c);
         }
         if (rc != 0) {
             return 0;
         }
     } else {
-        d->stream = fado_storage_download_start(&s->site, bucket, key, version, &d->info,
+        d->stream = fst_stream_download_start(&s->site, bucket, key, version, &d->info,
                                                 status, err, err_len);
         if (d->stream == NULL) {
             return 0;
@@ -520,7 +520,7 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         }
         /* Not there yet (replication in flight) or unreachable: next site.
          * The home is in the list, so a missing object ends with its 404. */
-        if (fado_s3_timed_out()) {
+        if (fst_s3_timed_out()) {
             snprintf(timed_out, sizeof(timed_out), "%.63s", s->name);
         }
         /* The home is the authority on the latest version: its 404 is
@@ -591,10 +591,10 @@ fado_objects_download_read(fado_obj_download_t *d, char *buf, size_t len)
     if (d->stream == NULL) {
         return 0;
     }
-    n = fado_storage_download_read(d->stream, buf, len);
+    n = fst_stream_download_read(d->stream, buf, len);
     if (n < 0) {
         fado_log(FADO_LOG_WARN, "msg=\"download broken\" cluster=%s error=%s",
-                 FADO_LOG_Q(d->cluster), FADO_LOG_Q(fado_storage_stream_error(d->stream)));
+                 FADO_LOG_Q(d->cluster), FADO_LOG_Q(fst_stream_error(d->stream)));
     }
     return n;
 }
@@ -606,7 +606,7 @@ fado_objects_download_close(fado_obj_download_t *d)
         return;
     }
     if (d->stream != NULL) {
-        fado_storage_download_close(d->stream);
+        fst_stream_download_close(d->stream);
     }
     free(d);
 }
@@ -710,7 +710,7 @@ fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
     const char             *version = fado_req_arg(req, "version_id");
     PGresult               *res;
     fado_obj_site_t         sites[FADO_OBJ_MAX_SITES];
-    fado_s3_object_info_t   info;
+    fst_s3_object_info_t   info;
     json_t                 *locations;
     char                    err[768];
     int                     n;
@@ -739,40 +739,40 @@ fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
     fado_obj_db_release(req);
     locations = json_array();
     for (int i = 0; i < n && locations != NULL; i++) {
-        fado_s3_client_t       *c;
-        fado_s3_object_info_t   ri;
+        fst_s3_client_t       *c;
+        fst_s3_object_info_t   ri;
         int                     present = 0;
 
         fado_obj_site_fill(&sites[i], res, i);
-        c = fado_s3_client_new(sites[i].endpoint, sites[i].access_key, sites[i].secret_key,
+        c = fst_s3_client_new(sites[i].endpoint, sites[i].access_key, sites[i].secret_key,
                                NULL, err, sizeof(err));
         if (c == NULL) {
             break;
         }
         memset(&ri, 0, sizeof(ri));
-        if (fado_s3_object_head(c, bucket, key, i == 0 ? version : info.version_id, &ri,
+        if (fst_s3_object_head(c, bucket, key, i == 0 ? version : info.version_id, &ri,
                                 err, sizeof(err)) == 0)
         {
             present = 1;
         } else if (i == 0) {
-            long  st = fado_s3_last_status(c);
+            long  st = fst_s3_last_status(c);
             char  code[64];
 
-            snprintf(code, sizeof(code), "%s", fado_s3_last_code(c));
-            fado_s3_client_free(c);
+            snprintf(code, sizeof(code), "%s", fst_s3_last_code(c));
+            fst_s3_client_free(c);
             json_decref(locations);
             PQclear(res);
             if (st == 404) {
                 fado_req_error(req, 404, "not_found", "key",
                                "object \"%s\" not found in bucket \"%s\"", key, bucket);
-            } else if (fado_s3_timed_out()) {
+            } else if (fst_s3_timed_out()) {
                 fado_obj_timeout(req, sites[0].name, err);
             } else {
                 fado_obj_storage_error(req, st, code, sites[0].name, err);
             }
             return;
         }
-        fado_s3_client_free(c);
+        fst_s3_client_free(c);
         if (i == 0) {
             info = ri;
         }
@@ -802,7 +802,7 @@ static void
 fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
 {
     fado_obj_site_t    home;
-    fado_s3_client_t  *c;
+    fst_s3_client_t  *c;
     const char        *version = fado_req_arg(req, "version_id");
     char               err[768], code[64];
     long               status;
@@ -810,25 +810,25 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
     if (fado_obj_home_down(req, bucket) || fado_obj_sites(req, bucket, NULL, 1, &home, 1) != 1) {
         return;
     }
-    c = fado_s3_client_new(home.endpoint, home.access_key, home.secret_key, NULL, err,
+    c = fst_s3_client_new(home.endpoint, home.access_key, home.secret_key, NULL, err,
                            sizeof(err));
     if (c == NULL) {
         fado_req_error(req, 500, "internal", NULL, "%s", err);
         return;
     }
     if (version != NULL && !fado_valid_cursor(version)) {
-        fado_s3_client_free(c);
+        fst_s3_client_free(c);
         fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
         return;
     }
     fado_obj_db_release(req);
-    if (fado_s3_object_delete(c, bucket, key, version && version[0] ? version : NULL,
+    if (fst_s3_object_delete(c, bucket, key, version && version[0] ? version : NULL,
                               err, sizeof(err)) != 0)
     {
-        status = fado_s3_last_status(c);
-        snprintf(code, sizeof(code), "%s", fado_s3_last_code(c));
-        fado_s3_client_free(c);
-        if (fado_s3_timed_out()) {
+        status = fst_s3_last_status(c);
+        snprintf(code, sizeof(code), "%s", fst_s3_last_code(c));
+        fst_s3_client_free(c);
+        if (fst_s3_timed_out()) {
             fado_obj_timeout(req, home.name, err);
         } else if (status == 0) {
             fado_obj_home_error(req, bucket, home.name, err);
@@ -837,7 +837,7 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
         }
         return;
     }
-    fado_s3_client_free(c);
+    fst_s3_client_free(c);
     if (!fado_obj_db_acquire(req)) {
         /* Deleted on the home; the index follows from events or a scan. */
         req->status = 204;

@@ -9,7 +9,7 @@
  *   DELETE /v1/buckets/{b}/objects/{key}[?version_id=]        on the home
  *
  * Object bytes never sit in the controller whole: uploads and downloads go
- * through storage_stream.h, a bounded buffer per transfer. fado_http.c owns
+ * through fst_stream.h, a bounded buffer per transfer. fado_http.c owns
  * the HTTP side; these functions take a fado_req_t whose connection to
  * PostgreSQL is held only while they run.
  */

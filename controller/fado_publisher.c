@@ -6,6 +6,7 @@
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_sql.h"
+#include "fst_hex.h"
 
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
@@ -19,6 +20,7 @@
 #define FADO_STR(x)          FADO_STR2(x)
 #define FADO_FEED_MAXLEN     "100000"
 #define FADO_DRIFT           "!drift"    /* a body no encoder produces */
+#define FADO_DRIFT_CHUNK     2000        /* records per step of the drift check */
 
 struct fado_publisher_s {
     char           host[256];
@@ -455,17 +457,16 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "  LEFT JOIN published_settings p ON p.key = s.key" \
     " WHERE s.key = 'bucket_header' AND s.value IS DISTINCT FROM p.value"
 
-/* Cluster records: zone, up or down, endpoints in byte order. */
+/* Cluster records: zone, up or down, endpoints in byte order of their
+ * address (fado_cluster_endpoints, sql/006_endpoint_names.sql: one per
+ * address a name resolves to, with its scheme, name and prefix). */
 #define FADO_CLUSTERS_SQL \
     "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
     " SELECT name, body FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN c.name IS NULL THEN NULL" \
     "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
-    "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.weight || ','" \
-    "                                            || e.max_inflight, ' '" \
-    "                                            ORDER BY e.address COLLATE \"C\")" \
-    "                     FROM endpoints e WHERE e.cluster = c.name), '')" \
+    "      || COALESCE(' ' || fado_cluster_endpoints(c.name), '')" \
     "    END AS body," \
     "    p.body AS published" \
     "   FROM names n" \
@@ -761,16 +762,18 @@ fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t e
 
 /* ------------------------------------------------------------ drift */
 
-/* The body of a record of ours ("F2 <v> body" / "C2 <v> body"), or a value
- * that matches no published body. */
+/* The body of a record of ours ("F1|F2 <v> body" / "C2 <v> body"), or a
+ * value that matches no published body. */
 static const char *
-fado_publisher_body(const char *rec, const char *tag)
+fado_publisher_body(const char *rec, fado_rec_kind_e kind)
 {
     const char  *p;
 
-    /* a route is F2, or F1 when it has an override */
-    if (strncmp(rec, tag, 3) != 0
-        && !(strcmp(tag, "F2 ") == 0 && strncmp(rec, "F1 ", 3) == 0))
+    if (rec == NULL) {
+        return NULL;
+    }
+    if (kind == FADO_REC_CLUSTER ? strncmp(rec, "C2 ", 3) != 0
+                                 : strncmp(rec, "F1 ", 3) != 0 && strncmp(rec, "F2 ", 3) != 0)
     {
         return FADO_DRIFT "-foreign";
     }
@@ -784,128 +787,317 @@ fado_publisher_body(const char *rec, const char *tag)
     return *p == ' ' ? p + 1 : FADO_DRIFT "-foreign";
 }
 
-/* Redis's records of one kind as {name: body}. */
+/* Marks the names (a JSON array) drifted and dirty; adds how many to *found. */
 static int
-fado_publisher_redis_map(fado_publisher_t *pub, const char *key, const char *tag,
-    const char *default_key, json_t *map, char *err, size_t err_len)
+fado_drift_mark(PGconn *conn, json_t *names, size_t *found, char *err, size_t err_len)
 {
-    const char  *argv[2] = { "HGETALL", key };
-    redisReply  *r = fado_publisher_cmd(pub, 2, argv, NULL, err, err_len);
+    char        *js;
+    const char  *p[1];
+    PGresult    *res;
 
-    if (r == NULL) {
+    if (json_array_size(names) == 0) {
+        return 0;
+    }
+    js = json_dumps(names, JSON_COMPACT);
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
         return -1;
     }
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const char  *name = r->element[i]->str;
-        const char  *body = fado_publisher_body(r->element[i + 1]->str, tag);
-
-        if (json_object_set_new(map, name, json_string(body)) != 0) {
-            /* not UTF-8: no bucket of ours has that name; remove it */
-            snprintf(err, err_len, "redis holds a record whose name is not UTF-8");
-            freeReplyObject(r);
-            return -1;
-        }
+    p[0] = js;
+    res = fado_db_query(conn,
+        "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
+        " u AS (INSERT INTO published_routes (bucket, body, version)"
+        "       SELECT name, '" FADO_DRIFT "', 0 FROM n"
+        "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+        " SELECT fado_mark_buckets(ARRAY(SELECT name FROM n), false)",
+        1, p, err, err_len, NULL);
+    free(js);
+    if (res == NULL) {
+        return -1;
     }
-    freeReplyObject(r);
-    if (default_key != NULL) {
-        const char  *gv[2] = { "GET", default_key };
-        r = fado_publisher_cmd(pub, 2, gv, NULL, err, err_len);
-        if (r == NULL) {
-            return -1;
-        }
-        if (r->type == REDIS_REPLY_STRING
-            && json_object_set_new(map, "", json_string(fado_publisher_body(r->str, tag))) != 0)
-        {
-            freeReplyObject(r);
-            snprintf(err, err_len, "out of memory");
-            return -1;
-        }
-        freeReplyObject(r);
-    }
+    *found += json_array_size(names);
+    PQclear(res);
     return 0;
 }
 
-/* mark: also mark the names dirty (a republish writes them itself). */
+/* Step 1: the cluster records (few) and the default route, whole. */
 static int
-fado_publisher_drift_mark(fado_publisher_t *pub, PGconn *conn, int mark, size_t *found,
-    char *err, size_t err_len)
+fado_drift_clusters(fado_publisher_t *pub, PGconn *conn, size_t *found, char *err,
+    size_t err_len)
 {
-    char         rkey[96], ckey[96], dkey[96];
-    json_t      *routes = json_object(), *clusters = json_object();
-    char        *js[2] = { NULL, NULL };
-    const char  *p[3];
-    PGresult    *res = NULL;
-    int          rc = -1;
+    char          ckey[96], dkey[96];
+    const char   *hv[2] = { "HGETALL", ckey }, *gv[2] = { "GET", dkey };
+    redisReply   *h = NULL, *d = NULL;
+    json_t       *clusters = json_object();
+    char         *js = NULL;
+    const char   *p[2];
+    PGresult     *res = NULL;
+    int           rc = -1;
 
-    *found = 0;
-    if (routes == NULL || clusters == NULL) {
-        snprintf(err, err_len, "out of memory");
-        goto done;
-    }
-    if (fado_publisher_connect(pub, err, err_len) != 0) {
-        goto done;
-    }
-    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
     snprintf(ckey, sizeof(ckey), "%sclusters", pub->prefix);
     snprintf(dkey, sizeof(dkey), "%sdefault", pub->prefix);
-    if (fado_publisher_redis_map(pub, rkey, "F2 ", dkey, routes, err, err_len) != 0
-        || fado_publisher_redis_map(pub, ckey, "C2 ", NULL, clusters, err, err_len) != 0)
-    {
-        goto done;
-    }
-    js[0] = json_dumps(routes, JSON_COMPACT);
-    js[1] = json_dumps(clusters, JSON_COMPACT);
-    if (js[0] == NULL || js[1] == NULL) {
+    if (clusters == NULL) {
         snprintf(err, err_len, "out of memory");
         goto done;
     }
-    p[0] = js[0];
-    p[1] = js[1];
-    p[2] = mark ? "t" : "f";
+    h = fado_publisher_cmd(pub, 2, hv, NULL, err, err_len);
+    d = h ? fado_publisher_cmd(pub, 2, gv, NULL, err, err_len) : NULL;
+    if (h == NULL || d == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        if (json_object_set_new(clusters, h->element[i]->str,
+                                json_string(fado_publisher_body(h->element[i + 1]->str,
+                                                                FADO_REC_CLUSTER))) != 0)
+        {
+            /* not UTF-8: no cluster of ours has that name */
+            snprintf(err, err_len, "redis holds a cluster record whose name is not UTF-8");
+            goto done;
+        }
+    }
+    js = json_dumps(clusters, JSON_COMPACT);
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    p[0] = js;
+    p[1] = d->type == REDIS_REPLY_STRING ? fado_publisher_body(d->str, FADO_REC_ROUTE) : NULL;
     /* What differs gets a body no encoder produces, so the next sync of
      * those names rewrites (or removes) each record. */
     res = fado_db_query(conn,
-        "WITH rr AS (SELECT key, value FROM jsonb_each_text($1::jsonb)),"
-        " br AS (SELECT COALESCE(rr.key, p.bucket) AS name FROM rr"
-        "        FULL JOIN published_routes p ON p.bucket = rr.key"
-        "        WHERE rr.value IS DISTINCT FROM p.body),"
-        " ur AS (INSERT INTO published_routes (bucket, body, version)"
-        "        SELECT name, '" FADO_DRIFT "', 0 FROM br"
-        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body),"
-        " rc AS (SELECT key, value FROM jsonb_each_text($2::jsonb)),"
+        "WITH rc AS (SELECT key, value FROM jsonb_each_text($1::jsonb)),"
         " bc AS (SELECT COALESCE(rc.key, p.cluster) AS name FROM rc"
         "        FULL JOIN published_clusters p ON p.cluster = rc.key"
         "        WHERE rc.value IS DISTINCT FROM p.body),"
         " uc AS (INSERT INTO published_clusters (cluster, body, version)"
         "        SELECT name, '" FADO_DRIFT "', 0 FROM bc"
-        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body)"
-        " SELECT CASE WHEN $3::boolean"
-        "        THEN fado_mark_buckets(ARRAY(SELECT name FROM br), false)"
-        "             + fado_mark_clusters(ARRAY(SELECT name FROM bc))"
-        "        ELSE (SELECT count(*) FROM br) + (SELECT count(*) FROM bc) END",
-        3, p, err, err_len, NULL);
+        "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body),"
+        " dr AS (SELECT ''::text AS name WHERE $2::text IS DISTINCT FROM"
+        "        (SELECT body FROM published_routes WHERE bucket = '')),"
+        " ur AS (INSERT INTO published_routes (bucket, body, version)"
+        "        SELECT name, '" FADO_DRIFT "', 0 FROM dr"
+        "        ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+        " SELECT fado_mark_clusters(ARRAY(SELECT name FROM bc))"
+        "        + fado_mark_buckets(ARRAY(SELECT name FROM dr), false),"
+        "        (SELECT count(*) FROM bc) + (SELECT count(*) FROM dr)",
+        2, p, err, err_len, NULL);
     if (res == NULL) {
         goto done;
     }
-    *found = (size_t) atoll(PQgetvalue(res, 0, 0));
+    *found += (size_t) atoll(PQgetvalue(res, 0, 1));
     rc = 0;
 
 done:
     if (res != NULL) {
         PQclear(res);
     }
-    json_decref(routes);
+    if (h != NULL) {
+        freeReplyObject(h);
+    }
+    if (d != NULL) {
+        freeReplyObject(d);
+    }
     json_decref(clusters);
-    free(js[0]);
-    free(js[1]);
+    free(js);
     return rc;
+}
+
+/* Step 2, by chunks of the published routes: each against Redis (HMGET). */
+static int
+fado_drift_known(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    const char   *p[1] = { cur->after };
+    const char  **argv = NULL;
+    char          rkey[96];
+    PGresult     *rows;
+    redisReply   *r = NULL;
+    json_t       *drifted = json_array();
+    int           n, rc = -1;
+
+    rows = fado_db_query(conn,
+        "SELECT bucket, body FROM published_routes WHERE bucket > $1"
+        " ORDER BY bucket LIMIT " FADO_STR(FADO_DRIFT_CHUNK), 1, p, err, err_len, NULL);
+    if (rows == NULL) {
+        json_decref(drifted);
+        return -1;
+    }
+    n = PQntuples(rows);
+    if (n == 0) {
+        cur->phase++;
+        rc = 0;
+        goto done;
+    }
+    argv = calloc((size_t) n + 2, sizeof(char *));
+    if (argv == NULL || drifted == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto done;
+    }
+    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
+    argv[0] = "HMGET";
+    argv[1] = rkey;
+    for (int i = 0; i < n; i++) {
+        argv[i + 2] = PQgetvalue(rows, i, 0);
+    }
+    r = fado_publisher_cmd(pub, n + 2, argv, NULL, err, err_len);
+    if (r == NULL) {
+        goto done;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t) n) {
+        snprintf(err, err_len, "redis: unexpected HMGET reply");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const char  *have = r->element[i]->type == REDIS_REPLY_STRING
+                            ? fado_publisher_body(r->element[i]->str, FADO_REC_ROUTE) : NULL;
+
+        if ((have == NULL || strcmp(have, PQgetvalue(rows, i, 1)) != 0)
+            && json_array_append_new(drifted, json_string(PQgetvalue(rows, i, 0))) != 0)
+        {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+    }
+    if (fado_drift_mark(conn, drifted, found, err, err_len) != 0) {
+        goto done;
+    }
+    snprintf(cur->after, sizeof(cur->after), "%s", PQgetvalue(rows, n - 1, 0));
+    if (n < FADO_DRIFT_CHUNK) {
+        cur->phase++;
+    }
+    rc = 0;
+
+done:
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    free(argv);
+    json_decref(drifted);
+    PQclear(rows);
+    return rc;
+}
+
+/* Step 3, by HSCAN of Redis's routes: names nothing published (strays). */
+static int
+fado_drift_strays(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    char          rkey[96], scan[32];
+    const char   *argv[6] = { "HSCAN", rkey, scan, "COUNT", FADO_STR(FADO_DRIFT_CHUNK), NULL };
+    redisReply   *r, *keys;
+    json_t       *names = json_array();
+    char         *js = NULL;
+    const char   *p[1];
+    PGresult     *res;
+    int           rc = -1;
+
+    snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
+    snprintf(scan, sizeof(scan), "%llu", cur->scan);
+    r = fado_publisher_cmd(pub, 5, argv, NULL, err, err_len);
+    if (r == NULL || names == NULL) {
+        json_decref(names);
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        snprintf(err, err_len, "redis: unexpected HSCAN reply");
+        goto done;
+    }
+    cur->scan = strtoull(r->element[0]->str, NULL, 10);
+    keys = r->element[1];
+    for (size_t i = 0; i + 1 < keys->elements; i += 2) {
+        json_t  *name = json_string(keys->element[i]->str);
+
+        /* A name that is not UTF-8 is no bucket of ours: it cannot be
+         * marked in SQL, so it is left to the next republish. */
+        if (name != NULL && json_array_append_new(names, name) != 0) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+    }
+    if (json_array_size(names) > 0) {
+        js = json_dumps(names, JSON_COMPACT);
+        if (js == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto done;
+        }
+        p[0] = js;
+        res = fado_db_query(conn,
+            "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
+            " s AS (SELECT name FROM n WHERE NOT EXISTS"
+            "       (SELECT 1 FROM published_routes p WHERE p.bucket = n.name)),"
+            " u AS (INSERT INTO published_routes (bucket, body, version)"
+            "       SELECT name, '" FADO_DRIFT "', 0 FROM s"
+            "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
+            " SELECT fado_mark_buckets(ARRAY(SELECT name FROM s), false),"
+            "        (SELECT count(*) FROM s)", 1, p, err, err_len, NULL);
+        if (res == NULL) {
+            goto done;
+        }
+        *found += (size_t) atoll(PQgetvalue(res, 0, 1));
+        PQclear(res);
+    }
+    if (cur->scan == 0) {
+        cur->phase++;
+    }
+    rc = 0;
+
+done:
+    free(js);
+    json_decref(names);
+    freeReplyObject(r);
+    return rc;
+}
+
+int
+fado_publisher_drift_step(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
+    size_t *found, char *err, size_t err_len)
+{
+    int  rc;
+
+    if (fado_publisher_connect(pub, err, err_len) != 0) {
+        return -1;
+    }
+    switch (cur->phase) {
+    case 0:
+        rc = fado_drift_clusters(pub, conn, found, err, err_len);
+        cur->phase = 1;
+        cur->after[0] = '\0';
+        break;
+    case 1:
+        rc = fado_drift_known(pub, conn, cur, found, err, err_len);
+        cur->scan = 0;
+        break;
+    case 2:
+        rc = fado_drift_strays(pub, conn, cur, found, err, err_len);
+        break;
+    default:
+        return 0;
+    }
+    if (rc != 0) {
+        return -1;
+    }
+    return cur->phase <= 2;
 }
 
 int
 fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found, char *err,
     size_t err_len)
 {
-    return fado_publisher_drift_mark(pub, conn, 1, found, err, err_len);
+    fado_drift_cursor_t  cur;
+    int                  rc;
+
+    memset(&cur, 0, sizeof(cur));
+    *found = 0;
+    while ((rc = fado_publisher_drift_step(pub, conn, &cur, found, err, err_len)) == 1) {
+        /* next step */
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ republish */
@@ -1023,9 +1215,7 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         snprintf(err, err_len, "no randomness for the epoch");
         return -1;
     }
-    for (int k = 0; k < 16; k++) {
-        snprintf(epoch + 2 * k, 3, "%02x", raw[k]);
-    }
+    fst_hex_encode(raw, sizeof(raw), epoch);
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }

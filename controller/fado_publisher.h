@@ -69,7 +69,20 @@ int fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
  * Compares Redis with published_routes / published_clusters and marks every
  * bucket and cluster whose record differs (or is missing, or should not be
  * there) dirty for the next sync. *found receives how many.
+ *
+ * fado_publisher_drift_step does it in steps of at most 2,000 records, so
+ * that a full reconcile lets changes through between them: start with a
+ * zeroed cursor; 1 while steps remain, 0 when done (adding to *found), -1
+ * with err.
  */
+typedef struct {
+    int                  phase;        /* clusters, known routes, strays */
+    char                 after[128];   /* last published route checked */
+    unsigned long long   scan;         /* HSCAN cursor of the strays */
+} fado_drift_cursor_t;
+
+int fado_publisher_drift_step(fado_publisher_t *pub, PGconn *conn,
+    fado_drift_cursor_t *cur, size_t *found, char *err, size_t err_len);
 int fado_publisher_drift(fado_publisher_t *pub, PGconn *conn, size_t *found,
     char *err, size_t err_len);
 

@@ -6,6 +6,7 @@
 #include "fado_reconcile.h"
 #include "fado_log.h"
 #include "fado_placement.h"
+#include "fado_resolve.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,7 +24,15 @@
 #define FADO_MAX_CLUSTERS    256
 #define FADO_LEADER_LOCK     "7283003"   /* advisory lock: the one leader */
 #define FADO_BATCH           "10000"     /* changed buckets per batch */
-#define FADO_FULL_CHUNK      "2000"      /* buckets per step of a full reconcile */
+/*
+ * A change that arrives during a step of the full reconcile waits for the
+ * step: steps are sized to take about FADO_FULL_STEP_MS, between
+ * FADO_FULL_CHUNK_MIN and FADO_FULL_CHUNK_MAX buckets (a loaded machine
+ * gets smaller steps, not slower changes).
+ */
+#define FADO_FULL_STEP_MS    15
+#define FADO_FULL_CHUNK_MIN  50
+#define FADO_FULL_CHUNK_MAX  5000
 #define FADO_ELECT_MS        1000        /* followers try the lock this often */
 #define FADO_RETRY_MS        500         /* after a failed publication */
 #define FADO_TICK_MS         1000        /* due replica checks and scans */
@@ -32,7 +41,8 @@
 typedef enum {
     FADO_FULL_IDLE = 0,
     FADO_FULL_BUCKETS,      /* walking the buckets, chunk by chunk */
-    FADO_FULL_STALE         /* records of buckets that are gone, then drift */
+    FADO_FULL_STALE,        /* records of buckets that are gone */
+    FADO_FULL_DRIFT         /* Redis against what was published, in steps */
 } fado_full_phase_e;
 
 struct fado_reconciler_s {
@@ -52,6 +62,9 @@ struct fado_reconciler_s {
     fado_full_phase_e        full_phase;
     long long                full_started;      /* ms */
     unsigned long            full_buckets;
+    int                      full_chunk;        /* buckets in the next step */
+    fado_drift_cursor_t      full_drift;
+    size_t                   full_drifted;
     long long                next_full;
     long long                next_tick;
     pthread_mutex_t          health_lock;
@@ -182,11 +195,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
     const char *gp[1] = { grace };
 
     res = fado_rec_query(conn,
-        "SELECT c.name, c.storage_endpoint, c.healthy,"
-        "       array_to_string(array_agg(e.address ORDER BY e.address)"
-        "                       FILTER (WHERE e.address IS NOT NULL), ' ')"
-        "  FROM clusters c LEFT JOIN endpoints e ON e.cluster = c.name"
-        " GROUP BY c.name, c.storage_endpoint, c.healthy ORDER BY c.name",
+        "SELECT c.name, c.storage_endpoint, c.healthy FROM clusters c ORDER BY c.name",
         0, NULL);
     if (res == NULL) {
         return;
@@ -195,24 +204,17 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         const char  *name = PQgetvalue(res, i, 0);
         const char  *storage = PQgetvalue(res, i, 1);
         int          was = PQgetvalue(res, i, 2)[0] == 't';
-        char         eps[4096], url[600], *save = NULL, *tok;
-        int          up = 1, any_ep = 0, ep_up = 0, *fails;
+        char         url[600];
+        int          up = 1, ep_up, *fails;
         const char  *p[1] = { name };
 
         if (storage[0]) {
             snprintf(url, sizeof(url), "%s/minio/health/live", storage);
             up = fado_probe(url, 1);
         }
-        snprintf(eps, sizeof(eps), "%s", PQgetvalue(res, i, 3));
-        for (tok = strtok_r(eps, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-            any_ep = 1;
-            snprintf(url, sizeof(url), "http://%s%s", tok, rec->conf.health_path);
-            if (fado_probe(url, 0)) {
-                ep_up = 1;
-                break;
-            }
-        }
-        up = up && (!any_ep || ep_up);
+        /* by scheme, name and prefix (-1: no endpoint published) */
+        ep_up = fado_resolve_probe_cluster(conn, name, rec->conf.health_path);
+        up = up && ep_up != 0;
         fails = fado_health_counter(rec, name);
         if (fails == NULL) {
             continue;
@@ -772,22 +774,67 @@ done:
  * itself is compared with what was published and every due job scheduled.
  */
 static int
+fado_full_drift_step(fado_reconciler_t *rec, PGconn *conn)
+{
+    char  err[512];
+    int   more = fado_publisher_drift_step(rec->pub, conn, &rec->full_drift,
+                                           &rec->full_drifted, err, sizeof(err));
+
+    if (more < 0) {
+        fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=\"%s\"", err);
+        return -1;
+    }
+    if (more) {
+        return 0;
+    }
+    if (rec->full_drifted > 0) {
+        fado_log(FADO_LOG_WARN, "msg=\"records in redis differ from what was published,"
+                 " rewriting them\" records=%zu", rec->full_drifted);
+    }
+    (void) fado_jobs_schedule(conn, &rec->conf.jobs);
+    fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
+             rec->full_buckets, rec->full_drifted, fado_now_ms() - rec->full_started);
+    rec->full_phase = FADO_FULL_IDLE;
+    return 0;
+}
+
+/* The next step's size from how long this one took. */
+static void
+fado_full_resize(fado_reconciler_t *rec, int n, double ms)
+{
+    double  next = ms > 0 ? n * (FADO_FULL_STEP_MS / ms) : FADO_FULL_CHUNK_MAX;
+
+    /* at most double per step: one quick step is no trend */
+    if (next > 2.0 * rec->full_chunk) {
+        next = 2.0 * rec->full_chunk;
+    }
+    rec->full_chunk = next < FADO_FULL_CHUNK_MIN ? FADO_FULL_CHUNK_MIN
+                      : next > FADO_FULL_CHUNK_MAX ? FADO_FULL_CHUNK_MAX : (int) next;
+}
+
+static int
 fado_full_step(fado_reconciler_t *rec, PGconn *conn)
 {
-    const char  *p[1] = { rec->full_cursor };
+    char         limit[16];
+    const char  *p[2] = { rec->full_cursor, limit };
     json_t      *names, *clusters = NULL;
     char         err[512];
     int          rc = -1, n, first = rec->full_buckets == 0;
     int          stale = rec->full_phase == FADO_FULL_STALE;
+    double       t0 = fado_now_fms();
 
+    if (rec->full_phase == FADO_FULL_DRIFT) {
+        return fado_full_drift_step(rec, conn);
+    }
+    snprintf(limit, sizeof(limit), "%d", rec->full_chunk);
     names = stale
         ? fado_db_names(conn,
               "SELECT bucket FROM published_routes p WHERE bucket <> ''"
               " AND NOT EXISTS (SELECT 1 FROM buckets b WHERE b.name = p.bucket)",
               0, NULL, err, sizeof(err))
         : fado_db_names(conn,
-              "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT " FADO_FULL_CHUNK,
-              1, p, err, sizeof(err));
+              "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT $2::int",
+              2, p, err, sizeof(err));
     if (names == NULL) {
         fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
         return -1;
@@ -814,29 +861,14 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
     {
         goto done;
     }
-    if (!stale) {
-        if (n < atoi(FADO_FULL_CHUNK)) {
-            rec->full_phase = FADO_FULL_STALE;
-        }
-        rc = 0;
-        goto done;
-    }
-
-    {
-        size_t  drifted = 0;
-
-        if (fado_publisher_drift(rec->pub, conn, &drifted, err, sizeof(err)) != 0) {
-            fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=\"%s\"", err);
-            goto done;
-        }
-        if (drifted > 0) {
-            fado_log(FADO_LOG_WARN, "msg=\"records in redis differ from what was published,"
-                     " rewriting them\" records=%zu", drifted);
-        }
-        (void) fado_jobs_schedule(conn, &rec->conf.jobs);
-        fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
-                 rec->full_buckets, drifted, fado_now_ms() - rec->full_started);
-        rec->full_phase = FADO_FULL_IDLE;
+    if (stale) {
+        memset(&rec->full_drift, 0, sizeof(rec->full_drift));
+        rec->full_drifted = 0;
+        rec->full_phase = FADO_FULL_DRIFT;
+    } else if (n < rec->full_chunk) {
+        rec->full_phase = FADO_FULL_STALE;
+    } else {
+        fado_full_resize(rec, n, fado_now_fms() - t0);
     }
     rc = 0;
 
@@ -853,6 +885,7 @@ fado_full_start(fado_reconciler_t *rec)
     rec->full_cursor[0] = '\0';
     rec->full_started = fado_now_ms();
     rec->full_buckets = 0;
+    rec->full_chunk = 200;        /* grows while steps are quick */
 }
 
 /* ------------------------------------------------------------ leadership */

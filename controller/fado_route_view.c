@@ -26,12 +26,17 @@ static json_t *
 fado_route_endpoint(const ngx_http_fado_record_endpoint_t *ep, const char *cluster,
     size_t cluster_len, const char *zone, size_t zone_len)
 {
-    return json_pack("{s:s%, s:s%, s:s%, s:I, s:I}",
+    /* the origin (contract 2.1): scheme, and the name and prefix or null */
+    return json_pack("{s:s%, s:s%, s:s%, s:I, s:I, s:s, s:o, s:o}",
                      "address", ep->addr, ep->addr_len,
                      "cluster", cluster, cluster_len,
                      "zone", zone, zone_len,
                      "weight", (json_int_t) ep->weight,
-                     "max_inflight", (json_int_t) ep->max_inflight);
+                     "max_inflight", (json_int_t) ep->max_inflight,
+                     "scheme", ep->https ? "https" : "http",
+                     "host", ep->host_len ? json_stringn(ep->host, ep->host_len) : json_null(),
+                     "prefix", ep->prefix_len ? json_stringn(ep->prefix, ep->prefix_len)
+                                              : json_null());
 }
 
 /* F2: the endpoints of the named clusters that are up, in the record's order. */

@@ -6,7 +6,15 @@
 #include "fado_valid.h"
 #include "ngx_http_fado_record.h"
 
+#include <arpa/inet.h>
 #include <string.h>
+
+static int
+fado_valid_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+#include <strings.h>
 
 int
 fado_valid_utf8(const char *str, size_t len)
@@ -219,4 +227,214 @@ fado_valid_rfc3339(const char *s)
         return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+int
+fado_valid_dns_name(const char *s, size_t len)
+{
+    size_t  label = 0;
+    int     digits_only = 1;
+
+    if (len == 0 || len > FADO_EP_HOST_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-') {
+                return 0;
+            }
+            if (i == len && digits_only) {
+                return 0;       /* "10.1.2.300" is a bad address, not a name */
+            }
+            label = 0;
+            digits_only = 1;
+            continue;
+        }
+        if (!fado_valid_alnum((unsigned char) s[i]) && !(s[i] == '-' && label > 0)) {
+            return 0;
+        }
+        if (s[i] < '0' || s[i] > '9') {
+            digits_only = 0;
+        }
+        label++;
+    }
+    return 1;
+}
+
+static int
+fado_valid_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * A path prefix: segments of RFC 3986 pchar without ',' (the separator of
+ * the route record's fields), no "." or ".." segment, no query or fragment.
+ * Trailing '/' are dropped ("/api/" and "/api" are the same prefix; "/" is
+ * none), so the gateway can prepend it to any request URI.
+ */
+static const char *
+fado_valid_prefix(const char *s, fado_endpoint_t *ep)
+{
+    size_t  n = strlen(s);
+
+    while (n > 0 && s[n - 1] == '/') {
+        n--;
+    }
+    if (n > FADO_EP_PATH_MAX) {
+        return "path is at most 512 bytes";
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char  c = (unsigned char) s[i];
+
+        if (c == '?' || c == '#') {
+            return "path must not have a query or a fragment (the request's own are sent)";
+        }
+        if (c == '%') {
+            if (i + 2 >= n || !fado_valid_hex((unsigned char) s[i + 1])
+                || !fado_valid_hex((unsigned char) s[i + 2]))
+            {
+                return "path has a '%' that is not followed by two hex digits";
+            }
+            continue;
+        }
+        if (!fado_valid_alnum(c) && !strchr("-._~!$&'()*+;=:@/", c)) {
+            return "path may hold only letters, digits, '/', '%XX' and -._~!$&'()*+;=:@"
+                   " (no ',', space or control character)";
+        }
+    }
+    for (size_t i = 0; i < n; ) {
+        size_t  j = i + 1;
+
+        while (j < n && s[j] != '/') {
+            j++;
+        }
+        if (j - i == 1) {
+            return "path must not have an empty segment (\"//\")";
+        }
+        if ((j - i == 2 && s[i + 1] == '.') || (j - i == 3 && s[i + 1] == '.' && s[i + 2] == '.')) {
+            return "path must not have a \".\" or \"..\" segment";
+        }
+        i = j;
+    }
+    memcpy(ep->path, s, n);
+    ep->path[n] = '\0';
+    return NULL;
+}
+
+const char *
+fado_valid_endpoint(const char *s, fado_endpoint_t *ep)
+{
+    const char     *p = s, *hs, *he, *ps, *pe;
+    int             url = 0;
+    unsigned char   buf[16];
+    size_t          hl;
+
+    memset(ep, 0, sizeof(*ep));
+    if (strlen(s) > 1024 || !fado_valid_no_controls(s, strlen(s))) {
+        return "must be at most 1024 characters, without control characters";
+    }
+    if (strncasecmp(p, "http://", 7) == 0) {
+        p += 7;
+        url = 1;
+    } else if (strncasecmp(p, "https://", 8) == 0) {
+        p += 8;
+        url = 1;
+        ep->https = 1;
+    } else if (strstr(p, "://") != NULL) {
+        return "scheme must be http or https";
+    }
+
+    /* host */
+    {
+        size_t  auth = strcspn(p, "/?#");
+
+        if (memchr(p, '@', auth) != NULL) {
+            return "host: credentials in the URL are not supported";
+        }
+    }
+    if (*p == '[') {
+        hs = p + 1;
+        he = strchr(hs, ']');
+        if (he == NULL) {
+            return "host: an IPv6 address needs its closing ']'";
+        }
+        hl = (size_t) (he - hs);
+        if (hl == 0 || hl >= 46) {
+            return "host is not an IPv6 address";
+        }
+        memcpy(ep->host, hs, hl);
+        ep->host[hl] = '\0';
+        if (inet_pton(AF_INET6, ep->host, buf) != 1) {
+            return "host is not an IPv6 address";
+        }
+        p = he + 1;
+    } else {
+        hs = p;
+        p += strcspn(p, ":/?#");
+        he = p;
+        hl = (size_t) (he - hs);
+        if (hl == 0) {
+            return "host is missing";
+        }
+        if (hl > FADO_EP_HOST_MAX) {
+            return "host is at most 253 characters";
+        }
+        for (size_t i = 0; i < hl; i++) {
+            char  c = hs[i];
+            ep->host[i] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
+        }
+        ep->host[hl] = '\0';
+        if (inet_pton(AF_INET, ep->host, buf) != 1) {
+            if (!url) {
+                return "host: without a scheme the endpoint is IPv4:port or [IPv6]:port"
+                       " (a host name needs http:// or https://)";
+            }
+            if (!fado_valid_dns_name(ep->host, hl)) {
+                return "host must be an IPv4 address, an [IPv6] address or a DNS name"
+                       " (labels of letters, digits and '-', separated by '.')";
+            }
+            ep->named = 1;
+        }
+    }
+
+    /* port */
+    if (*p == ':') {
+        long  port = 0;
+
+        ps = ++p;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        pe = p;
+        if (pe == ps || pe - ps > 5 || (*p != '\0' && *p != '/')) {
+            return "port must be a number from 1 to 65535";
+        }
+        for (const char *d = ps; d < pe; d++) {
+            port = port * 10 + (*d - '0');
+        }
+        if (port < 1 || port > 65535) {
+            return "port must be a number from 1 to 65535";
+        }
+        ep->port = (int) port;
+    } else if (!url) {
+        return "port is required (IPv4:port or [IPv6]:port)";
+    } else if (*p != '\0' && *p != '/') {
+        return *p == '?' || *p == '#'
+               ? "path must not have a query or a fragment"
+               : "host is followed by something other than ':port' or a path";
+    } else {
+        ep->port = ep->https ? 443 : 80;
+    }
+
+    /* path */
+    if (*p == '/') {
+        if (!url) {
+            return "path: only a URL (http:// or https://) may have a path";
+        }
+        return fado_valid_prefix(p, ep);
+    }
+    return NULL;
 }

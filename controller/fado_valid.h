@@ -40,4 +40,31 @@ int fado_valid_int64(const char *s, int64_t lo, int64_t hi, int64_t *out);
  * fields are in range (month 1-12, day within the month, 23:59:60). */
 int fado_valid_rfc3339(const char *s);
 
+/*
+ * A function endpoint as the API accepts it (docs/controller.md, "Function
+ * endpoints"): "IPv4:port", "[IPv6]:port", or a URL
+ * "http[s]://host[:port][/path]" whose host is an IP literal or a DNS name.
+ * Parsed into the parts the schema stores (sql/006_endpoint_names.sql).
+ */
+#define FADO_EP_HOST_MAX  253
+#define FADO_EP_PATH_MAX  512
+
+typedef struct {
+    int   https;                            /* scheme https (else http) */
+    int   named;                            /* host is a DNS name to resolve */
+    int   port;                             /* 1..65535 (URL default 80/443) */
+    char  host[FADO_EP_HOST_MAX + 1];       /* lower case; IPv6 without [] */
+    char  path[FADO_EP_PATH_MAX + 1];       /* "" or "/a/b", no trailing '/' */
+} fado_endpoint_t;
+
+/*
+ * NULL if s is a valid endpoint (ep filled), else the reason, which names
+ * the part that is wrong (scheme, host, port, path).
+ */
+const char *fado_valid_endpoint(const char *s, fado_endpoint_t *ep);
+
+/* A DNS host name: 1-253 of labels of 1-63 letters, digits and '-' (not at
+ * a label's ends), separated by '.'; the last label not all digits. */
+int fado_valid_dns_name(const char *s, size_t len);
+
 #endif /* FADO_VALID_H */

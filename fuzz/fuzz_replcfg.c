@@ -1,10 +1,10 @@
 /*
  * libFuzzer target: the bucket replication configuration MinIO returns,
- * read by controller/storage_replcfg.c (expat) and merged with fado's rule.
+ * read by lib/storage/fst_replcfg.c (expat) and merged with fado's rule.
  * A merged document must parse again and hold the rule.
  */
 
-#include "storage_replcfg.h"
+#include "fst_replcfg.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fado_storage_rule_t  rule = { "fado-eu-1", "arn:minio:replication::fuzz:bucket", 3 };
+    fst_replcfg_rule_t   rule = { "fado-eu-1", "arn:minio:replication::fuzz:bucket", 3 };
     char                *doc, *out = NULL, *again = NULL, err[256];
     int                  changed;
 
@@ -28,11 +28,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(doc, data, size);
     doc[size] = '\0';
-    if (fado_storage_replcfg_merge(doc, &rule, &out, &changed, err, sizeof(err)) == 0) {
-        if (!fado_storage_replcfg_has(out, rule.arn)) {
+    if (fst_replcfg_merge(doc, &rule, &out, &changed, err, sizeof(err)) == 0) {
+        if (!fst_replcfg_has(out, rule.arn)) {
             abort();
         }
-        if (fado_storage_replcfg_merge(out, &rule, &again, &changed, err, sizeof(err)) != 0
+        if (fst_replcfg_merge(out, &rule, &again, &changed, err, sizeof(err)) != 0
             || changed)
         {
             abort();    /* merging twice must change nothing */
@@ -41,10 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(out);
         out = NULL;
     }
-    if (fado_storage_replcfg_remove(doc, rule.arn, &out, &changed, err, sizeof(err)) == 0) {
+    if (fst_replcfg_remove(doc, rule.arn, &out, &changed, err, sizeof(err)) == 0) {
         free(out);
     }
-    (void) fado_storage_replcfg_has(doc, "arn:x");
+    (void) fst_replcfg_has(doc, "arn:x");
     free(doc);
     return 0;
 }

@@ -1,10 +1,10 @@
 /*
- * libFuzzer target: the S3 XML readers (controller/s3_xml.c) that every
+ * libFuzzer target: the S3 XML readers (lib/storage/fst_s3_xml.c) that every
  * MinIO answer goes through: listings, errors, versioning, notification
  * configurations. The input is an exact-size buffer (no NUL after it).
  */
 
-#include "s3_xml.h"
+#include "fst_s3_xml.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char  *tags[] = { "Contents", "Key", "Error", "Code", "Message",
                                    "Version", "DeleteMarker", "CommonPrefixes", "Rule" };
-    fado_s3_xml_span_t  all, in, sub;
+    fst_s3_xml_span_t   all, in, sub;
     char                buf[256];
     char               *copy = malloc(size ? size : 1);
 
@@ -30,13 +30,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         all.p = copy;
         all.end = copy + size;
-        while (fado_s3_xml_next(&all, tags[t], &in) == 1 && guard++ < 10000) {
+        while (fst_s3_xml_next(&all, tags[t], &in) == 1 && guard++ < 10000) {
             if (in.p < copy || in.end > copy + size || in.p > in.end) {
                 abort();
             }
             sub = in;
-            (void) fado_s3_xml_copy(&sub, "Key", buf, sizeof(buf));
-            free(fado_s3_xml_text(&sub, "VersionId", NULL));
+            (void) fst_s3_xml_copy(&sub, "Key", buf, sizeof(buf));
+            free(fst_s3_xml_text(&sub, "VersionId", NULL));
         }
     }
     free(copy);

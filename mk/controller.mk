@@ -11,13 +11,14 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_events.c controller/fado_objects.c \
                    controller/fado_lifecycle.c \
                    controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
+                   controller/fado_resolve.c \
                    controller/fado_policy.c controller/fado_route_view.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
 CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
 CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
-CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(ROUTE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
+CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) $(ROUTE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
 CONTROLLER_LIBS = $(shell pkg-config --libs $(CONTROLLER_PKGS)) -pthread
 CONTROLLER_BIN := $(BUILD)/fado-controller
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -40,7 +41,7 @@ $(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_H
 	@mkdir -p $(dir $@)
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
-$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_OBJS)
+$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_LIB)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
 
 UNIT_TESTS += $(BUILD)/unit/test_placement
@@ -59,14 +60,23 @@ $(BUILD)/bench/placement: bench/placement.c controller/fado_placement.c controll
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Icontroller -o $@ bench/placement.c controller/fado_placement.c
 
-# The publisher and what it stands on, nothing of the API (which the
-# events, objects and jobs code needs).
+# The publisher and what it stands on (the storage library for its hex),
+# nothing of the API (which the events, objects and jobs code needs).
 BENCH_PUBLISH_OBJS := $(addprefix $(BUILD)/controller/,fado_publisher.o fado_db.o \
                       fado_log.o fado_sql.o)
 
-$(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS)
+$(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS) $(STORAGE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CONTROLLER_CFLAGS) -o $@ $^ $(CONTROLLER_LIBS)
+	$(CC) $(CONTROLLER_CFLAGS) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
 
 # make test builds every bench target, so none can rot unnoticed.
 BENCH_TARGETS += $(BUILD)/bench/placement $(BUILD)/bench/publish
+
+# Function endpoint forms (controller/fado_valid.c, fado_valid_endpoint).
+UNIT_TESTS += $(BUILD)/unit/test_fado_endpoint
+
+$(BUILD)/unit/test_fado_endpoint: t/unit/test_fado_endpoint.c t/unit/tap.h controller/fado_valid.c \
+        controller/fado_valid.h $(ROUTE_SRCS) $(ROUTE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Icontroller $(ROUTE_CFLAGS) -It/unit -o $@ t/unit/test_fado_endpoint.c \
+	    controller/fado_valid.c $(ROUTE_SRCS) $(LDFLAGS_COMMON)

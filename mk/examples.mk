@@ -1,5 +1,6 @@
 # Example function runtime (examples/fado-fn): reads objects through the
-# project's S3 client (mk/storage.mk), so SigV4 has one implementation.
+# storage library (lib/storage, mk/storage.mk), so SigV4 has one
+# implementation.
 
 FN_BIN := $(BUILD)/fado-fn
 ALL_TARGETS += $(FN_BIN)
@@ -9,9 +10,9 @@ examples: $(FN_BIN)
 
 $(BUILD)/examples/fado_fn.o: examples/fado-fn/fado_fn.c $(STORAGE_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Icontroller $(shell pkg-config --cflags jansson libmicrohttpd libcurl) -c -o $@ $<
+	$(CC) $(CFLAGS_COMMON) $(STORAGE_CFLAGS) $(shell pkg-config --cflags jansson libmicrohttpd libcurl) -c -o $@ $<
 
-$(FN_BIN): $(BUILD)/examples/fado_fn.o $(STORAGE_OBJS)
+$(FN_BIN): $(BUILD)/examples/fado_fn.o $(STORAGE_LIB)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(shell pkg-config --libs libmicrohttpd) $(STORAGE_LIBS)
 
 # WAN emulation: a TCP proxy adding a one-way delay in each direction.

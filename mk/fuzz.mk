@@ -37,15 +37,17 @@ $(BUILD)/fuzz/fuzz_events: $(ROUTE_SRCS) $(ROUTE_HDRS) \
 	    controller/fado_events.c controller/fado_log.c controller/fado_valid.c \
 	    $(shell pkg-config --libs libpq jansson)
 
-$(BUILD)/fuzz/fuzz_s3_xml: fuzz/fuzz_s3_xml.c controller/s3_xml.c controller/s3_xml.h
+# The storage sources are compiled in (with the fuzzer's instrumentation),
+# not taken from the archive.
+$(BUILD)/fuzz/fuzz_s3_xml: fuzz/fuzz_s3_xml.c lib/storage/fst_s3_xml.c lib/storage/fst_s3_xml.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Icontroller -o $@ fuzz/fuzz_s3_xml.c controller/s3_xml.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(STORAGE_CFLAGS) -o $@ fuzz/fuzz_s3_xml.c lib/storage/fst_s3_xml.c
 
-$(BUILD)/fuzz/fuzz_replcfg: fuzz/fuzz_replcfg.c controller/storage_replcfg.c \
-        controller/storage_buf.c controller/storage_replcfg.h controller/storage_buf.h
+$(BUILD)/fuzz/fuzz_replcfg: fuzz/fuzz_replcfg.c lib/storage/fst_replcfg.c \
+        lib/storage/fst_buf.c lib/storage/fst_replcfg.h lib/storage/fst_buf.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Icontroller -o $@ fuzz/fuzz_replcfg.c \
-	    controller/storage_replcfg.c controller/storage_buf.c -lexpat
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(STORAGE_CFLAGS) -o $@ fuzz/fuzz_replcfg.c \
+	    lib/storage/fst_replcfg.c lib/storage/fst_buf.c -lexpat
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
@@ -71,9 +73,8 @@ UNIT_TESTS += $(BUILD)/unit/test_fado_valid
 $(BUILD)/unit/test_fado_valid: $(ROUTE_SRCS) $(ROUTE_HDRS) \
         t/unit/test_fado_valid.c t/unit/tap.h controller/fado_valid.c \
         controller/fado_valid.h controller/fado_log.c controller/fado_log.h \
-        controller/storage_replcfg.c controller/storage_buf.c
+        $(STORAGE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Icontroller -It/unit $(ROUTE_CFLAGS) -o $@ t/unit/test_fado_valid.c \
+	$(CC) $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) -It/unit $(ROUTE_CFLAGS) -o $@ t/unit/test_fado_valid.c \
 	    $(ROUTE_SRCS) \
-	    controller/fado_valid.c controller/fado_log.c controller/storage_replcfg.c \
-	    controller/storage_buf.c $(LDFLAGS_COMMON) -lexpat
+	    controller/fado_valid.c controller/fado_log.c $(STORAGE_LIB) $(LDFLAGS_COMMON) -lexpat

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "ngx_http_fado_module.h"
+#include "ngx_http_fado_origin.h"
 
 
 #define NGX_HTTP_FADO_ZONE_REFUSED                                            \
@@ -794,6 +795,11 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->sockaddr = &m->ep->sockaddr.sa;
     pc->socklen = m->ep->socklen;
     pc->name = &m->ep->name;
+
+    /* https, Host and prefix of this endpoint (contract 2.1) */
+    if (ngx_http_fado_origin_apply(ctx, pc, m) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_log_debug7(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "fado: bucket \"%V\" policy %s -> %V (cluster %V, "

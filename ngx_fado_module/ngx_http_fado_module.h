@@ -115,6 +115,8 @@ typedef struct {
     ngx_uint_t                 policy;        /* the route's override */
     ngx_uint_t                 nodefault;
     ngx_uint_t                 contract;      /* of the route: 1 or 2 */
+    ngx_buf_t                 *origin_head;   /* the proxy's request head */
+    ngx_str_t                  origin_uri;    /* and its URI (u->uri) */
     unsigned                   held:1;        /* member->ep->inflight taken */
     unsigned                   looked_up:1;
 } ngx_http_fado_ctx_t;

@@ -331,6 +331,10 @@ ngx_http_fado_record_addr(const char *s, size_t len,
 }
 
 
+static int ngx_http_fado_record_origin(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *ep, char *err);
+
+
 /*
  * One endpoint: "addr,cluster,zone,weight,max_inflight" (F1, nfields 5) or
  * "addr,weight,max_inflight" (C2, nfields 3).
@@ -366,10 +370,25 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
             p++;
 
         } else if (p != end) {
-            ngx_http_fado_record_err(err, "too many fields in endpoint",
-                                     s, len);
-            return -1;
+            /* contract 2.1: ",scheme,host,prefix" after max_inflight */
+            if (ngx_http_fado_record_origin(p + 1, (size_t) (end - p - 1), ep,
+                                            err)
+                != 0)
+            {
+                return -1;
+            }
+
+            break;
         }
+    }
+
+    if (p == end) {
+        ep->https = 0;
+        ep->host = NULL;
+        ep->host_len = 0;
+        ep->prefix = NULL;
+        ep->prefix_len = 0;
+        ep->origin_len = 0;
     }
 
     ep->addr = f[0];
@@ -664,4 +683,139 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
                                      NGX_HTTP_FADO_MAX_ENDPOINTS, "endpoints",
                                      ngx_http_fado_record_endpoint3_check,
                                      NULL, &c->n, err);
+}
+
+
+/*
+ * The origin of an endpoint, contract 2.1 (docs/routing-contract.md):
+ * "scheme,host,prefix" after max_inflight, where scheme is http or https,
+ * host "-" or the DNS name the gateway sends as Host and TLS server name,
+ * prefix "-" or a path prepended to the request URI. Without it an
+ * endpoint is plain http, with no name and no prefix.
+ */
+static int
+ngx_http_fado_record_origin(const char *s, size_t len,
+    ngx_http_fado_record_endpoint_t *ep, char *err)
+{
+    char         c;
+    size_t       i, fl[3], label;
+    const char  *f[3], *p, *end;
+
+    end = s + len;
+    p = s;
+
+    for (i = 0; i < 3; i++) {
+        f[i] = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        fl[i] = (size_t) (p - f[i]);
+
+        if (i < 2) {
+            if (p == end) {
+                ngx_http_fado_record_err(err, "too many fields in endpoint"
+                                         " (after max_inflight come scheme,"
+                                         "host,prefix):", s, len);
+                return -1;
+            }
+
+            p++;
+
+        } else if (p != end) {
+            ngx_http_fado_record_err(err, "too many fields in endpoint",
+                                     s, len);
+            return -1;
+        }
+    }
+
+    if (fl[0] == 4 && memcmp(f[0], "http", 4) == 0) {
+        ep->https = 0;
+
+    } else if (fl[0] == 5 && memcmp(f[0], "https", 5) == 0) {
+        ep->https = 1;
+
+    } else {
+        ngx_http_fado_record_err(err, "invalid scheme (http or https)", f[0],
+                                 fl[0]);
+        return -1;
+    }
+
+    ep->host = NULL;
+    ep->host_len = 0;
+
+    if (!(fl[1] == 1 && f[1][0] == '-')) {
+        if (fl[1] == 0 || fl[1] > NGX_HTTP_FADO_HOST_MAX) {
+            goto bad_host;
+        }
+
+        label = 0;
+
+        for (i = 0; i <= fl[1]; i++) {
+            c = i < fl[1] ? f[1][i] : '.';
+
+            if (c == '.') {
+                if (label == 0 || label > 63 || f[1][i - 1] == '-') {
+                    goto bad_host;
+                }
+
+                label = 0;
+                continue;
+            }
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || (c == '-' && label > 0)))
+            {
+                goto bad_host;
+            }
+
+            label++;
+        }
+
+        ep->host = f[1];
+        ep->host_len = fl[1];
+    }
+
+    ep->prefix = NULL;
+    ep->prefix_len = 0;
+
+    if (!(fl[2] == 1 && f[2][0] == '-')) {
+        if (fl[2] < 2 || fl[2] > NGX_HTTP_FADO_PREFIX_MAX || f[2][0] != '/'
+            || f[2][fl[2] - 1] == '/')
+        {
+            goto bad_prefix;
+        }
+
+        for (i = 0; i < fl[2]; i++) {
+            c = f[2][i];
+
+            /* RFC 3986 pchar and '/', without ',' (our separator) */
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9')
+                  || strchr("-._~!$&'()*+;=:@/%", c) != NULL)
+                || c == '\0')
+            {
+                goto bad_prefix;
+            }
+        }
+
+        ep->prefix = f[2];
+        ep->prefix_len = fl[2];
+    }
+
+    ep->origin = s;
+    ep->origin_len = len;
+
+    return 0;
+
+bad_host:
+
+    ngx_http_fado_record_err(err, "invalid endpoint host", f[1], fl[1]);
+    return -1;
+
+bad_prefix:
+
+    ngx_http_fado_record_err(err, "invalid endpoint prefix", f[2], fl[2]);
+    return -1;
 }

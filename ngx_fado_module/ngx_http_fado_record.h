@@ -20,6 +20,8 @@
 #define NGX_HTTP_FADO_MAX_ENDPOINTS     1024
 #define NGX_HTTP_FADO_MAX_CLUSTERS      256
 #define NGX_HTTP_FADO_ERR_LEN           160
+#define NGX_HTTP_FADO_HOST_MAX          253
+#define NGX_HTTP_FADO_PREFIX_MAX        512
 /* The bucket_header setting (docs/routing-contract.md, "Settings"). */
 #define NGX_HTTP_FADO_HEADER_MAX        64
 
@@ -53,6 +55,14 @@ typedef struct {
         struct sockaddr_in6  sin6;
     } sockaddr;
     socklen_t              socklen;
+    /* contract 2.1 origin ("scheme,host,prefix"); absent: http, none */
+    unsigned               https;
+    const char            *host;        /* NULL: no name */
+    size_t                 host_len;
+    const char            *prefix;      /* NULL: no prefix */
+    size_t                 prefix_len;
+    const char            *origin;      /* the whole "scheme,host,prefix" */
+    size_t                 origin_len;  /* 0: absent */
 } ngx_http_fado_record_endpoint_t;
 
 

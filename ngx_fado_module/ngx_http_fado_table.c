@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_fado_table.h"
+#include "ngx_http_fado_origin.h"
 
 
 #define NGX_HTTP_FADO_BYTES_PER_SLOT   256
@@ -452,6 +453,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
         set->m[i].ep = ep;
         set->m[i].weight = eps[i].weight;
         set->m[i].max_inflight = eps[i].max_inflight;
+        ngx_http_fado_origin_member(&set->m[i], &eps[i], key, set->key);
         set->n++;
         set->total_weight += eps[i].weight;
     }

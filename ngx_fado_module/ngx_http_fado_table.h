@@ -77,10 +77,20 @@ struct ngx_http_fado_endpoint_s {
 };
 
 
+/* An endpoint's origin in a set (contract 2.1), in the set's own key
+ * text, so it lives and dies with the set: immutable under readers. */
+typedef struct {
+    ngx_str_t                  host;        /* len 0: no name */
+    ngx_str_t                  prefix;      /* len 0: no prefix */
+    unsigned                   https:1;
+} ngx_http_fado_origin_t;
+
+
 typedef struct {
     ngx_http_fado_endpoint_t  *ep;
     uint32_t                   weight;
     uint32_t                   max_inflight;
+    ngx_http_fado_origin_t     origin;
 } ngx_http_fado_member_t;
 
 

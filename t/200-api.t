@@ -65,8 +65,12 @@ my %cl = (
     is($s, 201, 'cluster created');
     is($j->{storage}{credentials_set}, JSON::PP::true, 'credentials are reported as set');
     unlike($raw, qr/\Q$secret\E|AKIAFADO/, 'the created cluster does not return the keys');
-    is_deeply([map { $_->{address} } @{ $j->{functions} }], ['127.0.0.1:9001', '127.0.0.1:9002'],
-              'function URLs are stored as addresses');
+    is_deeply([map { $_->{address} } @{ $j->{functions} }],
+              ['127.0.0.1:9001', 'http://127.0.0.1:9002/function'],
+              'function endpoints are stored as written');
+    is_deeply([map { "$_->{host}:$_->{port}$_->{path}" } @{ $j->{functions} }],
+              ['127.0.0.1:9001', '127.0.0.1:9002/function'],
+              'with their parts: a URL\'s path is its prefix');
     ($s, $j, $raw) = api(GET => '/v1/clusters/eu-1');
     unlike($raw, qr/\Q$secret\E/, 'GET never returns the secret key');
 
@@ -75,7 +79,7 @@ my %cl = (
     is($j->{error}{field}, 'zone', '422 names the zone field');
     ($s, $j) = api(POST => '/v1/clusters', { %cl, name => 'us-1', zone => 'us',
                    functions => [{ address => 'example.com:80' }] });
-    is($s, 400, 'a host name as function address: 400');
+    is($s, 400, 'a host name without a scheme as function address: 400');
     is($j->{error}{field}, 'functions[0].address', 'the error names functions[0].address');
     ($s, $j) = api(POST => '/v1/clusters', { %cl, name => 'us-1', zone => 'us',
                    functions => [{ address => '127.0.0.1:9003', weight => 0 }] });

@@ -161,6 +161,28 @@ is(sql('SELECT count(*) FROM dirty_buckets') + sql('SELECT count(*) FROM dirty_c
    'and nothing is pending');
 $lead->start(db_url => $c1->db_url);
 
+# ---------------------------------------------------------------- Redis restart
+# Redis crashes and comes back empty (it keeps nothing on disk here) while a
+# change is made: the API goes on, and once Redis answers the leader loads
+# its script again and republishes everything, the change included.
+my $routes = $c1->redis('HLEN', "${P}routes");
+my $rpid = `cat $ENV{FADO_RUN_DIR}/pid/redis.pid`;
+chomp $rpid;
+kill 'KILL', $rpid;
+Fado::Controller::wait_until(sub { !kill 0, $rpid }, 5);
+(undef, $bk) = $c1->api(GET => '/v1/buckets/b00011');
+($s) = $c1->api(PUT => '/v1/buckets/b00011', { home_cluster => 'eu-1', policy => 'lc',
+                version => $bk->{version} });
+is($s, 200, 'a change is accepted while Redis is down');
+system("scripts/fado-local start redis >/dev/null 2>&1") == 0
+    or BAIL_OUT('Redis did not start again');
+ok(Fado::Controller::wait_until(sub {
+       $c1->redis('HLEN', "${P}routes") == $routes
+    && ($c1->redis('HGET', "${P}routes", 'b00011') // '') =~ /^F2 \d+ lc eu-1$/ }, 20),
+   'after Redis restarted empty, every route is republished, the change made meanwhile included');
+ok(Fado::Controller::wait_until(sub { sql('SELECT count(*) FROM dirty_buckets') == 0 }, 10),
+   'and nothing is left pending');
+
 # ---------------------------------------------------------------- PostgreSQL restart
 my $pgdata = `cat $ENV{FADO_RUN_DIR}/pgdata.path`;
 chomp $pgdata;

@@ -1,4 +1,4 @@
-# MinIO replication driven through replication.h (fado-storage converge /
+# MinIO replication driven through fst_replication.h (fado-storage converge /
 # wait / stop) across the harness's three deployments: minio0 is the home,
 # minio1 and minio2 the replicas. Checked with mc on each side.
 

@@ -61,7 +61,7 @@ note($err =~ /(stats: .*)/ ? $1 : $err);
 is((split ' ', sh("$mc cat minio0/$b/piped | sha256sum"))[0], $src_sha,
    'mc reads back the same bytes');
 
-# the push/pull bridge (storage_stream.h) a push-style server uses
+# the push/pull bridge (fst_stream.h) a push-style server uses
 ($rc, $rss, $err) = measured("$cli --push put $b pushed '$tmp/src' >/dev/null");
 is($rc, 0, 'a 256 MiB object pushed through the stream bridge uploads') or diag $err;
 cmp_ok($rss, '<', $limit_kib, "with peak RSS under 64 MiB ($rss KiB)");

@@ -71,7 +71,9 @@ if (!$minio) {
 push @pids, $minio;
 my $http = HTTP::Tiny->new(timeout => 1);
 my $deadline = time + 60;
-sleep 0.1 until $http->get("http://127.0.0.1:$port/minio/health/live")->{success} || time > $deadline;
+# "live" answers before the object layer is up (a bucket call then gets 503
+# XMinioServerNotInitialized on a loaded machine); "cluster" waits for it.
+sleep 0.1 until $http->get("http://127.0.0.1:$port/minio/health/cluster")->{success} || time > $deadline;
 
 sub run {
     my @cmd = @_;

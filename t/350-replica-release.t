@@ -1,4 +1,4 @@
-# The replica lifecycle in the library (replication.h), on the harness's
+# The replica lifecycle in the library (fst_replication.h), on the harness's
 # three MinIO deployments through fado-storage:
 # - converge adopts the rules MinIO already holds: priorities renumbered
 #   behind fado's back (ours and an operator's) are kept, a new rule takes a

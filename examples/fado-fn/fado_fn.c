@@ -29,7 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3_client.h"
+#include "fst_hex.h"
+#include "fst_s3_client.h"
 
 typedef struct {
     const char  *cluster;
@@ -110,10 +111,7 @@ fado_fn_result(fado_fn_work_t *w)
         if (EVP_DigestFinal_ex(w->sha, md, &n) != 1) {
             return NULL;
         }
-        for (unsigned int i = 0; i < n; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        }
-        return json_pack("{s:s}", "sha256", hex);
+        return json_pack("{s:s}", "sha256", fst_hex_encode(md, n, hex));
     }
     case FADO_FN_WORDCOUNT:
         return json_pack("{s:I, s:I, s:I}", "lines", (json_int_t) w->lines,
@@ -134,16 +132,22 @@ fado_fn_result(fado_fn_work_t *w)
     return NULL;
 }
 
+static const char *fado_fn_traceparent(struct MHD_Connection *c);
+
 static enum MHD_Result
 fado_fn_reply(struct MHD_Connection *c, unsigned int status, json_t *j, double fetch_ms)
 {
     struct MHD_Response  *resp;
     enum MHD_Result       r;
     char                 *body, ms[32];
+    const char           *tp;
 
     json_object_set_new(j, "cluster", json_string(fado_fn_conf.cluster));
     json_object_set_new(j, "zone", json_string(fado_fn_conf.zone));
     json_object_set_new(j, "endpoint", json_string(fado_fn_conf.listen));
+    if ((tp = fado_fn_traceparent(c)) != NULL) {
+        json_object_set_new(j, "traceparent", json_string(tp));
+    }
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (body == NULL) {
@@ -182,14 +186,46 @@ fado_fn_error(struct MHD_Connection *c, unsigned int status, const char *code,
     return fado_fn_reply(c, status, e, 0);
 }
 
+/* A traceparent as the gateway passes it on (W3C, version 00), or NULL:
+ * only a well-formed one is logged or echoed, so no header can forge a
+ * log line. */
+static const char *
+fado_fn_traceparent(struct MHD_Connection *c)
+{
+    const char  *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
+
+    if (tp == NULL || strlen(tp) != 55 || strspn(tp, "0123456789abcdef-") != 55
+        || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+    {
+        return NULL;
+    }
+    return tp;
+}
+
+/* One line per invocation: the trace id ties it to the gateway's access
+ * log ($fado_trace_id) and, for asynchronous calls, to the call id. */
+static void
+fado_fn_log_call(struct MHD_Connection *c, const char *name)
+{
+    const char  *tp = fado_fn_traceparent(c);
+    const char  *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Fado-Call-Id");
+
+    if (id != NULL && (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)) {
+        id = NULL;
+    }
+    fprintf(stderr, "fado-fn: call function=%.*s trace_id=%.32s parent_id=%.16s call_id=%s\n",
+            (int) strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-"), name,
+            tp ? tp + 3 : "-", tp ? tp + 36 : "-", id ? id : "-");
+}
+
 static enum MHD_Result
 fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     const char             *name, *bucket, *key;
     fado_fn_work_t          w;
-    fado_s3_client_t       *s3;
-    fado_s3_object_info_t   info;
+    fst_s3_client_t       *s3;
+    fst_s3_object_info_t   info;
     char                    err[512];
     double                  t0, total;
     int                     rc;
@@ -214,6 +250,7 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
         return fado_fn_error(c, 404, "not_found", NULL, "functions live under /function/<name>");
     }
     name = url + 10;
+    fado_fn_log_call(c, name);
     memset(&w, 0, sizeof(w));
     if (strcmp(name, "checksum") == 0) {
         w.kind = FADO_FN_CHECKSUM;
@@ -239,7 +276,7 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
     }
 
     /* One client per request: the S3 client is not shared across threads. */
-    s3 = fado_s3_client_new(fado_fn_conf.storage, fado_fn_conf.access_key,
+    s3 = fst_s3_client_new(fado_fn_conf.storage, fado_fn_conf.access_key,
                             fado_fn_conf.secret_key, NULL, err, sizeof(err));
     if (s3 == NULL) {
         return fado_fn_error(c, 500, "storage_client", NULL, err);
@@ -249,22 +286,22 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
             || EVP_DigestInit_ex(w.sha, EVP_sha256(), NULL) != 1))
     {
         EVP_MD_CTX_free(w.sha);
-        fado_s3_client_free(s3);
+        fst_s3_client_free(s3);
         return fado_fn_error(c, 500, "internal", NULL, "cannot start SHA-256");
     }
     t0 = fado_fn_now_ms();
-    rc = fado_s3_object_get(s3, bucket, key, NULL, fado_fn_consume, &w, &info, err, sizeof(err));
+    rc = fst_s3_object_get(s3, bucket, key, NULL, fado_fn_consume, &w, &info, err, sizeof(err));
     total = fado_fn_now_ms() - t0;
     if (rc != 0) {
-        long  st = fado_s3_last_status(s3);
+        long  st = fst_s3_last_status(s3);
         EVP_MD_CTX_free(w.sha);
-        fado_s3_client_free(s3);
+        fst_s3_client_free(s3);
         if (st == 404) {
             return fado_fn_error(c, 404, "no_such_object", "key", err);
         }
         return fado_fn_error(c, 502, "storage_error", NULL, err);
     }
-    fado_s3_client_free(s3);
+    fst_s3_client_free(s3);
     result = fado_fn_result(&w);
     EVP_MD_CTX_free(w.sha);
     if (result == NULL) {

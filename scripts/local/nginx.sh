@@ -51,7 +51,7 @@ http {
     log_format fado '\$time_iso8601 "\$request" \$status \$request_time '
                     'bucket=\$fado_bucket cluster=\$fado_cluster zone=\$fado_zone '
                     'endpoint=\$fado_endpoint locality=\$fado_locality '
-                    'table=\$fado_table_version';
+                    'table=\$fado_table_version trace_id=\$fado_trace_id';
 
     server {
         listen 127.0.0.1:$gw;
@@ -64,9 +64,25 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_next_upstream error timeout http_502 http_503;
+            proxy_set_header traceparent \$fado_traceparent;
             proxy_pass http://functions;
             add_header X-Fado-Locality \$fado_locality always;
             add_header X-Fado-Routed-Cluster \$fado_cluster always;
+        }
+
+        # Asynchronous calls (docs/async.md): fado-async's front answers
+        # 202 once the call is in Redis; its worker invokes /function/.
+        location /async-function/ {
+            fado_trace_invalid reject;
+            client_max_body_size 1m;
+            error_page 413 = @async_too_large;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header traceparent \$fado_traceparent;
+            proxy_pass http://127.0.0.1:$(port 6);
+        }
+        location @async_too_large {
+            return 413 '{"error":{"code":"body_too_large","field":"body","message":"the request body is larger than 1m (client_max_body_size)"}}\n';
         }
     }
 

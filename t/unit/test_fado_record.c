@@ -227,6 +227,49 @@ test_c2_rejects(const char *s, size_t len, const char *expect)
 }
 
 
+/* Contract 2.1: an endpoint's origin ",scheme,host,prefix". */
+static void
+test_origin(void)
+{
+    ngx_http_fado_record_cluster_t   c;
+    ngx_http_fado_record_head_t      h;
+    ngx_http_fado_record_endpoint_t  eps[8];
+    size_t                           n;
+    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    const char                      *s;
+
+    s = "C2 3 eu up 127.0.0.1:8443,1,4,https,fn.example,/api/v1"
+        " 127.0.0.1:8080,2,0 127.0.0.2:80,1,0,http,-,-";
+    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0 && c.n == 3,
+          "C2 with origins: %s", err);
+    CHECK(ngx_http_fado_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
+                                          &n, err) == 0 && n == 3, "origins decode");
+    CHECK(eps[0].https == 1 && eps[0].host_len == 10
+          && memcmp(eps[0].host, "fn.example", 10) == 0 && eps[0].prefix_len == 7
+          && memcmp(eps[0].prefix, "/api/v1", 7) == 0 && eps[0].max_inflight == 4,
+          "https, name and prefix");
+    CHECK(eps[1].origin_len == 0 && eps[1].https == 0 && eps[1].host == NULL
+          && eps[1].prefix == NULL && eps[1].weight == 2, "the old form: http, none");
+    CHECK(eps[2].origin_len > 0 && eps[2].https == 0 && eps[2].host == NULL
+          && eps[2].prefix == NULL, "'-' for no host and no prefix");
+
+    /* the gateway joins F2 through F1 text: F1 takes the origin too */
+    s = "F1 1 - 127.0.0.1:8443,c,z,1,4,https,fn.example,-";
+    CHECK(decode(s, &h, eps, &n, err) == 0 && n == 1 && eps[0].https == 1,
+          "F1 with an origin: %s", err);
+
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,ftp,-,-", 33, "invalid scheme");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,https,-", 33, "too many fields");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,https,-,-,x", 37, "too many fields");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,https,a_b,-", 37, "invalid endpoint host");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,https,-a,-", 36, "invalid endpoint host");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,https,a..b,-", 38, "invalid endpoint host");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,http,-,api", 36, "invalid endpoint prefix");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,http,-,/a/", 36, "invalid endpoint prefix");
+    test_c2_rejects("C2 1 eu up 1.2.3.4:80,1,1,http,-,/a?b", 37, "invalid endpoint prefix");
+}
+
+
 static void
 test_hostile(void)
 {
@@ -352,6 +395,7 @@ main(void)
     test_c2_rejects("C2 1 eu up host:80,1,1", 22, "invalid endpoint address");
     test_c2_rejects("F1 1 -", 6, "unknown cluster record tag \"F1\"");
     test_hostile();
+    test_origin();
 
     test_bucket_names();
 

@@ -6,7 +6,7 @@
 
 #include "fado_log.h"
 #include "fado_valid.h"
-#include "storage_replcfg.h"
+#include "fst_replcfg.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -81,23 +81,23 @@ main(void)
          * made it compute a negative length. */
         const char  *doc = "<ReplicationConfiguration><x:Rule><ID>a</ID></x:Rule>"
                            "</ReplicationConfiguration>";
-        fado_storage_rule_t  rule = { "fado-eu-1", "arn:minio:replication::1:b", 1 };
+        fst_replcfg_rule_t  rule = { "fado-eu-1", "arn:minio:replication::1:b", 1 };
         char                *out = NULL, err[256];
         int                  changed = 0;
 
-        ok(fado_storage_replcfg_merge(doc, &rule, &out, &changed, err, sizeof(err)) == 0,
+        ok(fst_replcfg_merge(doc, &rule, &out, &changed, err, sizeof(err)) == 0,
            "a prefixed Rule parses");
         ok(out != NULL && strstr(out, "<x:Rule><ID>a</ID></x:Rule>") != NULL,
            "and is kept byte for byte");
         free(out);
         out = NULL;
-        ok(fado_storage_replcfg_merge("<!DOCTYPE x [<!ENTITY a \"aaaa\">]>"
+        ok(fst_replcfg_merge("<!DOCTYPE x [<!ENTITY a \"aaaa\">]>"
                                       "<ReplicationConfiguration/>", &rule, &out, &changed,
                                       err, sizeof(err)) != 0, "a DOCTYPE is refused: %s", err);
-        ok(fado_storage_replcfg_merge("<ReplicationConfiguration><Rule>",
+        ok(fst_replcfg_merge("<ReplicationConfiguration><Rule>",
                                       &rule, &out, &changed, err, sizeof(err)) != 0,
            "an unterminated document is refused: %s", err);
-        ok(fado_storage_replcfg_has("<ReplicationConfiguration><Rule><Status>Enabled</Status>"
+        ok(fst_replcfg_has("<ReplicationConfiguration><Rule><Status>Enabled</Status>"
                                     "<Destination><Bucket>arn:x</Bucket></Destination></Rule>"
                                     "</ReplicationConfiguration>", "arn:x"),
            "an enabled rule towards an ARN is found");

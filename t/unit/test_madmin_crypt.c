@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "madmin_crypt.h"
-#include "s3_sign.h"
+#include "fst_hex.h"
+#include "fst_madmin_crypt.h"
+#include "fst_s3_sign.h"
 
 #define PW  "minio-secret-key-example"
 
@@ -95,37 +96,17 @@ static const struct {
 
 static unsigned char  salt[32], nonce[8] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7 };
 
-static size_t
-unhex(const char *h, unsigned char *out)
-{
-    size_t  n = strlen(h) / 2, i;
-
-    for (i = 0; i < n; i++) {
-        unsigned int  v;
-
-        sscanf(h + 2 * i, "%2x", &v);
-        out[i] = (unsigned char) v;
-    }
-    return n;
-}
-
-static void
-tohex(const unsigned char *d, size_t n, char *out)
-{
-    size_t  i;
-
-    for (i = 0; i < n; i++) {
-        sprintf(out + 2 * i, "%02x", d[i]);
-    }
-    out[2 * n] = '\0';
-}
-
 static unsigned char *
 unhex_alloc(const char *h, size_t *n)
 {
     unsigned char  *b = malloc(strlen(h) / 2 + 1);
+    ssize_t         len = b ? fst_hex_decode(h, b, strlen(h) / 2 + 1) : -1;
 
-    *n = unhex(h, b);
+    if (len < 0) {
+        fprintf(stderr, "bad hex vector: %s\n", h);
+        exit(1);
+    }
+    *n = (size_t) len;
     return b;
 }
 
@@ -142,23 +123,23 @@ test_sio_vectors(void)
         unsigned char  *a = unhex_alloc(sio_vectors[i].ad, &al);
         unsigned char  *p = unhex_alloc(sio_vectors[i].pt, &pl);
         unsigned char  *c = unhex_alloc(sio_vectors[i].ct, &cl);
-        unsigned char  *o = malloc(fado_madmin_sio_sealed_len(pl, sio_vectors[i].buf_size) + 1);
+        unsigned char  *o = malloc(fst_madmin_sio_sealed_len(pl, sio_vectors[i].buf_size) + 1);
 
-        if (fado_madmin_sio_sealed_len(pl, sio_vectors[i].buf_size) == cl
-            && fado_madmin_sio_seal(k, kl, n, a, al, sio_vectors[i].buf_size,
+        if (fst_madmin_sio_sealed_len(pl, sio_vectors[i].buf_size) == cl
+            && fst_madmin_sio_seal(k, kl, n, a, al, sio_vectors[i].buf_size,
                                     p, pl, o) == 0
             && memcmp(o, c, cl) == 0)
         {
             good_seal++;
         }
-        if (fado_madmin_sio_open(k, kl, n, a, al, sio_vectors[i].buf_size,
+        if (fst_madmin_sio_open(k, kl, n, a, al, sio_vectors[i].buf_size,
                                  c, cl, o, &ol) == 0
             && ol == pl && memcmp(o, p, pl) == 0)
         {
             good_open++;
         }
         c[cl - 1] ^= 0x01;
-        if (fado_madmin_sio_open(k, kl, n, a, al, sio_vectors[i].buf_size,
+        if (fst_madmin_sio_open(k, kl, n, a, al, sio_vectors[i].buf_size,
                                  c, cl, o, &ol) != 0)
         {
             rejected++;
@@ -185,10 +166,10 @@ main(void)
         salt[i] = (unsigned char) i;
     }
 
-    is_int(fado_madmin_encrypt_with(PW, json21, strlen(json21), salt, nonce,
+    is_int(fst_madmin_encrypt_with(PW, json21, strlen(json21), salt, nonce,
                                     &ct, &ct_len, err, sizeof(err)), 0,
            "encrypting a JSON body works");
-    tohex(ct, ct_len, hex);
+    fst_hex_encode(ct, ct_len, hex);
     is_str(hex, vec21_hex, "the ciphertext is byte for byte madmin-go's");
     free(ct);
 
@@ -198,27 +179,27 @@ main(void)
             data[j] = (unsigned char) ('a' + j % 26);
         }
         ct = NULL;
-        is_int(fado_madmin_encrypt_with(PW, data, vectors[i].len, salt, nonce,
+        is_int(fst_madmin_encrypt_with(PW, data, vectors[i].len, salt, nonce,
                                         &ct, &ct_len, err, sizeof(err)), 0,
                "encrypting %zu bytes works", vectors[i].len);
         is_int((long) ct_len, (long) vectors[i].ct_len,
                "%zu bytes: ciphertext length as madmin-go's (fragments of 16 KiB)",
                vectors[i].len);
-        fado_s3_sha256_hex(ct, ct_len, sum);
+        fst_s3_sha256_hex(ct, ct_len, sum);
         is_str(sum, vectors[i].sha256, "%zu bytes: ciphertext equals madmin-go's",
                vectors[i].len);
         if (vectors[i].len == 16385) {
-            ok(fado_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
+            ok(fst_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
                                    sizeof(err)) == 0 && pt_len == 16385
                && memcmp(pt, data, pt_len) == 0,
                "a two-fragment stream decrypts to the plaintext");
             free(pt);
             ct[ct_len - 20] ^= 1;
-            is_int(fado_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
+            is_int(fst_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
                                        sizeof(err)), -1,
                    "a flipped bit in the final fragment is detected");
             ok(strstr(err, "not authentic") != NULL, "and reported: %s", err);
-            is_int(fado_madmin_decrypt(PW, ct, 16384 + 41 + 16, &pt, &pt_len,
+            is_int(fst_madmin_decrypt(PW, ct, 16384 + 41 + 16, &pt, &pt_len,
                                        err, sizeof(err)), -1,
                    "a stream cut after a non-final fragment is refused");
         }
@@ -226,22 +207,25 @@ main(void)
         free(data);
     }
 
-    n = unhex(madmin_hex, buf);
-    is_int(fado_madmin_decrypt(PW, buf, n, &pt, &pt_len, err, sizeof(err)), 0,
+    if (fst_hex_decode(madmin_hex, buf, sizeof(buf)) < 0) {
+        return fprintf(stderr, "bad hex vector: madmin_hex\n"), 1;
+    }
+    n = strlen(madmin_hex) / 2;
+    is_int(fst_madmin_decrypt(PW, buf, n, &pt, &pt_len, err, sizeof(err)), 0,
            "madmin-go EncryptData output decrypts");
     is_str((char *) pt, "{\"arn\":\"from-madmin\"}", "to madmin's plaintext");
     free(pt);
-    is_int(fado_madmin_decrypt("wrong", buf, n, &pt, &pt_len, err,
+    is_int(fst_madmin_decrypt("wrong", buf, n, &pt, &pt_len, err,
                                sizeof(err)), -1,
            "the wrong password is refused");
     buf[32] = 0x00;
-    is_int(fado_madmin_decrypt(PW, buf, n, &pt, &pt_len, err, sizeof(err)), -1,
+    is_int(fst_madmin_decrypt(PW, buf, n, &pt, &pt_len, err, sizeof(err)), -1,
            "an Argon2id ciphertext is refused");
     ok(strstr(err, "algorithm id") != NULL, "with a clear reason: %s", err);
 
-    ok(fado_madmin_encrypt(PW, json21, strlen(json21), &ct, &ct_len, err,
+    ok(fst_madmin_encrypt(PW, json21, strlen(json21), &ct, &ct_len, err,
                            sizeof(err)) == 0
-       && fado_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
+       && fst_madmin_decrypt(PW, ct, ct_len, &pt, &pt_len, err,
                               sizeof(err)) == 0
        && strcmp((char *) pt, json21) == 0,
        "random salt and nonce: round trip");

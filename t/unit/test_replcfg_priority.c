@@ -1,5 +1,5 @@
 /*
- * The priority converge gives its rule (storage_replcfg.c): whatever the
+ * The priority converge gives its rule (fst_replcfg.c): whatever the
  * bucket's configuration already holds, the merged document keeps every
  * priority unique and rewrites no other rule. This is the repair for a
  * cluster coming back after the rules of a bucket were renumbered
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage_replcfg.h"
+#include "fst_replcfg.h"
 
 #define ARN_EU  "arn:minio:replication::eu:b"
 #define ARN_US  "arn:minio:replication::us:b"
@@ -49,7 +49,7 @@ prio(const char *existing, const char *id, const char *arn, int wanted)
     char  err[256];
     int   p = -1;
 
-    if (fado_storage_replcfg_priority(existing, id, arn, wanted, &p, err, sizeof(err)) != 0) {
+    if (fst_replcfg_priority(existing, id, arn, wanted, &p, err, sizeof(err)) != 0) {
         diag("error: %s", err);
         return -1;
     }
@@ -59,9 +59,9 @@ prio(const char *existing, const char *id, const char *arn, int wanted)
 int
 main(void)
 {
-    fado_storage_rule_info_t  rules[4];
+    fst_replcfg_rule_info_t   rules[4];
     char                      err[256], *out = NULL, *d;
-    fado_storage_rule_t       r;
+    fst_replcfg_rule_t        r;
     int                       n, changed;
 
     is_int(prio(NULL, "fado-eu-1", ARN_EU, 1), 1, "no configuration: the wanted priority");
@@ -98,10 +98,10 @@ main(void)
     r.id = "fado-asia-1";
     r.arn = ARN_AS;
     r.priority = prio(d, r.id, r.arn, 1);
-    is_int(fado_storage_replcfg_merge(d, &r, &out, &changed, err, sizeof(err)), 0,
+    is_int(fst_replcfg_merge(d, &r, &out, &changed, err, sizeof(err)), 0,
            "merging with that priority succeeds");
     ok(changed, "and changes the document");
-    n = fado_storage_replcfg_list(out, rules, 4, err, sizeof(err));
+    n = fst_replcfg_list(out, rules, 4, err, sizeof(err));
     is_int(n, 3, "three rules listed");
     if (n == 3) {
         is_str(rules[0].id, "fado-eu-1", "eu-1 first");
@@ -114,8 +114,8 @@ main(void)
     }
     free(out);
 
-    is_int(fado_storage_replcfg_list(NULL, rules, 4, err, sizeof(err)), 0, "no document: no rules");
-    is_int(fado_storage_replcfg_list("<x/>", rules, 4, err, sizeof(err)), -1,
+    is_int(fst_replcfg_list(NULL, rules, 4, err, sizeof(err)), 0, "no document: no rules");
+    is_int(fst_replcfg_list("<x/>", rules, 4, err, sizeof(err)), -1,
            "not a replication configuration: an error");
     return done_testing();
 }
