@@ -9,7 +9,7 @@ use Fado::Routes;
 
 Fado::Routes::export_backends(3);
 
-Fado::Routes->new(prefix => "t175$_:") for 'a' .. 'h';
+Fado::Routes->new(prefix => "t180$_:") for 'a' .. 'h';
 
 our $Backends = <<'_EOC_';
     upstream fn { fado; }
@@ -19,7 +19,7 @@ _EOC_
 
 sub http_config {
     my ($prefix) = @_;
-    return "    fado_shm_zone fado_t175 1m;\n"
+    return "    fado_shm_zone fado_t180 1m;\n"
          . '    fado_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT '
          . 'password=$TEST_NGINX_REDIS_PASSWORD prefix=' . $prefix . ";\n"
          . $Backends;
@@ -61,9 +61,9 @@ run_tests();
 __DATA__
 
 === TEST 1: a location without fado_bucket takes the bucket from the published header
---- http_config eval: main::http_config('t175a:')
+--- http_config eval: main::http_config('t180a:')
 --- init
-main::publish('t175a:', 'X-Tenant');
+main::publish('t180a:', 'X-Tenant');
 --- request
 GET /auto
 --- more_headers
@@ -78,9 +78,9 @@ X-Fado: logs local
 
 
 === TEST 2: the header's name is matched without regard to case
---- http_config eval: main::http_config('t175b:')
+--- http_config eval: main::http_config('t180b:')
 --- init
-main::publish('t175b:', 'X-Tenant');
+main::publish('t180b:', 'X-Tenant');
 --- request
 GET /auto
 --- more_headers
@@ -93,9 +93,9 @@ b1
 
 
 === TEST 3: nginx.conf wins: a location with fado_bucket ignores the published header
---- http_config eval: main::http_config('t175c:')
+--- http_config eval: main::http_config('t180c:')
 --- init
-main::publish('t175c:', 'X-Tenant');
+main::publish('t180c:', 'X-Tenant');
 --- request
 GET /named
 --- more_headers
@@ -109,9 +109,9 @@ b2
 
 
 === TEST 4: with no header published, a location without fado_bucket is not routed by fado
---- http_config eval: main::http_config('t175d:')
+--- http_config eval: main::http_config('t180d:')
 --- init
-main::publish('t175d:');
+main::publish('t180d:');
 --- request
 GET /auto
 --- more_headers
@@ -123,9 +123,9 @@ used in a location without "fado_bucket"
 
 
 === TEST 5: a header change in the feed is followed: the old header no longer routes
---- http_config eval: main::http_config('t175e:')
+--- http_config eval: main::http_config('t180e:')
 --- init
-main::publish('t175e:', 'X-Tenant', 'X-Customer');
+main::publish('t180e:', 'X-Tenant', 'X-Customer');
 --- request
 GET /auto
 --- more_headers
@@ -137,9 +137,9 @@ fado: bucket_header is now "X-Customer"
 
 
 === TEST 6: a header change in the feed is followed: the new header routes
---- http_config eval: main::http_config('t175f:')
+--- http_config eval: main::http_config('t180f:')
 --- init
-main::publish('t175f:', 'X-Tenant', 'X-Customer');
+main::publish('t180f:', 'X-Tenant', 'X-Customer');
 --- request
 GET /auto
 --- more_headers
@@ -152,11 +152,11 @@ b1
 
 
 === TEST 7: a status location never looks a bucket up, and shows the published header
---- http_config eval: main::http_config('t175g:')
+--- http_config eval: main::http_config('t180g:')
 --- config
     fado_unknown_bucket 404;
 --- init
-main::publish('t175g:', 'X-Tenant');
+main::publish('t180g:', 'X-Tenant');
 --- request
 GET /fado-status
 --- more_headers
@@ -168,10 +168,10 @@ X-Tenant: nosuchbucket
 
 
 === TEST 8: a value that is not a header name, written past the script, is rejected at resync and the last good one kept
---- http_config eval: main::http_config('t175h:')
+--- http_config eval: main::http_config('t180h:')
 --- init
-my $r = main::publish('t175h:', 'X-Tenant');
-$r->cli('HSET', 't175h:settings', 'bucket_header', 'X_Ten ant');
+my $r = main::publish('t180h:', 'X-Tenant');
+$r->cli('HSET', 't180h:settings', 'bucket_header', 'X_Ten ant');
 Fado::Routes::wait_version($r->reset('e2'));
 --- request
 GET /fado-status
