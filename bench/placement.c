@@ -42,7 +42,7 @@ main(void)
 
     for (int i = 0; i < N_CLUSTERS; i++) {
         snprintf(cnames[i], sizeof(cnames[i]), "cluster-%03d", i);
-        clusters[i] = (fado_placement_cluster_t) { cnames[i], zones[i % 5], i % 17 != 0, 1 };
+        clusters[i] = (fado_placement_cluster_t) { cnames[i], zones[i % 5], i % 17 != 0, 1, NULL, 0 };
     }
     for (int b = 0; b < N_BUCKETS; b++) {
         snprintf(bnames[b], sizeof(bnames[b]), "bucket-%05d", b);
@@ -58,7 +58,7 @@ main(void)
             const char               *pin[1] = { cnames[(b * 7 + 1) % N_CLUSTERS] };
             fado_placement_request_t  req = {
                 bnames[b], cnames[(b * 5) % N_CLUSTERS], allowed, 3,
-                pin, (b % 10 == 0 && (b * 7 + 1) % 5 == b % 5) ? 1 : 0, 3
+                pin, (b % 10 == 0 && (b * 7 + 1) % 5 == b % 5) ? 1 : 0, 3, 0
             };
             fado_placement_result_t   res;
 

@@ -10,6 +10,7 @@
 #include "fado_api_console.h"
 #include "fado_events.h"
 #include "fado_http.h"
+#include "fado_import.h"
 #include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_objects.h"
@@ -362,17 +363,80 @@ fado_api_zones(fado_req_t *req, const char *id)
 /* A cluster in one query; credentials are write-only: only whether set. */
 #define FADO_CLUSTER_JSON_SQL \
     "SELECT c.name, json_build_object(" \
-    " 'name', c.name, 'zone', c.zone, 'healthy', c.healthy," \
+    " 'name', c.name, 'zone', c.zone, 'zones', to_json(c.zones), 'healthy', c.healthy," \
     " 'functions', COALESCE((SELECT json_agg(fado_endpoint_json(e) ORDER BY e.address)" \
     "     FROM endpoints e WHERE e.cluster = c.name), '[]')," \
     " 'storage', json_build_object('endpoint', c.storage_endpoint," \
-    "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> '')," \
+    "     'credentials_set', c.storage_access_key <> '' AND c.storage_secret_key <> ''," \
+    "     'management_url', NULLIF(c.management_url, ''))," \
     " 'version', c.version)::text FROM clusters c"
 
 static json_t *
 fado_cluster_json(fado_req_t *req, const char *name)
 {
     return fado_api_one(req, FADO_CLUSTER_JSON_SQL " WHERE c.name = $1", "cluster", name);
+}
+
+/*
+ * A cluster's zones: "zones" (1..16 distinct names) or the older "zone"
+ * (one name); both may be given when zone is the list's first (what GET
+ * answers). Writes the text[] literal and points *first at the first zone.
+ */
+static int
+fado_cluster_zones(fado_req_t *req, json_t *obj, const char *prefix, char *out,
+    size_t size, const char **first)
+{
+    char         f[128];
+    json_t      *arr = json_object_get(obj, "zones");
+    const char  *zone;
+    size_t       i, j;
+
+    if (arr == NULL && json_object_get(obj, "zone") == NULL) {
+        snprintf(f, sizeof(f), "%szones", prefix);
+        fado_req_error(req, 400, "missing_field", f,
+                       "%s is required (a list of 1 to 16 zone names)", f);
+        return -1;
+    }
+    snprintf(f, sizeof(f), "%szone", prefix);
+    zone = fado_api_str(req, obj, "zone", f, 0);
+    if (req->json != NULL) {
+        return -1;
+    }
+    if (arr == NULL) {
+        if (!fado_valid_name(zone)) {
+            fado_req_error(req, 400, "invalid_field", f, "%s is not a valid zone name", f);
+            return -1;
+        }
+        snprintf(out, size, "{%s}", zone);
+        *first = zone;
+        return 0;
+    }
+    snprintf(f, sizeof(f), "%szones", prefix);
+    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > 16) {
+        fado_req_error(req, 400, "invalid_field", f, "%s must be a list of 1 to 16 zone names", f);
+        return -1;
+    }
+    for (i = 0; i < json_array_size(arr); i++) {
+        const char  *z = json_string_value(json_array_get(arr, i));
+
+        for (j = 0; z != NULL && j < i; j++) {
+            if (strcmp(z, json_string_value(json_array_get(arr, j))) == 0) {
+                fado_req_error(req, 400, "invalid_field", f, "%s[%zu] repeats \"%s\"", f, i, z);
+                return -1;
+            }
+        }
+    }
+    if (fado_api_names(req, obj, "zones", f, 0, out, size) != 0) {
+        return -1;
+    }
+    *first = json_string_value(json_array_get(arr, 0));
+    if (zone != NULL && strcmp(zone, *first) != 0) {
+        snprintf(f, sizeof(f), "%szone", prefix);
+        fado_req_error(req, 400, "invalid_field", f,
+                       "%s must be the first of zones (or be left out)", f);
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -384,7 +448,7 @@ static int
 fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
     const char *prefix)
 {
-    char         f[128], vbuf[24];
+    char         f[128], vbuf[24], zones[1100];
     const char  *written[64];
     fado_endpoint_t  eps[64];
     long         weights[64], maxes[64];
@@ -403,8 +467,8 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
                        "name must be 1-63 characters of letters, digits, '.', '_', '-'");
         return -1;
     }
-    zone = fado_api_str(req, obj, "zone", FIELD("zone"), 1);
-    if (zone == NULL) {
+    /* zones (1..16) or, as before multi-zone clusters, zone: one of them. */
+    if (fado_cluster_zones(req, obj, prefix, zones, sizeof(zones), &zone) != 0) {
         return -1;
     }
     fns = json_object_get(obj, "functions");
@@ -477,15 +541,17 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
     }
 
     {
-        const char  *p[1] = { zone };
-        res = fado_api_query(req, "SELECT 1 FROM zones WHERE name = $1", 1, p);
+        const char  *p[1] = { zones };
+        res = fado_api_query(req, "SELECT string_agg(z, ',') FROM unnest($1::text[]) z"
+                             " WHERE z NOT IN (SELECT name FROM zones)", 1, p);
         if (res == NULL) {
             return -1;
         }
-        if (PQntuples(res) == 0) {
+        if (!PQgetisnull(res, 0, 0)) {
+            fado_req_error(req, 422, "unknown_reference",
+                           FIELD(json_object_get(obj, "zones") ? "zones" : "zone"),
+                           "unknown zones: %s", PQgetvalue(res, 0, 0));
             PQclear(res);
-            fado_req_error(req, 422, "unknown_reference", FIELD("zone"),
-                           "zone \"%s\" does not exist", zone);
             return -1;
         }
         PQclear(res);
@@ -494,28 +560,29 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
     snprintf(vbuf, sizeof(vbuf), "%ld", version);
     {
         /* Credentials given replace the stored ones; absent, they are kept. */
-        const char  *p[6] = { name, zone, endpoint, ak ? ak : "", sk ? sk : "", vbuf };
+        const char  *p[7] = { name, zones, endpoint, ak ? ak : "", sk ? sk : "", zone, vbuf };
         const char  *sql = version == 0
-            ? "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
-              " storage_secret_key) VALUES ($1, $2, $3, $4, $5) RETURNING version"
+            ? "INSERT INTO clusters (name, zone, zones, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $6, $2::text[], $3, $4, $5) RETURNING version"
             : version > 0
-            ? "UPDATE clusters SET zone = $2, storage_endpoint = $3,"
+            ? "UPDATE clusters SET zone = $6, zones = $2::text[], storage_endpoint = $3,"
               " storage_access_key = CASE WHEN $4 = '' THEN storage_access_key ELSE $4 END,"
               " storage_secret_key = CASE WHEN $5 = '' THEN storage_secret_key ELSE $5 END,"
-              " version = version + 1 WHERE name = $1 AND version = $6::int RETURNING version"
-            : "INSERT INTO clusters (name, zone, storage_endpoint, storage_access_key,"
-              " storage_secret_key) VALUES ($1, $2, $3, $4, $5)"
-              " ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone,"
+              " version = version + 1 WHERE name = $1 AND version = $7::int RETURNING version"
+            : "INSERT INTO clusters (name, zone, zones, storage_endpoint, storage_access_key,"
+              " storage_secret_key) VALUES ($1, $6, $2::text[], $3, $4, $5)"
+              " ON CONFLICT (name) DO UPDATE SET zone = EXCLUDED.zone, zones = EXCLUDED.zones,"
               " storage_endpoint = EXCLUDED.storage_endpoint,"
               " storage_access_key = CASE WHEN $4 = '' THEN clusters.storage_access_key ELSE $4 END,"
               " storage_secret_key = CASE WHEN $5 = '' THEN clusters.storage_secret_key ELSE $5 END,"
               " version = clusters.version + 1"
-              " WHERE (clusters.zone, clusters.storage_endpoint) IS DISTINCT FROM ($2, $3)"
+              " WHERE (clusters.zones, clusters.storage_endpoint)"
+              "       IS DISTINCT FROM ($2::text[], $3)"
               "    OR ($4 <> '' AND (clusters.storage_access_key, clusters.storage_secret_key)"
               "        IS DISTINCT FROM ($4, $5))"
               " RETURNING version";
 
-        res = fado_api_query(req, sql, version > 0 ? 6 : 5, p);
+        res = fado_api_query(req, sql, version > 0 ? 7 : 6, p);
         if (res == NULL) {
             return -1;
         }
@@ -594,12 +661,15 @@ fado_api_list(fado_req_t *req, const char *sql)
     "SELECT b.name, json_build_object(" \
     " 'name', b.name, 'home_cluster', b.home_cluster," \
     " 'placement', json_build_object('allowed_zones', to_json(b.allowed_zones)," \
-    "     'replicas', b.replicas, 'pinned_clusters', to_json(b.pinned_clusters))," \
+    "     'replicas', b.replicas, 'pinned_clusters', to_json(b.pinned_clusters)," \
+    "     'cap_replicas', b.cap_replicas)," \
     " 'policy', b.policy," \
     " 'placement_result', json_build_object('satisfiable', b.placement_ok," \
     "     'clusters', COALESCE((SELECT json_agg(r.cluster ORDER BY r.cluster)" \
     "         FROM replicas r WHERE r.bucket = b.name AND r.state <> 'removing'), '[]')," \
-    "     'reason', b.placement_reason)," \
+    "     'reason', b.placement_reason," \
+    "     'capped', CASE WHEN b.placement_effective IS NOT NULL THEN json_build_object(" \
+    "         'requested', b.replicas, 'effective', b.placement_effective) END)," \
     " 'replicas', COALESCE((SELECT json_agg(json_build_object('cluster', r.cluster," \
     "     'state', r.state, 'reason', r.reason) ORDER BY r.cluster)" \
     "     FROM replicas r WHERE r.bucket = b.name), '[]')," \
@@ -1318,185 +1388,42 @@ fado_api_tokens(fado_req_t *req, const char *id)
 
 /* ------------------------------------------------------------ import */
 
-/*
- * FaDO's config.json: clusters[{name, zones}], storage_deployments[{
- * cluster_name, alias, endpoint, access_key, secret_key, use_ssl}],
- * faas_deployments[{cluster_name, url}], buckets[{name,
- * storage_deployment_alias, allowed_zones, target_replica_count}].
- * Converted to fado's own shape; nothing else changes.
- */
-static json_t *
-fado_import_from_fado(json_t *in)
-{
-    json_t  *out = json_pack("{s:[], s:[], s:[]}", "zones", "clusters", "buckets");
-    json_t  *zones = json_object_get(out, "zones"), *v, *w;
-    size_t   i, k;
-
-    json_array_foreach(json_object_get(in, "clusters"), i, v) {
-        json_t      *c, *fns = json_array(), *z = json_array_get(json_object_get(v, "zones"), 0);
-        const char  *name = json_string_value(json_object_get(v, "name"));
-
-        c = json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(v, "name"),
-                      "zone", z, "functions", fns);
-        json_array_foreach(json_object_get(in, "faas_deployments"), k, w) {
-            if (name && json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
-                json_array_append_new(fns, json_pack("{s:O?}", "url", json_object_get(w, "url")));
-            }
-        }
-        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
-            if (json_equal(json_object_get(w, "cluster_name"), json_object_get(v, "name"))) {
-                const char  *ep = json_string_value(json_object_get(w, "endpoint"));
-                char         url[512];
-                snprintf(url, sizeof(url), "%s%s",
-                         ep && strstr(ep, "://") ? "" :
-                         json_is_true(json_object_get(w, "use_ssl")) ? "https://" : "http://",
-                         ep ? ep : "");
-                json_object_set_new(c, "storage", json_pack("{s:s, s:O?, s:O?}",
-                    "endpoint", url, "access_key", json_object_get(w, "access_key"),
-                    "secret_key", json_object_get(w, "secret_key")));
-            }
-        }
-        json_array_append_new(json_object_get(out, "clusters"), c);
-        json_array_foreach(json_object_get(v, "zones"), k, w) {
-            json_array_append_new(zones, json_pack("{s:O}", "name", w));
-        }
-    }
-    json_array_foreach(json_object_get(in, "buckets"), i, v) {
-        json_t  *home = NULL;
-        json_array_foreach(json_object_get(in, "storage_deployments"), k, w) {
-            if (json_equal(json_object_get(w, "alias"),
-                           json_object_get(v, "storage_deployment_alias")))
-            {
-                home = json_object_get(w, "cluster_name");
-            }
-        }
-        json_array_append_new(json_object_get(out, "buckets"), json_pack(
-            "{s:O?, s:O?, s:{s:O?, s:O?}}", "name", json_object_get(v, "name"),
-            "home_cluster", home, "placement",
-            "allowed_zones", json_object_get(v, "allowed_zones"),
-            "replicas", json_object_get(v, "target_replica_count")));
-    }
-    return out;
-}
-
-/*
- * The document's top level must be one of the two documented shapes:
- * fado's (zones, clusters, buckets) or FaDO's (clusters,
- * storage_deployments, faas_deployments, buckets), members being arrays,
- * at least one present. Anything else would import nothing and say 200.
- */
-static int
-fado_import_shape(fado_req_t *req, json_t *body)
-{
-    static const char *const  fado_keys[] = { "zones", "clusters", "buckets", NULL };
-    static const char *const  faddo_keys[] = { "clusters", "storage_deployments",
-                                               "faas_deployments", "buckets", NULL };
-    const char *const        *keys;
-    const char               *key;
-    json_t                   *v;
-    int                       known = 0;
-
-    keys = json_object_get(body, "storage_deployments") != NULL ? faddo_keys : fado_keys;
-    json_object_foreach(body, key, v) {
-        int  ok = 0;
-
-        for (size_t i = 0; keys[i] != NULL; i++) {
-            ok |= strcmp(key, keys[i]) == 0;
-        }
-        if (!ok) {
-            fado_req_error(req, 400, "invalid_field", key,
-                           "\"%s\" is not part of an import document (zones, clusters,"
-                           " buckets; or FaDO's clusters, storage_deployments,"
-                           " faas_deployments, buckets)", key);
-            return -1;
-        }
-        if (!json_is_array(v)) {
-            fado_req_error(req, 400, "invalid_field", key, "%s must be an array", key);
-            return -1;
-        }
-        known++;
-    }
-    if (known == 0) {
-        fado_req_error(req, 400, "missing_field", "zones",
-                       "an import document needs zones, clusters or buckets");
-        return -1;
-    }
-    return 0;
-}
-
+/* The import itself is controller/fado_import.c; here only HTTP. */
 static void
 fado_api_import(fado_req_t *req)
 {
-    json_t  *body, *doc, *v;
-    size_t   i, nz = 0, nc = 0, nb = 0;
-    int      ok = 0;
-    char     prefix[64];
+    static const unsigned int  status[] = {
+        [FADO_IMPORT_OK] = 200, [FADO_IMPORT_INVALID] = 400, [FADO_IMPORT_UNKNOWN] = 422,
+        [FADO_IMPORT_CONFLICT] = 409, [FADO_IMPORT_STORAGE] = 502,
+        [FADO_IMPORT_DATABASE] = 503, [FADO_IMPORT_INTERNAL] = 500
+    };
+    fado_import_options_t      opt = { 0 };
+    fado_import_error_t        err;
+    const char                *adopt = fado_req_arg(req, "adopt");
+    json_t                    *body, *summary;
 
     if (strcmp(req->method, "POST") != 0) {
         fado_req_error(req, 405, "method_not_allowed", NULL, "import is POST");
         return;
     }
+    if (adopt != NULL) {
+        if (strcmp(adopt, "true") != 0 && strcmp(adopt, "false") != 0) {
+            fado_req_error(req, 400, "invalid_field", "adopt", "adopt must be true or false");
+            return;
+        }
+        opt.adopt = adopt[0] == 't';
+    }
     if ((body = fado_api_body(req)) == NULL) {
         return;
     }
-    if (fado_import_shape(req, body) != 0) {
-        json_decref(body);
-        return;
-    }
-    doc = json_object_get(body, "storage_deployments") ? fado_import_from_fado(body)
-                                                       : json_incref(body);
-    if (doc == NULL || fado_api_begin(req) != 0) {
-        json_decref(doc);
-        json_decref(body);
-        return;
-    }
-    json_array_foreach(json_object_get(doc, "zones"), i, v) {
-        const char  *name = json_is_string(v) ? json_string_value(v)
-                          : json_string_value(json_object_get(v, "name"));
-        const char  *p[1] = { name };
-        snprintf(prefix, sizeof(prefix), "zones[%zu]", i);
-        if (name == NULL || !fado_valid_name(name)) {
-            fado_req_error(req, 400, "invalid_field", prefix, "%s must be a zone name", prefix);
-            goto done;
-        }
-        if (fado_api_exec(req, "INSERT INTO zones (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                          1, p) != 0)
-        {
-            goto done;
-        }
-        nz++;
-    }
-    json_array_foreach(json_object_get(doc, "clusters"), i, v) {
-        snprintf(prefix, sizeof(prefix), "clusters[%zu].", i);
-        if (!json_is_object(v) || fado_cluster_put(req, v, NULL, -1, prefix) != 0) {
-            if (req->json == NULL) {
-                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
-            }
-            goto done;
-        }
-        nc++;
-    }
-    json_array_foreach(json_object_get(doc, "buckets"), i, v) {
-        snprintf(prefix, sizeof(prefix), "buckets[%zu].", i);
-        if (!json_is_object(v) || fado_bucket_put(req, v, NULL, -1, prefix) != 0) {
-            if (req->json == NULL) {
-                fado_req_error(req, 400, "invalid_field", prefix, "must be an object");
-            }
-            goto done;
-        }
-        nb++;
-    }
-    ok = 1;
-
-done:
-    fado_api_end(req, ok);
-    if (ok && req->json == NULL) {
-        req->json = json_pack("{s:i, s:i, s:i}", "zones", (int) nz, "clusters", (int) nc,
-                              "buckets", (int) nb);
+    if (fado_import(req->conn, body, &opt, &summary, &err) != 0) {
+        fado_req_error(req, status[err.status], err.code, err.field[0] ? err.field : NULL,
+                       "%s", err.message);
+    } else {
+        req->json = summary;
         req->status = 200;
         fado_api_changed(req);
     }
-    json_decref(doc);
     json_decref(body);
 }
 

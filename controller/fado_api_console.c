@@ -278,13 +278,44 @@ fado_console_preview_answer(fado_req_t *req, const fado_placement_request_t *pre
     int                       nc = PQntuples(cl) < FADO_CONSOLE_MAX_CLUSTERS
                                    ? PQntuples(cl) : FADO_CONSOLE_MAX_CLUSTERS;
 
+    char                     *ztext;
+    const char              **zlist;
+    size_t                    total = 1, nz = 0, off = 0;
+
+    /* A cluster in several zones (sql/005): its list, as the reconciler reads it. */
     for (int i = 0; i < nc; i++) {
+        total += (size_t) PQgetlength(cl, i, 4) + 1;
+        nz += 16;
+    }
+    ztext = malloc(total);
+    zlist = calloc(nz + 1, sizeof(*zlist));
+    if (ztext == NULL || zlist == NULL) {
+        free(ztext);
+        free(zlist);
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    for (int i = 0; i < nc; i++) {
+        char    *t = ztext + off, *save = NULL, *tok;
+        size_t   len = (size_t) PQgetlength(cl, i, 4);
+
+        memcpy(t, PQgetvalue(cl, i, 4), len + 1);
+        off += len + 1;
         clusters[i].name = PQgetvalue(cl, i, 0);
         clusters[i].zone = PQgetvalue(cl, i, 1);
         clusters[i].healthy = PQgetvalue(cl, i, 2)[0] == 't';
         clusters[i].has_storage = PQgetvalue(cl, i, 3)[0] == 't';
+        clusters[i].zones = zlist + (size_t) i * 16;
+        clusters[i].n_zones = 0;
+        for (tok = strtok_r(t, " ", &save); tok && clusters[i].n_zones < 16;
+             tok = strtok_r(NULL, " ", &save))
+        {
+            zlist[(size_t) i * 16 + clusters[i].n_zones++] = tok;
+        }
     }
     fado_placement_compute(preq, clusters, (size_t) nc, &result);
+    free(ztext);
+    free(zlist);
 
     cur = fado_console_query(req, "SELECT cluster, state, reason FROM replicas"
                              " WHERE bucket = $1 ORDER BY cluster", 1, p);
@@ -395,8 +426,8 @@ fado_console_preview(fado_req_t *req)
         preq.replicas = (int) json_integer_value(v);
     }
 
-    cl = fado_console_query(req, "SELECT name, zone, healthy, storage_endpoint <> ''"
-                            " FROM clusters ORDER BY name", 0, NULL);
+    cl = fado_console_query(req, "SELECT name, zone, healthy, storage_endpoint <> '',"
+                            " array_to_string(zones, ' ') FROM clusters ORDER BY name", 0, NULL);
     zr = cl ? fado_console_query(req, "SELECT name FROM zones", 0, NULL) : NULL;
     if (zr == NULL) {
         goto done;

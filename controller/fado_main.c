@@ -5,6 +5,7 @@
 
 #include "fado_db.h"
 #include "fado_http.h"
+#include "fado_import.h"
 #include "fado_log.h"
 #include "fado_publisher.h"
 #include "fado_reconcile.h"
@@ -25,6 +26,7 @@ typedef struct {
     const char  *redis_url;
     const char  *redis_prefix;
     const char  *platform_file;
+    int          import_adopt;
     const char  *log_level;
     const char  *bootstrap_token;
     const char  *health_path;
@@ -57,7 +59,10 @@ fado_usage(FILE *out)
         "  --database-url URL        PostgreSQL (FADO_DATABASE_URL, required)\n"
         "  --redis-url URL           redis://[:password@]host:port[/db] (FADO_REDIS_URL, required)\n"
         "  --redis-prefix P          route key prefix (FADO_REDIS_PREFIX, default fado:)\n"
-        "  --platform-file FILE      platform description imported at start (FADO_PLATFORM_FILE)\n"
+        "  --platform-file FILE      platform description imported at start, fado's shape or\n"
+        "  --import FILE             FaDO's config.json (FADO_PLATFORM_FILE)\n"
+        "  --import-adopt            with a FaDO file: adopt the buckets its storage\n"
+        "                            deployments already hold (never overwriting)\n"
         "  --log-level LEVEL         error, warn, info, debug (FADO_LOG_LEVEL, default info)\n"
         "  --bootstrap-token SECRET  admin token created when none exists (FADO_BOOTSTRAP_TOKEN)\n"
         "  --reconcile-interval MS   between full reconciles, which repair drift; changes are\n"
@@ -115,6 +120,8 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         { "redis-url", required_argument, NULL, 'r' },
         { "redis-prefix", required_argument, NULL, 'p' },
         { "platform-file", required_argument, NULL, 'f' },
+        { "import", required_argument, NULL, 'f' },
+        { "import-adopt", no_argument, NULL, 'A' },
         { "log-level", required_argument, NULL, 'v' },
         { "bootstrap-token", required_argument, NULL, 'b' },
         { "reconcile-interval", required_argument, NULL, 'i' },
@@ -171,6 +178,7 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
         case 'r': c->redis_url = optarg; break;
         case 'p': c->redis_prefix = optarg; break;
         case 'f': c->platform_file = optarg; break;
+        case 'A': c->import_adopt = 1; break;
         case 'v': c->log_level = optarg; break;
         case 'b': c->bootstrap_token = optarg; break;
         case 'P': c->health_path = optarg; break;
@@ -231,59 +239,43 @@ fado_parse_args(int argc, char **argv, fado_config_t *c)
     return 0;
 }
 
-/* Imports a platform file through the API's own import handler. */
+/* Imports a platform file (fado's shape or FaDO's config.json) at start. */
 static int
-fado_import_file(fado_app_t *app, const char *path)
+fado_import_file(fado_app_t *app, const char *path, int adopt)
 {
-    FILE        *f = fopen(path, "rb");
-    char        *buf = NULL;
-    size_t       len = 0, cap = 0, n;
-    fado_req_t   req;
-    int          rc = -1;
+    fado_import_options_t  opt = { adopt };
+    fado_import_error_t    ierr;
+    json_error_t           jerr;
+    json_t                *doc, *summary = NULL;
+    PGconn                *conn;
+    int                    rc = -1;
 
-    if (f == NULL) {
-        fado_log(FADO_LOG_ERROR, "msg=\"cannot open platform file\" path=\"%s\"", path);
+    doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"platform file rejected\" path=%s error=%s line=%d",
+                 FADO_LOG_Q(path), FADO_LOG_Q(jerr.text), jerr.line);
         return -1;
     }
-    do {
-        if (len + 65536 > cap) {
-            char  *p = realloc(buf, cap = len + 65536 * 2);
-            if (p == NULL) {
-                free(buf);
-                fclose(f);
-                return -1;
-            }
-            buf = p;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
+    conn = fado_db_acquire(app->db);
+    if (conn == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"platform file not imported: database unreachable\"");
+    } else if (fado_import(conn, doc, &opt, &summary, &ierr) != 0) {
+        fado_log(FADO_LOG_ERROR, "msg=\"platform file rejected\" path=%s field=%s error=%s",
+                 FADO_LOG_Q(path), FADO_LOG_Q(ierr.field), FADO_LOG_Q(ierr.message));
+    } else {
+        char  *s = json_dumps(summary, JSON_COMPACT);
 
-    memset(&req, 0, sizeof(req));
-    req.app = app;
-    req.method = "POST";
-    req.path = "/v1/import";
-    req.body = buf ? buf : "";
-    req.body_len = len;
-    req.role = FADO_ROLE_ADMIN;
-    req.conn = fado_db_acquire(app->db);
-    if (req.conn != NULL) {
-        fado_api_handle(&req);
-        fado_db_release(app->db, req.conn);
-        if (req.status == 200) {
-            fado_log(FADO_LOG_INFO, "msg=\"platform file imported\" path=\"%s\"", path);
-            rc = 0;
-        } else {
-            char  *msg = req.json ? json_dumps(req.json, JSON_COMPACT) : NULL;
-            fado_log(FADO_LOG_ERROR, "msg=\"platform file rejected\" path=\"%s\" status=%u"
-                     " error=%s", path, req.status, msg ? msg : "");
-            free(msg);
-        }
+        fado_log(FADO_LOG_INFO, "msg=\"platform file imported\" path=%s summary=%s",
+                 FADO_LOG_Q(path), FADO_LOG_Q(s ? s : ""));
+        free(s);
+        fado_reconciler_wake(app->rec);
+        rc = 0;
     }
-    json_decref(req.json);
-    free(req.text);
-    free(buf);
+    if (conn != NULL) {
+        fado_db_release(app->db, conn);
+    }
+    json_decref(summary);
+    json_decref(doc);
     return rc;
 }
 
@@ -401,9 +393,11 @@ main(int argc, char **argv)
         fado_db_close(db);
         return 1;
     }
-    if (conf.platform_file != NULL && fado_import_file(&app, conf.platform_file) != 0) {
+    if (conf.platform_file != NULL
+        && fado_import_file(&app, conf.platform_file, conf.import_adopt) != 0)
+    {
         fado_resolver_stop(resolver);
-    fado_reconciler_stop(rec);
+        fado_reconciler_stop(rec);
         fado_publisher_free(pub);
         fado_db_close(db);
         return 1;

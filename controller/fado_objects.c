@@ -186,7 +186,7 @@ fado_obj_sites(fado_req_t *req, const char *bucket, const char *zone, int want_h
         " WHERE b.name = $1 AND r.state = 'ready' AND c.storage_endpoint <> ''"
         "   AND (c.healthy OR c.name = b.home_cluster)"
         "   AND (NOT $3::boolean OR c.name = b.home_cluster)"
-        " ORDER BY c.healthy DESC, c.zone = $2 DESC, c.name = b.home_cluster DESC, c.name",
+        " ORDER BY c.healthy DESC, $2 = ANY (c.zones) DESC, c.name = b.home_cluster DESC, c.name",
         3, p);
     if (res == NULL) {
         return -1;

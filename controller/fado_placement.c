@@ -29,18 +29,35 @@ fado_placement_score(const char *bucket, const char *cluster)
     return h;
 }
 
-static int
-fado_placement_zone_allowed(const fado_placement_request_t *req, const char *zone)
+/* A cluster in several zones is eligible when ANY of its zones is allowed. */
+int
+fado_placement_zones_allowed(const char *const *allowed, size_t n_allowed,
+    const fado_placement_cluster_t *c)
 {
-    if (req->n_allowed_zones == 0) {
+    if (n_allowed == 0) {
         return 1;
     }
-    for (size_t i = 0; i < req->n_allowed_zones; i++) {
-        if (strcmp(req->allowed_zones[i], zone) == 0) {
-            return 1;
+    for (size_t i = 0; i < n_allowed; i++) {
+        if (c->n_zones == 0) {
+            if (c->zone != NULL && strcmp(allowed[i], c->zone) == 0) {
+                return 1;
+            }
+            continue;
+        }
+        for (size_t z = 0; z < c->n_zones; z++) {
+            if (strcmp(allowed[i], c->zones[z]) == 0) {
+                return 1;
+            }
         }
     }
     return 0;
+}
+
+static int
+fado_placement_zone_allowed(const fado_placement_request_t *req,
+    const fado_placement_cluster_t *c)
+{
+    return fado_placement_zones_allowed(req->allowed_zones, req->n_allowed_zones, c);
 }
 
 static long
@@ -87,7 +104,10 @@ fado_placement_require(const fado_placement_request_t *req,
         fado_placement_fail(res, "%s cluster \"%s\" does not exist", what, name);
         return;
     }
-    if (!fado_placement_zone_allowed(req, clusters[idx].zone)) {
+    /* FaDO's home is where the data is, whatever the bucket's zones. */
+    if (!(req->cap && strcmp(what, "home") == 0)
+        && !fado_placement_zone_allowed(req, &clusters[idx]))
+    {
         fado_placement_fail(res, "%s cluster \"%s\" is outside the allowed zones",
                             what, name);
         return;
@@ -132,7 +152,7 @@ fado_placement_compute(const fado_placement_request_t *req,
             uint64_t                         s;
 
             if (!c->healthy || !c->has_storage || fado_placement_has(res, i)
-                || !fado_placement_zone_allowed(req, c->zone))
+                || !fado_placement_zone_allowed(req, c))
             {
                 continue;
             }
@@ -141,6 +161,10 @@ fado_placement_compute(const fado_placement_request_t *req,
                 best = (long) i;
                 best_score = s;
             }
+        }
+        if (best < 0 && req->cap) {
+            res->capped = 1;    /* FaDO: as many as the zones give */
+            return;
         }
         if (best < 0) {
             char  have[32], need[32];

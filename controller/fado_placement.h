@@ -16,10 +16,12 @@
 #define FADO_PLACEMENT_MAX  64
 
 typedef struct {
-    const char  *name;
-    const char  *zone;
-    int          healthy;        /* passes its health checks */
-    int          has_storage;    /* a storage endpoint is configured */
+    const char         *name;
+    const char         *zone;           /* its only zone, when n_zones is 0 */
+    int                 healthy;        /* passes its health checks */
+    int                 has_storage;    /* a storage endpoint is configured */
+    const char *const  *zones;          /* a cluster in several zones */
+    size_t              n_zones;
 } fado_placement_cluster_t;
 
 typedef struct {
@@ -30,14 +32,26 @@ typedef struct {
     const char *const  *pinned;          /* clusters that must hold a replica */
     size_t              n_pinned;
     int                 replicas;        /* total, home included */
+    /*
+     * FaDO's meaning (an imported FaDO bucket): the allowed zones bound the
+     * replicas besides the home, not the home itself (the data is there),
+     * and a count the eligible clusters cannot reach is capped at what they
+     * give, not unsatisfiable.
+     */
+    int                 cap;
 } fado_placement_request_t;
 
 typedef struct {
     size_t  chosen[FADO_PLACEMENT_MAX];  /* indexes into the cluster array */
     size_t  n;
     int     satisfiable;
+    int     capped;                      /* cap: fewer than asked, n placed */
     char    reason[256];                 /* why not, when not satisfiable */
 } fado_placement_result_t;
+
+/* Whether a cluster is in a zone (any of its zones is allowed): 0 or 1. */
+int fado_placement_zones_allowed(const char *const *allowed, size_t n_allowed,
+    const fado_placement_cluster_t *c);
 
 /* The rendezvous score of a cluster for a bucket. */
 uint64_t fado_placement_score(const char *bucket, const char *cluster);

@@ -457,15 +457,15 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "  LEFT JOIN published_settings p ON p.key = s.key" \
     " WHERE s.key = 'bucket_header' AND s.value IS DISTINCT FROM p.value"
 
-/* Cluster records: zone, up or down, endpoints in byte order of their
- * address (fado_cluster_endpoints, sql/006_endpoint_names.sql: one per
- * address a name resolves to, with its scheme, name and prefix). */
+/* Cluster records: zones (joined by "+"), up or down, endpoints in byte
+ * order of their address (fado_cluster_endpoints, sql/006_endpoint_names.sql:
+ * one per address a name resolves to, with its scheme, name and prefix). */
 #define FADO_CLUSTERS_SQL \
     "WITH names AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name)" \
     " SELECT name, body FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN c.name IS NULL THEN NULL" \
-    "    ELSE c.zone || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
+    "    ELSE array_to_string(c.zones, '+') || CASE WHEN c.healthy THEN ' up' ELSE ' down' END" \
     "      || COALESCE(' ' || fado_cluster_endpoints(c.name), '')" \
     "    END AS body," \
     "    p.body AS published" \

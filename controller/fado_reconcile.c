@@ -308,13 +308,51 @@ typedef struct {
     size_t                    n;
     int                       any_down;   /* some eligible cluster is not up */
     PGresult                 *res;
+    char                     *zone_text;  /* every cluster's zones, split */
+    const char              **zone_list;
 } fado_cluster_set_t;
+
+/*
+ * A cluster in several zones (sql/005): its zone list, split once per
+ * batch into one buffer (the result's own text stays untouched).
+ */
+static int
+fado_clusters_zones(fado_cluster_set_t *cs)
+{
+    size_t  total = 0, nz = 0, off = 0, k = 0;
+
+    for (size_t i = 0; i < cs->n; i++) {
+        total += (size_t) PQgetlength(cs->res, (int) i, 5) + 1;
+        nz += (size_t) atoi(PQgetvalue(cs->res, (int) i, 6));
+    }
+    cs->zone_text = malloc(total + 1);
+    cs->zone_list = calloc(nz + 1, sizeof(*cs->zone_list));
+    if (cs->zone_text == NULL || cs->zone_list == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"out of memory for the cluster zones\"");
+        return -1;
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        char   *text = cs->zone_text + off, *save = NULL, *tok;
+        size_t  len = (size_t) PQgetlength(cs->res, (int) i, 5);
+
+        memcpy(text, PQgetvalue(cs->res, (int) i, 5), len + 1);
+        off += len + 1;
+        cs->c[i].zones = cs->zone_list + k;
+        cs->c[i].n_zones = 0;
+        for (tok = strtok_r(text, " ", &save); tok && k < nz; tok = strtok_r(NULL, " ", &save)) {
+            cs->zone_list[k++] = tok;
+            cs->c[i].n_zones++;
+        }
+    }
+    return 0;
+}
 
 static int
 fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
 {
     cs->res = fado_rec_query(conn,
-        "SELECT name, zone, eligible, storage_endpoint <> '', healthy FROM clusters"
+        "SELECT name, zone, eligible, storage_endpoint <> '', healthy,"
+        "       array_to_string(zones, ' '), cardinality(zones) FROM clusters"
         " ORDER BY name COLLATE \"C\"", 0, NULL);
     if (cs->res == NULL) {
         return -1;
@@ -334,7 +372,7 @@ fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
         cs->up[i] = PQgetvalue(cs->res, (int) i, 4)[0] == 't';
         cs->any_down |= cs->c[i].healthy && !cs->up[i];
     }
-    return 0;
+    return fado_clusters_zones(cs);
 }
 
 /* Splits a space-separated list of names (names hold no spaces) in place. */
@@ -364,15 +402,8 @@ fado_policy_allows(const fado_placement_request_t *req, const fado_cluster_set_t
         if (strcmp(cs->c[i].name, cluster) != 0) {
             continue;
         }
-        if (req->n_allowed_zones == 0) {
-            return 1;
-        }
-        for (size_t z = 0; z < req->n_allowed_zones; z++) {
-            if (strcmp(req->allowed_zones[z], cs->c[i].zone) == 0) {
-                return 1;
-            }
-        }
-        return 0;
+        return fado_placement_zones_allowed(req->allowed_zones, req->n_allowed_zones,
+                                            &cs->c[i]);
     }
     return 0;
 }
@@ -404,6 +435,7 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     req.pinned = pins;
     req.n_pinned = fado_split_names(pins_buf, pins, 64);
     req.replicas = atoi(PQgetvalue(bk, row, 3));
+    req.cap = PQgetvalue(bk, row, 7)[0] == 't';
     if (cs->any_down) {
         /* The grace period keeps the replicas a down cluster holds; it does
          * not bring it new ones. */
@@ -427,12 +459,17 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     }
     want = req.replicas < 1 ? 1 : (size_t) req.replicas;
 
+    /* A capped FaDO bucket records how many it got (NULL: not capped). */
     if ((PQgetisnull(bk, row, 5) || (PQgetvalue(bk, row, 5)[0] == 't') != res.satisfiable)
-        || strcmp(PQgetvalue(bk, row, 6), res.satisfiable ? "" : res.reason) != 0)
+        || strcmp(PQgetvalue(bk, row, 6), res.satisfiable ? "" : res.reason) != 0
+        || PQgetisnull(bk, row, 8) == res.capped
+        || (res.capped && (size_t) atoi(PQgetvalue(bk, row, 8)) != res.n))
     {
-        rc |= json_array_append_new(upd, json_pack("{s:s, s:b, s:s}", "name", req.bucket,
+        rc |= json_array_append_new(upd, json_pack("{s:s, s:b, s:s, s:o}", "name", req.bucket,
                                     "ok", res.satisfiable,
-                                    "reason", res.satisfiable ? "" : res.reason));
+                                    "reason", res.satisfiable ? "" : res.reason,
+                                    "effective", res.capped ? json_integer((json_int_t) res.n)
+                                                            : json_null()));
         if (!res.satisfiable) {
             fado_log(FADO_LOG_WARN, "msg=\"placement unsatisfiable\" bucket=%s reason=\"%s\"",
                      req.bucket, res.reason);
@@ -495,9 +532,10 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
     }
     if (fado_rec_exec(conn, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
         || fado_rec_exec(conn,
-            "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason"
+            "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason,"
+            "                                placement_effective = u.effective"
             "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
-            "                                                   reason text)"
+            "                                                   reason text, effective int)"
             "           WHERE b.name = u.name),"
             " i AS (INSERT INTO replicas (bucket, cluster)"
             "       SELECT u.bucket, u.cluster"
@@ -542,6 +580,8 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     int                  rc = -1, r = 0;
 
     cs.res = NULL;
+    cs.zone_text = NULL;
+    cs.zone_list = NULL;
     if (js == NULL || upd == NULL || ins == NULL || leave == NULL
         || fado_clusters_load(conn, &cs) != 0)
     {
@@ -549,7 +589,8 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     }
     bk = fado_rec_query(conn,
         "SELECT name, home_cluster, array_to_string(allowed_zones, ' '), replicas,"
-        "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason"
+        "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason,"
+        "       cap_replicas, placement_effective"
         "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY name COLLATE \"C\"", 1, p);
     rp = bk ? fado_rec_query(conn,
@@ -618,6 +659,8 @@ done:
     if (cs.res != NULL) {
         PQclear(cs.res);
     }
+    free(cs.zone_text);
+    free(cs.zone_list);
     return rc;
 }
 

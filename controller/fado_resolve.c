@@ -545,7 +545,7 @@ fado_resolve_probe_cluster(PGconn *conn, const char *cluster, const char *health
         "  FROM endpoints e, unnest(fado_endpoint_addrs(e)) AS a(addr)"
         " WHERE e.cluster = $1 ORDER BY a.addr COLLATE \"C\", e.address COLLATE \"C\"", 1, p);
     if (res == NULL) {
-        return 0;       /* cannot tell: not up */
+        return -1;      /* cannot tell: a database error marks no cluster down */
     }
     for (int i = 0; i < PQntuples(res) && !up; i++) {
         const char  *scheme = PQgetvalue(res, i, 0), *host = PQgetvalue(res, i, 1);

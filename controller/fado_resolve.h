@@ -48,7 +48,8 @@ void fado_resolver_stop(fado_resolver_t *r);
  * published address, by URL with the endpoint's scheme, name (Host header
  * and TLS server name) and prefix, until one answers HTTP. A failed probe
  * of a named endpoint makes its name due for a lookup now. Returns 1 if
- * one answered, 0 if none did, -1 if the cluster has none to probe.
+ * one answered, 0 if none did, -1 if the cluster has none to probe (or
+ * they could not be read: no verdict).
  */
 int fado_resolve_probe_cluster(PGconn *conn, const char *cluster, const char *health_path);
 

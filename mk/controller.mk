@@ -9,7 +9,7 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_reconcile.c controller/fado_http.c \
                    controller/fado_api.c controller/fado_auth.c controller/fado_jobs.c \
                    controller/fado_events.c controller/fado_objects.c \
-                   controller/fado_lifecycle.c \
+                   controller/fado_lifecycle.c controller/fado_import.c \
                    controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
                    controller/fado_resolve.c \
                    controller/fado_policy.c controller/fado_route_view.c

@@ -179,7 +179,7 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     c->text_len = (uint32_t) rc.endpoints_len;
     c->n = (uint32_t) rc.n;
     c->up = (u_char) rc.up;
-    c->zone_len = (u_char) rc.zone_len;
+    c->zone_len = (uint16_t) rc.zone_len;
     ngx_memcpy(c->zone, rc.zone, rc.zone_len);
     c->version = rc.version;
     c->gen = sh->gen;
@@ -234,7 +234,8 @@ ngx_http_fado_cluster_refs(ngx_http_fado_table_t *t, u_char *name,
     size_t                            i, n;
     char                              err[NGX_HTTP_FADO_ERR_LEN];
     ngx_http_fado_endpoint_t        **eps;
-    static u_char                     key[128 + 2 * NGX_HTTP_FADO_NAME_MAX];
+    static u_char                     key[128 + NGX_HTTP_FADO_NAME_MAX
+                                          + NGX_HTTP_FADO_ZONES_MAX];
     static ngx_http_fado_record_endpoint_t  re[NGX_HTTP_FADO_MAX_ENDPOINTS];
 
     /* validated by ngx_http_fado_record_cluster() already */

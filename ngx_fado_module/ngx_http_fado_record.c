@@ -90,6 +90,40 @@ ngx_http_fado_record_label_valid(const char *s, size_t len)
 
 
 /*
+ * A cluster in several zones publishes them all, "global+zone-1"; the
+ * endpoints it contributes carry the same list as their zone.
+ */
+int
+ngx_http_fado_record_zones_valid(const char *s, size_t len)
+{
+    size_t  i, start, n;
+
+    if (len == 0 || len > NGX_HTTP_FADO_ZONES_MAX) {
+        return 0;
+    }
+
+    start = 0;
+    n = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i < len && s[i] != '+') {
+            continue;
+        }
+
+        if (++n > NGX_HTTP_FADO_ZONES_N
+            || !ngx_http_fado_record_label_valid(s + start, i - start))
+        {
+            return 0;
+        }
+
+        start = i + 1;
+    }
+
+    return 1;
+}
+
+
+/*
  * S3's rules, the one copy (the controller's API checks names with it too):
  * 3..63 of a-z 0-9 . -, a letter or digit first and last, no "..".
  */
@@ -414,7 +448,8 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
         ep->cluster = f[1];
         ep->cluster_len = fl[1];
 
-        if (!ngx_http_fado_record_label_valid(f[2], fl[2])) {
+        /* a C2 cluster's zone list arrives here through the join */
+        if (!ngx_http_fado_record_zones_valid(f[2], fl[2])) {
             ngx_http_fado_record_err(err, "invalid zone", f[2], fl[2]);
             return -1;
         }
@@ -639,7 +674,7 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
     }
 
     tl = ngx_http_fado_record_token(p, end);
-    if (!ngx_http_fado_record_label_valid(p, tl)) {
+    if (!ngx_http_fado_record_zones_valid(p, tl)) {
         ngx_http_fado_record_err(err, "invalid zone", p, tl);
         return -1;
     }

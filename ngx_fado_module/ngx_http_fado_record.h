@@ -16,6 +16,10 @@
 
 #define NGX_HTTP_FADO_RECORD_MAX        65536
 #define NGX_HTTP_FADO_NAME_MAX          63
+/* a cluster's zone list, zone *("+" zone): 1..16 zones (contract item 1) */
+#define NGX_HTTP_FADO_ZONES_N           16
+#define NGX_HTTP_FADO_ZONES_MAX                                               \
+    (NGX_HTTP_FADO_ZONES_N * (NGX_HTTP_FADO_NAME_MAX + 1) - 1)
 /* A module limit, not a grammar one: keeps per-request state bounded. */
 #define NGX_HTTP_FADO_MAX_ENDPOINTS     1024
 #define NGX_HTTP_FADO_MAX_CLUSTERS      256
@@ -134,6 +138,8 @@ int ngx_http_fado_record_endpoints2(const char *s, size_t len,
 
 /* cluster and zone names: 1..63 of A-Z a-z 0-9 - _ . */
 int ngx_http_fado_record_label_valid(const char *s, size_t len);
+/* A zone list: 1..16 labels joined by "+" (a cluster in several zones). */
+int ngx_http_fado_record_zones_valid(const char *s, size_t len);
 
 /* S3 bucket name rules: 3..63 characters of a-z 0-9 . -, a letter or digit
  * first and last, no ".." (the controller's API uses this one too) */

@@ -140,7 +140,8 @@ ngx_http_fado_state_route(ngx_http_fado_state_out_t *o,
 ngx_int_t
 ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
 {
-    u_char                     *p, head[256 + 2 * NGX_HTTP_FADO_NAME_MAX];
+    u_char                     *p, head[256 + NGX_HTTP_FADO_NAME_MAX
+                                            + NGX_HTTP_FADO_ZONES_MAX];
     uint32_t                    id;
     ngx_msec_t                  start;
     ngx_uint_t                  i;

@@ -114,11 +114,26 @@ ngx_http_fado_send(ngx_http_request_t *r, ngx_buf_t *b, char *type,
 static ngx_buf_t *
 ngx_http_fado_status_buf(ngx_http_request_t *r, ngx_http_fado_shm_t *sh)
 {
-    size_t  size;
+    size_t                    size, zones;
+    ngx_uint_t                i;
+    ngx_http_fado_cluster_t  *c;
 
-    /* called under the read lock: the counts cannot change meanwhile */
-    size = NGX_HTTP_FADO_HEAD_TEXT + sh->nendpoints * NGX_HTTP_FADO_EP_TEXT
-           + sh->nclusters * NGX_HTTP_FADO_CLUSTER_TEXT;
+    /*
+     * Called under the read lock: the counts cannot change meanwhile. A
+     * cluster's zone list can be long (16 zones): each endpoint and cluster
+     * line may repeat the longest one present, up to 4 times.
+     */
+    zones = 0;
+
+    for (i = 0; i < sh->ncluster_slots; i++) {
+        for (c = sh->cluster_slots[i]; c; c = c->next) {
+            zones = ngx_max(zones, (size_t) c->zone_len);
+        }
+    }
+
+    size = NGX_HTTP_FADO_HEAD_TEXT
+           + sh->nendpoints * (NGX_HTTP_FADO_EP_TEXT + 4 * zones)
+           + sh->nclusters * (NGX_HTTP_FADO_CLUSTER_TEXT + 2 * zones);
 
     return ngx_create_temp_buf(r->pool, size);
 }

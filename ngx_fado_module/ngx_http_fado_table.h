@@ -124,9 +124,9 @@ struct ngx_http_fado_cluster_s {
                                                while the cluster is down */
     u_char                     up;
     u_char                     len;
-    u_char                     zone_len;
+    uint16_t                   zone_len;    /* its zones, "+"-joined */
     u_char                     name[NGX_HTTP_FADO_NAME_MAX];
-    u_char                     zone[NGX_HTTP_FADO_NAME_MAX];
+    u_char                     zone[NGX_HTTP_FADO_ZONES_MAX];
 };
 
 

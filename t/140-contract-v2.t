@@ -10,7 +10,7 @@ use Fado::Routes;
 
 Fado::Routes::export_backends(9);
 
-Fado::Routes->new(prefix => "t140$_:") for 'a' .. 'q';
+Fado::Routes->new(prefix => "t140$_:") for 'a' .. 'r';
 
 # Redis already holds these when TEST 10's gateway takes its snapshot:
 # a cluster record written straight into the hash, no feed entry.
@@ -365,5 +365,38 @@ Fado::Routes::wait_version($r->set2('videos', '- eu-1'));
 ["GET /u/photos", "GET /u/videos", "GET /fado-status"]
 --- response_body_like eval
 [qr/^b1\n\z/, qr/^b1\n\z/, qr/"endpoint_sets":1,"endpoints_count":1,"zombie_sets":0,.*"requests":2,/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: a cluster in several zones routes, and $fado_zone shows its zone list
+--- http_config eval: main::http_config('t140r:')
+--- init
+my $r = main::routes('t140r:');
+$r->cset('cluster-2', 'global+zone-2 up ' . main::ep(2));
+Fado::Routes::wait_version($r->set2('photos', '- cluster-2'));
+--- request
+GET /fn
+--- more_headers
+X-Fado-Bucket: photos
+--- response_body
+b2
+--- response_headers
+X-Fado: local cluster-2 global+zone-2 2 photos
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: the status shows a multi-zone cluster's zones as published
+--- http_config eval: main::http_config('t140r:')
+--- init
+my $r = main::routes('t140r:');
+Fado::Routes::wait_version($r->cset('cluster-2', 'global+zone-2 up ' . main::ep(2)));
+--- request
+GET /fado-status
+--- response_body_like
+"name":"cluster-2","zone":"global\+zone-2","state":"up"
 --- no_error_log
 [error]

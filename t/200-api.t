@@ -202,7 +202,8 @@ my %cl = (
     };
     my ($s, $j) = api(POST => '/v1/import', $fado);
     is($s, 200, "FaDO's config.json imports");
-    is_deeply($j, { zones => 1, clusters => 1, buckets => 1 }, 'import counts');
+    is_deeply($j, { format => 'FaDO', zones => 1, clusters => 1, buckets => 1 },
+              'import counts, and the shape it was read as');
     ($s, $j) = api(GET => '/v1/buckets/logs');
     is($j->{home_cluster}, 'asia-1', 'the storage alias became the home cluster');
     ($s, $j) = api(GET => '/v1/clusters/asia-1');

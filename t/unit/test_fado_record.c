@@ -209,6 +209,42 @@ test_c2(void)
     s = "C2 10 asia up [::1]:9000,1000,0";
     CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
           && c.n == 1, "C2 ipv6: %s", err);
+
+    /* a cluster in several zones (contract item 1): the list as published */
+    err[0] = '\0';
+    s = "C2 11 global+zone-1 up 127.0.0.1:9101,1,0";
+    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+          && c.zone_len == strlen("global+zone-1")
+          && memcmp(c.zone, "global+zone-1", c.zone_len) == 0 && c.n == 1,
+          "C2 with a zone list: %s", err);
+    s = "F1 3 - 127.0.0.1:80,c1,global+zone-1,1,0";
+    CHECK(ngx_http_fado_record_endpoints(s + 7, strlen(s + 7), eps, 4, &n, err) == 0
+          && n == 1 && eps[0].zone_len == strlen("global+zone-1"),
+          "an F1 endpoint takes a zone list too (the gateway's C2 join): %s", err);
+}
+
+
+/* 16 zones of 63 characters: the longest list; one more is refused. */
+static void
+test_c2_zone_lists(void)
+{
+    static char                      rec[2048];
+    ngx_http_fado_record_cluster_t   c;
+    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    size_t                           len;
+
+    err[0] = '\0';
+    len = (size_t) snprintf(rec, sizeof(rec), "C2 1 ");
+    for (int i = 0; i < 16; i++) {
+        len += (size_t) snprintf(rec + len, sizeof(rec) - len, "%s%02d%061d", i ? "+" : "",
+                                 i, 0);
+    }
+    len += (size_t) snprintf(rec + len, sizeof(rec) - len, " up");
+    CHECK(ngx_http_fado_record_cluster(rec, len, &c, err) == 0
+          && c.zone_len == 16 * 64 - 1, "sixteen zones of 63 characters: %s", err);
+    memcpy(rec + len - 3, "+zz up", 6);
+    CHECK(ngx_http_fado_record_cluster(rec, len + 3, &c, err) == -1
+          && strstr(err, "invalid zone") != NULL, "a seventeenth zone is refused");
 }
 
 
@@ -384,6 +420,10 @@ main(void)
     test_c2_rejects("C2 x eu up", 10, "invalid version \"x\"");
     test_c2_rejects("C2 1", 4, "record ends after its version");
     test_c2_rejects("C2 1 e/u up", 11, "invalid zone \"e/u\"");
+    test_c2_rejects("C2 1 eu+ up", 11, "invalid zone \"eu+\"");
+    test_c2_rejects("C2 1 +eu up", 11, "invalid zone \"+eu\"");
+    test_c2_rejects("C2 1 eu++us up", 14, "invalid zone");
+    test_c2_zone_lists();
     test_c2_rejects("C2 1 eu", 7, "record ends after its zone");
     test_c2_rejects("C2 1 eu sleeping", 16, "invalid state");
     test_c2_rejects("C2 1 eu up ", 11, "trailing space");

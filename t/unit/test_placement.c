@@ -12,7 +12,8 @@
 #include "fado_placement.h"
 
 static fado_placement_cluster_t  three[] = {
-    { "eu-1", "eu", 1, 1 }, { "us-1", "us", 1, 1 }, { "asia-1", "asia", 1, 1 },
+    { "eu-1", "eu", 1, 1, NULL, 0 }, { "us-1", "us", 1, 1, NULL, 0 },
+    { "asia-1", "asia", 1, 1, NULL, 0 },
 };
 
 static int
@@ -34,7 +35,7 @@ test_constraints(void)
     const char               *eu_us[] = { "eu", "us" };
     const char               *asia[] = { "asia" };
     const char               *pin_asia[] = { "asia-1" };
-    fado_placement_request_t  req = { "photos", "eu-1", NULL, 0, NULL, 0, 1 };
+    fado_placement_request_t  req = { "photos", "eu-1", NULL, 0, NULL, 0, 1, 0 };
 
     fado_placement_compute(&req, three, 3, &r);
     ok(r.satisfiable && r.n == 1 && chosen(&r, three, "eu-1"),
@@ -83,9 +84,10 @@ test_constraints(void)
 
     {
         fado_placement_cluster_t  sick[] = {
-            { "eu-1", "eu", 1, 1 }, { "us-1", "us", 0, 1 }, { "asia-1", "asia", 1, 0 },
+            { "eu-1", "eu", 1, 1, NULL, 0 }, { "us-1", "us", 0, 1, NULL, 0 },
+            { "asia-1", "asia", 1, 0, NULL, 0 },
         };
-        fado_placement_request_t  r2 = { "photos", "eu-1", NULL, 0, NULL, 0, 2 };
+        fado_placement_request_t  r2 = { "photos", "eu-1", NULL, 0, NULL, 0, 2, 0 };
 
         fado_placement_compute(&r2, sick, 3, &r);
         ok(!r.satisfiable && r.n == 1,
@@ -94,7 +96,7 @@ test_constraints(void)
 
     {
         const char  *pin_none[] = { "mars-1" };
-        fado_placement_request_t  r3 = { "photos", "eu-1", NULL, 0, pin_none, 1, 2 };
+        fado_placement_request_t  r3 = { "photos", "eu-1", NULL, 0, pin_none, 1, 2, 0 };
 
         fado_placement_compute(&r3, three, 3, &r);
         ok(!r.satisfiable && strstr(r.reason, "\"mars-1\" does not exist") != NULL,
@@ -116,12 +118,12 @@ test_stability(void)
 
     for (int i = 0; i < 11; i++) {
         snprintf(names[i], sizeof(names[i]), "cluster-%02d", i);
-        cs[i] = (fado_placement_cluster_t) { names[i], "z", 1, 1 };
+        cs[i] = (fado_placement_cluster_t) { names[i], "z", 1, 1, NULL, 0 };
     }
 
     /* Home is a fixed cluster-00 so the ranked replica is what moves. */
     for (int b = 0; b < N_BUCKETS; b++) {
-        fado_placement_request_t  req = { bucket, "cluster-00", NULL, 0, NULL, 0, 2 };
+        fado_placement_request_t  req = { bucket, "cluster-00", NULL, 0, NULL, 0, 2, 0 };
 
         snprintf(bucket, sizeof(bucket), "bucket-%05d", b);
         fado_placement_compute(&req, cs, 10, &r);
@@ -145,7 +147,7 @@ test_stability(void)
 
     moved = 0;
     for (int b = 0; b < N_BUCKETS; b++) {
-        fado_placement_request_t  req = { bucket, "cluster-00", NULL, 0, NULL, 0, 2 };
+        fado_placement_request_t  req = { bucket, "cluster-00", NULL, 0, NULL, 0, 2, 0 };
         fado_placement_cluster_t  without[10];
         int                       k = 0;
 
@@ -165,10 +167,59 @@ test_stability(void)
     is_int(moved, 0, "removing a cluster moves only the replicas it held");
 }
 
+/* FaDO's clusters: zones [global, zone-N]; eligible when ANY zone is allowed. */
+static void
+test_zones_and_cap(void)
+{
+    static const char *const  z1[] = { "global", "zone-1" }, *const z2[] = { "global", "zone-2" },
+                              *const z3[] = { "global", "zone-3" };
+    fado_placement_cluster_t  fado[] = {
+        { "cluster-1", "global", 1, 1, z1, 2 }, { "cluster-2", "global", 1, 1, z2, 2 },
+        { "cluster-3", "global", 1, 1, z3, 2 },
+    };
+    const char               *global[] = { "global" }, *zone2[] = { "zone-2" };
+    fado_placement_result_t   r;
+    fado_placement_request_t  req = { "global", "cluster-1", global, 1, NULL, 0, 5, 0 };
+
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(!r.satisfiable && r.n == 3, "five replicas over three clusters: unsatisfiable by default");
+
+    req.cap = 1;
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(r.satisfiable && r.capped && r.n == 3,
+       "with FaDO's cap: satisfiable, capped at the three clusters (%zu)", r.n);
+
+    req.replicas = 3;
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(r.satisfiable && !r.capped && r.n == 3, "three asked, three given: not capped");
+
+    req.allowed_zones = zone2;
+    req.replicas = 2;
+    req.cap = 0;
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(!r.satisfiable, "strict: a home outside the allowed zones is unsatisfiable");
+
+    req.cap = 1;
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(r.satisfiable && r.n == 2 && chosen(&r, fado, "cluster-1") && chosen(&r, fado, "cluster-2")
+       && !chosen(&r, fado, "cluster-3"),
+       "FaDO: the home stays where the data is, the replica goes to the zone-2 cluster");
+
+    req.replicas = 3;
+    fado_placement_compute(&req, fado, 3, &r);
+    ok(r.satisfiable && r.capped && r.n == 2 && !chosen(&r, fado, "cluster-3"),
+       "capped at what zone-2 allows, never outside it");
+
+    ok(fado_placement_zones_allowed(zone2, 1, &fado[1])
+       && !fado_placement_zones_allowed(zone2, 1, &fado[0]),
+       "a cluster is in a zone when any of its zones is that zone");
+}
+
 int
 main(void)
 {
     test_constraints();
     test_stability();
+    test_zones_and_cap();
     return done_testing();
 }
