@@ -16,10 +16,11 @@
 #include "fado_import.h"
 #include "fado_db.h"
 #include "fado_log.h"
+#include "fado_policy.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
+#include "ngx_http_fado_record.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,49 +283,11 @@ fado_import_storage_url(const char *ep, int ssl, char *out, size_t size, char *w
 
 /* ------------------------------------------------------------ policies */
 
-/*
- * FaDO's balancing policies are Caddy's selection policies. Mapped where a
- * gateway policy means the same; refused where none does (they would route
- * differently without saying so).
- */
-static const struct {
-    const char  *fado;
-    const char  *token;     /* NULL: no equivalent, with why */
-    const char  *why;
-} fado_import_policies[] = {
-    { "round_robin", "rr", NULL },
-    { "weighted_round_robin", "rr", NULL },
-    { "least_conn", "lc", NULL },
-    { "random_choose", "p2c", NULL },       /* Caddy's default: choose 2 */
-    { "random", NULL, "fado's gateway has no uniform random policy (p2c is random with two"
-                      " choices and least load: FaDO calls it random_choose)" },
-    { "first", NULL, "fado's gateway has no first-available policy" },
-    { "ip_hash", NULL, "fado's consistent hash keys on the function, not the client address" },
-    { "uri_hash", NULL, "fado's consistent hash keys on the function, not the whole URI" },
-    { "header", NULL, "fado's gateway has no header-hash policy" },
-    { "cookie", NULL, "fado's gateway has no cookie policy" },
-    { NULL, NULL, NULL }
-};
-
-static const char *const  fado_import_tokens[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
-
-/* The gateway token for a FaDO name or a token already; NULL with why. */
+/* The one policy table (fado_policy.c): the API's names, FaDO's aliases. */
 static const char *
 fado_import_policy(const char *name, const char **why)
 {
-    for (size_t i = 0; fado_import_tokens[i] != NULL; i++) {
-        if (strcmp(name, fado_import_tokens[i]) == 0) {
-            return fado_import_tokens[i];
-        }
-    }
-    for (size_t i = 0; fado_import_policies[i].fado != NULL; i++) {
-        if (strcmp(name, fado_import_policies[i].fado) == 0) {
-            *why = fado_import_policies[i].why;
-            return fado_import_policies[i].token;
-        }
-    }
-    *why = "it is neither a FaDO (Caddy) policy nor one of -, rr, lc, p2c, ewma, chash";
-    return NULL;
+    return fado_policy_lookup(name, why);
 }
 
 /* ------------------------------------------------------------ FaDO's shape */
@@ -668,15 +631,9 @@ fado_import_fado_lb(json_t *in, fado_import_doc_t *d, fado_import_error_t *err)
     if (header == NULL && err->status != FADO_IMPORT_OK) {
         return -1;
     }
+    /* the gateway's rule for the value it takes (ngx_http_fado_record.c) */
     if (header != NULL) {
-        size_t  n = strlen(header);
-
-        for (size_t k = 0; k < n; k++) {
-            if (!isalnum((unsigned char) header[k]) && header[k] != '-') {
-                n = 0;
-            }
-        }
-        if (n == 0 || n > 64) {
+        if (!ngx_http_fado_record_header_valid(header, strlen(header))) {
             return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field",
                                     "load_balancer.match_header", "load_balancer.match_header"
                                     " must be a header name (1-64 letters, digits, '-')");
@@ -694,9 +651,9 @@ fado_import_fado_lb(json_t *in, fado_import_doc_t *d, fado_import_error_t *err)
         snprintf(f, sizeof(f), "load_balancer.route_overrides%s%s", bucket ? "." : "",
                  bucket ? bucket : "");
         return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
-                                "%s: per-bucket route overrides (an explicit upstream list)"
-                                " are not supported by this controller; remove them or route"
-                                " the bucket by its placement", f);
+                                "%s: per-bucket route overrides are not imported (FaDO's"
+                                " upstreams name no cluster); remove them here and set"
+                                " route_override on the bucket (PUT /v1/buckets/{name})", f);
     }
     return 0;
 }

@@ -98,8 +98,8 @@ sub refused {
     $f = fado_file();
     $f->{faas_deployments}[0]{url} = 'ftp://faas1:9100';
     refused($f, 'faas_deployments[0].url', qr/scheme/, 'a FaaS endpoint that is not http(s)');
-    refused(fado_file(load_balancer => { policy => 'ip_hash' }), 'load_balancer.policy',
-            qr/no equivalent/, "FaDO's ip_hash policy");
+    refused(fado_file(load_balancer => { policy => 'cookie' }), 'load_balancer.policy',
+            qr/no equivalent: fado's gateway has no cookie policy/, "FaDO's cookie policy");
     refused(fado_file(load_balancer => { route_overrides => { $global => {
                 bucket_name => $global, policy => 'first', upstreams => ['127.0.0.1:1'] } } }),
             "load_balancer.route_overrides.$global", qr/route overrides/,
