@@ -15,9 +15,12 @@
 #include "fado_log.h"
 #include "fado_reconcile.h"
 #include "fado_objects.h"
+#include "fado_policy.h"
 #include "fado_resolve.h"
+#include "fado_route_view.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
+#include "ngx_http_fado_record.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -25,20 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const  fado_policies[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
-
-/* ------------------------------------------------------------ validation */
-
-static int
-fado_valid_policy(const char *s)
-{
-    for (int i = 0; fado_policies[i]; i++) {
-        if (strcmp(s, fado_policies[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -168,6 +157,13 @@ fado_api_row_json(fado_req_t *req, PGresult *res, int row)
     return j;
 }
 
+static json_t *
+fado_api_row_item(fado_req_t *req, PGresult *res, int row, void *arg)
+{
+    (void) arg;
+    return fado_api_row_json(req, res, row);
+}
+
 /* One resource as JSON by name, or NULL with a 404 (or other error) set. */
 static json_t *
 fado_api_one(fado_req_t *req, const char *sql, const char *kind, const char *name)
@@ -204,10 +200,11 @@ fado_zone_json(PGresult *res, int i)
 }
 
 static json_t *
-fado_zone_item(fado_req_t *req, PGresult *res, int i)
+fado_zone_item(fado_req_t *req, PGresult *res, int i, void *arg)
 {
     json_t  *j = fado_zone_json(res, i);
 
+    (void) arg;
     if (j == NULL) {
         fado_req_error(req, 500, "internal", NULL, "out of memory");
     }
@@ -230,7 +227,7 @@ fado_api_zones(fado_req_t *req, const char *id)
         {
             return;
         }
-        req->json = fado_api_page_json(req, res, &pg, fado_zone_item);
+        req->json = fado_api_page_json(req, res, &pg, fado_zone_item, NULL);
         if (req->json != NULL) {
             req->status = 200;
         }
@@ -561,7 +558,7 @@ fado_api_list(fado_req_t *req, const char *sql)
     {
         return;
     }
-    req->json = fado_api_page_json(req, res, &pg, fado_api_row_json);
+    req->json = fado_api_page_json(req, res, &pg, fado_api_row_item, NULL);
     if (req->json != NULL) {
         req->status = 200;
     }
@@ -592,12 +589,203 @@ fado_api_list(fado_req_t *req, const char *sql)
     "     FROM replicas r WHERE r.bucket = b.name), '[]')," \
     " 'home_unavailable', fado_bucket_home_unavailable(b)," \
     " 'home', fado_bucket_home_json(b), 'released_copies', fado_bucket_copies_json(b.name)," \
+    " 'route_override', (SELECT json_build_object('policy', o.policy," \
+    "     'endpoints', (SELECT json_agg(json_build_object('address', e.address," \
+    "         'cluster', e.cluster, 'weight', e.weight, 'max_inflight', e.max_inflight)" \
+    "         ORDER BY e.position) FROM route_override_endpoints e WHERE e.bucket = o.bucket))" \
+    "     FROM route_overrides o WHERE o.bucket = b.name)," \
     " 'version', b.version)::text FROM buckets b"
 
 static json_t *
 fado_bucket_json(fado_req_t *req, const char *name)
 {
     return fado_api_one(req, FADO_BUCKET_JSON_SQL " WHERE b.name = $1", "bucket", name);
+}
+
+/*
+ * A bucket's route override (FaDO's route-overrides): an explicit endpoint
+ * list, in order, with its own policy, published as an F1 record instead of
+ * the placement's route. Absent or null removes it. f is the field prefix.
+ */
+static int
+fado_bucket_override_put(fado_req_t *req, json_t *obj, const char *name, const char *prefix)
+{
+    char         f[160], addr[64], *js;
+    const char  *policy = "-", *cluster;
+    json_t      *ov, *eps, *ep, *rows;
+    long         weight, maxin;
+    size_t       i;
+    PGresult    *res;
+    int          rc = -1;
+
+#define OFIELD(...)  (snprintf(f, sizeof(f), __VA_ARGS__), f)
+    ov = json_object_get(obj, "route_override");
+    if (ov == NULL || json_is_null(ov)) {
+        const char  *p[1] = { name };
+        return fado_api_exec(req, "DELETE FROM route_overrides WHERE bucket = $1", 1, p);
+    }
+    if (!json_is_object(ov)) {
+        fado_req_error(req, 400, "invalid_field", OFIELD("%sroute_override", prefix),
+                       "route_override must be an object or null");
+        return -1;
+    }
+    if (json_object_get(ov, "policy") != NULL) {
+        policy = fado_api_str(req, ov, "policy", OFIELD("%sroute_override.policy", prefix), 0);
+        if (policy == NULL) {
+            if (req->json != NULL) {
+                return -1;
+            }
+            policy = "-";
+        }
+        if ((policy = fado_policy_token(policy)) == NULL) {
+            fado_req_error(req, 400, "invalid_field", f,
+                           "policy must be one of " FADO_POLICY_NAMES);
+            return -1;
+        }
+    }
+    eps = json_object_get(ov, "endpoints");
+    if (!json_is_array(eps) || json_array_size(eps) == 0
+        || json_array_size(eps) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+    {
+        fado_req_error(req, 400, "invalid_field", OFIELD("%sroute_override.endpoints", prefix),
+                       "route_override.endpoints must be an array of 1 to %d endpoints",
+                       NGX_HTTP_FADO_MAX_ENDPOINTS);
+        return -1;
+    }
+    rows = json_array();
+    if (rows == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    json_array_foreach(eps, i, ep) {
+        const char  *a;
+
+        if (!json_is_object(ep)) {
+            fado_req_error(req, 400, "invalid_field",
+                           OFIELD("%sroute_override.endpoints[%zu]", prefix, i),
+                           "an endpoint must be an object");
+            goto done;
+        }
+        a = fado_api_str(req, ep, "address",
+                         OFIELD("%sroute_override.endpoints[%zu].address", prefix, i), 1);
+        if (a == NULL) {
+            goto done;
+        }
+        /*
+         * An override's endpoints go into its F1 record as they are: no
+         * names (the controller resolves cluster endpoints only), plain
+         * http (an origin in the record is cluster endpoints' business).
+         */
+        {
+            fado_endpoint_t  fe;
+            const char      *why = fado_valid_endpoint(a, &fe);
+
+            if (why == NULL && (fe.named || fe.https || fe.path[0] != '\0')) {
+                why = "an override endpoint is a literal address, plain http, no path";
+            }
+            if (why != NULL) {
+                fado_req_error(req, 400, "invalid_field", f,
+                               "%s must be IPv4:port or [IPv6]:port: %s", f, why);
+                goto done;
+            }
+            snprintf(addr, sizeof(addr), strchr(fe.host, ':') ? "[%s]:%d" : "%s:%d",
+                     fe.host, fe.port);
+        }
+        cluster = fado_api_str(req, ep, "cluster",
+                               OFIELD("%sroute_override.endpoints[%zu].cluster", prefix, i), 1);
+        if (cluster == NULL) {
+            goto done;
+        }
+        if (!ngx_http_fado_record_label_valid(cluster, strlen(cluster))) {
+            fado_req_error(req, 400, "invalid_field", f,
+                           "%s must be 1-63 characters of A-Z a-z 0-9 - _ .", f);
+            goto done;
+        }
+        weight = fado_api_int(req, ep, "weight",
+                              OFIELD("%sroute_override.endpoints[%zu].weight", prefix, i),
+                              1, 1000, 1);
+        maxin = weight < 0 ? -1
+              : fado_api_int(req, ep, "max_inflight",
+                             OFIELD("%sroute_override.endpoints[%zu].max_inflight", prefix, i),
+                             0, 65535, 0);
+        if (weight < 0 || maxin < 0) {
+            goto done;
+        }
+        for (size_t j = 0; j < i; j++) {
+            json_t  *o = json_array_get(rows, j);
+
+            if (strcmp(json_string_value(json_object_get(o, "address")), addr) == 0
+                && strcmp(json_string_value(json_object_get(o, "cluster")), cluster) == 0)
+            {
+                fado_req_error(req, 400, "invalid_field",
+                               OFIELD("%sroute_override.endpoints[%zu]", prefix, i),
+                               "endpoint %s of cluster %s is listed twice", addr, cluster);
+                goto done;
+            }
+        }
+        if (json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:I}", "address", addr,
+                                                  "cluster", cluster, "weight",
+                                                  (json_int_t) weight, "max_inflight",
+                                                  (json_int_t) maxin)) != 0)
+        {
+            fado_req_error(req, 500, "internal", NULL, "out of memory");
+            goto done;
+        }
+    }
+    js = json_dumps(rows, JSON_COMPACT);
+    if (js == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        goto done;
+    }
+    {
+        const char  *p[3] = { name, policy, js };
+
+        /* the first endpoint whose cluster does not exist, by position */
+        res = fado_api_query(req,
+            "SELECT min(ord) - 1 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY e (v, ord)"
+            " WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.name = v->>'cluster')",
+            1, p + 2);
+        if (res == NULL) {
+            free(js);
+            goto done;
+        }
+        if (!PQgetisnull(res, 0, 0)) {
+            i = (size_t) atol(PQgetvalue(res, 0, 0));
+            fado_req_error(req, 422, "unknown_reference",
+                           OFIELD("%sroute_override.endpoints[%zu].cluster", prefix, i),
+                           "cluster \"%s\" does not exist",
+                           json_string_value(json_object_get(json_array_get(rows, i),
+                                                             "cluster")));
+            PQclear(res);
+            free(js);
+            goto done;
+        }
+        PQclear(res);
+        if (fado_api_exec(req,
+                "INSERT INTO route_overrides (bucket, policy) VALUES ($1, $2)"
+                " ON CONFLICT (bucket) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()"
+                " WHERE route_overrides.policy IS DISTINCT FROM EXCLUDED.policy", 2, p) != 0
+            || fado_api_exec(req,
+                "DELETE FROM route_override_endpoints WHERE bucket = $1", 1, p) != 0
+            || fado_api_exec(req,
+                "INSERT INTO route_override_endpoints"
+                " (bucket, position, address, cluster, weight, max_inflight)"
+                " SELECT $1, (ord - 1)::int, v->>'address', v->>'cluster',"
+                "        (v->>'weight')::int, (v->>'max_inflight')::int"
+                "   FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY e (v, ord)",
+                2, (const char *[]) { name, js }) != 0)
+        {
+            free(js);
+            goto done;
+        }
+        free(js);
+    }
+    rc = 0;
+
+done:
+    json_decref(rows);
+    return rc;
+#undef OFIELD
 }
 
 static int
@@ -631,9 +819,10 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         }
         policy = "-";
     }
-    if (!fado_valid_policy(policy)) {
+    policy = fado_policy_token(policy);
+    if (policy == NULL) {
         fado_req_error(req, 400, "invalid_field", FIELD("policy"),
-                       "policy must be one of -, rr, lc, p2c, ewma, chash");
+                       "policy must be one of " FADO_POLICY_NAMES);
         return -1;
     }
     placement = json_object_get(obj, "placement");
@@ -732,7 +921,7 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         PQclear(res);
     }
 #undef FIELD
-    return 0;
+    return fado_bucket_override_put(req, obj, name, prefix);
 }
 
 /*
@@ -839,34 +1028,65 @@ static const fado_resource_t  fado_buckets = {
 /* ------------------------------------------------------------ routes */
 
 /*
- * A published route as the gateways see it: the bucket record (contract 2:
- * policy and clusters) joined with the cluster records of the clusters
- * that are up, built by PostgreSQL from what was published.
+ * A published route as the gateways see it, decoded by the gateway's own
+ * decoder (fado_route_view.c): the bucket record joined, for contract 2,
+ * with the cluster records that are up.
  */
-#define FADO_ROUTE_JSON_SQL \
-    "SELECT p.bucket, json_build_object(" \
-    "  'bucket', p.bucket, 'version', p.version, 'record_body', p.body," \
-    "  'policy', split_part(p.body, ' ', 1)," \
-    "  'clusters', to_json(coalesce((string_to_array(p.body, ' '))[2:], '{}'))," \
-    "  'endpoints', coalesce((SELECT json_agg(json_build_object(" \
-    "      'address', split_part(e.ep, ',', 1), 'cluster', c.cluster," \
-    "      'zone', split_part(c.body, ' ', 1)," \
-    "      'weight', split_part(e.ep, ',', 2)::int," \
-    "      'max_inflight', split_part(e.ep, ',', 3)::int," \
-    "      'scheme', coalesce(nullif(split_part(e.ep, ',', 4), ''), 'http')," \
-    "      'host', nullif(nullif(split_part(e.ep, ',', 5), ''), '-')," \
-    "      'prefix', nullif(nullif(split_part(e.ep, ',', 6), ''), '-'))" \
-    "      ORDER BY c.cluster COLLATE \"C\", e.n)" \
-    "    FROM published_clusters c," \
-    "         unnest((string_to_array(c.body, ' '))[3:]) WITH ORDINALITY AS e (ep, n)" \
-    "   WHERE c.cluster = ANY ((string_to_array(p.body, ' '))[2:])" \
-    "     AND split_part(c.body, ' ', 2) = 'up'), '[]'::json))::text" \
-    "  FROM published_routes p WHERE p.body NOT LIKE '!%' "
+#define FADO_ROUTE_SQL \
+    "SELECT p.bucket, p.version, p.body FROM published_routes p WHERE p.body NOT LIKE '!%' "
+
+/* The published cluster records as {name: body}. */
+static json_t *
+fado_api_route_clusters(fado_req_t *req)
+{
+    PGresult  *res = fado_api_query(req,
+        "SELECT cluster, body FROM published_clusters WHERE body NOT LIKE '!%'", 0, NULL);
+    json_t    *map;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    map = json_object();
+    for (int i = 0; map != NULL && i < PQntuples(res); i++) {
+        if (json_object_set_new(map, PQgetvalue(res, i, 0),
+                                json_string(PQgetvalue(res, i, 1))) != 0)
+        {
+            json_decref(map);
+            map = NULL;
+        }
+    }
+    PQclear(res);
+    if (map == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return map;
+}
+
+static json_t *
+fado_api_route_row(fado_req_t *req, PGresult *res, int row, json_t *clusters)
+{
+    char     err[256];
+    json_t  *j = fado_route_view(PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+                                 PQgetvalue(res, row, 2), clusters, err, sizeof(err));
+
+    if (j == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"published route unreadable\" error=%s", FADO_LOG_Q(err));
+        fado_req_error(req, 500, "internal", NULL, "cannot read a published route");
+    }
+    return j;
+}
+
+static json_t *
+fado_api_route_item(fado_req_t *req, PGresult *res, int row, void *clusters)
+{
+    return fado_api_route_row(req, res, row, clusters);
+}
 
 static void
 fado_api_routes(fado_req_t *req, const char *id)
 {
     PGresult  *res;
+    json_t    *clusters;
 
     if (strcmp(req->method, "GET") != 0) {
         fado_req_error(req, 405, "method_not_allowed", NULL, "routes are read-only");
@@ -878,29 +1098,37 @@ fado_api_routes(fado_req_t *req, const char *id)
 
         if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
             || (res = fado_api_query(req,
-                FADO_ROUTE_JSON_SQL "AND p.bucket > $1"
+                FADO_ROUTE_SQL "AND p.bucket > $1"
                 " ORDER BY p.bucket LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
-        req->json = fado_api_page_json(req, res, &pg, fado_api_row_json);
+        if ((clusters = fado_api_route_clusters(req)) == NULL) {
+            PQclear(res);
+            return;
+        }
+        req->json = fado_api_page_json(req, res, &pg, fado_api_route_item, clusters);
         if (req->json != NULL) {
             req->status = 200;
         }
+        json_decref(clusters);
         PQclear(res);
         return;
     }
     {
         /* "_default" names the default route (stored under the empty name). */
         const char  *p[1] = { strcmp(id, "_default") == 0 ? "" : id };
-        res = fado_api_query(req, FADO_ROUTE_JSON_SQL "AND p.bucket = $1", 1, p);
+        res = fado_api_query(req, FADO_ROUTE_SQL "AND p.bucket = $1", 1, p);
         if (res == NULL) {
             return;
         }
         if (PQntuples(res) == 0) {
             fado_req_error(req, 404, "not_found", NULL, "no route published for \"%s\"", id);
-        } else if ((req->json = fado_api_row_json(req, res, 0)) != NULL) {
-            req->status = 200;
+        } else if ((clusters = fado_api_route_clusters(req)) != NULL) {
+            if ((req->json = fado_api_route_row(req, res, 0, clusters)) != NULL) {
+                req->status = 200;
+            }
+            json_decref(clusters);
         }
         PQclear(res);
     }
@@ -922,22 +1150,18 @@ fado_api_settings(fado_req_t *req)
         }
         policy = fado_api_str(req, body, "default_policy", "default_policy", 0);
         header = req->json ? NULL : fado_api_str(req, body, "bucket_header", "bucket_header", 0);
-        if (req->json == NULL && policy != NULL && !fado_valid_policy(policy)) {
+        if (req->json == NULL && policy != NULL
+            && (policy = fado_policy_token(policy)) == NULL)
+        {
             fado_req_error(req, 400, "invalid_field", "default_policy",
-                           "default_policy must be one of -, rr, lc, p2c, ewma, chash");
+                           "default_policy must be one of " FADO_POLICY_NAMES);
         }
-        if (req->json == NULL && header != NULL) {
-            for (const char *c = header; *c; c++) {
-                if (!isalnum((unsigned char) *c) && *c != '-') {
-                    fado_req_error(req, 400, "invalid_field", "bucket_header",
-                                   "bucket_header must be a header name (letters, digits, '-')");
-                    break;
-                }
-            }
-            if (req->json == NULL && (header[0] == '\0' || strlen(header) > 64)) {
-                fado_req_error(req, 400, "invalid_field", "bucket_header",
-                               "bucket_header must be 1-64 characters");
-            }
+        /* the gateway's rule (ngx_http_fado_record.c), so it takes what we publish */
+        if (req->json == NULL && header != NULL
+            && !ngx_http_fado_record_header_valid(header, strlen(header)))
+        {
+            fado_req_error(req, 400, "invalid_field", "bucket_header",
+                           "bucket_header must be a header name of 1-64 letters, digits and '-'");
         }
         if (req->json == NULL && policy != NULL) {
             const char  *p[2] = { "default_policy", policy };

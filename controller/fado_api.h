@@ -67,13 +67,14 @@ typedef struct {
 
 int fado_api_page_limit(fado_req_t *req, int def, int max, fado_api_page_t *pg);
 
-/* One row as an item, or NULL with the error answered. */
-typedef json_t *(*fado_api_page_row_fn)(fado_req_t *req, PGresult *res, int row);
+/* One row as an item, or NULL with the error answered; arg is the
+ * caller's, passed through. */
+typedef json_t *(*fado_api_page_row_fn)(fado_req_t *req, PGresult *res, int row, void *arg);
 
 /* {"items": [...], "next_cursor": the last item's first column, or null}
  * from rows fetched with pg->fetch; NULL with the error answered. */
 json_t *fado_api_page_json(fado_req_t *req, PGresult *res, const fado_api_page_t *pg,
-    fado_api_page_row_fn row);
+    fado_api_page_row_fn row, void *arg);
 
 /* /v1/buckets/{b}/copies[/{cluster}] (fado_api_copies.c): path is 1 when
  * it is such a path (cluster "" for the list). */

@@ -18,10 +18,11 @@
 /* ------------------------------------------------------------ JSON */
 
 static json_t *
-fado_api_objects_item(fado_req_t *req, PGresult *res, int i)
+fado_api_objects_item(fado_req_t *req, PGresult *res, int i, void *arg)
 {
     json_t  *item = json_loads(PQgetvalue(res, i, 1), 0, NULL);
 
+    (void) arg;
     if (item == NULL) {
         fado_req_error(req, 500, "internal", NULL, "out of memory");
     }
@@ -60,7 +61,7 @@ fado_api_objects_list(fado_req_t *req, const char *bucket)
         fado_api_err(req, &err);
         return;
     }
-    page = fado_api_page_json(req, res, &pg, fado_api_objects_item);
+    page = fado_api_page_json(req, res, &pg, fado_api_objects_item, NULL);
     PQclear(res);
     if (page == NULL) {
         return;

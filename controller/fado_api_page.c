@@ -32,7 +32,7 @@ fado_api_page_limit(fado_req_t *req, int def, int max, fado_api_page_t *pg)
 
 json_t *
 fado_api_page_json(fado_req_t *req, PGresult *res, const fado_api_page_t *pg,
-    fado_api_page_row_fn row)
+    fado_api_page_row_fn row, void *arg)
 {
     int      rows = PQntuples(res);
     json_t  *items = json_array(), *next;
@@ -42,7 +42,7 @@ fado_api_page_json(fado_req_t *req, PGresult *res, const fado_api_page_t *pg,
         return NULL;
     }
     for (int i = 0; i < rows && i < pg->limit; i++) {
-        json_t  *item = row(req, res, i);
+        json_t  *item = row(req, res, i, arg);
 
         if (item == NULL) {                 /* the row function answered */
             json_decref(items);

@@ -13,13 +13,14 @@
 #include <string.h>
 
 static json_t *
-fado_api_tokens_item(fado_req_t *req, PGresult *res, int i)
+fado_api_tokens_item(fado_req_t *req, PGresult *res, int i, void *arg)
 {
     json_t  *j = json_pack("{s:I, s:s, s:s, s:s, s:b}",
         "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
         "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
         "revoked", PQgetvalue(res, i, 4)[0] == 't');
 
+    (void) arg;
     if (j == NULL) {
         fado_req_error(req, 500, "internal", NULL, "out of memory");
     }
@@ -54,7 +55,7 @@ fado_api_tokens(fado_req_t *req, const char *id)
         if (res == NULL) {
             return;
         }
-        req->json = fado_api_page_json(req, res, &pg, fado_api_tokens_item);
+        req->json = fado_api_page_json(req, res, &pg, fado_api_tokens_item, NULL);
         if (req->json != NULL) {
             req->status = 200;
         }

@@ -238,7 +238,10 @@ fado_fn_handler(void *cls, struct MHD_Connection *c, const char *url, const char
         *con_cls = (void *) 1;      /* headers seen; wait for the body */
         return MHD_YES;
     }
-    *upload_data_size = 0;          /* request bodies are ignored */
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;      /* request bodies are read and ignored; */
+        return MHD_YES;             /* the answer waits for the last call */
+    }
 
     if (strcmp(url, "/healthz") == 0) {
         return fado_fn_reply(c, 200, json_pack("{s:s}", "status", "ok"), 0);

@@ -165,7 +165,8 @@ sub _answer {
 
 # A callback sink on $port: every POST appends one tab-separated line to
 # $file (path, call id, call state, function status, traceparent,
-# truncated flag, body bytes, the traceparent the function echoed). Path
+# truncated flag, body bytes, the traceparent the function echoed, the
+# time it arrived). Path
 # /cb-flaky answers 503 to the first callback of each call, 200 after.
 sub receiver {
     my ($port, $file) = @_;
@@ -175,7 +176,8 @@ sub receiver {
         my ($echo) = ($body // '') =~ /"traceparent":"([0-9a-f-]+)"/;
         _append($file, join("\t", $path, $id, $h->{'x-fado-call-state'} // '-',
             $h->{'x-fado-function-status'} // '-', $h->{traceparent} // '-',
-            $h->{'x-fado-result-truncated'} // '-', length($body // ''), $echo // '-') . "\n");
+            $h->{'x-fado-result-truncated'} // '-', length($body // ''), $echo // '-',
+            sprintf('%.6f', time)) . "\n");
         # the first callback of a call to /cb-flaky fails: a marker file
         # says it happened (connections are served by separate children)
         if ($path eq '/cb-flaky' && $id =~ /^[0-9a-f]{32}$/
