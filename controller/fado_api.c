@@ -7,16 +7,20 @@
  * updates carry the version they were based on (optimistic concurrency).
  */
 
+#include "fado_api.h"
 #include "fado_api_console.h"
-#include "fado_events.h"
 #include "fado_http.h"
 #include "fado_import.h"
 #include "fado_lifecycle.h"
 #include "fado_log.h"
+#include "fado_reconcile.h"
 #include "fado_objects.h"
+#include "fado_policy.h"
 #include "fado_resolve.h"
+#include "fado_route_view.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
+#include "ngx_http_fado_record.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -24,54 +28,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FADO_LIST_DEFAULT  100
-#define FADO_LIST_MAX      1000
-
-static const char *const  fado_policies[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
-
-/* ------------------------------------------------------------ validation */
-
-static int
-fado_valid_policy(const char *s)
-{
-    for (int i = 0; fado_policies[i]; i++) {
-        if (strcmp(s, fado_policies[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------ helpers */
 
-static PGresult *
-fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
+/*
+ * The API's answer to a failed statement: the database layer has told
+ * what the SQLSTATE means; this is the one place that turns it into HTTP.
+ */
+void
+fado_api_db_error(fado_req_t *req, const fado_db_err_t *e)
 {
-    char       err[512], state[6];
-    PGresult  *res = fado_db_query(req->conn, sql, n, params, err, sizeof(err), state);
-
-    if (res != NULL) {
-        return res;
-    }
-    if (strcmp(state, "23505") == 0) {
+    switch (e->status) {
+    case FADO_DB_EXISTS:
         fado_req_error(req, 409, "conflict", "name", "it already exists");
-    } else if (strcmp(state, "23503") == 0) {
+        break;
+    case FADO_DB_IN_USE:
         fado_req_error(req, 409, "in_use", NULL,
-                       "it is referenced by another resource: %s", err);
-    } else if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0) {
-        fado_req_error(req, 400, "invalid", NULL, "%s", err);
-    } else if ((state[0] == '0' && state[1] == '8') || PQstatus(req->conn) != CONNECTION_OK
-               || strcmp(state, "57P01") == 0 || strcmp(state, "3D000") == 0) {
+                       "it is referenced by another resource: %s", e->message);
+        break;
+    case FADO_DB_INVALID:
+        fado_req_error(req, 400, "invalid", NULL, "%s", e->message);
+        break;
+    case FADO_DB_UNAVAILABLE:
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
-    } else {
-        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s", FADO_LOG_Q(state),
-                 FADO_LOG_Q(err));
+        break;
+    default:
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
         fado_req_error(req, 500, "internal", NULL, "database error");
+        break;
     }
-    return NULL;
 }
 
-static int
+void
+fado_api_err(fado_req_t *req, const fado_err_t *err)
+{
+    static const unsigned int  status[] = {
+        [FADO_ERR_NONE] = 500, [FADO_ERR_INVALID] = 400, [FADO_ERR_NOT_FOUND] = 404,
+        [FADO_ERR_CONFLICT] = 409, [FADO_ERR_UNAVAILABLE] = 503, [FADO_ERR_INTERNAL] = 500
+    };
+
+    fado_req_error(req, status[err->kind], err->code != NULL ? err->code : "internal",
+                   err->field[0] != '\0' ? err->field : NULL, "%s", err->message);
+}
+
+PGresult *
+fado_api_query(fado_req_t *req, const char *sql, int n, const char *const *params)
+{
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(req->conn, &e, sql, n, params);
+
+    if (res == NULL) {
+        fado_api_db_error(req, &e);
+    }
+    return res;
+}
+
+int
 fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params)
 {
     PGresult  *res = fado_api_query(req, sql, n, params);
@@ -86,140 +99,23 @@ fado_api_exec(fado_req_t *req, const char *sql, int n, const char *const *params
 static int
 fado_api_begin(fado_req_t *req)
 {
-    return fado_api_exec(req, "BEGIN", 0, NULL);
+    fado_db_err_t  e;
+
+    if (fado_db_begin(req->conn, &e) != 0) {
+        fado_api_db_error(req, &e);
+        return -1;
+    }
+    return 0;
 }
 
 static void
 fado_api_end(fado_req_t *req, int ok)
 {
-    char       err[256];
-    PGresult  *res = fado_db_query(req->conn, ok ? "COMMIT" : "ROLLBACK", 0, NULL,
-                                   err, sizeof(err), NULL);
+    fado_db_err_t  e;
 
-    if (res != NULL) {
-        PQclear(res);
-    } else if (ok) {
-        fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", err);
+    if (fado_db_end(req->conn, ok, &e) != 0 && ok) {
+        fado_req_error(req, 503, "database_unavailable", NULL, "commit failed: %s", e.message);
     }
-}
-
-static json_t *
-fado_api_body(fado_req_t *req)
-{
-    json_error_t  e;
-    json_t       *j = json_loadb(req->body, req->body_len, 0, &e);
-
-    if (j == NULL) {
-        fado_req_error(req, 400, "invalid_json", NULL, "request body is not JSON: %s (line %d)",
-                       e.text, e.line);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        fado_req_error(req, 400, "invalid_json", NULL, "request body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
-/* A string member; NULL (with the error set when required) if absent/wrong. */
-static const char *
-fado_api_str(fado_req_t *req, json_t *obj, const char *key, const char *field, int required)
-{
-    json_t  *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        if (required) {
-            fado_req_error(req, 400, "missing_field", field, "%s is required", field);
-        }
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be a string", field);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-/* An integer member in [lo, hi]; def when absent; -1 on error (set). */
-static long
-fado_api_int(fado_req_t *req, json_t *obj, const char *key, const char *field, long lo,
-    long hi, long def)
-{
-    json_t  *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        return def;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be an integer from %ld to %ld",
-                       field, lo, hi);
-        return -1;
-    }
-    return (long) json_integer_value(v);
-}
-
-/* A PostgreSQL text[] literal from a JSON array of names. */
-static int
-fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
-    int bucket_rule, char *out, size_t size)
-{
-    json_t  *arr = json_object_get(obj, key), *v;
-    size_t   i, len = 1;
-
-    snprintf(out, size, "{");
-    if (arr == NULL || json_is_null(arr)) {
-        snprintf(out + len, size - len, "}");
-        return 0;
-    }
-    if (!json_is_array(arr) || json_array_size(arr) > 64) {
-        fado_req_error(req, 400, "invalid_field", field, "%s must be an array of names", field);
-        return -1;
-    }
-    json_array_foreach(arr, i, v) {
-        const char  *s = json_string_value(v);
-        if (s == NULL || !(bucket_rule ? fado_valid_bucket(s) : fado_valid_name(s))
-            || len + strlen(s) + 2 >= size)
-        {
-            fado_req_error(req, 400, "invalid_field", field,
-                           "%s[%zu] is not a valid name", field, i);
-            return -1;
-        }
-        len += (size_t) snprintf(out + len, size - len, "%s%s", i ? "," : "", s);
-    }
-    snprintf(out + len, size - len, "}");
-    return 0;
-}
-
-static int
-fado_api_limit(fado_req_t *req, char *buf, size_t size)
-{
-    long  n = FADO_LIST_DEFAULT;
-
-    if (req->query_limit != NULL) {
-        char  *end;
-        n = strtol(req->query_limit, &end, 10);
-        if (*end != '\0' || n < 1 || n > FADO_LIST_MAX) {
-            fado_req_error(req, 400, "invalid_field", "limit",
-                           "limit must be an integer from 1 to %d", FADO_LIST_MAX);
-            return -1;
-        }
-    }
-    snprintf(buf, size, "%ld", n + 1);   /* one more tells whether a next page exists */
-    return (int) n;
-}
-
-/* Wraps rows as {"items": [...], "next_cursor": name-of-last | null}. */
-static json_t *
-fado_api_page(json_t *items, int limit, const char *last)
-{
-    json_t  *next = json_null();
-
-    if ((int) json_array_size(items) > limit) {
-        json_array_remove(items, json_array_size(items) - 1);
-        next = json_string(last);
-    }
-    return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
 }
 
 /* Splits "/v1/res/id" into res and id (id may be NULL). */
@@ -261,6 +157,13 @@ fado_api_row_json(fado_req_t *req, PGresult *res, int row)
     return j;
 }
 
+static json_t *
+fado_api_row_item(fado_req_t *req, PGresult *res, int row, void *arg)
+{
+    (void) arg;
+    return fado_api_row_json(req, res, row);
+}
+
 /* One resource as JSON by name, or NULL with a 404 (or other error) set. */
 static json_t *
 fado_api_one(fado_req_t *req, const char *sql, const char *kind, const char *name)
@@ -296,30 +199,38 @@ fado_zone_json(PGresult *res, int i)
                      "version", atoi(PQgetvalue(res, i, 1)));
 }
 
+static json_t *
+fado_zone_item(fado_req_t *req, PGresult *res, int i, void *arg)
+{
+    json_t  *j = fado_zone_json(res, i);
+
+    (void) arg;
+    if (j == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return j;
+}
+
 static void
 fado_api_zones(fado_req_t *req, const char *id)
 {
     PGresult  *res;
 
     if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
+        fado_api_page_t  pg;
+        const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
 
-        if (limit < 0 || (res = fado_api_query(req,
+        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+            || (res = fado_api_query(req,
                 "SELECT name, version FROM zones WHERE name > $1 ORDER BY name"
                 " LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_array_append_new(items, fado_zone_json(res, i));
+        req->json = fado_api_page_json(req, res, &pg, fado_zone_item, NULL);
+        if (req->json != NULL) {
+            req->status = 200;
         }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
         PQclear(res);
         return;
     }
@@ -638,28 +549,19 @@ fado_cluster_put(fado_req_t *req, json_t *obj, const char *name_in, long version
 static void
 fado_api_list(fado_req_t *req, const char *sql)
 {
-    char         lim[16];
-    const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-    int          limit = fado_api_limit(req, lim, sizeof(lim));
-    PGresult    *res;
-    json_t      *items;
+    fado_api_page_t  pg;
+    const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
+    PGresult        *res;
 
-    if (limit < 0 || (res = fado_api_query(req, sql, 2, p)) == NULL) {
+    if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+        || (res = fado_api_query(req, sql, 2, p)) == NULL)
+    {
         return;
     }
-    items = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t  *j = fado_api_row_json(req, res, i);
-        if (j == NULL) {
-            json_decref(items);
-            PQclear(res);
-            return;
-        }
-        json_array_append_new(items, j);
+    req->json = fado_api_page_json(req, res, &pg, fado_api_row_item, NULL);
+    if (req->json != NULL) {
+        req->status = 200;
     }
-    req->json = fado_api_page(items, limit,
-                              PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-    req->status = 200;
     PQclear(res);
 }
 
@@ -687,12 +589,203 @@ fado_api_list(fado_req_t *req, const char *sql)
     "     FROM replicas r WHERE r.bucket = b.name), '[]')," \
     " 'home_unavailable', fado_bucket_home_unavailable(b)," \
     " 'home', fado_bucket_home_json(b), 'released_copies', fado_bucket_copies_json(b.name)," \
+    " 'route_override', (SELECT json_build_object('policy', o.policy," \
+    "     'endpoints', (SELECT json_agg(json_build_object('address', e.address," \
+    "         'cluster', e.cluster, 'weight', e.weight, 'max_inflight', e.max_inflight)" \
+    "         ORDER BY e.position) FROM route_override_endpoints e WHERE e.bucket = o.bucket))" \
+    "     FROM route_overrides o WHERE o.bucket = b.name)," \
     " 'version', b.version)::text FROM buckets b"
 
 static json_t *
 fado_bucket_json(fado_req_t *req, const char *name)
 {
     return fado_api_one(req, FADO_BUCKET_JSON_SQL " WHERE b.name = $1", "bucket", name);
+}
+
+/*
+ * A bucket's route override (FaDO's route-overrides): an explicit endpoint
+ * list, in order, with its own policy, published as an F1 record instead of
+ * the placement's route. Absent or null removes it. f is the field prefix.
+ */
+static int
+fado_bucket_override_put(fado_req_t *req, json_t *obj, const char *name, const char *prefix)
+{
+    char         f[160], addr[64], *js;
+    const char  *policy = "-", *cluster;
+    json_t      *ov, *eps, *ep, *rows;
+    long         weight, maxin;
+    size_t       i;
+    PGresult    *res;
+    int          rc = -1;
+
+#define OFIELD(...)  (snprintf(f, sizeof(f), __VA_ARGS__), f)
+    ov = json_object_get(obj, "route_override");
+    if (ov == NULL || json_is_null(ov)) {
+        const char  *p[1] = { name };
+        return fado_api_exec(req, "DELETE FROM route_overrides WHERE bucket = $1", 1, p);
+    }
+    if (!json_is_object(ov)) {
+        fado_req_error(req, 400, "invalid_field", OFIELD("%sroute_override", prefix),
+                       "route_override must be an object or null");
+        return -1;
+    }
+    if (json_object_get(ov, "policy") != NULL) {
+        policy = fado_api_str(req, ov, "policy", OFIELD("%sroute_override.policy", prefix), 0);
+        if (policy == NULL) {
+            if (req->json != NULL) {
+                return -1;
+            }
+            policy = "-";
+        }
+        if ((policy = fado_policy_token(policy)) == NULL) {
+            fado_req_error(req, 400, "invalid_field", f,
+                           "policy must be one of " FADO_POLICY_NAMES);
+            return -1;
+        }
+    }
+    eps = json_object_get(ov, "endpoints");
+    if (!json_is_array(eps) || json_array_size(eps) == 0
+        || json_array_size(eps) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+    {
+        fado_req_error(req, 400, "invalid_field", OFIELD("%sroute_override.endpoints", prefix),
+                       "route_override.endpoints must be an array of 1 to %d endpoints",
+                       NGX_HTTP_FADO_MAX_ENDPOINTS);
+        return -1;
+    }
+    rows = json_array();
+    if (rows == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    json_array_foreach(eps, i, ep) {
+        const char  *a;
+
+        if (!json_is_object(ep)) {
+            fado_req_error(req, 400, "invalid_field",
+                           OFIELD("%sroute_override.endpoints[%zu]", prefix, i),
+                           "an endpoint must be an object");
+            goto done;
+        }
+        a = fado_api_str(req, ep, "address",
+                         OFIELD("%sroute_override.endpoints[%zu].address", prefix, i), 1);
+        if (a == NULL) {
+            goto done;
+        }
+        /*
+         * An override's endpoints go into its F1 record as they are: no
+         * names (the controller resolves cluster endpoints only), plain
+         * http (an origin in the record is cluster endpoints' business).
+         */
+        {
+            fado_endpoint_t  fe;
+            const char      *why = fado_valid_endpoint(a, &fe);
+
+            if (why == NULL && (fe.named || fe.https || fe.path[0] != '\0')) {
+                why = "an override endpoint is a literal address, plain http, no path";
+            }
+            if (why != NULL) {
+                fado_req_error(req, 400, "invalid_field", f,
+                               "%s must be IPv4:port or [IPv6]:port: %s", f, why);
+                goto done;
+            }
+            snprintf(addr, sizeof(addr), strchr(fe.host, ':') ? "[%s]:%d" : "%s:%d",
+                     fe.host, fe.port);
+        }
+        cluster = fado_api_str(req, ep, "cluster",
+                               OFIELD("%sroute_override.endpoints[%zu].cluster", prefix, i), 1);
+        if (cluster == NULL) {
+            goto done;
+        }
+        if (!ngx_http_fado_record_label_valid(cluster, strlen(cluster))) {
+            fado_req_error(req, 400, "invalid_field", f,
+                           "%s must be 1-63 characters of A-Z a-z 0-9 - _ .", f);
+            goto done;
+        }
+        weight = fado_api_int(req, ep, "weight",
+                              OFIELD("%sroute_override.endpoints[%zu].weight", prefix, i),
+                              1, 1000, 1);
+        maxin = weight < 0 ? -1
+              : fado_api_int(req, ep, "max_inflight",
+                             OFIELD("%sroute_override.endpoints[%zu].max_inflight", prefix, i),
+                             0, 65535, 0);
+        if (weight < 0 || maxin < 0) {
+            goto done;
+        }
+        for (size_t j = 0; j < i; j++) {
+            json_t  *o = json_array_get(rows, j);
+
+            if (strcmp(json_string_value(json_object_get(o, "address")), addr) == 0
+                && strcmp(json_string_value(json_object_get(o, "cluster")), cluster) == 0)
+            {
+                fado_req_error(req, 400, "invalid_field",
+                               OFIELD("%sroute_override.endpoints[%zu]", prefix, i),
+                               "endpoint %s of cluster %s is listed twice", addr, cluster);
+                goto done;
+            }
+        }
+        if (json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:I}", "address", addr,
+                                                  "cluster", cluster, "weight",
+                                                  (json_int_t) weight, "max_inflight",
+                                                  (json_int_t) maxin)) != 0)
+        {
+            fado_req_error(req, 500, "internal", NULL, "out of memory");
+            goto done;
+        }
+    }
+    js = json_dumps(rows, JSON_COMPACT);
+    if (js == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        goto done;
+    }
+    {
+        const char  *p[3] = { name, policy, js };
+
+        /* the first endpoint whose cluster does not exist, by position */
+        res = fado_api_query(req,
+            "SELECT min(ord) - 1 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY e (v, ord)"
+            " WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.name = v->>'cluster')",
+            1, p + 2);
+        if (res == NULL) {
+            free(js);
+            goto done;
+        }
+        if (!PQgetisnull(res, 0, 0)) {
+            i = (size_t) atol(PQgetvalue(res, 0, 0));
+            fado_req_error(req, 422, "unknown_reference",
+                           OFIELD("%sroute_override.endpoints[%zu].cluster", prefix, i),
+                           "cluster \"%s\" does not exist",
+                           json_string_value(json_object_get(json_array_get(rows, i),
+                                                             "cluster")));
+            PQclear(res);
+            free(js);
+            goto done;
+        }
+        PQclear(res);
+        if (fado_api_exec(req,
+                "INSERT INTO route_overrides (bucket, policy) VALUES ($1, $2)"
+                " ON CONFLICT (bucket) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()"
+                " WHERE route_overrides.policy IS DISTINCT FROM EXCLUDED.policy", 2, p) != 0
+            || fado_api_exec(req,
+                "DELETE FROM route_override_endpoints WHERE bucket = $1", 1, p) != 0
+            || fado_api_exec(req,
+                "INSERT INTO route_override_endpoints"
+                " (bucket, position, address, cluster, weight, max_inflight)"
+                " SELECT $1, (ord - 1)::int, v->>'address', v->>'cluster',"
+                "        (v->>'weight')::int, (v->>'max_inflight')::int"
+                "   FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY e (v, ord)",
+                2, (const char *[]) { name, js }) != 0)
+        {
+            free(js);
+            goto done;
+        }
+        free(js);
+    }
+    rc = 0;
+
+done:
+    json_decref(rows);
+    return rc;
+#undef OFIELD
 }
 
 static int
@@ -726,9 +819,10 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         }
         policy = "-";
     }
-    if (!fado_valid_policy(policy)) {
+    policy = fado_policy_token(policy);
+    if (policy == NULL) {
         fado_req_error(req, 400, "invalid_field", FIELD("policy"),
-                       "policy must be one of -, rr, lc, p2c, ewma, chash");
+                       "policy must be one of " FADO_POLICY_NAMES);
         return -1;
     }
     placement = json_object_get(obj, "placement");
@@ -780,8 +874,13 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         }
     }
     /* A home moves only to a cluster that already holds the data. */
-    if (version != 0 && fado_lifecycle_home_move(req, name, home, FIELD("home_cluster")) != 0) {
-        return -1;
+    if (version != 0) {
+        fado_err_t  err;
+
+        if (fado_lifecycle_home_move(req->conn, name, home, FIELD("home_cluster"), &err) != 0) {
+            fado_api_err(req, &err);
+            return -1;
+        }
     }
 
     snprintf(reps, sizeof(reps), "%ld", replicas);
@@ -822,7 +921,7 @@ fado_bucket_put(fado_req_t *req, json_t *obj, const char *name_in, long version,
         PQclear(res);
     }
 #undef FIELD
-    return 0;
+    return fado_bucket_override_put(req, obj, name, prefix);
 }
 
 /*
@@ -929,79 +1028,107 @@ static const fado_resource_t  fado_buckets = {
 /* ------------------------------------------------------------ routes */
 
 /*
- * A published route as the gateways see it: the bucket record (contract 2:
- * policy and clusters) joined with the cluster records of the clusters
- * that are up, built by PostgreSQL from what was published.
+ * A published route as the gateways see it, decoded by the gateway's own
+ * decoder (fado_route_view.c): the bucket record joined, for contract 2,
+ * with the cluster records that are up.
  */
-#define FADO_ROUTE_JSON_SQL \
-    "SELECT p.bucket, json_build_object(" \
-    "  'bucket', p.bucket, 'version', p.version, 'record_body', p.body," \
-    "  'policy', split_part(p.body, ' ', 1)," \
-    "  'clusters', to_json(coalesce((string_to_array(p.body, ' '))[2:], '{}'))," \
-    "  'endpoints', coalesce((SELECT json_agg(json_build_object(" \
-    "      'address', split_part(e.ep, ',', 1), 'cluster', c.cluster," \
-    "      'zone', split_part(c.body, ' ', 1)," \
-    "      'weight', split_part(e.ep, ',', 2)::int," \
-    "      'max_inflight', split_part(e.ep, ',', 3)::int," \
-    "      'scheme', coalesce(nullif(split_part(e.ep, ',', 4), ''), 'http')," \
-    "      'host', nullif(nullif(split_part(e.ep, ',', 5), ''), '-')," \
-    "      'prefix', nullif(nullif(split_part(e.ep, ',', 6), ''), '-'))" \
-    "      ORDER BY c.cluster COLLATE \"C\", e.n)" \
-    "    FROM published_clusters c," \
-    "         unnest((string_to_array(c.body, ' '))[3:]) WITH ORDINALITY AS e (ep, n)" \
-    "   WHERE c.cluster = ANY ((string_to_array(p.body, ' '))[2:])" \
-    "     AND split_part(c.body, ' ', 2) = 'up'), '[]'::json))::text" \
-    "  FROM published_routes p WHERE p.body NOT LIKE '!%' "
+#define FADO_ROUTE_SQL \
+    "SELECT p.bucket, p.version, p.body FROM published_routes p WHERE p.body NOT LIKE '!%' "
+
+/* The published cluster records as {name: body}. */
+static json_t *
+fado_api_route_clusters(fado_req_t *req)
+{
+    PGresult  *res = fado_api_query(req,
+        "SELECT cluster, body FROM published_clusters WHERE body NOT LIKE '!%'", 0, NULL);
+    json_t    *map;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    map = json_object();
+    for (int i = 0; map != NULL && i < PQntuples(res); i++) {
+        if (json_object_set_new(map, PQgetvalue(res, i, 0),
+                                json_string(PQgetvalue(res, i, 1))) != 0)
+        {
+            json_decref(map);
+            map = NULL;
+        }
+    }
+    PQclear(res);
+    if (map == NULL) {
+        fado_req_error(req, 500, "internal", NULL, "out of memory");
+    }
+    return map;
+}
+
+static json_t *
+fado_api_route_row(fado_req_t *req, PGresult *res, int row, json_t *clusters)
+{
+    char     err[256];
+    json_t  *j = fado_route_view(PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+                                 PQgetvalue(res, row, 2), clusters, err, sizeof(err));
+
+    if (j == NULL) {
+        fado_log(FADO_LOG_ERROR, "msg=\"published route unreadable\" error=%s", FADO_LOG_Q(err));
+        fado_req_error(req, 500, "internal", NULL, "cannot read a published route");
+    }
+    return j;
+}
+
+static json_t *
+fado_api_route_item(fado_req_t *req, PGresult *res, int row, void *clusters)
+{
+    return fado_api_route_row(req, res, row, clusters);
+}
 
 static void
 fado_api_routes(fado_req_t *req, const char *id)
 {
     PGresult  *res;
+    json_t    *clusters;
 
     if (strcmp(req->method, "GET") != 0) {
         fado_req_error(req, 405, "method_not_allowed", NULL, "routes are read-only");
         return;
     }
     if (id[0] == '\0') {
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
+        fado_api_page_t  pg;
+        const char      *p[2] = { req->query_cursor ? req->query_cursor : "", pg.fetch };
 
-        if (limit < 0 || (res = fado_api_query(req,
-                FADO_ROUTE_JSON_SQL "AND p.bucket > $1"
+        if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0
+            || (res = fado_api_query(req,
+                FADO_ROUTE_SQL "AND p.bucket > $1"
                 " ORDER BY p.bucket LIMIT $2::int", 2, p)) == NULL)
         {
             return;
         }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_t  *j = fado_api_row_json(req, res, i);
-
-            if (j == NULL) {
-                json_decref(items);
-                PQclear(res);
-                return;
-            }
-            json_array_append_new(items, j);
+        if ((clusters = fado_api_route_clusters(req)) == NULL) {
+            PQclear(res);
+            return;
         }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
+        req->json = fado_api_page_json(req, res, &pg, fado_api_route_item, clusters);
+        if (req->json != NULL) {
+            req->status = 200;
+        }
+        json_decref(clusters);
         PQclear(res);
         return;
     }
     {
         /* "_default" names the default route (stored under the empty name). */
         const char  *p[1] = { strcmp(id, "_default") == 0 ? "" : id };
-        res = fado_api_query(req, FADO_ROUTE_JSON_SQL "AND p.bucket = $1", 1, p);
+        res = fado_api_query(req, FADO_ROUTE_SQL "AND p.bucket = $1", 1, p);
         if (res == NULL) {
             return;
         }
         if (PQntuples(res) == 0) {
             fado_req_error(req, 404, "not_found", NULL, "no route published for \"%s\"", id);
-        } else if ((req->json = fado_api_row_json(req, res, 0)) != NULL) {
-            req->status = 200;
+        } else if ((clusters = fado_api_route_clusters(req)) != NULL) {
+            if ((req->json = fado_api_route_row(req, res, 0, clusters)) != NULL) {
+                req->status = 200;
+            }
+            json_decref(clusters);
         }
         PQclear(res);
     }
@@ -1023,22 +1150,18 @@ fado_api_settings(fado_req_t *req)
         }
         policy = fado_api_str(req, body, "default_policy", "default_policy", 0);
         header = req->json ? NULL : fado_api_str(req, body, "bucket_header", "bucket_header", 0);
-        if (req->json == NULL && policy != NULL && !fado_valid_policy(policy)) {
+        if (req->json == NULL && policy != NULL
+            && (policy = fado_policy_token(policy)) == NULL)
+        {
             fado_req_error(req, 400, "invalid_field", "default_policy",
-                           "default_policy must be one of -, rr, lc, p2c, ewma, chash");
+                           "default_policy must be one of " FADO_POLICY_NAMES);
         }
-        if (req->json == NULL && header != NULL) {
-            for (const char *c = header; *c; c++) {
-                if (!isalnum((unsigned char) *c) && *c != '-') {
-                    fado_req_error(req, 400, "invalid_field", "bucket_header",
-                                   "bucket_header must be a header name (letters, digits, '-')");
-                    break;
-                }
-            }
-            if (req->json == NULL && (header[0] == '\0' || strlen(header) > 64)) {
-                fado_req_error(req, 400, "invalid_field", "bucket_header",
-                               "bucket_header must be 1-64 characters");
-            }
+        /* the gateway's rule (ngx_http_fado_record.c), so it takes what we publish */
+        if (req->json == NULL && header != NULL
+            && !ngx_http_fado_record_header_valid(header, strlen(header)))
+        {
+            fado_req_error(req, 400, "invalid_field", "bucket_header",
+                           "bucket_header must be a header name of 1-64 letters, digits and '-'");
         }
         if (req->json == NULL && policy != NULL) {
             const char  *p[2] = { "default_policy", policy };
@@ -1067,113 +1190,6 @@ fado_api_settings(fado_req_t *req)
     }
     req->status = 200;
     PQclear(res);
-}
-
-/* ------------------------------------------------------------ tokens */
-
-static void
-fado_api_tokens(fado_req_t *req, const char *id)
-{
-    PGresult  *res;
-
-    if (req->role != FADO_ROLE_ADMIN) {
-        fado_req_error(req, 403, "forbidden", NULL, "tokens are managed by admin tokens only");
-        return;
-    }
-    if (strcmp(req->method, "GET") == 0 && id[0] == '\0') {
-        /* Paged by id; the cursor is the last id of the previous page. */
-        char         lim[16];
-        const char  *p[2] = { req->query_cursor ? req->query_cursor : "0", lim };
-        int          limit = fado_api_limit(req, lim, sizeof(lim));
-        json_t      *items;
-        int64_t      after;
-
-        if (limit < 0) {
-            return;
-        }
-        if (!fado_valid_int64(p[0], 0, INT64_MAX, &after)) {
-            fado_req_error(req, 400, "invalid_field", "cursor", "cursor must be a token id");
-            return;
-        }
-        res = fado_api_query(req, "SELECT id, name, role, created_at, revoked_at IS NOT NULL"
-                             " FROM api_tokens WHERE id > $1::bigint ORDER BY id"
-                             " LIMIT $2::int", 2, p);
-        if (res == NULL) {
-            return;
-        }
-        items = json_array();
-        for (int i = 0; i < PQntuples(res); i++) {
-            json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, s:b}",
-                "id", (json_int_t) atoll(PQgetvalue(res, i, 0)), "name", PQgetvalue(res, i, 1),
-                "role", PQgetvalue(res, i, 2), "created_at", PQgetvalue(res, i, 3),
-                "revoked", PQgetvalue(res, i, 4)[0] == 't'));
-        }
-        req->json = fado_api_page(items, limit,
-                                  PQntuples(res) > limit ? PQgetvalue(res, limit - 1, 0) : "");
-        req->status = 200;
-        PQclear(res);
-        return;
-    }
-    if (strcmp(req->method, "POST") == 0 && id[0] == '\0') {
-        json_t      *body = fado_api_body(req);
-        const char  *name, *role;
-        char         secret[80], hex[65], lit[70];
-
-        if (body == NULL) {
-            return;
-        }
-        name = fado_api_str(req, body, "name", "name", 1);
-        role = name ? fado_api_str(req, body, "role", "role", 1) : NULL;
-        if (name != NULL && (name[0] == '\0' || strlen(name) > 100)) {
-            fado_req_error(req, 400, "invalid_field", "name", "name must be 1-100 characters");
-        } else if (role != NULL && strcmp(role, "admin") != 0 && strcmp(role, "read-only") != 0) {
-            fado_req_error(req, 400, "invalid_field", "role", "role must be admin or read-only");
-        } else if (name != NULL && role != NULL) {
-            if (fado_auth_new_secret(secret, sizeof(secret)) != 0) {
-                fado_req_error(req, 500, "internal", NULL, "no randomness for a token");
-            } else {
-                const char  *p[3] = { name, role, lit };
-                fado_auth_hash(secret, hex);
-                snprintf(lit, sizeof(lit), "\\x%s", hex);
-                res = fado_api_query(req, "INSERT INTO api_tokens (name, role, secret_hash)"
-                                     " VALUES ($1, $2, $3::bytea) RETURNING id", 3, p);
-                if (res != NULL) {
-                    /* The only time the secret is shown. */
-                    req->json = json_pack("{s:I, s:s, s:s, s:s}",
-                        "id", (json_int_t) atoll(PQgetvalue(res, 0, 0)), "name", name,
-                        "role", role, "token", secret);
-                    req->status = 201;
-                    PQclear(res);
-                }
-            }
-        }
-        json_decref(body);
-        return;
-    }
-    if (strcmp(req->method, "DELETE") == 0 && id[0] != '\0') {
-        const char  *p[1] = { id };
-        int64_t      tid;
-
-        if (!fado_valid_int64(id, 1, INT64_MAX, &tid)) {
-            fado_req_error(req, 400, "invalid_field", "id",
-                           "a token id is an integer from 1 to 9223372036854775807");
-            return;
-        }
-        res = fado_api_query(req, "UPDATE api_tokens SET revoked_at = now()"
-                             " WHERE id = $1::bigint AND revoked_at IS NULL RETURNING id", 1, p);
-        if (res == NULL) {
-            return;
-        }
-        if (PQntuples(res) == 0) {
-            fado_req_error(req, 404, "not_found", NULL, "token %s does not exist or is revoked", id);
-        } else {
-            fado_auth_invalidate();
-            req->status = 204;
-        }
-        PQclear(res);
-        return;
-    }
-    fado_req_error(req, 405, "method_not_allowed", NULL, "%s is not supported here", req->method);
 }
 
 /* ------------------------------------------------------------ import */
@@ -1217,134 +1233,7 @@ fado_api_import(fado_req_t *req)
     json_decref(body);
 }
 
-/* ------------------------------------------------------------ metrics */
-
-static void
-fado_api_metrics(fado_req_t *req)
-{
-    PGresult  *res;
-    char       buf[4096];
-    size_t     len = 0;
-
-    res = fado_api_query(req,
-        "SELECT (SELECT count(*) FROM buckets), (SELECT count(*) FROM clusters),"
-        "       (SELECT count(*) FROM clusters WHERE NOT healthy),"
-        "       (SELECT count(*) FROM published_routes WHERE bucket <> ''),"
-        "       (SELECT coalesce(max(version), 0) FROM published_routes),"
-        "       (SELECT count(*) FILTER (WHERE state = 'pending') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'syncing') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'ready') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'removing') FROM replicas),"
-        "       (SELECT count(*) FILTER (WHERE state = 'failed') FROM replicas),"
-        "       (SELECT count(*) FROM jobs WHERE state = 'queued'),"
-        "       (SELECT count(*) FROM jobs WHERE state = 'running'),"
-        "       (SELECT count(*) FROM jobs WHERE attempts > 0),"
-        "       (SELECT count(*) FROM objects),"
-        "       (SELECT count(*) FROM dirty_buckets) + (SELECT count(*) FROM dirty_clusters)",
-        0, NULL);
-    if (res == NULL) {
-        return;
-    }
-    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
-        "# TYPE fado_buckets gauge\nfado_buckets %s\n"
-        "# TYPE fado_clusters gauge\nfado_clusters %s\n"
-        "# TYPE fado_clusters_down gauge\nfado_clusters_down %s\n"
-        "# TYPE fado_routes_published gauge\nfado_routes_published %s\n"
-        "# TYPE fado_routes_version gauge\nfado_routes_version %s\n"
-        "# TYPE fado_replicas gauge\n",
-        PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-        PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
-    {
-        static const char *const  states[] = { "pending", "syncing", "ready", "removing", "failed" };
-        for (int i = 0; i < 5; i++) {
-            len += (size_t) snprintf(buf + len, sizeof(buf) - len,
-                                     "fado_replicas{state=\"%s\"} %s\n", states[i],
-                                     PQgetvalue(res, 0, 5 + i));
-        }
-    }
-    len += (size_t) snprintf(buf + len, sizeof(buf) - len,
-        "# TYPE fado_redis_publish_ok gauge\nfado_redis_publish_ok %d\n"
-        "# TYPE fado_reconcile_passes_total counter\nfado_reconcile_passes_total %lu\n"
-        "# TYPE fado_leader gauge\nfado_leader %d\n"
-        "# TYPE fado_changes_pending gauge\nfado_changes_pending %s\n",
-        fado_reconciler_redis_ok(req->app->rec), fado_reconciler_passes(req->app->rec),
-        fado_reconciler_leading(req->app->rec), PQgetvalue(res, 0, 14));
-    {
-        unsigned long  done, failed, received, rejected;
-        uint64_t       sent, recvd, osent, orecvd;
-
-        fado_jobs_counters(fado_reconciler_jobs(req->app->rec), &done, &failed);
-        fado_events_counters(&received, &rejected);
-        fst_s3_traffic(&sent, &recvd);
-        fst_s3_object_traffic(&osent, &orecvd);
-        /* Bodies the controller's own S3 clients exchanged with MinIO, and
-         * the object data among them: API uploads and downloads only;
-         * replication moves none (MinIO does it). */
-        snprintf(buf + len, sizeof(buf) - len,
-            "# TYPE fado_jobs gauge\nfado_jobs{state=\"queued\"} %s\n"
-            "fado_jobs{state=\"running\"} %s\nfado_jobs{state=\"retrying\"} %s\n"
-            "# TYPE fado_jobs_done_total counter\nfado_jobs_done_total %lu\n"
-            "# TYPE fado_jobs_failed_total counter\nfado_jobs_failed_total %lu\n"
-            "# TYPE fado_objects_indexed gauge\nfado_objects_indexed %s\n"
-            "# TYPE fado_events_received_total counter\nfado_events_received_total %lu\n"
-            "# TYPE fado_events_rejected_total counter\nfado_events_rejected_total %lu\n"
-            "# TYPE fado_storage_bytes_sent_total counter\nfado_storage_bytes_sent_total %llu\n"
-            "# TYPE fado_storage_bytes_received_total counter\n"
-            "fado_storage_bytes_received_total %llu\n"
-            "# TYPE fado_object_bytes_sent_total counter\nfado_object_bytes_sent_total %llu\n"
-            "# TYPE fado_object_bytes_received_total counter\n"
-            "fado_object_bytes_received_total %llu\n",
-            PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11), PQgetvalue(res, 0, 12),
-            done, failed, PQgetvalue(res, 0, 13), received, rejected,
-            (unsigned long long) sent, (unsigned long long) recvd,
-            (unsigned long long) osent, (unsigned long long) orecvd);
-    }
-    PQclear(res);
-    len = strlen(buf);
-    fado_resolve_metrics(buf + len, sizeof(buf) - len);
-    req->text = strdup(buf);
-    req->content_type = "text/plain; version=0.0.4";
-    req->status = req->text ? 200 : 500;
-}
-
 /* ------------------------------------------------------------ router */
-
-/*
- * Path names and cursors obey the schema's rules before they reach SQL: a
- * value PostgreSQL would refuse (bytes that are not UTF-8: SQLSTATE 22021)
- * is a 400 naming the field, not a database error. Token ids and cursors
- * are checked by the tokens handler.
- */
-static int
-fado_api_valid_input(fado_req_t *req, const char *res, const char *id)
-{
-    if (strcmp(res, "tokens") != 0 && req->query_cursor != NULL
-        && !fado_valid_cursor(req->query_cursor))
-    {
-        fado_req_error(req, 400, "invalid_field", "cursor",
-                       "cursor must be the next_cursor of a previous page (UTF-8, no"
-                       " control characters, at most 1024 bytes)");
-        return -1;
-    }
-    if (id[0] == '\0') {
-        return 0;
-    }
-    if ((strcmp(res, "zones") == 0 || strcmp(res, "clusters") == 0) && !fado_valid_name(id)) {
-        fado_req_error(req, 400, "invalid_field", "name",
-                       "a %s name is 1-63 characters of letters, digits, '.', '_', '-'",
-                       res[0] == 'z' ? "zone" : "cluster");
-        return -1;
-    }
-    if ((strcmp(res, "buckets") == 0 || (strcmp(res, "routes") == 0
-                                         && strcmp(id, "_default") != 0))
-        && !fado_valid_bucket(id))
-    {
-        fado_req_error(req, 400, "invalid_field", "name",
-                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
-        return -1;
-    }
-    return 0;
-}
 
 void
 fado_api_handle(fado_req_t *req)
@@ -1365,11 +1254,11 @@ fado_api_handle(fado_req_t *req)
     }
     if (strncmp(req->path, "/v1/minio/events", 16) == 0) {
         if (req->path[16] == '\0') {
-            fado_events_handle(req, "");
+            fado_api_events(req, "");
             return;
         }
         if (req->path[16] == '/' && strchr(req->path + 17, '/') == NULL) {
-            fado_events_handle(req, req->path + 17);
+            fado_api_events(req, req->path + 17);
             return;
         }
     }
@@ -1377,13 +1266,13 @@ fado_api_handle(fado_req_t *req)
         char         bucket[64], cluster[64];
         const char  *key;
 
-        if (fado_lifecycle_copies_path(req->path, bucket, sizeof(bucket), cluster,
-                                       sizeof(cluster))) {
-            fado_lifecycle_copies(req, bucket, cluster);
+        if (fado_api_copies_path(req->path, bucket, sizeof(bucket), cluster,
+                                 sizeof(cluster))) {
+            fado_api_copies(req, bucket, cluster);
             return;
         }
         if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {
-            fado_objects_handle(req, bucket, key);
+            fado_api_objects_handle(req, bucket, key);
             return;
         }
     }

@@ -5,6 +5,7 @@
 
 #include "fado_api_console.h"
 #include "fado_log.h"
+#include "fado_reconcile.h"
 #include "fado_placement.h"
 #include "fst_buf.h"
 

@@ -3,7 +3,7 @@
  * SHA-256 is stored, so a database dump reveals no usable token.
  */
 
-#include "fado_http.h"
+#include "fado_auth.h"
 #include "fado_log.h"
 #include "fst_hex.h"
 

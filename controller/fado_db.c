@@ -203,34 +203,140 @@ fado_db_release(fado_db_t *db, PGconn *conn)
     pthread_mutex_unlock(&db->lock);
 }
 
-PGresult *
-fado_db_query(PGconn *conn, const char *sql, int nparams,
-    const char *const *params, char *err, size_t err_len, char sqlstate[6])
+/* A message cut to the caller's buffer; truncation is intended. */
+static void
+fado_db_copy(char *dst, size_t size, const char *src)
 {
+    size_t  n = strlen(src);
+
+    if (size == 0) {
+        return;
+    }
+    if (n >= size) {
+        n = size - 1;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+fado_db_status_e
+fado_db_classify(PGconn *conn, const char *state)
+{
+    if (strcmp(state, "23505") == 0) {
+        return FADO_DB_EXISTS;
+    }
+    if (strcmp(state, "23503") == 0) {
+        return FADO_DB_IN_USE;
+    }
+    if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0) {
+        return FADO_DB_INVALID;
+    }
+    if (state[0] == '2' && (state[1] == '2' || state[1] == '3')) {
+        return FADO_DB_DATA;
+    }
+    /* Class 08 is the connection; 57P01 an administrator's shutdown; 3D000
+     * a database dropped under us: all pass when PostgreSQL is back. */
+    if ((state[0] == '0' && state[1] == '8') || strcmp(state, "57P01") == 0
+        || strcmp(state, "3D000") == 0 || PQstatus(conn) != CONNECTION_OK)
+    {
+        return FADO_DB_UNAVAILABLE;
+    }
+    return FADO_DB_FAILED;
+}
+
+PGresult *
+fado_db_exec(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
+    const char *const *params)
+{
+    fado_db_err_t    local;
     PGresult        *res;
     ExecStatusType   st;
     const char      *state;
 
-    if (sqlstate != NULL) {
-        sqlstate[0] = '\0';
+    if (e == NULL) {
+        e = &local;
     }
+    e->status = FADO_DB_OK;
+    e->sqlstate[0] = '\0';
+    e->message[0] = '\0';
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (res == NULL) {
-        snprintf(err, err_len, "%s", PQerrorMessage(conn));
-        return NULL;
+    if (res != NULL) {
+        st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            return res;
+        }
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state != NULL) {
+            snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state);
+        }
+        snprintf(e->message, sizeof(e->message), "%s", PQresultErrorMessage(res));
+        PQclear(res);
+    } else {
+        snprintf(e->message, sizeof(e->message), "%s", PQerrorMessage(conn));
     }
-    st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        return res;
+    e->message[strcspn(e->message, "\n")] = '\0';
+    e->status = fado_db_classify(conn, e->sqlstate);
+    if (e == &local) {
+        fado_log(FADO_LOG_WARN, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
     }
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (sqlstate != NULL && state != NULL) {
-        snprintf(sqlstate, 6, "%s", state);
-    }
-    snprintf(err, err_len, "%s", PQresultErrorMessage(res));
-    err[strcspn(err, "\n")] = '\0';
-    PQclear(res);
     return NULL;
+}
+
+int
+fado_db_run(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
+    const char *const *params)
+{
+    PGresult  *res = fado_db_exec(conn, e, sql, nparams, params);
+
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int
+fado_db_begin(PGconn *conn, fado_db_err_t *e)
+{
+    return fado_db_run(conn, e, "BEGIN", 0, NULL);
+}
+
+int
+fado_db_end(PGconn *conn, int ok, fado_db_err_t *e)
+{
+    fado_db_err_t  local;
+
+    if (fado_db_run(conn, &local, ok ? "COMMIT" : "ROLLBACK", 0, NULL) == 0) {
+        return 0;
+    }
+    if (local.status == FADO_DB_FAILED) {
+        local.status = FADO_DB_UNAVAILABLE;
+    }
+    if (e != NULL) {
+        *e = local;
+    } else {
+        fado_log(FADO_LOG_WARN, "msg=\"%s failed\" sqlstate=%s error=%s",
+                 ok ? "commit" : "rollback", FADO_LOG_Q(local.sqlstate),
+                 FADO_LOG_Q(local.message));
+    }
+    return -1;
+}
+
+PGresult *
+fado_db_query(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, char *err, size_t err_len, char sqlstate[6])
+{
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(conn, &e, sql, nparams, params);
+
+    if (sqlstate != NULL) {
+        memcpy(sqlstate, e.sqlstate, sizeof(e.sqlstate));
+    }
+    if (res == NULL) {
+        fado_db_copy(err, err_len, e.message);
+    }
+    return res;
 }
 
 json_t *
@@ -325,20 +431,23 @@ fado_db_migrate(PGconn *conn, char *err, size_t err_len)
             goto unlock;
         }
         if (fado_db_exec_script(conn, fado_sql_files[i].sql, err, err_len) != 0) {
-            char  ignored[256];
-            (void) fado_db_exec_simple(conn, "ROLLBACK", ignored, sizeof(ignored));
+            (void) fado_db_end(conn, 0, NULL);
             goto unlock;
         }
         res = fado_db_query(conn, "INSERT INTO schema_migrations (name) VALUES ($1)",
                             1, &name, err, err_len, NULL);
         if (res == NULL) {
-            char  ignored[256];
-            (void) fado_db_exec_simple(conn, "ROLLBACK", ignored, sizeof(ignored));
+            (void) fado_db_end(conn, 0, NULL);
             goto unlock;
         }
         PQclear(res);
-        if (fado_db_exec_simple(conn, "COMMIT", err, err_len) != 0) {
-            goto unlock;
+        {
+            fado_db_err_t  e;
+
+            if (fado_db_end(conn, 1, &e) != 0) {
+                fado_db_copy(err, err_len, e.message);
+                goto unlock;
+            }
         }
         fado_log(FADO_LOG_INFO, "msg=\"migration applied\" name=%s", FADO_LOG_Q(name));
     }

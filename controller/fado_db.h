@@ -24,9 +24,54 @@ PGconn *fado_db_connect(const char *url, const char *application_name);
 void fado_db_release(fado_db_t *db, PGconn *conn);
 
 /*
- * PQexecParams with text parameters. Returns the result when its status is
- * COMMAND_OK or TUPLES_OK; otherwise clears it, copies the error to err and
- * returns NULL. *sqlstate (if given) receives the SQLSTATE ("" if none).
+ * What a failed statement means to its caller. The SQLSTATE is read here
+ * and nowhere else; the API maps these to HTTP answers, the events
+ * endpoint to "refuse" or "retry", the workers to a log line.
+ */
+typedef enum {
+    FADO_DB_OK = 0,
+    FADO_DB_EXISTS,         /* 23505: a unique key is taken */
+    FADO_DB_IN_USE,         /* 23503: another row refers to it */
+    FADO_DB_INVALID,        /* 23514, 22P02: a value the schema refuses */
+    FADO_DB_DATA,           /* any other class 22 or 23: fails on every retry */
+    FADO_DB_UNAVAILABLE,    /* connection lost, server shutting down, no database */
+    FADO_DB_FAILED          /* anything else: a bug or the operator's problem */
+} fado_db_status_e;
+
+typedef struct {
+    fado_db_status_e  status;
+    char              sqlstate[6];      /* "" when libpq gave none */
+    char              message[512];     /* first line of the server's message */
+} fado_db_err_t;
+
+/*
+ * The one query helper: PQexecParams with text parameters. Returns the
+ * result when its status is COMMAND_OK or TUPLES_OK; otherwise clears it
+ * and returns NULL with *e filled in, or, when e is NULL, logs the failure
+ * (for callers that only log and carry on: reconciler, workers).
+ */
+PGresult *fado_db_exec(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
+    const char *const *params);
+/* The same for a statement whose rows nobody reads: 0 or -1. */
+int fado_db_run(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
+    const char *const *params);
+
+/*
+ * The one transaction helper. fado_db_begin opens a transaction;
+ * fado_db_end commits it when ok, or rolls it back. Returns 0 when the
+ * commit (or the rollback) went through, -1 with *e (or a log line)
+ * otherwise; a failed COMMIT is FADO_DB_UNAVAILABLE unless PostgreSQL said
+ * why.
+ */
+int fado_db_begin(PGconn *conn, fado_db_err_t *e);
+int fado_db_end(PGconn *conn, int ok, fado_db_err_t *e);
+
+/* The class of a SQLSTATE on conn ("" when libpq gave none). */
+fado_db_status_e fado_db_classify(PGconn *conn, const char *sqlstate);
+
+/*
+ * fado_db_exec with the error as strings, for callers that keep their own
+ * buffers: err receives the message, *sqlstate (if given) the SQLSTATE.
  */
 PGresult *fado_db_query(PGconn *conn, const char *sql, int nparams,
     const char *const *params, char *err, size_t err_len, char sqlstate[6]);

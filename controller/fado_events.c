@@ -6,9 +6,10 @@
  * The cluster is the path's last segment or, without one, the cluster whose
  * storage endpoint is the event's x-minio-origin-endpoint. Every record is
  * validated before anything is applied, and all of a request's records are
- * applied in one transaction: a malformed payload gets 400 and changes
- * nothing. Events are hints: they keep the object index current and make
- * readiness checks happen at once; the workers' listings remain the truth.
+ * applied in one transaction: a malformed payload is refused (400) and
+ * changes nothing. Events are hints: they keep the object index current and
+ * make readiness checks happen at once; the workers' listings remain the
+ * truth. This file is the domain side; fado_api_events.c answers HTTP.
  */
 
 #include "fado_events.h"
@@ -125,9 +126,9 @@ fado_events_opt_str(json_t *obj, const char *key, int *bad)
     return json_string_value(v);
 }
 
-/* Parse record i; on error, sets the request's 400 naming the field. */
+/* Parse record i; on error, err names the field. */
 static int
-fado_events_parse(fado_req_t *req, json_t *rec, size_t i, fado_event_t *ev)
+fado_events_parse(json_t *rec, size_t i, fado_event_t *ev, fado_err_t *err)
 {
     json_t      *s3, *bucket, *object, *v;
     const char  *key;
@@ -138,7 +139,7 @@ fado_events_parse(fado_req_t *req, json_t *rec, size_t i, fado_event_t *ev)
     do {                                                                          \
         char  f[96];                                                              \
         snprintf(f, sizeof(f), "Records[%zu].%s", i, field);                      \
-        fado_req_error(req, 400, "invalid_event", f, "%s: %s", f, what);          \
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_event", f, "%s: %s", f, what); \
         return -1;                                                                \
     } while (0)
 
@@ -225,24 +226,30 @@ fado_events_parse(fado_req_t *req, json_t *rec, size_t i, fado_event_t *ev)
     return 0;
 }
 
+static void
+fado_events_retry(fado_err_t *err)
+{
+    fado_err_set(err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                 "events could not be recorded; MinIO will retry");
+}
+
 static int
-fado_events_sql(fado_req_t *req, const char *sql, int n, const char *const *p,
+fado_events_sql(PGconn *conn, fado_err_t *err, const char *sql, int n, const char *const *p,
     PGresult **out)
 {
-    char       err[512], state[6];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), state);
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(conn, &e, sql, n, p);
 
     if (res == NULL) {
         fado_log(FADO_LOG_WARN, "msg=\"event not applied\" sqlstate=%s error=%s",
-                 FADO_LOG_Q(state), FADO_LOG_Q(err));
-        if ((state[0] == '2' && (state[1] == '2' || state[1] == '3'))) {
+                 FADO_LOG_Q(e.sqlstate), FADO_LOG_Q(e.message));
+        if (e.status != FADO_DB_UNAVAILABLE && e.status != FADO_DB_FAILED) {
             /* A data or constraint error fails again on every retry: the
              * batch is refused (MinIO does not retry a 4xx). */
-            fado_req_error(req, 400, "invalid_event", "Records",
-                           "a record can never be applied: %s", err);
+            fado_err_set(err, FADO_ERR_INVALID, "invalid_event", "Records",
+                         "a record can never be applied: %s", e.message);
         } else {
-            fado_req_error(req, 503, "database_unavailable", NULL,
-                           "events could not be recorded; MinIO will retry");
+            fado_events_retry(err);
         }
         return -1;
     }
@@ -257,15 +264,15 @@ fado_events_sql(fado_req_t *req, const char *sql, int n, const char *const *p,
 /* Apply one event seen on cluster; *applied is 1 if it changed the index or
  * hurried a job, 0 if it was not about a fado bucket on that cluster. */
 static int
-fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
-    int *applied, int *hurried)
+fado_events_apply(PGconn *conn, const char *cluster, const fado_event_t *ev,
+    int *applied, int *hurried, fado_err_t *err)
 {
     const char  *p[2] = { ev->bucket, cluster };
     PGresult    *res;
     int          is_home;
 
     *applied = 0;
-    if (fado_events_sql(req,
+    if (fado_events_sql(conn, err,
             "SELECT b.home_cluster = $2 FROM buckets b JOIN replicas r"
             "    ON r.bucket = b.name AND r.cluster = $2 WHERE b.name = $1", 2, p, &res) != 0)
     {
@@ -287,7 +294,7 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
         snprintf(size, sizeof(size), "%lld", (long long) ev->size);
         q[3] = size;
         /* A late event for an older version does not replace a newer one. */
-        if (fado_events_sql(req,
+        if (fado_events_sql(conn, err,
                 "INSERT INTO objects AS o (bucket, key, version_id, size, etag, content_type,"
                 "                          last_modified, locations)"
                 " VALUES ($1, $2, $3, $4::bigint, $5, $6, coalesce($7::timestamptz, now()),"
@@ -312,13 +319,17 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
 
         /* Replication wrote the version here: one more location, and the
          * replica's readiness is worth checking now. */
-        if (fado_events_sql(req,
+        if (fado_events_sql(conn, err,
                 "UPDATE objects SET locations = array_append(locations, $4),"
                 " updated_at = clock_timestamp()"
                 " WHERE bucket = $1 AND key = $2 AND version_id = $3"
                 "   AND NOT ($4 = ANY (locations))", 4, q, NULL) != 0
-            || fado_jobs_hurry(req->conn, ev->bucket, cluster) != 0)
+            )
         {
+            return -1;
+        }
+        if (fado_jobs_hurry(conn, ev->bucket, cluster) != 0) {
+            fado_events_retry(err);
             return -1;
         }
         *applied = 1;
@@ -330,14 +341,14 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
 
         /* The latest version is gone: the row goes. When a specific version
          * was deleted, an older one may be the latest again; a scan finds it. */
-        if (fado_events_sql(req,
+        if (fado_events_sql(conn, err,
                 "DELETE FROM objects WHERE bucket = $1 AND key = $2"
                 " AND ($3 = '' OR version_id = $3 OR version_id = '')", 3, q, NULL) != 0)
         {
             return -1;
         }
         if (ev->kind == FADO_EV_REMOVED && ev->version_id[0] != '\0'
-            && fado_events_sql(req,
+            && fado_events_sql(conn, err,
                 "INSERT INTO jobs (kind, bucket) VALUES ('scan', $1)"
                 " ON CONFLICT (kind, bucket, cluster) DO UPDATE SET run_after = now()"
                 " WHERE jobs.state = 'queued'", 1, q, NULL) != 0)
@@ -351,7 +362,7 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
     if (ev->kind == FADO_EV_REMOVED) {
         const char  *q[4] = { ev->bucket, ev->key, ev->version_id, cluster };
 
-        if (fado_events_sql(req,
+        if (fado_events_sql(conn, err,
                 "UPDATE objects SET locations = array_remove(locations, $4),"
                 " updated_at = clock_timestamp()"
                 " WHERE bucket = $1 AND key = $2 AND ($3 = '' OR version_id = $3)", 4, q,
@@ -369,7 +380,7 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
          * it (the aggregate status is COMPLETED): the version is then on
          * each replica replication runs towards. */
         if (strcmp(ev->replication, "COMPLETED") == 0
-            && fado_events_sql(req,
+            && fado_events_sql(conn, err,
                 "UPDATE objects o SET updated_at = clock_timestamp(),"
                 " locations = ARRAY(SELECT DISTINCT c FROM unnest(o.locations || ARRAY("
                 "     SELECT r.cluster FROM replicas r WHERE r.bucket = $1"
@@ -378,9 +389,8 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
         {
             return -1;
         }
-        if (fado_jobs_hurry(req->conn, ev->bucket, NULL) != 0) {
-            fado_req_error(req, 503, "database_unavailable", NULL,
-                           "events could not be recorded; MinIO will retry");
+        if (fado_jobs_hurry(conn, ev->bucket, NULL) != 0) {
+            fado_events_retry(err);
             return -1;
         }
         *applied = 1;
@@ -391,7 +401,7 @@ fado_events_apply(fado_req_t *req, const char *cluster, const fado_event_t *ev,
 
 /* The cluster an event came from, by its origin endpoint. */
 static int
-fado_events_origin(fado_req_t *req, json_t *rec, char *cluster, size_t size)
+fado_events_origin(PGconn *conn, json_t *rec, char *cluster, size_t size, fado_err_t *err)
 {
     json_t      *resp = json_object_get(rec, "responseElements");
     json_t      *v = json_is_object(resp)
@@ -404,7 +414,7 @@ fado_events_origin(fado_req_t *req, json_t *rec, char *cluster, size_t size)
         return 0;
     }
     p[0] = json_string_value(v);
-    if (fado_events_sql(req,
+    if (fado_events_sql(conn, err,
             "SELECT name FROM clusters WHERE rtrim(storage_endpoint, '/') = rtrim($1, '/')"
             " ORDER BY name LIMIT 1", 1, p, &res) != 0)
     {
@@ -417,57 +427,58 @@ fado_events_origin(fado_req_t *req, json_t *rec, char *cluster, size_t size)
     return 0;
 }
 
-void
-fado_events_handle(fado_req_t *req, const char *path_cluster)
+int
+fado_events_ingest(PGconn *conn, const char *body, size_t len, const char *path_cluster,
+    fado_events_result_t *out, fado_err_t *err)
 {
     json_error_t   e;
     json_t        *doc, *records;
     fado_event_t  *events = NULL;
-    size_t         n = 0, applied = 0, ignored = 0;
-    int            hurried = 0;
+    size_t         n = 0;
+    int            rc = -1;
     char           cluster[64];
 
-    if (strcmp(req->method, "POST") != 0) {
-        fado_req_error(req, 405, "method_not_allowed", NULL, "events are POSTed");
-        return;
-    }
+    memset(out, 0, sizeof(*out));
     atomic_fetch_add(&fado_events_received, 1);
-    doc = json_loadb(req->body, req->body_len, 0, &e);
+    doc = json_loadb(body, len, 0, &e);
     if (doc == NULL || !json_is_object(doc)) {
-        fado_req_error(req, 400, "invalid_json", NULL, "event body is not a JSON object%s%s",
-                       doc == NULL ? ": " : "", doc == NULL ? e.text : "");
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_json", NULL,
+                     "event body is not a JSON object%s%s",
+                     doc == NULL ? ": " : "", doc == NULL ? e.text : "");
         goto rejected;
     }
     records = json_object_get(doc, "Records");
     if (!json_is_array(records) || json_array_size(records) == 0
         || json_array_size(records) > FADO_EVENTS_MAX_RECORDS)
     {
-        fado_req_error(req, 400, "invalid_event", "Records",
-                       "Records must be an array of 1 to %d events", FADO_EVENTS_MAX_RECORDS);
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_event", "Records",
+                     "Records must be an array of 1 to %d events", FADO_EVENTS_MAX_RECORDS);
         goto rejected;
     }
     n = json_array_size(records);
     events = calloc(n, sizeof(*events));
     if (events == NULL) {
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (fado_events_parse(req, json_array_get(records, i), i, &events[i]) != 0) {
+        if (fado_events_parse(json_array_get(records, i), i, &events[i], err) != 0) {
             goto rejected;
         }
     }
 
     if (path_cluster[0] != '\0' && !fado_valid_name(path_cluster)) {
-        fado_req_error(req, 400, "invalid_field", "cluster",
-                       "the path's cluster is not a cluster name");
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_field", "cluster",
+                     "the path's cluster is not a cluster name");
         goto rejected;
     }
     if (path_cluster[0] != '\0') {
         const char  *p[1] = { path_cluster };
         PGresult    *res;
 
-        if (fado_events_sql(req, "SELECT 1 FROM clusters WHERE name = $1", 1, p, &res) != 0) {
+        if (fado_events_sql(conn, err, "SELECT 1 FROM clusters WHERE name = $1", 1, p,
+                            &res) != 0)
+        {
             goto done;
         }
         if (PQntuples(res) == 0) {
@@ -478,7 +489,8 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
         PQclear(res);
     }
 
-    if (fado_events_sql(req, "BEGIN", 0, NULL, NULL) != 0) {
+    if (fado_db_begin(conn, NULL) != 0) {
+        fado_events_retry(err);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -486,55 +498,43 @@ fado_events_handle(fado_req_t *req, const char *path_cluster)
 
         if (path_cluster[0] != '\0') {
             snprintf(cluster, sizeof(cluster), "%s", path_cluster);
-        } else if (fado_events_origin(req, json_array_get(records, i), cluster,
-                                      sizeof(cluster)) != 0)
+        } else if (fado_events_origin(conn, json_array_get(records, i), cluster,
+                                      sizeof(cluster), err) != 0)
         {
             goto rollback;
         }
         if (cluster[0] != '\0'
-            && fado_events_apply(req, cluster, &events[i], &one, &hurried) != 0)
+            && fado_events_apply(conn, cluster, &events[i], &one, &out->hurried, err) != 0)
         {
             goto rollback;
         }
         fado_log(FADO_LOG_DEBUG, "msg=event name=%s bucket=%s cluster=%s applied=%d",
                  FADO_LOG_Q(events[i].name), FADO_LOG_Q(events[i].bucket),
                  FADO_LOG_Q(cluster[0] ? cluster : "-"), one);
-        applied += (size_t) one;
-        ignored += (size_t) !one;
+        out->applied += (size_t) one;
+        out->ignored += (size_t) !one;
     }
-    if (fado_events_sql(req, "COMMIT", 0, NULL, NULL) != 0) {
+    if (fado_db_end(conn, 1, NULL) != 0) {
+        fado_events_retry(err);
         goto done;
     }
-    req->status = 200;
-    json_decref(req->json);
-    req->json = json_pack("{s:I, s:I}", "applied", (json_int_t) applied,
-                          "ignored", (json_int_t) ignored);
-    if (hurried) {
-        fado_jobs_wake(fado_reconciler_jobs(req->app->rec));
-    }
+    rc = 0;
     goto done;
 
 rollback:
-    {
-        char       err[128];
-        PGresult  *res = fado_db_query(req->conn, "ROLLBACK", 0, NULL, err, sizeof(err), NULL);
-        if (res != NULL) {
-            PQclear(res);
-        }
+    (void) fado_db_end(conn, 0, NULL);
+    if (err->kind != FADO_ERR_INVALID) {
+        goto done;
     }
-    if (req->status == 400) {
-        goto rejected;
-    }
-    goto done;
 rejected:
     atomic_fetch_add(&fado_events_rejected, 1);
-    fado_log(FADO_LOG_WARN, "msg=\"event rejected\" status=%u field=%s", req->status,
-             FADO_LOG_Q(json_string_value(json_object_get(json_object_get(req->json, "error"),
-                                                          "field"))));
+    fado_log(FADO_LOG_WARN, "msg=\"event rejected\" status=400 field=%s",
+             FADO_LOG_Q(err->field[0] ? err->field : NULL));
 done:
     for (size_t i = 0; i < n && events != NULL; i++) {
         free(events[i].key);
     }
     free(events);
     json_decref(doc);
+    return rc;
 }

@@ -15,16 +15,15 @@
  *   - every answer closes the connection, so each request passes through
  *     fado_accept's checks (no second head read under libmicrohttpd's
  *     rules only);
- *   - object requests (whatever may wait on MinIO) run on fado_pool.c's
+ *   - streamed routes (whatever may wait on a store) run on fado_pool.c's
  *     threads: the HTTP thread suspends the connection, the job resumes it,
  *     and the JSON API is served while every transfer is stuck.
  */
 
 #include "fado_accept.h"
+#include "fado_auth.h"
 #include "fado_http.h"
-#include "fado_events.h"
 #include "fado_log.h"
-#include "fado_objects.h"
 #include "fado_ui.h"
 #include "fado_pool.h"
 
@@ -61,6 +60,7 @@ typedef struct {
 struct fado_http_s {
     struct MHD_Daemon  *daemon;
     fado_app_t         *app;
+    const fado_route_t *routes;
     fado_accept_t      *accept;
     fado_pool_t        *pool;
     fado_http_conf_t    conf;
@@ -69,9 +69,9 @@ struct fado_http_s {
 
 typedef enum {
     FADO_KIND_JSON = 0,         /* body collected, answered on an HTTP thread */
-    FADO_KIND_OBJ_JSON,         /* object listing, metadata, delete: on the pool */
-    FADO_KIND_DOWNLOAD,         /* GET/HEAD of an object: streamed from the pool */
-    FADO_KIND_UPLOAD            /* PUT of an object: streamed through the pool */
+    FADO_KIND_POOL_JSON,        /* a streamed route's JSON exchange: on the pool */
+    FADO_KIND_DOWNLOAD,         /* the answer streamed from the pool */
+    FADO_KIND_UPLOAD            /* the body streamed through the pool */
 } fado_kind_e;
 
 /* Per-request state (libmicrohttpd's con_cls). */
@@ -83,18 +83,18 @@ typedef struct {
     int                     answer;         /* req holds the answer to send */
     pthread_mutex_t         mu;             /* job against HTTP thread */
     int                     job;            /* a pool job owns it (suspended) */
+    const fado_route_t     *route;
     /* body */
     char                   *body;
     size_t                  body_len, body_cap;
     long long               win_start;
     uint64_t                win_bytes;
-    /* object transfer */
-    char                    bucket[64];
-    const char             *key;
+    /* streamed transfer */
+    const fado_stream_ops_t *ops;           /* the route's streaming side */
     int64_t                 length;         /* of the body, 0 when none */
     int64_t                 received;       /* body bytes taken */
-    fado_obj_upload_t      *upload;
-    fado_obj_download_t    *dl;
+    void                   *upload;
+    void                   *dl;
     char                   *stage;          /* FADO_HTTP_STAGE bytes */
     size_t                  stage_len, stage_off;
     int                     stage_eof;      /* download: the stream ended */
@@ -259,33 +259,59 @@ fado_http_answer(struct MHD_Connection *c, fado_req_t *req)
     }
 }
 
+/* A route's path pattern: exact, "*" for any, or ending in a slash and a
+ * star for the part before the slash and everything below it. */
+static int
+fado_http_path_match(const char *pattern, const char *path)
+{
+    size_t  n = strlen(pattern);
+
+    if (strcmp(pattern, "*") == 0) {
+        return 1;
+    }
+    if (n >= 2 && pattern[n - 2] == '/' && pattern[n - 1] == '*') {
+        n -= 2;
+        return strncmp(path, pattern, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    }
+    return strcmp(pattern, path) == 0;
+}
+
+static const fado_route_t *
+fado_http_find_route(fado_http_t *http, const char *method, const char *path)
+{
+    for (const fado_route_t *r = http->routes; r->path != NULL; r++) {
+        if ((r->method == NULL || strcmp(r->method, method) == 0)
+            && fado_http_path_match(r->path, path))
+        {
+            return r;
+        }
+    }
+    return NULL;
+}
+
 /*
- * Authenticates from the headers alone: 0, or -1 with the error answer set.
- * MinIO's webhook has its own token; everything else but the health checks
- * needs an API token, checked against the in-memory token set (fado_auth.c)
- * so that a missing or unknown token is a 401 even with PostgreSQL down.
+ * Checks the caller's access to the route from the headers alone: 0, or
+ * -1 with the error answer set. API tokens are checked against the
+ * in-memory token set (fado_auth.c), so that a missing or unknown token
+ * is a 401 even with PostgreSQL down.
  */
 static int
-fado_http_authenticate(fado_http_t *http, fado_req_t *req)
+fado_http_authenticate(fado_http_t *http, const fado_route_t *route, fado_req_t *req)
 {
-    if (strncmp(req->path, "/v1/minio/events", 16) == 0
-        && (req->path[16] == '\0' || req->path[16] == '/'))
-    {
-        if (fado_events_authorized(http->app->events_token, req->authorization)) {
-            req->role = FADO_ROLE_ADMIN;
-            return 0;
-        }
-        fado_req_error(req, 401, "unauthorized", "Authorization",
-                       http->app->events_token == NULL
-                       ? "the webhook is disabled: the controller has no FADO_EVENTS_TOKEN"
-                       : "the events bearer token is required");
-        return -1;
-    }
-    /* Readiness probes come from orchestrators, which hold no token; the
-     * answer says only whether this controller can serve. */
-    if (strcmp(req->path, "/readyz") == 0) {
+    switch (route->access) {
+    case FADO_ACCESS_PUBLIC:
+    case FADO_ACCESS_PROBE:
         req->role = FADO_ROLE_READ_ONLY;
         return 0;
+    case FADO_ACCESS_OWN:
+        if (route->authorize(req) != 0) {
+            return -1;
+        }
+        req->role = FADO_ROLE_ADMIN;
+        return 0;
+    case FADO_ACCESS_READ:
+    case FADO_ACCESS_ADMIN:
+        break;
     }
     req->role = fado_auth_check(http->app->db, req->authorization);
     if (req->role == FADO_ROLE_NONE || req->role == FADO_ROLE_DB_ERROR) {
@@ -294,26 +320,27 @@ fado_http_authenticate(fado_http_t *http, fado_req_t *req)
                        "a valid bearer token is required");
         return -1;
     }
-    if (req->role == FADO_ROLE_READ_ONLY && strcmp(req->method, "GET") != 0
-        && strcmp(req->method, "HEAD") != 0)
-    {
+    if (route->access == FADO_ACCESS_ADMIN && req->role != FADO_ROLE_ADMIN) {
         fado_req_error(req, 403, "forbidden", NULL, "this token is read-only");
         return -1;
     }
     return 0;
 }
 
-/* Runs the router with a PostgreSQL connection held for the call. */
+/* Runs the route's handler with a PostgreSQL connection held for the call. */
 static void
-fado_http_route(fado_http_t *http, fado_req_t *req)
+fado_http_route(fado_conn_t *st)
 {
+    fado_http_t  *http = st->http;
+    fado_req_t   *req = &st->req;
+
     req->conn = fado_db_acquire(http->app->db);
     if (req->conn == NULL) {
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
         return;
     }
-    fado_api_handle(req);
+    st->route->handle(req);
     fado_db_release(http->app->db, req->conn);
     req->conn = NULL;
 }
@@ -388,11 +415,11 @@ fado_http_busy(fado_req_t *req)
 }
 
 static void
-fado_http_job_obj_json(void *arg)
+fado_http_job_pool_json(void *arg)
 {
     fado_conn_t  *st = arg;
 
-    fado_http_route(st->http, &st->req);
+    fado_http_route(st);
     st->answer = 1;
     fado_http_job_done(st);
 }
@@ -408,8 +435,7 @@ fado_http_job_download_begin(void *arg)
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
     } else {
-        st->dl = fado_objects_download_begin(req, st->bucket, st->key,
-                                             strcmp(req->method, "HEAD") == 0);
+        st->dl = st->ops->download_begin(req, strcmp(req->method, "HEAD") == 0);
         fado_db_release(st->http->app->db, req->conn);
         req->conn = NULL;
     }
@@ -421,7 +447,7 @@ static void
 fado_http_job_download_fill(void *arg)
 {
     fado_conn_t  *st = arg;
-    ssize_t       n = fado_objects_download_read(st->dl, st->stage, FADO_HTTP_STAGE);
+    ssize_t       n = st->ops->download_read(st->dl, st->stage, FADO_HTTP_STAGE);
 
     st->stage_off = 0;
     st->stage_len = n > 0 ? (size_t) n : 0;
@@ -441,8 +467,7 @@ fado_http_job_upload_begin(void *arg)
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
     } else {
-        st->upload = fado_objects_upload_begin(req, st->bucket, st->key,
-            fado_req_header(req, "Content-Type"), st->length);
+        st->upload = st->ops->upload_begin(req, st->length);
         fado_db_release(st->http->app->db, req->conn);
         req->conn = NULL;
     }
@@ -457,7 +482,7 @@ fado_http_job_upload_write(void *arg)
 
     /* After a failed write the rest of the body is read and dropped; the
      * end answers with the failure. */
-    (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+    (void) st->ops->upload_data(st->upload, st->stage, st->stage_len);
     st->stage_len = 0;
     fado_http_job_done(st);
 }
@@ -469,10 +494,10 @@ fado_http_job_upload_end(void *arg)
     fado_req_t   *req = &st->req;
 
     if (st->stage_len > 0) {
-        (void) fado_objects_upload_data(st->upload, st->stage, st->stage_len);
+        (void) st->ops->upload_data(st->upload, st->stage, st->stage_len);
         st->stage_len = 0;
     }
-    fado_objects_upload_end(req, st->upload);           /* takes req->conn when done */
+    st->ops->upload_end(req, st->upload);               /* may take req->conn */
     st->upload = NULL;
     if (req->conn != NULL) {
         fado_db_release(st->http->app->db, req->conn);
@@ -511,11 +536,10 @@ fado_http_download_read(void *cls, uint64_t pos, char *buf, size_t max)
 static enum MHD_Result
 fado_http_download_answer(fado_conn_t *st)
 {
-    static const char     *headers[] = { "Content-Type", "ETag", "Last-Modified",
-                                         "X-Fado-Version-Id", "X-Fado-Cluster" };
-    fado_obj_download_t   *d = st->dl;
+    void                  *d = st->dl;
     struct MHD_Response   *resp;
-    int64_t                size = fado_objects_download_size(d);
+    int64_t                size = st->ops->download_size(d);
+    const char            *name, *v;
 
     st->stage = malloc(FADO_HTTP_STAGE);
     if (st->stage == NULL) {
@@ -529,25 +553,21 @@ fado_http_download_answer(fado_conn_t *st)
     if (resp == NULL) {
         return MHD_NO;
     }
-    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-        const char  *v = fado_objects_download_header(d, headers[i]);
-        if (v != NULL && v[0] != '\0'
-            && MHD_add_response_header(resp, headers[i], v) != MHD_YES)
-        {
+    for (size_t i = 0; (v = st->ops->download_header(d, i, &name), name != NULL); i++) {
+        if (v != NULL && v[0] != '\0' && MHD_add_response_header(resp, name, v) != MHD_YES) {
             MHD_destroy_response(resp);
             return MHD_NO;
         }
     }
-    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=200 cluster=%s",
-             FADO_LOG_Q(st->req.method), FADO_LOG_Q(st->req.path),
-             FADO_LOG_Q(fado_objects_download_header(d, "X-Fado-Cluster")));
+    fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=200",
+             FADO_LOG_Q(st->req.method), FADO_LOG_Q(st->req.path));
     return fado_http_queue(st->c, MHD_HTTP_OK, resp);
 }
 
 /* ------------------------------------------------------------ handler */
 
 /* The first call: headers only. Decides the kind, authenticates, checks
- * the declared length, starts pool work for objects. */
+ * the declared length, starts pool work for streamed routes. */
 static enum MHD_Result
 fado_http_first(fado_conn_t *st, const char *url, const char *method)
 {
@@ -555,6 +575,7 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
     fado_req_t   *req = &st->req;
     const char   *len = MHD_lookup_connection_value(st->c, MHD_HEADER_KIND, "Content-Length");
     int64_t       length = -1;
+    fado_stream_kind_e  sk;
 
     fado_http_req_init(req, http, st->c, url, method);
     if (len != NULL) {
@@ -563,27 +584,27 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
     /* fado_accept refuses Transfer-Encoding: no length, no body. */
     st->length = length < 0 ? 0 : length;
 
-    if (strcmp(url, "/healthz") == 0) {
-        req->status = 200;
-        req->json = json_pack("{s:s}", "status", "ok");
+    st->route = fado_http_find_route(http, method, url);
+    if (st->route == NULL) {
+        fado_req_error(req, 404, "not_found", NULL, "no such resource: %s", url);
         return fado_http_answer(st->c, req);
     }
-    if (fado_http_authenticate(http, req) != 0) {
+    if (fado_http_authenticate(http, st->route, req) != 0) {
         return fado_http_answer(st->c, req);
     }
-    if (fado_objects_path(url, st->bucket, sizeof(st->bucket), &st->key)) {
-        int  metadata = MHD_lookup_connection_value(st->c, MHD_GET_ARGUMENT_KIND,
-                                                    "metadata") != NULL;
+    if (st->route->access == FADO_ACCESS_PUBLIC) {
+        st->route->handle(req);                 /* from the head alone */
+        return fado_http_answer(st->c, req);
+    }
+    st->ops = st->route->stream;
+    if (st->ops != NULL && (sk = st->ops->kind(req)) != FADO_STREAM_NONE) {
         fado_pool_fn  fn;
 
-        if (fado_objects_streamed(method, url, metadata)) {
-            st->kind = strcmp(method, "PUT") == 0 ? FADO_KIND_UPLOAD : FADO_KIND_DOWNLOAD;
-        } else {
-            st->kind = FADO_KIND_OBJ_JSON;
-        }
+        st->kind = sk == FADO_STREAM_UPLOAD ? FADO_KIND_UPLOAD
+                 : sk == FADO_STREAM_DOWNLOAD ? FADO_KIND_DOWNLOAD : FADO_KIND_POOL_JSON;
         if (st->kind != FADO_KIND_UPLOAD && length > 0) {
             fado_req_error(req, 400, "invalid_field", "Content-Length",
-                           "%s of an object takes no request body", method);
+                           "%s of %s takes no request body", method, st->ops->what);
             return fado_http_answer(st->c, req);
         }
         if (st->kind == FADO_KIND_UPLOAD) {
@@ -594,7 +615,7 @@ fado_http_first(fado_conn_t *st, const char *url, const char *method)
         }
         fn = st->kind == FADO_KIND_UPLOAD ? fado_http_job_upload_begin
            : st->kind == FADO_KIND_DOWNLOAD ? fado_http_job_download_begin
-           : fado_http_job_obj_json;
+           : fado_http_job_pool_json;
         if (fado_http_submit(st, fn) != 0) {
             fado_http_busy(req);
             return fado_http_answer(st->c, req);
@@ -668,7 +689,7 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         }
         st->req.body = st->body ? st->body : "";
         st->req.body_len = st->body_len;
-        fado_http_route(http, &st->req);
+        fado_http_route(st);
         return fado_http_answer(c, &st->req);
 
     case FADO_KIND_DOWNLOAD:
@@ -705,7 +726,7 @@ fado_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         }
         return MHD_YES;
 
-    case FADO_KIND_OBJ_JSON:
+    case FADO_KIND_POOL_JSON:
         break;
     }
     return MHD_YES;     /* only reached while a job runs, which resumes us */
@@ -716,8 +737,12 @@ static void
 fado_http_conn_free(fado_conn_t *st)
 {
     /* A client that went away mid-upload: MinIO keeps nothing of it. */
-    fado_objects_upload_abort(st->upload);
-    fado_objects_download_close(st->dl);
+    if (st->upload != NULL) {
+        st->ops->upload_abort(st->upload);
+    }
+    if (st->dl != NULL) {
+        st->ops->download_close(st->dl);
+    }
     json_decref(st->req.json);
     free(st->req.text);
     free(st->body);
@@ -793,7 +818,8 @@ fado_http_handoff(void *ud, int fd, const struct sockaddr *addr, socklen_t addrl
 /* ------------------------------------------------------------ start, stop */
 
 fado_http_t *
-fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, size_t err_len)
+fado_http_start(fado_app_t *app, const fado_route_t *routes, const char *listen, int threads,
+    char *err, size_t err_len)
 {
     struct sockaddr_in   addr;
     char                 host[64];
@@ -824,6 +850,7 @@ fado_http_start(fado_app_t *app, const char *listen, int threads, char *err, siz
         return NULL;
     }
     http->app = app;
+    http->routes = routes;
     cf = &http->conf;
     cf->max_conns = fado_http_env("FADO_HTTP_MAX_CONNECTIONS", 1024, 8, 1000000);
     cf->max_per_ip = fado_http_env("FADO_HTTP_MAX_PER_IP", 64, 1, 1000000);

@@ -16,10 +16,11 @@
 #include "fado_import.h"
 #include "fado_db.h"
 #include "fado_log.h"
+#include "fado_policy.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
+#include "ngx_http_fado_record.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ typedef struct {
     json_t  *buckets;      /* {name, home, allowed_zones, pinned, replicas, policy, cap,
                               path, f_home, f_zones, f_pins} */
     json_t  *settings;     /* {key: value} */
+    json_t  *overrides;    /* {bucket, policy, endpoints: [{address, cluster}]} */
     json_t  *storage;      /* FaDO: {cluster, alias, endpoint, access_key, secret_key, path} */
     int      fado_shape;   /* 1: FaDO's config.json */
 } fado_import_doc_t;
@@ -282,49 +284,11 @@ fado_import_storage_url(const char *ep, int ssl, char *out, size_t size, char *w
 
 /* ------------------------------------------------------------ policies */
 
-/*
- * FaDO's balancing policies are Caddy's selection policies. Mapped where a
- * gateway policy means the same; refused where none does (they would route
- * differently without saying so).
- */
-static const struct {
-    const char  *fado;
-    const char  *token;     /* NULL: no equivalent, with why */
-    const char  *why;
-} fado_import_policies[] = {
-    { "round_robin", "rr", NULL },
-    { "weighted_round_robin", "rr", NULL },
-    { "least_conn", "lc", NULL },
-    { "random_choose", "p2c", NULL },       /* Caddy's default: choose 2 */
-    { "random", NULL, "fado's gateway has no uniform random policy (p2c is random with two"
-                      " choices and least load: FaDO calls it random_choose)" },
-    { "first", NULL, "fado's gateway has no first-available policy" },
-    { "ip_hash", NULL, "fado's consistent hash keys on the function, not the client address" },
-    { "uri_hash", NULL, "fado's consistent hash keys on the function, not the whole URI" },
-    { "header", NULL, "fado's gateway has no header-hash policy" },
-    { "cookie", NULL, "fado's gateway has no cookie policy" },
-    { NULL, NULL, NULL }
-};
-
-static const char *const  fado_import_tokens[] = { "-", "rr", "lc", "p2c", "ewma", "chash", NULL };
-
-/* The gateway token for a FaDO name or a token already; NULL with why. */
+/* The one policy table (fado_policy.c): the API's names, FaDO's aliases. */
 static const char *
 fado_import_policy(const char *name, const char **why)
 {
-    for (size_t i = 0; fado_import_tokens[i] != NULL; i++) {
-        if (strcmp(name, fado_import_tokens[i]) == 0) {
-            return fado_import_tokens[i];
-        }
-    }
-    for (size_t i = 0; fado_import_policies[i].fado != NULL; i++) {
-        if (strcmp(name, fado_import_policies[i].fado) == 0) {
-            *why = fado_import_policies[i].why;
-            return fado_import_policies[i].token;
-        }
-    }
-    *why = "it is neither a FaDO (Caddy) policy nor one of -, rr, lc, p2c, ewma, chash";
-    return NULL;
+    return fado_policy_lookup(name, why);
 }
 
 /* ------------------------------------------------------------ FaDO's shape */
@@ -627,6 +591,121 @@ fado_import_fado_buckets(json_t *in, fado_import_doc_t *d, fado_import_error_t *
 }
 
 /*
+ * One of FaDO's route overrides, {"bucket_name", "policy", "upstreams"},
+ * as the bucket's route_override (docs/controller.md, "Route overrides").
+ * An override endpoint belongs to a cluster: each upstream must be a
+ * function endpoint of a cluster in the file, by its literal address (an
+ * override is not resolved, so a named endpoint cannot be one).
+ */
+static int
+fado_import_fado_override(fado_import_doc_t *d, const char *bucket, json_t *o,
+    fado_import_error_t *err)
+{
+    static const char *const  keys[] = { "bucket_name", "policy", "upstreams", NULL };
+    char                      path[160], f[200];
+    const char               *policy = "-", *token, *why = NULL;
+    json_t                   *ups, *up, *eps, *ov;
+    size_t                    i;
+
+    snprintf(path, sizeof(path), "load_balancer.route_overrides.%s.", bucket);
+    snprintf(f, sizeof(f), "load_balancer.route_overrides.%s", bucket);
+    if (!json_is_object(o)) {
+        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                "%s must be an object", f);
+    }
+    if (fado_import_keys(o, keys, path, err) != 0) {
+        return -1;
+    }
+    if (fado_import_find(d->buckets, "name", bucket) < 0) {
+        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                "%s names no bucket of the file", f);
+    }
+    if (json_object_get(o, "policy") != NULL) {
+        policy = fado_import_str(o, "policy", path, 0, err);
+        if (policy == NULL) {
+            return err->status != FADO_IMPORT_OK ? -1 : 0;
+        }
+    }
+    token = fado_import_policy(policy, &why);
+    if (token == NULL) {
+        snprintf(f, sizeof(f), "%spolicy", path);
+        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                "%s \"%s\" has no equivalent: %s", f, policy, why);
+    }
+    ups = json_object_get(o, "upstreams");
+    if (!json_is_array(ups) || json_array_size(ups) == 0
+        || json_array_size(ups) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+    {
+        snprintf(f, sizeof(f), "%supstreams", path);
+        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                "%s must be an array of 1 to %d addresses", f,
+                                NGX_HTTP_FADO_MAX_ENDPOINTS);
+    }
+    eps = json_array();
+    if (eps == NULL) {
+        return fado_import_nomem(err);
+    }
+    json_array_foreach(ups, i, up) {
+        fado_endpoint_t  ep;
+        const char      *bad, *cluster = NULL;
+        char             addr[300];
+        json_t          *c, *e;
+        size_t           ci, ei;
+
+        snprintf(f, sizeof(f), "%supstreams[%zu]", path, i);
+        bad = json_is_string(up) ? fado_valid_endpoint(json_string_value(up), &ep)
+                                 : "not a string";
+        if (bad == NULL && (ep.named || ep.https || ep.path[0] != '\0')) {
+            bad = "an override endpoint is a literal address, plain http, no path";
+        }
+        if (bad != NULL) {
+            json_decref(eps);
+            return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                    "%s must be IPv4:port or [IPv6]:port: %s", f, bad);
+        }
+        json_array_foreach(d->clusters, ci, c) {
+            json_array_foreach(json_object_get(c, "endpoints"), ei, e) {
+                if (!json_is_true(json_object_get(e, "named"))
+                    && json_integer_value(json_object_get(e, "port")) == ep.port
+                    && json_string_value(json_object_get(e, "host")) != NULL
+                    && strcmp(json_string_value(json_object_get(e, "host")), ep.host) == 0)
+                {
+                    cluster = json_string_value(json_object_get(c, "name"));
+                }
+            }
+        }
+        if (cluster == NULL) {
+            json_decref(eps);
+            return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                    "%s is no function endpoint (by address) of a cluster in"
+                                    " the file: an override endpoint belongs to a cluster", f);
+        }
+        snprintf(addr, sizeof(addr), strchr(ep.host, ':') ? "[%s]:%d" : "%s:%d", ep.host,
+                 ep.port);
+        for (ei = 0; ei < json_array_size(eps); ei++) {
+            if (strcmp(json_string_value(json_object_get(json_array_get(eps, ei), "address")),
+                       addr) == 0)
+            {
+                json_decref(eps);
+                return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
+                                        "%s repeats %s", f, addr);
+            }
+        }
+        if (json_array_append_new(eps, json_pack("{s:s, s:s}", "address", addr,
+                                                 "cluster", cluster)) != 0)
+        {
+            json_decref(eps);
+            return fado_import_nomem(err);
+        }
+    }
+    ov = json_pack("{s:s, s:s, s:o}", "bucket", bucket, "policy", token, "endpoints", eps);
+    if (ov == NULL || json_array_append_new(d->overrides, ov) != 0) {
+        return fado_import_nomem(err);
+    }
+    return 0;
+}
+
+/*
  * FaDO's load-balancer settings as its API takes them (PUT
  * /api/load-balancer/settings and /route-overrides): "load_balancer":
  * {"policy", "match_header", "route_overrides"}. Not in its config.json;
@@ -668,15 +747,9 @@ fado_import_fado_lb(json_t *in, fado_import_doc_t *d, fado_import_error_t *err)
     if (header == NULL && err->status != FADO_IMPORT_OK) {
         return -1;
     }
+    /* the gateway's rule for the value it takes (ngx_http_fado_record.c) */
     if (header != NULL) {
-        size_t  n = strlen(header);
-
-        for (size_t k = 0; k < n; k++) {
-            if (!isalnum((unsigned char) header[k]) && header[k] != '-') {
-                n = 0;
-            }
-        }
-        if (n == 0 || n > 64) {
+        if (!ngx_http_fado_record_header_valid(header, strlen(header))) {
             return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field",
                                     "load_balancer.match_header", "load_balancer.match_header"
                                     " must be a header name (1-64 letters, digits, '-')");
@@ -686,17 +759,20 @@ fado_import_fado_lb(json_t *in, fado_import_doc_t *d, fado_import_error_t *err)
         }
     }
     ro = json_object_get(lb, "route_overrides");
-    if (ro != NULL && !json_is_null(ro) && (!json_is_object(ro) || json_object_size(ro) > 0)) {
-        const char  *bucket = json_is_object(ro) ? json_object_iter_key(json_object_iter(ro))
-                                                 : NULL;
-        char         f[160];
+    if (ro != NULL && !json_is_null(ro) && !json_is_object(ro)) {
+        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field",
+                                "load_balancer.route_overrides",
+                                "load_balancer.route_overrides must be an object");
+    }
+    if (ro != NULL && json_is_object(ro)) {
+        const char  *bucket;
+        json_t      *o;
 
-        snprintf(f, sizeof(f), "load_balancer.route_overrides%s%s", bucket ? "." : "",
-                 bucket ? bucket : "");
-        return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
-                                "%s: per-bucket route overrides (an explicit upstream list)"
-                                " are not supported by this controller; remove them or route"
-                                " the bucket by its placement", f);
+        json_object_foreach(ro, bucket, o) {
+            if (fado_import_fado_override(d, bucket, o, err) != 0) {
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -1353,14 +1429,16 @@ fado_import_write(PGconn *conn, fado_import_doc_t *d, const fado_import_options_
     char  *cs = json_dumps(d->clusters, JSON_COMPACT);
     char  *bs = json_dumps(d->buckets, JSON_COMPACT);
     char  *ss = json_dumps(d->settings, JSON_COMPACT);
+    char  *os = json_dumps(d->overrides, JSON_COMPACT);
     int    rc = -1;
 
-    if (zs == NULL || cs == NULL || bs == NULL || ss == NULL) {
+    if (zs == NULL || cs == NULL || bs == NULL || ss == NULL || os == NULL) {
         fado_import_nomem(err);
         goto done;
     }
     {
         const char  *pz[1] = { zs }, *pc[1] = { cs }, *pb[1] = { bs }, *ps[1] = { ss };
+        const char  *po[1] = { os };
 
         if (fado_import_exec(conn, "zones",
                 "INSERT INTO zones (name) SELECT jsonb_array_elements_text($1::jsonb)"
@@ -1461,6 +1539,28 @@ fado_import_write(PGconn *conn, fado_import_doc_t *d, const fado_import_options_
         {
             goto done;
         }
+        /* FaDO's route overrides: the buckets' route_override, in order. */
+        if (json_array_size(d->overrides) > 0
+            && (fado_import_exec(conn, "route_overrides",
+                    "INSERT INTO route_overrides (bucket, policy)"
+                    " SELECT o->>'bucket', o->>'policy' FROM jsonb_array_elements($1::jsonb) o"
+                    " ON CONFLICT (bucket) DO UPDATE SET policy = EXCLUDED.policy,"
+                    "   updated_at = now()"
+                    " WHERE route_overrides.policy IS DISTINCT FROM EXCLUDED.policy",
+                    1, po, err) != 0
+                || fado_import_exec(conn, "route_overrides",
+                    "DELETE FROM route_override_endpoints WHERE bucket IN"
+                    " (SELECT o->>'bucket' FROM jsonb_array_elements($1::jsonb) o)",
+                    1, po, err) != 0
+                || fado_import_exec(conn, "route_overrides",
+                    "INSERT INTO route_override_endpoints (bucket, position, address, cluster)"
+                    " SELECT o->>'bucket', (e.i - 1)::int, e.v->>'address', e.v->>'cluster'"
+                    "   FROM jsonb_array_elements($1::jsonb) o,"
+                    "        jsonb_array_elements(o->'endpoints') WITH ORDINALITY AS e (v, i)",
+                    1, po, err) != 0))
+        {
+            goto done;
+        }
     }
     if (opt->adopt && fado_import_adopt(conn, d, summary, err) != 0) {
         goto done;
@@ -1472,6 +1572,7 @@ done:
     free(cs);
     free(bs);
     free(ss);
+    free(os);
     return rc;
 }
 
@@ -1522,9 +1623,11 @@ fado_import(PGconn *conn, json_t *doc, const fado_import_options_t *opt, json_t 
     d.clusters = json_array();
     d.buckets = json_array();
     d.settings = json_object();
+    d.overrides = json_array();
     d.storage = json_array();
     d.fado_shape = fado_import_is_fado(doc);
     if (d.zones == NULL || d.clusters == NULL || d.buckets == NULL || d.settings == NULL
+        || d.overrides == NULL
         || d.storage == NULL)
     {
         fado_import_nomem(err);
@@ -1580,6 +1683,7 @@ done:
     json_decref(d.clusters);
     json_decref(d.buckets);
     json_decref(d.settings);
+    json_decref(d.overrides);
     json_decref(d.storage);
     return rc;
 }

@@ -49,35 +49,6 @@ struct fado_jobs_s {
     unsigned long        failed;
 };
 
-static PGresult *
-fado_jobs_query(PGconn *conn, const char *sql, int n, const char *const *params,
-    char *err, size_t err_len)
-{
-    char       e[512];
-    PGresult  *res = fado_db_query(conn, sql, n, params, e, sizeof(e), NULL);
-
-    if (res == NULL) {
-        if (err != NULL) {
-            snprintf(err, err_len, "database: %.400s", e);
-        } else {
-            fado_log(FADO_LOG_WARN, "msg=\"jobs query failed\" error=\"%s\"", e);
-        }
-    }
-    return res;
-}
-
-static int
-fado_jobs_exec(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-    PGresult  *res = fado_jobs_query(conn, sql, n, params, NULL, 0);
-
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
 /* ------------------------------------------------------------ scheduling */
 
 int
@@ -93,7 +64,7 @@ fado_jobs_schedule(PGconn *conn, const fado_jobs_config_t *conf)
      * verification. An existing job keeps its schedule (and back-off).
      * Each branch reads a partial index (sql/003), so with nothing due
      * this costs nothing, however many buckets there are. */
-    rc |= fado_jobs_exec(conn,
+    rc |= fado_db_run(conn, NULL,
         "INSERT INTO jobs (kind, bucket, cluster)"
         " SELECT 'replica', bucket, cluster FROM replicas WHERE state <> 'ready'"
         " UNION ALL"
@@ -104,7 +75,7 @@ fado_jobs_schedule(PGconn *conn, const fado_jobs_config_t *conf)
         "  WHERE state = 'ready' AND checked_at < now() - make_interval(secs => $1::int)"
         " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, p1);
     /* Index scans once the home holds the bucket. */
-    rc |= fado_jobs_exec(conn,
+    rc |= fado_db_run(conn, NULL,
         "INSERT INTO jobs (kind, bucket)"
         " SELECT 'scan', b.name FROM buckets b"
         "   JOIN replicas r ON r.bucket = b.name AND r.cluster = b.home_cluster"
@@ -122,7 +93,7 @@ fado_jobs_hurry(PGconn *conn, const char *bucket, const char *cluster)
 {
     const char  *p[2] = { bucket, cluster ? cluster : "" };
 
-    return fado_jobs_exec(conn,
+    return fado_db_run(conn, NULL,
         "INSERT INTO jobs (kind, bucket, cluster)"
         " SELECT 'replica', r.bucket, r.cluster FROM replicas r"
         "  WHERE r.bucket = $1 AND ($2 = '' OR r.cluster = $2)"
@@ -145,15 +116,15 @@ fado_jobs_claim(PGconn *conn, const char *instance, fado_job_t *job)
     PGresult  *res;
     int        got = 0;
 
-    if (fado_jobs_exec(conn, "BEGIN", 0, NULL) != 0) {
+    if (fado_db_begin(conn, NULL) != 0) {
         return -1;
     }
-    res = fado_jobs_query(conn,
+    res = fado_db_exec(conn, NULL,
         "SELECT id, kind, bucket, cluster, attempts FROM jobs"
         " WHERE run_after <= now() ORDER BY run_after LIMIT 16"
-        " FOR UPDATE SKIP LOCKED", 0, NULL, NULL, 0);
+        " FOR UPDATE SKIP LOCKED", 0, NULL);
     if (res == NULL) {
-        (void) fado_jobs_exec(conn, "ROLLBACK", 0, NULL);
+        (void) fado_db_end(conn, 0, NULL);
         return -1;
     }
     for (int i = 0; i < PQntuples(res) && !got; i++) {
@@ -161,9 +132,9 @@ fado_jobs_claim(PGconn *conn, const char *instance, fado_job_t *job)
         const char  *p[1] = { bucket };
         PGresult    *lk;
 
-        lk = fado_jobs_query(conn,
+        lk = fado_db_exec(conn, NULL,
             "SELECT pg_try_advisory_lock(" FADO_JOBS_LOCK_CLASS ", hashtext($1))",
-            1, p, NULL, 0);
+            1, p);
         if (lk == NULL) {
             break;
         }
@@ -175,15 +146,15 @@ fado_jobs_claim(PGconn *conn, const char *instance, fado_job_t *job)
             snprintf(job->bucket, sizeof(job->bucket), "%s", bucket);
             snprintf(job->cluster, sizeof(job->cluster), "%s", PQgetvalue(res, i, 3));
             job->attempts = atoi(PQgetvalue(res, i, 4));
-            got = fado_jobs_exec(conn,
+            got = fado_db_run(conn, NULL,
                 "UPDATE jobs SET state = 'running', owner = $2, updated_at = now()"
                 " WHERE id = $1", 2, q) == 0 ? 1 : -1;
         }
         PQclear(lk);
     }
     PQclear(res);
-    if (got < 0 || fado_jobs_exec(conn, "COMMIT", 0, NULL) != 0) {
-        (void) fado_jobs_exec(conn, "ROLLBACK", 0, NULL);
+    if (got < 0 || fado_db_end(conn, 1, NULL) != 0) {
+        (void) fado_db_end(conn, 0, NULL);
         return -1;
     }
     return got;
@@ -194,7 +165,7 @@ fado_jobs_release(PGconn *conn, const fado_job_t *job)
 {
     const char  *p[1] = { job->bucket };
 
-    (void) fado_jobs_exec(conn,
+    (void) fado_db_run(conn, NULL,
         "SELECT pg_advisory_unlock(" FADO_JOBS_LOCK_CLASS ", hashtext($1))", 1, p);
 }
 
@@ -209,10 +180,10 @@ fado_jobs_finish(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
 
     if (result == FADO_JOB_DONE) {
         const char  *p[1] = { job->id };
-        (void) fado_jobs_exec(conn, "DELETE FROM jobs WHERE id = $1", 1, p);
+        (void) fado_db_run(conn, NULL, "DELETE FROM jobs WHERE id = $1", 1, p);
     } else if (result == FADO_JOB_AGAIN) {
         const char  *p[2] = { job->id, poll };
-        (void) fado_jobs_exec(conn,
+        (void) fado_db_run(conn, NULL,
             "UPDATE jobs SET state = 'queued', owner = '', attempts = 0, last_error = '',"
             " run_after = now() + make_interval(secs => $2::int / 1000.0),"
             " updated_at = now() WHERE id = $1", 2, p);
@@ -220,7 +191,7 @@ fado_jobs_finish(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
         /* 1 s, 2 s, 4 s ... up to the cap, each within +-25% so that many
          * failing jobs do not retry in step. */
         const char  *p[3] = { job->id, err, cap };
-        (void) fado_jobs_exec(conn,
+        (void) fado_db_run(conn, NULL,
             "UPDATE jobs SET state = 'queued', owner = '', attempts = attempts + 1,"
             " last_error = $2, updated_at = now(),"
             " run_after = now() + make_interval(secs =>"
@@ -284,12 +255,12 @@ fado_jobs_home_down(PGconn *conn, const char *bucket, const char *home, const ch
     const char  *p[3] = { bucket, err, home };
     PGresult    *res;
 
-    res = fado_jobs_query(conn,
+    res = fado_db_exec(conn, NULL,
         "UPDATE buckets b SET home_error = $2,"
         "       home_error_at = coalesce(b.home_error_at, now())"
         "  FROM (SELECT name, home_error AS old FROM buckets WHERE name = $1 FOR UPDATE) o"
         " WHERE b.name = o.name AND b.home_cluster = $3 RETURNING o.old = ''",
-        3, p, NULL, 0);
+        3, p);
     if (res == NULL) {
         return;
     }
@@ -306,10 +277,10 @@ fado_jobs_home_up(PGconn *conn, const char *bucket, const char *home)
     const char  *p[2] = { bucket, home };
     PGresult    *res;
 
-    res = fado_jobs_query(conn,
+    res = fado_db_exec(conn, NULL,
         "UPDATE buckets SET home_error = '', home_error_at = NULL"
         " WHERE name = $1 AND home_cluster = $2 AND home_error <> '' RETURNING name",
-        2, p, NULL, 0);
+        2, p);
     if (res == NULL) {
         return;
     }
@@ -327,7 +298,7 @@ fado_jobs_replica_note(PGconn *conn, const fado_job_t *job, const char *note)
 {
     const char  *p[3] = { job->bucket, job->cluster, note };
 
-    (void) fado_jobs_exec(conn,
+    (void) fado_db_run(conn, NULL,
         "UPDATE replicas SET reason = $3 WHERE bucket = $1 AND cluster = $2"
         " AND reason <> $3", 3, p);
 }
@@ -389,7 +360,7 @@ fado_jobs_replica_failed(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
             jobs->changed(jobs->changed_ud);
         }
     }
-    (void) fado_jobs_exec(conn,
+    (void) fado_db_run(conn, NULL,
         "UPDATE replicas SET state = 'failed', reason = $3, behind_since = NULL,"
         " updated_at = now() WHERE bucket = $1 AND cluster = $2"
         " AND state <> 'removing' AND (state <> 'failed' OR reason <> $3)", 3, q);
@@ -447,27 +418,27 @@ fado_jobs_leave(PGconn *conn, const fado_job_t *job, const fst_site_t *home,
     }
     if (rc != 0) {
         const char  *q[3] = { job->bucket, job->cluster, err };
-        (void) fado_jobs_exec(conn, "UPDATE replicas SET reason = $3"
-                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+        (void) fado_db_run(conn, NULL, "UPDATE replicas SET reason = $3"
+                           " WHERE bucket = $1 AND cluster = $2", 3, q);
         return FADO_JOB_FAILED;
     }
     if (draining) {
         return FADO_JOB_AGAIN;
     }
-    if (fado_jobs_exec(conn, "BEGIN", 0, NULL) != 0) {
+    if (fado_db_begin(conn, NULL) != 0) {
         snprintf(err, err_len, "database: cannot begin");
         return FADO_JOB_FAILED;
     }
-    if (fado_jobs_exec(conn, "DELETE FROM replicas WHERE bucket = $1"
-                       " AND cluster = $2 AND state = 'removing'", 2, p) != 0
-        || (!is_home && fado_jobs_exec(conn,
+    if (fado_db_run(conn, NULL, "DELETE FROM replicas WHERE bucket = $1"
+                    " AND cluster = $2 AND state = 'removing'", 2, p) != 0
+        || (!is_home && fado_db_run(conn, NULL,
                "INSERT INTO released_copies (bucket, cluster, home_cluster)"
                " VALUES ($1, $2, $3) ON CONFLICT (bucket, cluster) DO UPDATE SET"
                " state = 'kept', home_cluster = EXCLUDED.home_cluster, reason = '',"
                " released_at = now(), updated_at = now()", 3, p) != 0)
-        || fado_jobs_exec(conn, "COMMIT", 0, NULL) != 0)
+        || fado_db_end(conn, 1, NULL) != 0)
     {
-        (void) fado_jobs_exec(conn, "ROLLBACK", 0, NULL);
+        (void) fado_db_end(conn, 0, NULL);
         snprintf(err, err_len, "database: recording the released copy failed");
         return FADO_JOB_FAILED;
     }
@@ -491,13 +462,13 @@ fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
     fst_site_t   site;
     size_t                deleted = 0;
 
-    res = fado_jobs_query(conn,
+    res = fado_db_query(conn,
         "SELECT c.name, c.storage_endpoint, c.storage_access_key, c.storage_secret_key"
         "  FROM released_copies rc JOIN clusters c ON c.name = rc.cluster"
         " WHERE rc.bucket = $1 AND rc.cluster = $2 AND rc.state = 'deleting'"
         "   AND NOT EXISTS (SELECT 1 FROM replicas r"
         "                    WHERE r.bucket = rc.bucket AND r.cluster = rc.cluster)",
-        2, p, err, err_len);
+        2, p, err, err_len, NULL);
     if (res == NULL) {
         return FADO_JOB_FAILED;
     }
@@ -508,14 +479,14 @@ fado_jobs_purge(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
     fado_jobs_site(res, 0, 0, &site);
     if (fst_replication_purge(&site, job->bucket, &deleted, err, err_len) != 0) {
         const char  *q[3] = { job->bucket, job->cluster, err };
-        (void) fado_jobs_exec(conn, "UPDATE released_copies SET reason = $3, updated_at = now()"
-                              " WHERE bucket = $1 AND cluster = $2", 3, q);
+        (void) fado_db_run(conn, NULL, "UPDATE released_copies SET reason = $3, updated_at = now()"
+                           " WHERE bucket = $1 AND cluster = $2", 3, q);
         PQclear(res);
         return FADO_JOB_FAILED;
     }
     PQclear(res);
-    (void) fado_jobs_exec(conn, "DELETE FROM released_copies WHERE bucket = $1"
-                          " AND cluster = $2 AND state = 'deleting'", 2, p);
+    (void) fado_db_run(conn, NULL, "DELETE FROM released_copies WHERE bucket = $1"
+                       " AND cluster = $2 AND state = 'deleting'", 2, p);
     fado_log(FADO_LOG_INFO, "msg=\"released copy deleted\" bucket=%s cluster=%s versions=%zu",
              job->bucket, job->cluster, deleted);
     return FADO_JOB_DONE;
@@ -536,7 +507,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     size_t                 removed = 0;
     double                 behind_for;
 
-    res = fado_jobs_query(conn,
+    res = fado_db_query(conn,
         "SELECT state, is_home, rn, re, ra, rs, hn, he, ha, hs, prio, behind_for,"
         "       rules_out, keep"
         "  FROM (SELECT r.cluster, r.state, r.cluster = b.home_cluster AS is_home,"
@@ -552,7 +523,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
         "          JOIN clusters rc ON rc.name = r.cluster"
         "          JOIN clusters hc ON hc.name = b.home_cluster"
         "         WHERE r.bucket = $1) s"
-        " WHERE s.cluster = $2", 2, p, err, err_len);
+        " WHERE s.cluster = $2", 2, p, err, err_len, NULL);
     if (res == NULL) {
         return FADO_JOB_FAILED;
     }
@@ -589,8 +560,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
             }
         }
         if (rc == 0 && !rules_out) {
-            (void) fado_jobs_exec(conn, "UPDATE replicas SET rules_out = true"
-                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+            (void) fado_db_run(conn, NULL, "UPDATE replicas SET rules_out = true"
+                               " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
         next = FST_REPLICA_READY;
     } else {
@@ -606,8 +577,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
                      home.cluster, removed);
         }
         if (rc == 0 && !draining && rules_out) {
-            (void) fado_jobs_exec(conn, "UPDATE replicas SET rules_out = false"
-                                  " WHERE bucket = $1 AND cluster = $2", 2, p);
+            (void) fado_db_run(conn, NULL, "UPDATE replicas SET rules_out = false"
+                               " WHERE bucket = $1 AND cluster = $2", 2, p);
         }
         if (rc == 0) {
             rc = fst_replication_converge(&home, &replica, job->bucket,
@@ -620,7 +591,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
 
         if (replica.endpoint[0] == '\0' || home.endpoint[0] == '\0') {
             const char  *q[3] = { job->bucket, job->cluster, err };
-            (void) fado_jobs_exec(conn,
+            (void) fado_db_run(conn, NULL,
                 "UPDATE replicas SET state = 'failed', reason = $3, behind_since = NULL,"
                 " updated_at = now() WHERE bucket = $1 AND cluster = $2"
                 " AND state <> 'removing' AND (state <> 'failed' OR reason <> $3)", 3, q);
@@ -635,8 +606,8 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
     fado_jobs_notify(jobs, &replica, job->bucket);
     fado_jobs_home_up(conn, job->bucket, home.cluster);
     /* In the placement again: no longer a released copy. */
-    (void) fado_jobs_exec(conn, "DELETE FROM released_copies WHERE bucket = $1"
-                          " AND cluster = $2", 2, p);
+    (void) fado_db_run(conn, NULL, "DELETE FROM released_copies WHERE bucket = $1"
+                       " AND cluster = $2", 2, p);
 
     if (next == FST_REPLICA_READY) {
         if (strcmp(state, "ready") != 0) {
@@ -644,7 +615,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
                      job->bucket, job->cluster);
             changed = 1;
         }
-        (void) fado_jobs_exec(conn,
+        (void) fado_db_run(conn, NULL,
             "UPDATE replicas SET state = 'ready', reason = '', checked_at = now(),"
             " behind_since = NULL,"
             " updated_at = CASE WHEN state = 'ready' THEN updated_at ELSE now() END"
@@ -653,7 +624,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
                && (behind_for < 0 || behind_for < jobs->conf.ready_lag_s))
     {
         /* Behind by writes in flight: stays routed within the lag bound. */
-        (void) fado_jobs_exec(conn,
+        (void) fado_db_run(conn, NULL,
             "UPDATE replicas SET checked_at = now(), reason = '',"
             " behind_since = coalesce(behind_since, now())"
             " WHERE bucket = $1 AND cluster = $2 AND state = 'ready'", 2, p);
@@ -664,7 +635,7 @@ fado_jobs_replica(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
                      behind_for);
             changed = 1;
         }
-        (void) fado_jobs_exec(conn,
+        (void) fado_db_run(conn, NULL,
             "UPDATE replicas SET state = 'syncing', reason = '', checked_at = now(),"
             " updated_at = CASE WHEN state = 'syncing' THEN updated_at ELSE now() END"
             " WHERE bucket = $1 AND cluster = $2 AND state <> 'removing'", 2, p);
@@ -715,7 +686,7 @@ fado_scan_flush(fado_scan_t *s)
         const char  *p[4] = { s->bucket, s->cluster, s->scan, doc };
         /* A version already indexed keeps its locations and type; a new
          * one is, as far as we know, only on the home. */
-        res = fado_jobs_query(s->conn,
+        res = fado_db_query(s->conn,
             "INSERT INTO objects AS o (bucket, key, version_id, size, etag,"
             "                          last_modified, locations, scan)"
             " SELECT $1, t.k, t.v, t.s, t.e, t.m, ARRAY[$2], $3::bigint"
@@ -731,14 +702,14 @@ fado_scan_flush(fado_scan_t *s)
             "                  THEN o.content_type ELSE '' END,"
             "   updated_at = CASE WHEN o.version_id = EXCLUDED.version_id"
             "                THEN o.updated_at ELSE clock_timestamp() END",
-            4, p, s->err, sizeof(s->err));
+            4, p, s->err, sizeof(s->err), NULL);
     } else {
         const char  *p[3] = { s->bucket, s->cluster, doc };
-        res = fado_jobs_query(s->conn,
+        res = fado_db_query(s->conn,
             "UPDATE objects o SET locations = array_append(o.locations, $2)"
             "  FROM json_to_recordset($3::json) AS t(k text, v text)"
             " WHERE o.bucket = $1 AND o.key = t.k AND o.version_id = t.v"
-            "   AND NOT ($2 = ANY (o.locations))", 3, p, s->err, sizeof(s->err));
+            "   AND NOT ($2 = ANY (o.locations))", 3, p, s->err, sizeof(s->err), NULL);
     }
     free(doc);
     json_array_clear(s->batch);
@@ -824,7 +795,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
     char                  scan[32], started[64];
     fado_job_result_e     result = FADO_JOB_FAILED;
 
-    res = fado_jobs_query(conn,
+    res = fado_db_query(conn,
         "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, clock_timestamp(),"
         "       c.name, c.storage_endpoint, c.storage_access_key, c.storage_secret_key,"
         "       (c.name = b.home_cluster)"
@@ -832,7 +803,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
         "  JOIN clusters c ON c.name = r.cluster"
         " WHERE b.name = $1 AND c.storage_endpoint <> ''"
         "   AND (c.name = b.home_cluster OR r.state IN ('ready', 'syncing'))"
-        " ORDER BY (c.name = b.home_cluster) DESC, c.name", 1, p, err, err_len);
+        " ORDER BY (c.name = b.home_cluster) DESC, c.name", 1, p, err, err_len, NULL);
     if (res == NULL) {
         return FADO_JOB_FAILED;
     }
@@ -861,7 +832,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
         }
         if (i == 0) {
             const char  *q[3] = { job->bucket, scan, started };
-            if (fado_jobs_exec(conn,
+            if (fado_db_run(conn, NULL,
                     "DELETE FROM objects WHERE bucket = $1 AND scan < $2::bigint"
                     " AND updated_at < $3::timestamptz", 3, q) != 0)
             {
@@ -870,7 +841,7 @@ fado_jobs_scan(PGconn *conn, const fado_job_t *job, char *err, size_t err_len)
             }
         }
     }
-    (void) fado_jobs_exec(conn, "UPDATE buckets SET scanned_at = now() WHERE name = $1", 1, p);
+    (void) fado_db_run(conn, NULL, "UPDATE buckets SET scanned_at = now() WHERE name = $1", 1, p);
     fado_log(FADO_LOG_DEBUG, "msg=\"index scanned\" bucket=%s entries=%zu", job->bucket, s.rows);
     result = FADO_JOB_DONE;
 done:

@@ -3,144 +3,116 @@
  */
 
 #include "fado_lifecycle.h"
-#include "fado_jobs.h"
+#include "fado_db.h"
 #include "fado_log.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static PGresult *
-fado_lifecycle_query(fado_req_t *req, const char *sql, int n, const char *const *p)
-{
-    char       err[512];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
-
-    if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"lifecycle query failed\" error=\"%s\"", err);
-        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
-    }
-    return res;
-}
-
-static int
-fado_lifecycle_exec(fado_req_t *req, const char *sql, int n, const char *const *p)
-{
-    PGresult  *res = fado_lifecycle_query(req, sql, n, p);
-
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
-int
-fado_lifecycle_copies_path(const char *path, char *bucket, size_t bsize, char *cluster,
-    size_t csize)
-{
-    const char  *p, *slash, *rest;
-
-    if (strncmp(path, "/v1/buckets/", 12) != 0) {
-        return 0;
-    }
-    p = path + 12;
-    slash = strchr(p, '/');
-    if (slash == NULL || slash == p || (size_t) (slash - p) >= bsize
-        || strncmp(slash, "/copies", 7) != 0 || (slash[7] != '\0' && slash[7] != '/'))
-    {
-        return 0;
-    }
-    rest = slash[7] == '/' ? slash + 8 : "";
-    if (strchr(rest, '/') != NULL || strlen(rest) >= csize) {
-        return 0;
-    }
-    memcpy(bucket, p, (size_t) (slash - p));
-    bucket[slash - p] = '\0';
-    snprintf(cluster, csize, "%s", rest);
-    return 1;
-}
 
 #define FADO_COPY_JSON_SQL \
     "SELECT json_build_object('bucket', bucket, 'cluster', cluster, 'state', state," \
     " 'home_cluster', home_cluster, 'released_at', released_at, 'reason', reason)::text" \
     "  FROM released_copies WHERE bucket = $1 AND cluster = $2"
 
-/* 1 when the bucket exists; 0 with 404 answered; -1 on a database error. */
-static int
-fado_lifecycle_bucket(fado_req_t *req, const char *bucket)
+static void
+fado_lifecycle_unavailable(fado_err_t *err)
 {
-    const char  *p[1] = { bucket };
-    PGresult    *res = fado_lifecycle_query(req, "SELECT 1 FROM buckets WHERE name = $1", 1, p);
-    int          found;
+    fado_err_set(err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                 "PostgreSQL query failed");
+}
+
+/* A statement whose failure (logged by fado_db) is "unavailable". */
+static PGresult *
+fado_lifecycle_query(PGconn *conn, const char *sql, int n, const char *const *p,
+    fado_err_t *err)
+{
+    PGresult  *res = fado_db_exec(conn, NULL, sql, n, p);
 
     if (res == NULL) {
-        return -1;
+        fado_lifecycle_unavailable(err);
+    }
+    return res;
+}
+
+json_t *
+fado_lifecycle_copies_json(PGconn *conn, const char *bucket, const char *cluster,
+    fado_err_t *err)
+{
+    const char  *p[2] = { bucket, cluster };
+    PGresult    *res;
+    json_t      *j = NULL;
+    int          found;
+
+    res = fado_lifecycle_query(conn, "SELECT 1 FROM buckets WHERE name = $1", 1, p, err);
+    if (res == NULL) {
+        return NULL;
     }
     found = PQntuples(res) == 1;
     PQclear(res);
     if (!found) {
-        fado_req_error(req, 404, "not_found", "bucket", "bucket \"%s\" does not exist", bucket);
+        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", "bucket",
+                     "bucket \"%s\" does not exist", bucket);
+        return NULL;
     }
-    return found;
-}
-
-static void
-fado_lifecycle_answer(fado_req_t *req, PGresult *res, unsigned int status)
-{
-    json_t  *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-
-    if (j == NULL) {
-        fado_req_error(req, 500, "internal", NULL, "cannot read a stored document");
-        return;
+    if (cluster[0] == '\0') {
+        res = fado_lifecycle_query(conn,
+            "SELECT json_build_object('bucket', $1::text,"
+            " 'items', fado_bucket_copies_json($1))::text", 1, p, err);
+    } else {
+        res = fado_lifecycle_query(conn, FADO_COPY_JSON_SQL, 2, p, err);
     }
-    json_decref(req->json);
-    req->json = j;
-    req->status = status;
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", "cluster",
+                     "no released copy of bucket \"%s\" is recorded on cluster \"%s\"",
+                     bucket, cluster);
+    } else if ((j = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL) {
+        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "cannot read a stored document");
+    }
+    PQclear(res);
+    return j;
 }
 
 /*
- * The copy's data goes only on an explicit request that repeats the
- * bucket's name, and only for a cluster that is not in the placement: a
+ * The copy's data goes only for a cluster that is not in the placement: a
  * copy in use, or one that may still receive replication, is never
  * deleted. The deletion itself is a job (it survives a controller crash,
  * and a large bucket takes a while).
  */
-static void
-fado_lifecycle_copy_delete(fado_req_t *req, const char *bucket, const char *cluster)
+int
+fado_lifecycle_copy_delete(PGconn *conn, const char *bucket, const char *cluster,
+    fado_err_t *err)
 {
-    const char  *confirm = fado_req_arg(req, "confirm");
     const char  *p[2] = { bucket, cluster };
     PGresult    *res;
     int          ok = 0;
 
-    if (confirm == NULL || strcmp(confirm, bucket) != 0) {
-        fado_req_error(req, 400, confirm == NULL ? "missing_field" : "invalid_field", "confirm",
-                       "deleting the copy of bucket \"%s\" on cluster \"%s\" destroys its data:"
-                       " repeat the request with ?confirm=%s", bucket, cluster, bucket);
-        return;
+    if (fado_db_begin(conn, NULL) != 0) {
+        fado_lifecycle_unavailable(err);
+        return -1;
     }
-    if (fado_lifecycle_exec(req, "BEGIN", 0, NULL) != 0) {
-        return;
-    }
-    res = fado_lifecycle_query(req,
+    res = fado_lifecycle_query(conn,
         "SELECT (SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE),"
         "       (SELECT state FROM replicas WHERE bucket = $1 AND cluster = $2),"
         "       (SELECT state FROM released_copies WHERE bucket = $1 AND cluster = $2"
-        "         FOR UPDATE)", 2, p);
+        "         FOR UPDATE)", 2, p, err);
     if (res == NULL) {
         goto done;
     }
     if (PQgetisnull(res, 0, 0)) {
-        fado_req_error(req, 404, "not_found", "bucket", "bucket \"%s\" does not exist", bucket);
+        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", "bucket",
+                     "bucket \"%s\" does not exist", bucket);
     } else if (!PQgetisnull(res, 0, 1)) {
-        fado_req_error(req, 409, "in_placement", "cluster",
-                       "cluster \"%s\" holds a replica of bucket \"%s\" (state %s): only a copy"
-                       " on a cluster that left the placement can be deleted", cluster, bucket,
-                       PQgetvalue(res, 0, 1));
+        fado_err_set(err, FADO_ERR_CONFLICT, "in_placement", "cluster",
+                     "cluster \"%s\" holds a replica of bucket \"%s\" (state %s): only a copy"
+                     " on a cluster that left the placement can be deleted", cluster, bucket,
+                     PQgetvalue(res, 0, 1));
     } else if (PQgetisnull(res, 0, 2)) {
-        fado_req_error(req, 404, "not_found", "cluster",
-                       "no released copy of bucket \"%s\" is recorded on cluster \"%s\"",
-                       bucket, cluster);
+        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", "cluster",
+                     "no released copy of bucket \"%s\" is recorded on cluster \"%s\"",
+                     bucket, cluster);
     } else {
         ok = 1;
     }
@@ -148,86 +120,42 @@ fado_lifecycle_copy_delete(fado_req_t *req, const char *bucket, const char *clus
     if (!ok) {
         goto done;
     }
-    ok = fado_lifecycle_exec(req,
+    ok = fado_db_run(conn, NULL,
             "UPDATE released_copies SET state = 'deleting', reason = '', updated_at = now()"
             " WHERE bucket = $1 AND cluster = $2", 2, p) == 0
-         && fado_lifecycle_exec(req,
+         && fado_db_run(conn, NULL,
             "INSERT INTO jobs (kind, bucket, cluster) VALUES ('replica', $1, $2)"
             " ON CONFLICT (kind, bucket, cluster) DO UPDATE SET run_after = now(), attempts = 0"
             " WHERE jobs.state = 'queued'", 2, p) == 0;
+    if (!ok) {
+        fado_lifecycle_unavailable(err);
+    }
 done:
-    if (fado_lifecycle_exec(req, ok ? "COMMIT" : "ROLLBACK", 0, NULL) != 0 || !ok) {
-        return;
+    if (fado_db_end(conn, ok, NULL) != 0) {
+        fado_lifecycle_unavailable(err);
+        return -1;
+    }
+    if (!ok) {
+        return -1;
     }
     fado_log(FADO_LOG_INFO, "msg=\"released copy deletion confirmed\" bucket=%s cluster=%s",
              bucket, cluster);
-    fado_jobs_wake(fado_reconciler_jobs(req->app->rec));
-    res = fado_lifecycle_query(req, FADO_COPY_JSON_SQL, 2, p);
-    if (res == NULL) {
-        return;
-    }
-    if (PQntuples(res) == 1) {
-        fado_lifecycle_answer(req, res, 202);
-    } else {
-        req->status = 202;      /* already done */
-        json_decref(req->json);
-        req->json = json_pack("{s:s, s:s, s:s}", "bucket", bucket, "cluster", cluster,
-                              "state", "deleted");
-    }
-    PQclear(res);
-}
-
-void
-fado_lifecycle_copies(fado_req_t *req, const char *bucket, const char *cluster)
-{
-    const char  *p[2] = { bucket, cluster };
-    PGresult    *res;
-
-    if (cluster[0] != '\0' && strcmp(req->method, "DELETE") == 0) {
-        fado_lifecycle_copy_delete(req, bucket, cluster);
-        return;
-    }
-    if (strcmp(req->method, "GET") != 0) {
-        fado_req_error(req, 405, "method_not_allowed", NULL,
-                       "copies are read with GET and deleted with DELETE on their cluster");
-        return;
-    }
-    if (fado_lifecycle_bucket(req, bucket) <= 0) {
-        return;
-    }
-    if (cluster[0] == '\0') {
-        res = fado_lifecycle_query(req,
-            "SELECT json_build_object('bucket', $1::text,"
-            " 'items', fado_bucket_copies_json($1))::text", 1, p);
-    } else {
-        res = fado_lifecycle_query(req, FADO_COPY_JSON_SQL, 2, p);
-    }
-    if (res == NULL) {
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        fado_req_error(req, 404, "not_found", "cluster",
-                       "no released copy of bucket \"%s\" is recorded on cluster \"%s\"",
-                       bucket, cluster);
-    } else {
-        fado_lifecycle_answer(req, res, 200);
-    }
-    PQclear(res);
+    return 0;
 }
 
 int
-fado_lifecycle_home_move(fado_req_t *req, const char *bucket, const char *home,
-    const char *field)
+fado_lifecycle_home_move(PGconn *conn, const char *bucket, const char *home,
+    const char *field, fado_err_t *err)
 {
     const char  *p[2] = { bucket, home };
     PGresult    *res;
     int          rc = 0;
 
-    res = fado_lifecycle_query(req,
+    res = fado_lifecycle_query(conn,
         "SELECT b.home_cluster, coalesce(r.state, ''), c.healthy"
         "  FROM buckets b LEFT JOIN replicas r ON r.bucket = b.name AND r.cluster = $2"
         "  LEFT JOIN clusters c ON c.name = $2"
-        " WHERE b.name = $1 FOR UPDATE OF b", 2, p);
+        " WHERE b.name = $1 FOR UPDATE OF b", 2, p, err);
     if (res == NULL) {
         return -1;
     }
@@ -235,16 +163,16 @@ fado_lifecycle_home_move(fado_req_t *req, const char *bucket, const char *home,
         const char  *state = PQgetvalue(res, 0, 1);
 
         if (strcmp(state, "ready") != 0) {
-            fado_req_error(req, 409, "home_not_ready", field,
-                           "cluster \"%s\" holds no ready replica of bucket \"%s\" (%s%s):"
-                           " the home moves only to a cluster that already has its data;"
-                           " add the cluster to the placement (pinned_clusters), wait for"
-                           " its replica to be ready, then move the home", home, bucket,
-                           state[0] ? "replica " : "no replica", state);
+            fado_err_set(err, FADO_ERR_CONFLICT, "home_not_ready", field,
+                         "cluster \"%s\" holds no ready replica of bucket \"%s\" (%s%s):"
+                         " the home moves only to a cluster that already has its data;"
+                         " add the cluster to the placement (pinned_clusters), wait for"
+                         " its replica to be ready, then move the home", home, bucket,
+                         state[0] ? "replica " : "no replica", state);
             rc = -1;
         } else if (PQgetvalue(res, 0, 2)[0] != 't') {
-            fado_req_error(req, 409, "home_not_ready", field,
-                           "cluster \"%s\" is down: the home cannot move there now", home);
+            fado_err_set(err, FADO_ERR_CONFLICT, "home_not_ready", field,
+                         "cluster \"%s\" is down: the home cannot move there now", home);
             rc = -1;
         }
     }

@@ -4,8 +4,10 @@
  */
 
 #include "fado_db.h"
+#include "fado_auth.h"
 #include "fado_http.h"
 #include "fado_import.h"
+#include "fado_router.h"
 #include "fado_log.h"
 #include "fado_publisher.h"
 #include "fado_reconcile.h"
@@ -403,7 +405,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    http = fado_http_start(&app, conf.listen, conf.threads, err, sizeof(err));
+    http = fado_http_start(&app, fado_router_routes, conf.listen, conf.threads, err, sizeof(err));
     if (http == NULL) {
         fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=\"%s\"", err);
         fado_resolver_stop(resolver);

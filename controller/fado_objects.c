@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FADO_OBJ_LIST_DEFAULT  100
-#define FADO_OBJ_LIST_MAX      1000
 #define FADO_OBJ_MAX_SITES     16
 
 /* A cluster's object store, with its strings owned. */
@@ -153,11 +151,9 @@ fado_obj_site_fill(fado_obj_site_t *s, PGresult *res, int row)
 static PGresult *
 fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
 {
-    char       err[512];
-    PGresult  *res = fado_db_query(req->conn, sql, n, p, err, sizeof(err), NULL);
+    PGresult  *res = fado_db_exec(req->conn, NULL, sql, n, p);      /* logs a failure */
 
     if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"object api query failed\" error=%s", FADO_LOG_Q(err));
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
     }
     return res;
@@ -613,54 +609,27 @@ fado_objects_download_close(fado_obj_download_t *d)
 
 /* ------------------------------------------------------------ JSON routes */
 
-static void
-fado_obj_list(fado_req_t *req, const char *bucket)
+PGresult *
+fado_objects_list(PGconn *conn, const char *bucket, const char *prefix, const char *cursor,
+    const char *fetch, fado_err_t *err)
 {
-    const char  *prefix = fado_req_arg(req, "prefix");
-    const char  *cursor = req->query_cursor;
-    char         limit_buf[16];
-    long         limit = FADO_OBJ_LIST_DEFAULT;
-    const char  *p[4];
+    const char  *p[4] = { bucket, prefix, cursor, fetch };
     PGresult    *res;
-    json_t      *items;
 
-    if (prefix != NULL && !fado_valid_cursor(prefix)) {
-        fado_req_error(req, 400, "invalid_field", "prefix",
-                       "prefix must be UTF-8 without control characters, at most 1024 bytes");
-        return;
-    }
-    if (cursor != NULL && !fado_valid_cursor(cursor)) {
-        fado_req_error(req, 400, "invalid_field", "cursor",
-                       "cursor must be the next_cursor of a previous page");
-        return;
-    }
-    if (req->query_limit != NULL) {
-        char  *end;
-        limit = strtol(req->query_limit, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > FADO_OBJ_LIST_MAX) {
-            fado_req_error(req, 400, "invalid_field", "limit",
-                           "limit must be an integer from 1 to %d", FADO_OBJ_LIST_MAX);
-            return;
-        }
-    }
-    snprintf(limit_buf, sizeof(limit_buf), "%ld", limit + 1);
-    p[0] = bucket;
-    p[1] = prefix ? prefix : "";
-    p[2] = cursor ? cursor : "";
-    p[3] = limit_buf;
-    res = fado_obj_query(req, "SELECT 1 FROM buckets WHERE name = $1", 1, p);
+    res = fado_db_exec(conn, NULL, "SELECT 1 FROM buckets WHERE name = $1", 1, p);
     if (res == NULL) {
-        return;
+        goto unavailable;
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
-        fado_req_error(req, 404, "not_found", "bucket", "bucket \"%s\" does not exist", bucket);
-        return;
+        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", "bucket",
+                     "bucket \"%s\" does not exist", bucket);
+        return NULL;
     }
     PQclear(res);
     /* A version's replication is complete when every replica that is not
      * leaving holds it. */
-    res = fado_obj_query(req,
+    res = fado_db_exec(conn, NULL,
         "WITH t AS (SELECT coalesce(array_agg(r.cluster ORDER BY r.cluster)"
         "                  FILTER (WHERE r.cluster <> b.home_cluster"
         "                          AND r.state <> 'removing'), '{}') AS targets"
@@ -678,33 +647,19 @@ fado_obj_list(fado_req_t *req, const char *bucket)
         "   FROM objects o, t"
         "  WHERE o.bucket = $1 AND starts_with(o.key, $2) AND o.key COLLATE \"C\" > $3"
         "  ORDER BY o.key COLLATE \"C\" LIMIT $4::int", 4, p);
-    if (res == NULL) {
-        return;
+    if (res != NULL) {
+        return res;
     }
-    items = json_array();
-    for (int i = 0; items != NULL && i < PQntuples(res) && i < limit; i++) {
-        json_t  *item = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-        if (item == NULL || json_array_append_new(items, item) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    if (items == NULL) {
-        PQclear(res);
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    req->status = 200;
-    req->json = json_pack("{s:s, s:o, s:o}", "bucket", bucket, "items", items,
-                          "next_cursor", PQntuples(res) > limit
-                          ? json_string(PQgetvalue(res, (int) limit - 1, 0)) : json_null());
-    PQclear(res);
+unavailable:
+    fado_err_set(err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                 "PostgreSQL query failed");
+    return NULL;
 }
 
 /* Metadata from the home (the authority on the latest version and its
  * replication status) and where that version is, asked of each replica. */
-static void
-fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
+void
+fado_objects_metadata(fado_req_t *req, const char *bucket, const char *key)
 {
     const char             *p[1] = { bucket };
     const char             *version = fado_req_arg(req, "version_id");
@@ -798,8 +753,8 @@ fado_obj_metadata(fado_req_t *req, const char *bucket, const char *key)
                           "locations", locations);
 }
 
-static void
-fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
+void
+fado_objects_delete(fado_req_t *req, const char *bucket, const char *key)
 {
     fado_obj_site_t    home;
     fst_s3_client_t  *c;
@@ -868,27 +823,4 @@ fado_obj_delete(fado_req_t *req, const char *bucket, const char *key)
     req->status = 204;
     json_decref(req->json);
     req->json = NULL;
-}
-
-void
-fado_objects_handle(fado_req_t *req, const char *bucket, const char *key)
-{
-    if (!fado_objects_valid(req, bucket, key)) {
-        return;
-    }
-    if (key[0] == '\0') {
-        if (strcmp(req->method, "GET") != 0) {
-            fado_req_error(req, 405, "method_not_allowed", NULL,
-                           "objects are listed with GET and written with PUT on their key");
-            return;
-        }
-        fado_obj_list(req, bucket);
-    } else if (strcmp(req->method, "GET") == 0) {
-        fado_obj_metadata(req, bucket, key);
-    } else if (strcmp(req->method, "DELETE") == 0) {
-        fado_obj_delete(req, bucket, key);
-    } else {
-        fado_req_error(req, 405, "method_not_allowed", NULL,
-                       "objects take GET, HEAD, PUT and DELETE");
-    }
 }

@@ -9,9 +9,10 @@
  *   DELETE /v1/buckets/{b}/objects/{key}[?version_id=]        on the home
  *
  * Object bytes never sit in the controller whole: uploads and downloads go
- * through fst_stream.h, a bounded buffer per transfer. fado_http.c owns
- * the HTTP side; these functions take a fado_req_t whose connection to
- * PostgreSQL is held only while they run.
+ * through fst_stream.h, a bounded buffer per transfer. The transport
+ * (fado_http.c) streams them through fado_api_objects.c's fado_stream_ops_t;
+ * these functions take a fado_req_t whose connection to PostgreSQL is held
+ * only while they run.
  */
 
 #ifndef FADO_OBJECTS_H
@@ -20,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fado_err.h"
 #include "fado_http.h"
 
 typedef struct fado_obj_upload_s    fado_obj_upload_t;
@@ -39,8 +41,17 @@ int fado_objects_streamed(const char *method, const char *path, int metadata);
  * "." or ".." or empty segments, over 1024 bytes, not UTF-8). */
 int fado_objects_valid(fado_req_t *req, const char *bucket, const char *key);
 
-/* Listing, metadata and delete: JSON answers, through fado_api_handle. */
-void fado_objects_handle(fado_req_t *req, const char *bucket, const char *key);
+/*
+ * The index rows of bucket's objects whose keys start with prefix, after
+ * cursor, at most fetch (a number) of them: (key, item JSON) each. NULL
+ * with err: not_found for an unknown bucket, unavailable.
+ */
+PGresult *fado_objects_list(PGconn *conn, const char *bucket, const char *prefix,
+    const char *cursor, const char *fetch, fado_err_t *err);
+
+/* GET ?metadata=true and DELETE of one key: JSON answers in req. */
+void fado_objects_metadata(fado_req_t *req, const char *bucket, const char *key);
+void fado_objects_delete(fado_req_t *req, const char *bucket, const char *key);
 
 /* Upload: begin (answers an error in req and returns NULL), data*, end. */
 fado_obj_upload_t *fado_objects_upload_begin(fado_req_t *req, const char *bucket,

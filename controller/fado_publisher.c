@@ -208,12 +208,13 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
  * flush wrote is collected for recording in PostgreSQL afterwards, each
  * record with the version the script gave it (consecutive, in order).
  */
-/* EVALSHA, sha, numkeys, six keys, maxlen; then the triples. */
-#define FADO_BATCH_HEAD  10
+/* EVALSHA, sha, numkeys, seven keys, maxlen; then the triples. */
+#define FADO_BATCH_HEAD  11
 
 typedef enum {
     FADO_REC_ROUTE,
     FADO_REC_CLUSTER,
+    FADO_REC_SETTING,
     FADO_REC_NONE           /* reset: nothing to record */
 } fado_rec_kind_e;
 
@@ -228,12 +229,13 @@ typedef struct {
     fado_rec_op_t    *ops;
     int               argc;
     size_t            triples;
-    char              keys[6][96];
+    char              keys[7][96];
     /* what was written, for fado_publisher_record */
     json_t           *routes_set;      /* name -> [body, version] */
     json_t           *routes_del;      /* [name] */
     json_t           *clusters_set;
     json_t           *clusters_del;
+    json_t           *settings_set;    /* key -> [value, version] */
     json_t           *seen[2];         /* republish: names queued, by kind */
     fado_publish_stats_t  *stats;
 } fado_batch_t;
@@ -241,8 +243,8 @@ typedef struct {
 static int
 fado_batch_init(fado_batch_t *b, const fado_publisher_t *pub, fado_publish_stats_t *stats)
 {
-    static const char *const  names[6] = { "routes", "version", "feed", "default",
-                                           "epoch", "clusters" };
+    static const char *const  names[7] = { "routes", "version", "feed", "default",
+                                           "epoch", "clusters", "settings" };
     size_t                    cap = FADO_BATCH_HEAD + 3 * FADO_PUBLISH_BATCH;
 
     memset(b, 0, sizeof(*b));
@@ -253,13 +255,15 @@ fado_batch_init(fado_batch_t *b, const fado_publisher_t *pub, fado_publish_stats
     b->routes_del = json_array();
     b->clusters_set = json_object();
     b->clusters_del = json_array();
+    b->settings_set = json_object();
     b->stats = stats;
     if (b->argv == NULL || b->lens == NULL || b->ops == NULL || b->routes_set == NULL
-        || b->routes_del == NULL || b->clusters_set == NULL || b->clusters_del == NULL)
+        || b->routes_del == NULL || b->clusters_set == NULL || b->clusters_del == NULL
+        || b->settings_set == NULL)
     {
         return -1;
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         snprintf(b->keys[i], sizeof(b->keys[i]), "%s%s", pub->prefix, names[i]);
     }
     return 0;
@@ -275,6 +279,7 @@ fado_batch_free(fado_batch_t *b)
     json_decref(b->routes_del);
     json_decref(b->clusters_set);
     json_decref(b->clusters_del);
+    json_decref(b->settings_set);
 }
 
 static void
@@ -284,8 +289,8 @@ fado_batch_start(fado_batch_t *b, const fado_publisher_t *pub)
     b->triples = 0;
     b->argv[b->argc++] = "EVALSHA";
     b->argv[b->argc++] = pub->sha;
-    b->argv[b->argc++] = "6";
-    for (int i = 0; i < 6; i++) {
+    b->argv[b->argc++] = "7";
+    for (int i = 0; i < 7; i++) {
         b->argv[b->argc++] = b->keys[i];
     }
     b->argv[b->argc++] = FADO_FEED_MAXLEN;
@@ -312,7 +317,8 @@ fado_batch_collect(fado_batch_t *b, long long last)
             b->stats->deleted++;
         } else {
             rc = json_object_set_new(op->kind == FADO_REC_ROUTE ? b->routes_set
-                                                                : b->clusters_set,
+                                     : op->kind == FADO_REC_SETTING ? b->settings_set
+                                     : b->clusters_set,
                                      name, json_pack("[s, I]", body, (json_int_t) v));
             b->stats->set++;
         }
@@ -383,29 +389,41 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
 /* ------------------------------------------------------------ records */
 
 /*
- * The one encoder of contract 2, as SQL (docs/routing-contract.md): for each
- * named bucket, its policy and the clusters holding a ready replica in byte
- * order, so an unchanged route is byte for byte the same; the empty name is
- * the default route (every cluster with endpoints). A bucket that does not
- * exist gives NULL: its record is removed. Only rows that differ from what
- * was published are returned.
+ * The one encoder of bucket records, as SQL (docs/routing-contract.md): for
+ * each named bucket, its policy and the clusters holding a ready replica in
+ * byte order (F2), so an unchanged route is byte for byte the same; a bucket
+ * with a route override gets its explicit endpoint list instead, in the
+ * override's order (F1, "addr,cluster,zone,weight,max_inflight"). The empty
+ * name is the default route (every cluster with endpoints). A bucket that
+ * does not exist gives NULL: its record is removed. Only rows that differ
+ * from what was published are returned: name, body, tag (F1 or F2).
  */
 #define FADO_ROUTES_SQL_FOR(names, compare) \
     "WITH names AS (" names ")," \
     " pol AS (SELECT COALESCE((SELECT value FROM settings" \
     "                          WHERE key = 'default_policy'), '-') AS p)" \
-    " SELECT name, body FROM (" \
+    " SELECT name, body, tag FROM (" \
     "  SELECT n.name," \
     "    CASE WHEN n.name = '' THEN" \
     "      (SELECT '- ' || string_agg(c.name, ' ' ORDER BY c.name COLLATE \"C\")" \
     "         FROM clusters c WHERE EXISTS (SELECT 1 FROM endpoints e" \
     "                                        WHERE e.cluster = c.name))" \
     "    WHEN b.name IS NULL THEN NULL" \
+    "    WHEN o.bucket IS NOT NULL THEN" \
+    "      (CASE WHEN o.policy <> '-' THEN o.policy WHEN b.policy <> '-' THEN b.policy" \
+    "            ELSE (SELECT p FROM pol) END)" \
+    "      || COALESCE((SELECT ' ' || string_agg(e.address || ',' || e.cluster || ','" \
+    "                                            || c.zone || ',' || e.weight || ','" \
+    "                                            || e.max_inflight, ' ' ORDER BY e.position)" \
+    "                     FROM route_override_endpoints e" \
+    "                     JOIN clusters c ON c.name = e.cluster" \
+    "                    WHERE e.bucket = b.name), '')" \
     "    ELSE (CASE WHEN b.policy <> '-' THEN b.policy ELSE (SELECT p FROM pol) END)" \
     "      || COALESCE((SELECT ' ' || string_agg(r.cluster, ' '" \
     "                                            ORDER BY r.cluster COLLATE \"C\")" \
     "                     FROM replicas r WHERE r.bucket = b.name AND r.state = 'ready'), '')" \
-    "    END AS body" \
+    "    END AS body," \
+    "    CASE WHEN o.bucket IS NOT NULL THEN 'F1' ELSE 'F2' END AS tag" \
     compare
 
 /* The named buckets (a JSON array), where they differ from what was
@@ -415,6 +433,7 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
         ", p.body AS published" \
         "   FROM names n" \
         "   LEFT JOIN buckets b ON b.name = n.name" \
+        "   LEFT JOIN route_overrides o ON o.bucket = b.name" \
         "   LEFT JOIN published_routes p ON p.bucket = n.name) s" \
         " WHERE body IS DISTINCT FROM published")
 
@@ -425,8 +444,18 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     FADO_ROUTES_SQL_FOR("SELECT name FROM buckets WHERE name > $1 ORDER BY name" \
                         " LIMIT " FADO_STR(FADO_PUBLISH_CHUNK), \
         "   FROM names n" \
-        "   JOIN buckets b ON b.name = n.name) s" \
+        "   JOIN buckets b ON b.name = n.name" \
+        "   LEFT JOIN route_overrides o ON o.bucket = b.name) s" \
         " ORDER BY name")
+
+/*
+ * Settings the gateways read (docs/routing-contract.md, "Settings"): only
+ * bucket_header. Rows that differ from what was published: key, value.
+ */
+#define FADO_SETTINGS_SQL \
+    "SELECT s.key, s.value FROM settings s" \
+    "  LEFT JOIN published_settings p ON p.key = s.key" \
+    " WHERE s.key = 'bucket_header' AND s.value IS DISTINCT FROM p.value"
 
 /* Cluster records: zones (joined by "+"), up or down, endpoints in byte
  * order of their address (fado_cluster_endpoints, sql/006_endpoint_names.sql:
@@ -449,8 +478,8 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
 static int
 fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
 {
-    char        *js[4];
-    const char  *p[4];
+    char        *js[5];
+    const char  *p[5];
     PGresult    *res;
     int          rc = -1;
 
@@ -458,11 +487,12 @@ fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
     js[1] = json_dumps(b->routes_set, JSON_COMPACT);
     js[2] = json_dumps(b->clusters_del, JSON_COMPACT);
     js[3] = json_dumps(b->clusters_set, JSON_COMPACT);
-    if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL) {
+    js[4] = json_dumps(b->settings_set, JSON_COMPACT);
+    if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL || js[4] == NULL) {
         snprintf(err, err_len, "out of memory recording routes");
         goto done;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         p[i] = js[i];
     }
     res = fado_db_query(conn,
@@ -477,15 +507,19 @@ fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
         " i2 AS (INSERT INTO published_clusters (cluster, body, version)"
         "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($4::jsonb)"
         "        ON CONFLICT (cluster) DO UPDATE SET body = EXCLUDED.body,"
+        "           version = EXCLUDED.version, updated_at = now()),"
+        " i3 AS (INSERT INTO published_settings (key, value, version)"
+        "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($5::jsonb)"
+        "        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
         "           version = EXCLUDED.version, updated_at = now())"
-        " SELECT 1", 4, p, err, err_len, NULL);
+        " SELECT 1", 5, p, err, err_len, NULL);
     if (res != NULL) {
         PQclear(res);
         rc = 0;
     }
 
 done:
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         free(js[i]);
     }
     return rc;
@@ -518,14 +552,20 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
         int          removed = PQgetisnull(rows, i, 1);
         const char  *op;
 
-        if (kind == FADO_REC_CLUSTER) {
+        if (kind == FADO_REC_SETTING) {
+            op = "setting";
+        } else if (kind == FADO_REC_CLUSTER) {
             op = removed ? "cdel" : "cset";
         } else if (name[0] == '\0') {
             op = removed ? "nodefault" : "default2";
+        } else if (removed) {
+            op = "del";
         } else {
-            op = removed ? "del" : "set2";
+            /* a route override is an F1 record (its endpoints, listed) */
+            op = strcmp(PQgetvalue(rows, i, 2), "F1") == 0 ? "set" : "set2";
         }
-        if (b->seen[kind] != NULL && json_object_set_new(b->seen[kind], name, json_true()) != 0)
+        if (kind != FADO_REC_SETTING && b->seen[kind] != NULL
+            && json_object_set_new(b->seen[kind], name, json_true()) != 0)
         {
             snprintf(err, err_len, "out of memory");
             return -1;
@@ -560,7 +600,7 @@ static int
 fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     fado_publish_stats_t *stats, char *err, size_t err_len)
 {
-    PGresult      *crows = NULL, *brows = NULL;
+    PGresult      *crows = NULL, *brows = NULL, *srows = NULL;
     fado_batch_t   b;
     json_t        *buckets = w->buckets, *with_default = NULL;
     int            rc = -1;
@@ -611,6 +651,13 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
             goto done;
         }
     }
+    /* One row at most, and usually none: cheap enough for every sync. */
+    srows = fado_db_query(conn, FADO_SETTINGS_SQL, 0, NULL, err, err_len, NULL);
+    if (srows == NULL
+        || fado_publisher_queue(pub, &b, srows, FADO_REC_SETTING, err, err_len) != 0)
+    {
+        goto done;
+    }
     if (w->reset_epoch != NULL
         && fado_batch_add(&b, pub, "reset", "", w->reset_epoch, FADO_REC_NONE, 0,
                           err, err_len) != 0)
@@ -633,6 +680,9 @@ done:
     }
     if (brows != NULL) {
         PQclear(brows);
+    }
+    if (srows != NULL) {
+        PQclear(srows);
     }
     return rc;
 }
@@ -1176,7 +1226,8 @@ fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
         goto done;
     }
     res = fado_db_query(conn,
-        "WITH a AS (DELETE FROM published_routes) DELETE FROM published_clusters",
+        "WITH a AS (DELETE FROM published_routes), s AS (DELETE FROM published_settings)"
+        " DELETE FROM published_clusters",
         0, NULL, err, err_len, NULL);
     if (res == NULL) {
         goto done;

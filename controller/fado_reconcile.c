@@ -91,30 +91,6 @@ fado_now_ms(void)
     return (long long) t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static PGresult *
-fado_rec_query(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-    char       err[512];
-    PGresult  *res = fado_db_query(conn, sql, n, params, err, sizeof(err), NULL);
-
-    if (res == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
-    }
-    return res;
-}
-
-static int
-fado_rec_exec(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-    PGresult  *res = fado_rec_query(conn, sql, n, params);
-
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
 /* A JSON document as a query parameter; NULL when out of memory. */
 static char *
 fado_rec_json(json_t *j)
@@ -194,7 +170,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
     char       grace[16];
     const char *gp[1] = { grace };
 
-    res = fado_rec_query(conn,
+    res = fado_db_exec(conn, NULL,
         "SELECT c.name, c.storage_endpoint, c.healthy FROM clusters c ORDER BY c.name",
         0, NULL);
     if (res == NULL) {
@@ -225,17 +201,17 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
             break;          /* lost the lead while probing: write nothing */
         }
         if (was && *fails >= rec->conf.health_failures) {
-            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = false,"
-                              " unhealthy_since = now() WHERE name = $1 AND healthy",
-                              1, p) == 0)
+            if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = false,"
+                            " unhealthy_since = now() WHERE name = $1 AND healthy",
+                            1, p) == 0)
             {
                 fado_log(FADO_LOG_WARN, "msg=\"cluster down\" cluster=%s failures=%d",
                          name, *fails);
             }
         } else if (!was && up) {
-            if (fado_rec_exec(conn, "UPDATE clusters SET healthy = true,"
-                              " unhealthy_since = NULL, eligible = true"
-                              " WHERE name = $1 AND NOT healthy", 1, p) == 0)
+            if (fado_db_run(conn, NULL, "UPDATE clusters SET healthy = true,"
+                            " unhealthy_since = NULL, eligible = true"
+                            " WHERE name = $1 AND NOT healthy", 1, p) == 0)
             {
                 fado_log(FADO_LOG_INFO, "msg=\"cluster up\" cluster=%s", name);
             }
@@ -247,7 +223,7 @@ fado_health_round(fado_reconciler_t *rec, PGconn *conn)
         return;
     }
     snprintf(grace, sizeof(grace), "%d", rec->conf.grace_s);
-    res = fado_rec_query(conn,
+    res = fado_db_exec(conn, NULL,
         "UPDATE clusters SET eligible = false"
         " WHERE NOT healthy AND eligible"
         "   AND unhealthy_since < now() - make_interval(secs => $1::int)"
@@ -350,7 +326,7 @@ fado_clusters_zones(fado_cluster_set_t *cs)
 static int
 fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
 {
-    cs->res = fado_rec_query(conn,
+    cs->res = fado_db_exec(conn, NULL,
         "SELECT name, zone, eligible, storage_endpoint <> '', healthy,"
         "       array_to_string(zones, ' '), cardinality(zones) FROM clusters"
         " ORDER BY name COLLATE \"C\"", 0, NULL);
@@ -375,15 +351,20 @@ fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
     return fado_clusters_zones(cs);
 }
 
-/* Splits a space-separated list of names (names hold no spaces) in place. */
+/*
+ * The strings of a JSON array PostgreSQL built (to_jsonb of a text[]), at
+ * most max of them; they live as long as arr. NULL arr (unreadable): none.
+ */
 static size_t
-fado_split_names(char *text, const char **items, size_t max)
+fado_json_names(const json_t *arr, const char **items, size_t max)
 {
-    size_t  n = 0;
-    char   *save = NULL, *tok;
+    size_t   n = 0, i;
+    json_t  *v;
 
-    for (tok = strtok_r(text, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save)) {
-        items[n++] = tok;
+    json_array_foreach(arr, i, v) {
+        if (n < max && json_is_string(v)) {
+            items[n++] = json_string_value(v);
+        }
     }
     return n;
 }
@@ -419,21 +400,30 @@ static int
 fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     const fado_replica_row_t *reps, size_t nreps, json_t *upd, json_t *ins, json_t *leave)
 {
-    char                       zones_buf[2048], pins_buf[2048];
+    json_t                    *zones_json, *pins_json;
     const char                *zones[64], *pins[64];
     fado_placement_request_t   req;
     fado_placement_result_t    res;
     size_t                     ready_in = 0, want;
     int                        rc = 0;
 
-    snprintf(zones_buf, sizeof(zones_buf), "%s", PQgetvalue(bk, row, 2));
-    snprintf(pins_buf, sizeof(pins_buf), "%s", PQgetvalue(bk, row, 4));
+    /* The lists arrive as JSON: no buffer to cut them short, no splitting
+     * by hand. */
+    zones_json = json_loads(PQgetvalue(bk, row, 2), 0, NULL);
+    pins_json = json_loads(PQgetvalue(bk, row, 4), 0, NULL);
+    if (zones_json == NULL || pins_json == NULL) {
+        json_decref(zones_json);
+        json_decref(pins_json);
+        fado_log(FADO_LOG_ERROR, "msg=\"unreadable placement lists\" bucket=%s",
+                 FADO_LOG_Q(PQgetvalue(bk, row, 0)));
+        return -1;
+    }
     req.bucket = PQgetvalue(bk, row, 0);
     req.home = PQgetvalue(bk, row, 1);
     req.allowed_zones = zones;
-    req.n_allowed_zones = fado_split_names(zones_buf, zones, 64);
+    req.n_allowed_zones = fado_json_names(zones_json, zones, 64);
     req.pinned = pins;
-    req.n_pinned = fado_split_names(pins_buf, pins, 64);
+    req.n_pinned = fado_json_names(pins_json, pins, 64);
     req.replicas = atoi(PQgetvalue(bk, row, 3));
     req.cap = PQgetvalue(bk, row, 7)[0] == 't';
     if (cs->any_down) {
@@ -512,6 +502,8 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
                                     "bucket", req.bucket, "cluster", reps[r].cluster,
                                     "remove", remove, "reason", reason));
     }
+    json_decref(zones_json);
+    json_decref(pins_json);
     return rc == 0 ? 0 : -1;
 }
 
@@ -527,11 +519,11 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
     if (js[0] == NULL || js[1] == NULL || js[2] == NULL) {
         goto done;
     }
-    if (fado_rec_exec(conn, "BEGIN", 0, NULL) != 0) {
+    if (fado_db_begin(conn, NULL) != 0) {
         goto done;
     }
-    if (fado_rec_exec(conn, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
-        || fado_rec_exec(conn,
+    if (fado_db_run(conn, NULL, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
+        || fado_db_run(conn, NULL,
             "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason,"
             "                                placement_effective = u.effective"
             "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
@@ -549,9 +541,9 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
             "                                           remove boolean, reason text)"
             "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
             "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p) != 0
-        || fado_rec_exec(conn, "COMMIT", 0, NULL) != 0)
+        || fado_db_end(conn, 1, NULL) != 0)
     {
-        (void) fado_rec_exec(conn, "ROLLBACK", 0, NULL);
+        (void) fado_db_end(conn, 0, NULL);
         goto done;
     }
     rc = 0;
@@ -587,13 +579,13 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     {
         goto done;
     }
-    bk = fado_rec_query(conn,
-        "SELECT name, home_cluster, array_to_string(allowed_zones, ' '), replicas,"
-        "       array_to_string(pinned_clusters, ' '), placement_ok, placement_reason,"
+    bk = fado_db_exec(conn, NULL,
+        "SELECT name, home_cluster, to_jsonb(allowed_zones), replicas,"
+        "       to_jsonb(pinned_clusters), placement_ok, placement_reason,"
         "       cap_replicas, placement_effective"
         "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY name COLLATE \"C\"", 1, p);
-    rp = bk ? fado_rec_query(conn,
+    rp = bk ? fado_db_exec(conn, NULL,
         "SELECT bucket, cluster, state FROM replicas"
         " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
         " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p) : NULL;
@@ -630,7 +622,7 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     }
     /* Replicas that are not ready (new, syncing, failed, leaving) need a
      * job; an existing one keeps its schedule and back-off. */
-    if (fado_rec_exec(conn,
+    if (fado_db_run(conn, NULL,
             "INSERT INTO jobs (kind, bucket, cluster)"
             " SELECT 'replica', bucket, cluster FROM replicas"
             "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
@@ -748,7 +740,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     /* One round trip for both tables: kind 'b' (with place) or 'c'. */
-    db = fado_rec_query(conn,
+    db = fado_db_exec(conn, NULL,
         "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
         " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL);
     if (db == NULL) {
@@ -781,7 +773,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
     js[1] = fado_rec_json(seen_c);
     if (js[0] != NULL && js[1] != NULL) {
         const char  *p[2] = { js[0], js[1] };
-        if (fado_rec_exec(conn,
+        if (fado_db_run(conn, NULL,
                 "WITH b AS (DELETE FROM dirty_buckets d"
                 "           USING jsonb_to_recordset($1::jsonb) AS u (b text, s bigint)"
                 "           WHERE d.bucket = u.b AND d.seq = u.s)"
@@ -964,8 +956,8 @@ fado_leader_elect(fado_reconciler_t *rec)
             return 0;
         }
     }
-    res = fado_rec_query(rec->conn, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
-                         0, NULL);
+    res = fado_db_exec(rec->conn, NULL, "SELECT pg_try_advisory_lock(" FADO_LEADER_LOCK ")",
+                       0, NULL);
     if (res == NULL) {
         fado_leader_drop(rec, "lock query failed");
         return 0;
@@ -975,7 +967,7 @@ fado_leader_elect(fado_reconciler_t *rec)
     if (!got) {
         return 0;
     }
-    if (fado_rec_exec(rec->conn, "LISTEN fado_changes", 0, NULL) != 0) {
+    if (fado_db_run(rec->conn, NULL, "LISTEN fado_changes", 0, NULL) != 0) {
         fado_leader_drop(rec, "LISTEN failed");
         return 0;
     }

@@ -4,16 +4,17 @@
  */
 
 #include "fado_valid.h"
+#include "ngx_http_fado_record.h"
 
 #include <arpa/inet.h>
 #include <string.h>
-#include <strings.h>
 
 static int
 fado_valid_alnum(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
+#include <strings.h>
 
 int
 fado_valid_utf8(const char *str, size_t len)
@@ -59,38 +60,18 @@ fado_valid_utf8(const char *str, size_t len)
     return 1;
 }
 
+/* The route contract's rules (ngx_http_fado_record.c): one copy for the API
+ * and the gateways, so a name the API takes is a name a gateway routes. */
 int
 fado_valid_name(const char *s)
 {
-    size_t  n = strlen(s);
-
-    if (n == 0 || n > 63) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!fado_valid_alnum((unsigned char) *s) && *s != '.' && *s != '_' && *s != '-') {
-            return 0;
-        }
-    }
-    return 1;
+    return ngx_http_fado_record_label_valid(s, strlen(s));
 }
 
 int
 fado_valid_bucket(const char *s)
 {
-    size_t  n = strlen(s);
-
-    if (n < 3 || n > 63 || !fado_valid_alnum((unsigned char) s[0])
-        || !fado_valid_alnum((unsigned char) s[n - 1]) || strstr(s, "..") != NULL)
-    {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '-')) {
-            return 0;
-        }
-    }
-    return 1;
+    return ngx_http_fado_record_bucket_valid(s, strlen(s));
 }
 
 /* No C0 control character nor DEL. */

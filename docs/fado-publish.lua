@@ -3,7 +3,8 @@
 --
 -- KEYS: routes (hash), version (string), feed (stream), default (string),
 --       epoch (string), clusters (hash, optional: needed by cset and cdel
---       only, so a v1 caller passing five keys keeps working)
+--       only, so a v1 caller passing five keys keeps working), settings
+--       (hash, optional: needed by setting only)
 -- ARGV: maxlen, then triples of op, name, body.
 --   set <bucket> <body>      routes[bucket] = "F1 <v> <body>"
 --   set2 <bucket> <body>     routes[bucket] = "F2 <v> <body>"
@@ -13,14 +14,15 @@
 --   nodefault "" ""          remove default
 --   cset <cluster> <body>    clusters[cluster] = "C2 <v> <body>"
 --   cdel <cluster> ""        remove clusters[cluster]
+--   setting <name> <value>   settings[name] = value (bucket_header)
 --   reset "" <epoch>         new epoch; gateways resync from the table
 -- Returns the last version assigned.
 --
 -- Running as one script makes each change atomic: the hash, the counter and
 -- the feed entry move together, and versions in the feed stay consecutive.
 
-local routes, version, feed, default, epoch, clusters =
-    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local routes, version, feed, default, epoch, clusters, settings =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local maxlen = tonumber(ARGV[1])
 if maxlen == nil or maxlen < 1 then
     return redis.error_reply("fado-publish: maxlen must be a positive integer")
@@ -33,7 +35,7 @@ end
 -- so a bad triple must be refused before anything is written.
 local known = { set = true, set2 = true, del = true, default = true,
                 default2 = true, nodefault = true, cset = true, cdel = true,
-                reset = true }
+                setting = true, reset = true }
 for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if not known[op] then
@@ -53,6 +55,17 @@ for i = 2, #ARGV, 3 do
     end
     if op == "cset" and body == "" then
         return redis.error_reply("fado-publish: cset needs a body (zone state endpoints)")
+    end
+    if op == "setting" then
+        if settings == nil then
+            return redis.error_reply("fado-publish: setting needs the settings hash as KEYS[7]")
+        end
+        if bucket ~= "bucket_header" then
+            return redis.error_reply("fado-publish: unknown setting '" .. bucket .. "'")
+        end
+        if not string.match(body, "^[%w-]+$") or #body > 64 then
+            return redis.error_reply("fado-publish: bucket_header must be 1-64 of letters, digits, '-'")
+        end
     end
     if op == "reset" and body == "" then
         return redis.error_reply("fado-publish: reset needs an epoch")
@@ -92,6 +105,10 @@ for i = 2, #ARGV, 3 do
         redis.call("HDEL", clusters, bucket)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "cdel", "c", bucket)
+    elseif op == "setting" then
+        redis.call("HSET", settings, bucket, body)
+        redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
+                   "v", v, "op", "setting", "k", bucket, "r", body)
     elseif op == "reset" then
         redis.call("SET", epoch, body)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",

@@ -11,13 +11,18 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_events.c controller/fado_objects.c \
                    controller/fado_lifecycle.c controller/fado_import.c \
                    controller/fado_accept.c controller/fado_pool.c controller/fado_valid.c \
-                   controller/fado_resolve.c
+                   controller/fado_router.c controller/fado_err.c controller/fado_api_events.c \
+                   controller/fado_api_objects.c controller/fado_api_page.c \
+                   controller/fado_api_valid.c controller/fado_api_tokens.c controller/fado_api_metrics.c \
+                   controller/fado_api_copies.c \
+                   controller/fado_resolve.c \
+                   controller/fado_policy.c controller/fado_route_view.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
-                   $(BUILD)/controller/fado_sql.o
+                   $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
 CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
 CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
-CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
+CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) $(ROUTE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
 CONTROLLER_LIBS = $(shell pkg-config --libs $(CONTROLLER_PKGS)) -pthread
 CONTROLLER_BIN := $(BUILD)/fado-controller
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -36,7 +41,7 @@ $(BUILD)/controller/fado_sql.c: $(SQL_FILES) docs/fado-publish.lua scripts/embed
 $(BUILD)/controller/fado_sql.o: $(BUILD)/controller/fado_sql.c controller/fado_sql.h
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
-$(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_HDRS)
+$(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_HDRS) $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
@@ -75,7 +80,7 @@ BENCH_TARGETS += $(BUILD)/bench/placement $(BUILD)/bench/publish
 UNIT_TESTS += $(BUILD)/unit/test_fado_endpoint
 
 $(BUILD)/unit/test_fado_endpoint: t/unit/test_fado_endpoint.c t/unit/tap.h controller/fado_valid.c \
-        controller/fado_valid.h
+        controller/fado_valid.h $(ROUTE_SRCS) $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Icontroller -It/unit -o $@ t/unit/test_fado_endpoint.c \
-	    controller/fado_valid.c $(LDFLAGS_COMMON)
+	$(CC) $(CFLAGS_COMMON) -Icontroller $(ROUTE_CFLAGS) -It/unit -o $@ t/unit/test_fado_endpoint.c \
+	    controller/fado_valid.c $(ROUTE_SRCS) $(LDFLAGS_COMMON)

@@ -28,11 +28,14 @@ $(BUILD)/fuzz/fuzz_route_record: fuzz/fuzz_route_record.c \
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ingx_fado_module -o $@ fuzz/fuzz_route_record.c \
 	    ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
 
-$(BUILD)/fuzz/fuzz_events: fuzz/fuzz_events.c controller/fado_events.c controller/fado_log.c \
-        controller/fado_valid.c $(CONTROLLER_HDRS)
+$(BUILD)/fuzz/fuzz_events: $(ROUTE_SRCS) $(ROUTE_HDRS) \
+        fuzz/fuzz_events.c controller/fado_events.c controller/fado_log.c \
+        controller/fado_valid.c controller/fado_err.c $(CONTROLLER_HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CTRL_CFLAGS) -o $@ fuzz/fuzz_events.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CTRL_CFLAGS) $(ROUTE_CFLAGS) -o $@ fuzz/fuzz_events.c \
+	    $(ROUTE_SRCS) \
 	    controller/fado_events.c controller/fado_log.c controller/fado_valid.c \
+	    controller/fado_err.c \
 	    $(shell pkg-config --libs libpq jansson)
 
 # The storage sources are compiled in (with the fuzzer's instrumentation),
@@ -68,9 +71,11 @@ endif
 
 UNIT_TESTS += $(BUILD)/unit/test_fado_valid
 
-$(BUILD)/unit/test_fado_valid: t/unit/test_fado_valid.c t/unit/tap.h controller/fado_valid.c \
+$(BUILD)/unit/test_fado_valid: $(ROUTE_SRCS) $(ROUTE_HDRS) \
+        t/unit/test_fado_valid.c t/unit/tap.h controller/fado_valid.c \
         controller/fado_valid.h controller/fado_log.c controller/fado_log.h \
         $(STORAGE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) -It/unit -o $@ t/unit/test_fado_valid.c \
+	$(CC) $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) -It/unit $(ROUTE_CFLAGS) -o $@ t/unit/test_fado_valid.c \
+	    $(ROUTE_SRCS) \
 	    controller/fado_valid.c controller/fado_log.c $(STORAGE_LIB) $(LDFLAGS_COMMON) -lexpat

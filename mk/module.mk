@@ -51,3 +51,25 @@ $(MODULE_TEXT_TEST): t/unit/test_fado_text.c t/unit/tap.h $(MODULE_TEXT_SRCS)
 	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
 	    t/unit/test_fado_text.c ngx_fado_module/ngx_http_fado_text.c \
 	    $(LDFLAGS_COMMON)
+
+# The route contract (record decoder, policy table, name rules, escaping) is
+# libc only; the controller links the same two files, so gateway and
+# controller cannot disagree on a token or a name (ROUTE_* for its users).
+ROUTE_SRCS   := ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
+ROUTE_HDRS   := ngx_fado_module/ngx_http_fado_record.h ngx_fado_module/ngx_http_fado_text.h
+ROUTE_OBJS   := $(BUILD)/route/ngx_http_fado_record.o $(BUILD)/route/ngx_http_fado_text.o
+ROUTE_CFLAGS := -Ingx_fado_module
+
+$(BUILD)/route/%.o: ngx_fado_module/%.c $(ROUTE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -c -o $@ $<
+
+# The golden test's decoder (t/218-route-golden.t): records in, the
+# decoder's reading out. Built with the unit tests, run by the suite.
+ROUTE_DECODE := $(BUILD)/unit/route_decode
+UNIT_TESTS += $(ROUTE_DECODE)
+
+$(ROUTE_DECODE): t/unit/route_decode.c $(ROUTE_SRCS) $(ROUTE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -o $@ t/unit/route_decode.c $(ROUTE_SRCS) \
+	    $(LDFLAGS_COMMON)

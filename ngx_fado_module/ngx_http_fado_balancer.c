@@ -21,6 +21,22 @@
     "their counters live in fado_shm_zone"
 
 
+/* What a request did with each member of its set (ctx->tried[i]). */
+enum {
+    NGX_HTTP_FADO_TRY_NONE = 0,     /* not tried: eligible */
+    NGX_HTTP_FADO_TRY_USED,         /* a try went to it */
+    NGX_HTTP_FADO_TRY_RACED         /* its last in-flight slot was taken
+                                       while this pick held it: skipped for
+                                       the rest of the pick only */
+};
+
+/* The passes of a pick (ngx_http_fado_eligible). */
+enum {
+    NGX_HTTP_FADO_PASS_NEW_CLUSTER = 0, /* clusters no earlier try used */
+    NGX_HTTP_FADO_PASS_ANY
+};
+
+
 static ngx_int_t ngx_http_fado_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_fado_init_peer(ngx_http_request_t *r,
@@ -359,7 +375,11 @@ ngx_http_fado_balancer_reserve(ngx_http_request_t *r, ngx_http_fado_ctx_t *ctx,
 }
 
 
-/* pass 0 keeps only clusters no earlier try used; pass 1 takes any */
+/*
+ * A pick looks at the members in passes: a retry first keeps to clusters no
+ * earlier try used (another replica of the data is the best second chance),
+ * then takes any member still eligible.
+ */
 static ngx_uint_t
 ngx_http_fado_eligible(ngx_http_fado_ctx_t *ctx, uint32_t i, ngx_uint_t pass,
     ngx_msec_t now)
@@ -373,7 +393,7 @@ ngx_http_fado_eligible(ngx_http_fado_ctx_t *ctx, uint32_t i, ngx_uint_t pass,
     ep = m->ep;
     fscf = ctx->uscf;
 
-    if (ctx->tried[i]) {
+    if (ctx->tried[i] != NGX_HTTP_FADO_TRY_NONE) {
         return 0;
     }
 
@@ -388,9 +408,9 @@ ngx_http_fado_eligible(ngx_http_fado_ctx_t *ctx, uint32_t i, ngx_uint_t pass,
         return 0;
     }
 
-    if (pass == 0) {
+    if (pass == NGX_HTTP_FADO_PASS_NEW_CLUSTER) {
         for (j = 0; j < ctx->set->n; j++) {
-            if (ctx->tried[j] == 1
+            if (ctx->tried[j] == NGX_HTTP_FADO_TRY_USED
                 && ctx->set->m[j].ep->cluster.len == ep->cluster.len
                 && ngx_memcmp(ctx->set->m[j].ep->cluster.data,
                               ep->cluster.data, ep->cluster.len) == 0)
@@ -413,206 +433,349 @@ ngx_http_fado_less_loaded(ngx_http_fado_member_t *a, ngx_http_fado_member_t *b)
 }
 
 
-static ngx_int_t
-ngx_http_fado_pick(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass, ngx_msec_t now)
+/*
+ * The cursor a pick turns: retries turn a cursor of their own, since on the
+ * shared one the retry after a failing member would always take the slot of
+ * the member that follows it, which then never gets a first try.
+ */
+static uint32_t
+ngx_http_fado_cursor(ngx_http_fado_ctx_t *ctx)
 {
-    double                   score, best_score, best_ok_score, u;
-    uint32_t                 i, k, n, c, h, r1, r2, start;
-    uint64_t                 w, total;
-    ngx_int_t                best, best_ok, first, second;
+    return (uint32_t) ngx_atomic_fetch_add(ctx->member ? &ctx->set->rr_retry
+                                                       : &ctx->set->rr, 1);
+}
+
+
+/* Weighted round robin over the eligible members. */
+static ngx_int_t
+ngx_http_fado_pick_rr(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    uint32_t              i;
+    uint64_t              w, total;
+    ngx_http_fado_set_t  *set;
+
+    set = ctx->set;
+    total = 0;
+
+    for (i = 0; i < set->n; i++) {
+        if (ngx_http_fado_eligible(ctx, i, pass, now)) {
+            total += set->m[i].weight;
+        }
+    }
+
+    if (total == 0) {
+        return -1;
+    }
+
+    w = ngx_http_fado_cursor(ctx) % total;
+
+    for (i = 0; i < set->n; i++) {
+        if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
+            continue;
+        }
+
+        if (w < set->m[i].weight) {
+            return i;
+        }
+
+        w -= set->m[i].weight;
+    }
+
+    return -1;
+}
+
+
+/* Least in-flight per weight; ties broken in turn. */
+static ngx_int_t
+ngx_http_fado_pick_lc(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    uint32_t              i, k, start;
+    ngx_int_t             best;
+    ngx_http_fado_set_t  *set;
+
+    set = ctx->set;
+    start = ngx_http_fado_cursor(ctx);
+    best = -1;
+
+    for (k = 0; k < set->n; k++) {
+        i = (start + k) % set->n;
+
+        if (ngx_http_fado_eligible(ctx, i, pass, now)
+            && (best == -1
+                || ngx_http_fado_less_loaded(&set->m[i], &set->m[best])))
+        {
+            best = i;
+        }
+    }
+
+    return best;
+}
+
+
+/* Lowest response time times load, per weight; ties broken in turn. */
+static ngx_int_t
+ngx_http_fado_pick_ewma(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    double                   score, best_score;
+    uint32_t                 i, k, start;
+    ngx_int_t                best;
     ngx_http_fado_set_t     *set;
     ngx_http_fado_member_t  *m;
 
     set = ctx->set;
-    n = set->n;
+    start = ngx_http_fado_cursor(ctx);
+    best = -1;
+    best_score = 0;
 
-    switch (ctx->policy) {
+    for (k = 0; k < set->n; k++) {
+        i = (start + k) % set->n;
 
-    case NGX_HTTP_FADO_POLICY_LC:
-    case NGX_HTTP_FADO_POLICY_EWMA:
-
-        /* ties broken in turn; retries turn their own cursor (see rr) */
-        start = (uint32_t) ngx_atomic_fetch_add(ctx->member ? &set->rr_retry
-                                                            : &set->rr, 1);
-        best = -1;
-        best_score = 0;
-
-        for (k = 0; k < n; k++) {
-            i = (start + k) % n;
-
-            if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
-                continue;
-            }
-
-            m = &set->m[i];
-
-            if (ctx->policy == NGX_HTTP_FADO_POLICY_LC) {
-                if (best == -1
-                    || ngx_http_fado_less_loaded(m, &set->m[best]))
-                {
-                    best = i;
-                }
-
-                continue;
-            }
-
-            score = (double) (m->ep->ewma_us + 1) * (m->ep->inflight + 1)
-                    / m->weight;
-
-            if (best == -1 || score < best_score) {
-                best = i;
-                best_score = score;
-            }
+        if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
+            continue;
         }
 
-        return best;
+        m = &set->m[i];
+        score = (double) (m->ep->ewma_us + 1) * (m->ep->inflight + 1)
+                / m->weight;
 
-    case NGX_HTTP_FADO_POLICY_P2C:
-
-        c = 0;
-        for (i = 0; i < n; i++) {
-            c += ngx_http_fado_eligible(ctx, i, pass, now);
+        if (best == -1 || score < best_score) {
+            best = i;
+            best_score = score;
         }
+    }
 
-        if (c == 0) {
-            return -1;
-        }
+    return best;
+}
 
-        r1 = ngx_random() % c;
-        r2 = r1;
 
-        if (c > 1) {
-            r2 = ngx_random() % (c - 1);
-            if (r2 >= r1) {
-                r2++;
-            }
-        }
+/* Power of two choices: two distinct eligible members, the less loaded. */
+static ngx_int_t
+ngx_http_fado_pick_p2c(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    uint32_t              i, k, c, r1, r2;
+    ngx_int_t             first, second;
+    ngx_http_fado_set_t  *set;
 
-        first = -1;
-        second = -1;
-        k = 0;
+    set = ctx->set;
+    c = 0;
 
-        for (i = 0; i < n; i++) {
-            if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
-                continue;
-            }
+    for (i = 0; i < set->n; i++) {
+        c += ngx_http_fado_eligible(ctx, i, pass, now);
+    }
 
-            if (k == r1) {
-                first = i;
-            }
-
-            if (k == r2) {
-                second = i;
-            }
-
-            k++;
-        }
-
-        if (ngx_http_fado_less_loaded(&set->m[second], &set->m[first])) {
-            return second;
-        }
-
-        return first;
-
-    case NGX_HTTP_FADO_POLICY_CHASH:
-
-        /*
-         * Weighted rendezvous hashing: a key keeps its endpoint while the
-         * set allows, and a change of the set moves only the keys it must.
-         * Bounded load: an endpoint may hold at most `bounded_load` times
-         * the average in-flight count before the key spills to the next.
-         */
-        c = 0;
-        total = 0;
-
-        for (i = 0; i < n; i++) {
-            if (ngx_http_fado_eligible(ctx, i, pass, now)) {
-                c++;
-                total += set->m[i].ep->inflight;
-            }
-        }
-
-        if (c == 0) {
-            return -1;
-        }
-
-        w = ctx->uscf->bounded_load
-            ? ((total + 1) * ctx->uscf->bounded_load + 100 * c - 1) / (100 * c)
-            : (uint64_t) -1;
-
-        best = -1;
-        best_ok = -1;
-        best_score = 0;
-        best_ok_score = 0;
-
-        for (i = 0; i < n; i++) {
-            if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
-                continue;
-            }
-
-            m = &set->m[i];
-
-            h = ctx->key_hash ^ m->ep->hash;
-            h ^= h >> 16;
-            h *= 0x85ebca6b;
-            h ^= h >> 13;
-            h *= 0xc2b2ae35;
-            h ^= h >> 16;
-
-            u = ((double) h + 1.0) / 4294967297.0;
-            score = m->weight / -log(u);
-
-            if (best == -1 || score > best_score) {
-                best = i;
-                best_score = score;
-            }
-
-            if (m->ep->inflight < w
-                && (best_ok == -1 || score > best_ok_score))
-            {
-                best_ok = i;
-                best_ok_score = score;
-            }
-        }
-
-        return best_ok != -1 ? best_ok : best;
-
-    default: /* weighted round robin */
-
-        total = 0;
-        for (i = 0; i < n; i++) {
-            if (ngx_http_fado_eligible(ctx, i, pass, now)) {
-                total += set->m[i].weight;
-            }
-        }
-
-        if (total == 0) {
-            return -1;
-        }
-
-        /*
-         * Retries turn a cursor of their own: on the shared one, the retry
-         * after a failing member would always take the slot of the member
-         * that follows it, which then never gets a first try.
-         */
-        w = (uint64_t) ngx_atomic_fetch_add(ctx->member ? &set->rr_retry
-                                                        : &set->rr, 1)
-            % total;
-
-        for (i = 0; i < n; i++) {
-            if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
-                continue;
-            }
-
-            if (w < set->m[i].weight) {
-                return i;
-            }
-
-            w -= set->m[i].weight;
-        }
-
+    if (c == 0) {
         return -1;
     }
+
+    r1 = ngx_random() % c;
+    r2 = r1;
+
+    if (c > 1) {
+        r2 = ngx_random() % (c - 1);
+        if (r2 >= r1) {
+            r2++;
+        }
+    }
+
+    first = -1;
+    second = -1;
+    k = 0;
+
+    for (i = 0; i < set->n; i++) {
+        if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
+            continue;
+        }
+
+        if (k == r1) {
+            first = i;
+        }
+
+        if (k == r2) {
+            second = i;
+        }
+
+        k++;
+    }
+
+    if (ngx_http_fado_less_loaded(&set->m[second], &set->m[first])) {
+        return second;
+    }
+
+    return first;
+}
+
+
+/*
+ * Weighted rendezvous hashing: a key keeps its endpoint while the set
+ * allows, and a change of the set moves only the keys it must. Bounded
+ * load: an endpoint may hold at most `bounded_load` times the average
+ * in-flight count before the key spills to the next.
+ */
+static ngx_int_t
+ngx_http_fado_pick_chash(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    double                   score, best_score, best_ok_score, u;
+    uint32_t                 i, c, h;
+    uint64_t                 w, total;
+    ngx_int_t                best, best_ok;
+    ngx_http_fado_set_t     *set;
+    ngx_http_fado_member_t  *m;
+
+    set = ctx->set;
+    c = 0;
+    total = 0;
+
+    for (i = 0; i < set->n; i++) {
+        if (ngx_http_fado_eligible(ctx, i, pass, now)) {
+            c++;
+            total += set->m[i].ep->inflight;
+        }
+    }
+
+    if (c == 0) {
+        return -1;
+    }
+
+    w = ctx->uscf->bounded_load
+        ? ((total + 1) * ctx->uscf->bounded_load + 100 * c - 1) / (100 * c)
+        : (uint64_t) -1;
+
+    best = -1;
+    best_ok = -1;
+    best_score = 0;
+    best_ok_score = 0;
+
+    for (i = 0; i < set->n; i++) {
+        if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
+            continue;
+        }
+
+        m = &set->m[i];
+
+        h = ctx->key_hash ^ m->ep->hash;
+        h ^= h >> 16;
+        h *= 0x85ebca6b;
+        h ^= h >> 13;
+        h *= 0xc2b2ae35;
+        h ^= h >> 16;
+
+        u = ((double) h + 1.0) / 4294967297.0;
+        score = m->weight / -log(u);
+
+        if (best == -1 || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+
+        if (m->ep->inflight < w && (best_ok == -1 || score > best_ok_score)) {
+            best_ok = i;
+            best_ok_score = score;
+        }
+    }
+
+    return best_ok != -1 ? best_ok : best;
+}
+
+
+/*
+ * Random: each eligible member with a chance proportional to its weight
+ * (uniform when the weights are equal, as the controller publishes them by
+ * default). No shared cursor, so no cache line bounces between workers.
+ */
+static ngx_int_t
+ngx_http_fado_pick_random(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    uint32_t              i;
+    uint64_t              w, total;
+    ngx_http_fado_set_t  *set;
+
+    set = ctx->set;
+    total = 0;
+
+    for (i = 0; i < set->n; i++) {
+        if (ngx_http_fado_eligible(ctx, i, pass, now)) {
+            total += set->m[i].weight;
+        }
+    }
+
+    if (total == 0) {
+        return -1;
+    }
+
+    w = (uint64_t) ngx_random() % total;
+
+    for (i = 0; i < set->n; i++) {
+        if (!ngx_http_fado_eligible(ctx, i, pass, now)) {
+            continue;
+        }
+
+        if (w < set->m[i].weight) {
+            return i;
+        }
+
+        w -= set->m[i].weight;
+    }
+
+    return -1;
+}
+
+
+/*
+ * First: the first member, in the route's order, that is not failed, not
+ * saturated and not tried yet. The order is the operator's preference, so
+ * a retry takes the next member in it, whatever its cluster: the new-cluster
+ * pass does not apply.
+ */
+static ngx_int_t
+ngx_http_fado_pick_first(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
+    ngx_msec_t now)
+{
+    uint32_t  i;
+
+    for (i = 0; i < ctx->set->n; i++) {
+        if (ngx_http_fado_eligible(ctx, i, NGX_HTTP_FADO_PASS_ANY, now)) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+typedef ngx_int_t (*ngx_http_fado_pick_pt)(ngx_http_fado_ctx_t *ctx,
+    ngx_uint_t pass, ngx_msec_t now);
+
+/* Indexed by NGX_HTTP_FADO_POLICY_*; "-" never reaches a pick. */
+static ngx_http_fado_pick_pt  ngx_http_fado_picks[] = {
+    ngx_http_fado_pick_rr,              /* "-" */
+    ngx_http_fado_pick_rr,
+    ngx_http_fado_pick_lc,
+    ngx_http_fado_pick_p2c,
+    ngx_http_fado_pick_ewma,
+    ngx_http_fado_pick_chash,
+    ngx_http_fado_pick_random,
+    ngx_http_fado_pick_first
+};
+
+
+static ngx_int_t
+ngx_http_fado_pick(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass, ngx_msec_t now)
+{
+    ngx_uint_t  policy;
+
+    policy = ctx->policy;
+
+    if (policy > NGX_HTTP_FADO_POLICY_LAST) {
+        policy = NGX_HTTP_FADO_POLICY_RR;
+    }
+
+    return ngx_http_fado_picks[policy](ctx, pass, now);
 }
 
 
@@ -643,7 +806,9 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     now = ngx_current_msec;
 
     for (i = 0; i < ctx->set->n; i++) {
-        any_tried |= ctx->tried[i];
+        if (ctx->tried[i] == NGX_HTTP_FADO_TRY_USED) {
+            any_tried = 1;
+        }
     }
 
     k = -1;
@@ -651,7 +816,11 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
     /* a lost race for the last in-flight slot marks the member and re-picks */
     for (attempts = 0; attempts <= ctx->set->n; attempts++) {
 
-        for (pass = any_tried ? 0 : 1; pass < 2; pass++) {
+        for (pass = any_tried ? NGX_HTTP_FADO_PASS_NEW_CLUSTER
+                              : NGX_HTTP_FADO_PASS_ANY;
+             pass <= NGX_HTTP_FADO_PASS_ANY;
+             pass++)
+        {
             k = ngx_http_fado_pick(ctx, pass, now);
             if (k != -1) {
                 break;
@@ -671,13 +840,14 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
         }
 
         ngx_http_fado_unhold(m->ep);
-        ctx->tried[k] = 2;
+        ctx->tried[k] = NGX_HTTP_FADO_TRY_RACED;
         k = -1;
     }
 
+    /* a member saturated during this pick may have room for the next */
     for (i = 0; i < ctx->set->n; i++) {
-        if (ctx->tried[i] == 2) {
-            ctx->tried[i] = 0;
+        if (ctx->tried[i] == NGX_HTTP_FADO_TRY_RACED) {
+            ctx->tried[i] = NGX_HTTP_FADO_TRY_NONE;
         }
     }
 
@@ -695,7 +865,7 @@ ngx_http_fado_get_peer(ngx_peer_connection_t *pc, void *data)
 
     m = &ctx->set->m[k];
 
-    ctx->tried[k] = 1;
+    ctx->tried[k] = NGX_HTTP_FADO_TRY_USED;
     ctx->member = m;
     ctx->held = 1;
     ctx->start_us = ngx_http_fado_now_us();
@@ -735,7 +905,7 @@ ngx_http_fado_all_tried(ngx_http_fado_ctx_t *ctx)
     uint32_t  i;
 
     for (i = 0; i < ctx->set->n; i++) {
-        if (ctx->tried[i] != 1) {
+        if (ctx->tried[i] != NGX_HTTP_FADO_TRY_USED) {
             return 0;
         }
     }

@@ -329,6 +329,9 @@ ngx_http_fado_init_main_conf(ngx_conf_t *cf, void *conf)
            != NGX_OK
         || ngx_http_fado_key(cf, &fmcf->prefix, "clusters",
                              &fmcf->key_clusters)
+           != NGX_OK
+        || ngx_http_fado_key(cf, &fmcf->prefix, "settings",
+                             &fmcf->key_settings)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -475,12 +478,28 @@ ngx_http_fado_redis_addr(ngx_str_t *value, ngx_http_fado_redis_server_t *rs)
 }
 
 
+/* The time parameters of fado_redis, told apart by their whole name. */
+static const struct {
+    const char  *name;
+    size_t       offset;        /* in ngx_http_fado_main_conf_t */
+    ngx_uint_t   zero_ok;       /* 0 means "off" rather than "never wait" */
+} ngx_http_fado_redis_times[] = {
+    { "connect_timeout",
+      offsetof(ngx_http_fado_main_conf_t, connect_timeout), 0 },
+    { "read_timeout",
+      offsetof(ngx_http_fado_main_conf_t, read_timeout), 0 },
+    { "resync_interval",
+      offsetof(ngx_http_fado_main_conf_t, resync_interval), 1 },
+};
+
+
 static char *
 ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fado_main_conf_t  *fmcf = conf;
 
     u_char       *p;
+    size_t        t;
     ngx_str_t    *value, v;
     ngx_int_t     n;
     ngx_msec_t    ms;
@@ -576,34 +595,28 @@ ngx_http_fado_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_http_fado_param(&value[i], "connect_timeout", &v)
-            || ngx_http_fado_param(&value[i], "read_timeout", &v)
-            || ngx_http_fado_param(&value[i], "resync_interval", &v))
+        for (t = 0; t < sizeof(ngx_http_fado_redis_times)
+                        / sizeof(ngx_http_fado_redis_times[0]); t++)
+        {
+            if (ngx_http_fado_param(&value[i], ngx_http_fado_redis_times[t].name,
+                                    &v))
+            {
+                break;
+            }
+        }
+
+        if (t < sizeof(ngx_http_fado_redis_times)
+                / sizeof(ngx_http_fado_redis_times[0]))
         {
             ms = ngx_parse_time(&v, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR) {
+            if (ms == (ngx_msec_t) NGX_ERROR
+                || (ms == 0 && !ngx_http_fado_redis_times[t].zero_ok))
+            {
                 goto invalid;
             }
 
-            switch (value[i].data[0]) {
-            case 'c':
-                if (ms == 0) {
-                    goto invalid;
-                }
-                fmcf->connect_timeout = ms;
-                break;
-            case 'r':
-                if (value[i].data[2] == 'a') {
-                    if (ms == 0) {
-                        goto invalid;
-                    }
-                    fmcf->read_timeout = ms;
-                } else {
-                    fmcf->resync_interval = ms;
-                }
-                break;
-            }
-
+            *(ngx_msec_t *) ((u_char *) fmcf
+                             + ngx_http_fado_redis_times[t].offset) = ms;
             continue;
         }
 
@@ -719,6 +732,9 @@ ngx_http_fado_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+ngx_http_complex_value_t  ngx_http_fado_bucket_off;
+
+
 static char *
 ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -741,7 +757,7 @@ ngx_http_fado_bucket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* off: no lookup here, whatever an enclosing level says */
     if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
-        flcf->bucket = NULL;
+        flcf->bucket = NGX_HTTP_FADO_BUCKET_OFF;
         return NGX_CONF_OK;
     }
 
@@ -838,6 +854,62 @@ ngx_http_fado_no_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The value of the request header the controller published as
+ * bucket_header, for a location without fado_bucket. NGX_DECLINED when
+ * nothing is published or the request has no such header: then fado stays
+ * out of the request, as it did before the setting existed.
+ */
+static ngx_int_t
+ngx_http_fado_header_bucket(ngx_http_request_t *r, ngx_http_fado_table_t *t,
+    ngx_str_t *bucket)
+{
+    u_char            name[NGX_HTTP_FADO_HEADER_MAX];
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (t == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_rwlock_rlock(&t->sh->lock);
+    len = t->sh->bucket_header_len;
+    ngx_memcpy(name, t->sh->bucket_header, len);
+    ngx_rwlock_unlock(&t->sh->lock);
+
+    if (len == 0) {
+        return NGX_DECLINED;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0 && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, name, len) == 0)
+        {
+            *bucket = h[i].value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_fado_handler(ngx_http_request_t *r)
 {
@@ -853,7 +925,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fado_module);
 
-    if (flcf->bucket == NULL) {
+    if (flcf->bucket == NGX_HTTP_FADO_BUCKET_OFF) {
         return NGX_DECLINED;
     }
 
@@ -865,7 +937,15 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fado_module);
     t = ngx_http_fado_table(fmcf);
 
-    if (ngx_http_complex_value(r, flcf->bucket, &bucket) != NGX_OK) {
+    /* nginx.conf wins: the published header only where it names nothing */
+    if (flcf->bucket == NULL) {
+        if (flcf->own_handler
+            || ngx_http_fado_header_bucket(r, t, &bucket) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+    } else if (ngx_http_complex_value(r, flcf->bucket, &bucket) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1125,7 +1205,7 @@ ngx_http_fado_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_fado_sync_init_process(cycle);
+    return ngx_http_fado_owner_init_process(cycle);
 }
 
 
@@ -1134,7 +1214,7 @@ ngx_http_fado_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_fado_main_conf_t  *fmcf;
 
-    ngx_http_fado_sync_exit_process(cycle);
+    ngx_http_fado_owner_exit_process(cycle);
     ngx_http_fado_queue_exit_process(cycle);
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);

@@ -10,7 +10,8 @@
  *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
  *   ngx_http_fado_queue.c     the wait queue of a saturated upstream
- *   ngx_http_fado_sync.c      route sync: snapshot, feed, ownership
+ *   ngx_http_fado_owner.c     route sync: which worker syncs, state timer
+ *   ngx_http_fado_sync.c      route sync: the Redis protocol (snapshot, feed)
  *   ngx_http_fado_redis.c     hiredis async on nginx's event loop
  *   ngx_http_fado_status.c    fado_status (JSON) and fado_metrics
  */
@@ -68,6 +69,7 @@ typedef struct {
     ngx_str_t                  key_default;
     ngx_str_t                  key_epoch;
     ngx_str_t                  key_clusters;
+    ngx_str_t                  key_settings;
 
     ngx_http_fado_queue_t     *queues;       /* of this configuration */
 
@@ -87,10 +89,22 @@ typedef struct {
 } ngx_http_fado_srv_conf_t;
 
 
+/*
+ * fado_bucket off: a location that never looks a bucket up. Unset (NULL
+ * after merging), the bucket comes from the header the controller
+ * publishes as bucket_header, if it publishes one.
+ */
+#define NGX_HTTP_FADO_BUCKET_OFF  (&ngx_http_fado_bucket_off)
+
+/* A marker only (not NGX_CONF_UNSET_PTR: that means "inherit"). */
+extern ngx_http_complex_value_t  ngx_http_fado_bucket_off;
+
+
 typedef struct {
     ngx_http_complex_value_t  *bucket;
     ngx_int_t                  unknown_status;  /* 0: use the default route */
     ngx_int_t                  no_route_status;
+    unsigned                   own_handler:1; /* fado_status, fado_metrics */
 } ngx_http_fado_loc_conf_t;
 
 
@@ -149,9 +163,9 @@ u_char *ngx_http_fado_queue_status(u_char *p, ngx_http_fado_main_conf_t *fmcf);
 u_char *ngx_http_fado_queue_metrics(u_char *p,
     ngx_http_fado_main_conf_t *fmcf);
 
-/* sync */
-ngx_int_t ngx_http_fado_sync_init_process(ngx_cycle_t *cycle);
-void ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle);
+/* route sync (ngx_http_fado_owner.c, ngx_http_fado_sync.c) */
+ngx_int_t ngx_http_fado_owner_init_process(ngx_cycle_t *cycle);
+void ngx_http_fado_owner_exit_process(ngx_cycle_t *cycle);
 const char *ngx_http_fado_sync_state_name(ngx_uint_t state);
 
 /* status */

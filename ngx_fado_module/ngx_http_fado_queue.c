@@ -785,7 +785,7 @@ ngx_http_fado_queue_admit(ngx_http_request_t *r, ngx_http_fado_ctx_t *ctx)
         }
 
         (void) ngx_atomic_fetch_add(&ep->requests, (ngx_atomic_int_t) -1);
-        ctx->tried[ctx->member - ctx->set->m] = 0;
+        ctx->tried[ctx->member - ctx->set->m] = 0;     /* not tried */
         ctx->member = NULL;
         ctx->held = 0;
         ctx->reserved = 0;
@@ -890,7 +890,7 @@ ngx_http_fado_queue_take(ngx_http_fado_queue_t *q,
 
     (void) ngx_atomic_fetch_add(&m->ep->requests, 1);
 
-    ctx->tried[e->member] = 1;
+    ctx->tried[e->member] = 1;     /* the balancer's "used" mark */
     ctx->member = m;
     ctx->held = 1;
     ctx->reserved = 1;

@@ -12,8 +12,9 @@
 #include "ngx_http_fado_text.h"
 
 
+/* The policy tokens of the grammar, indexed by NGX_HTTP_FADO_POLICY_*. */
 static const char  *ngx_http_fado_record_policies[] = {
-    "-", "rr", "lc", "p2c", "ewma", "chash"
+    "-", "rr", "lc", "p2c", "ewma", "chash", "random", "first"
 };
 
 
@@ -122,6 +123,10 @@ ngx_http_fado_record_zones_valid(const char *s, size_t len)
 }
 
 
+/*
+ * S3's rules, the one copy (the controller's API checks names with it too):
+ * 3..63 of a-z 0-9 . -, a letter or digit first and last, no "..".
+ */
 int
 ngx_http_fado_record_bucket_valid(const char *s, size_t len)
 {
@@ -135,8 +140,37 @@ ngx_http_fado_record_bucket_valid(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         c = s[i];
 
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '.'))
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            continue;
+        }
+
+        if ((c != '-' && c != '.') || i == 0 || i == len - 1
+            || (c == '.' && s[i - 1] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+ngx_http_fado_record_header_valid(const char *s, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > NGX_HTTP_FADO_HEADER_MAX) {
+        return 0;
+    }
+
+    /* a header name nginx matches as it is: no '_', which it may drop */
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
         {
             return 0;
         }
@@ -149,7 +183,7 @@ ngx_http_fado_record_bucket_valid(const char *s, size_t len)
 const char *
 ngx_http_fado_record_policy_name(int policy)
 {
-    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_CHASH) {
+    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_LAST) {
         return "?";
     }
 
@@ -162,7 +196,7 @@ ngx_http_fado_record_policy(const char *s, size_t len)
 {
     int  i;
 
-    for (i = 0; i <= NGX_HTTP_FADO_POLICY_CHASH; i++) {
+    for (i = 0; i <= NGX_HTTP_FADO_POLICY_LAST; i++) {
         if (strlen(ngx_http_fado_record_policies[i]) == len
             && memcmp(ngx_http_fado_record_policies[i], s, len) == 0)
         {
@@ -544,6 +578,20 @@ ngx_http_fado_record_endpoints2(const char *s, size_t len,
 }
 
 
+/* Checks one "addr,weight,max_inflight" without keeping it. */
+static int
+ngx_http_fado_record_endpoint3_check(const char *s, size_t len, size_t i,
+    void *data, char *err)
+{
+    ngx_http_fado_record_endpoint_t  ep;
+
+    (void) i;
+    (void) data;
+
+    return ngx_http_fado_record_endpoint(s, len, 3, &ep, err);
+}
+
+
 static int
 ngx_http_fado_record_cluster_name(const char *s, size_t len, size_t i,
     void *data, char *err)
@@ -585,10 +633,9 @@ int
 ngx_http_fado_record_cluster(const char *s, size_t len,
     ngx_http_fado_record_cluster_t *c, char *err)
 {
-    size_t                                  tl;
-    uint64_t                                v;
-    const char                             *p, *end;
-    static ngx_http_fado_record_endpoint_t  eps[NGX_HTTP_FADO_MAX_ENDPOINTS];
+    size_t       tl;
+    uint64_t     v;
+    const char  *p, *end;
 
     if (len > NGX_HTTP_FADO_RECORD_MAX) {
         snprintf(err, NGX_HTTP_FADO_ERR_LEN,
@@ -666,9 +713,11 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
     c->endpoints = p;
     c->endpoints_len = (size_t) (end - p);
 
-    return ngx_http_fado_record_endpoints2(c->endpoints, c->endpoints_len,
-                                           eps, NGX_HTTP_FADO_MAX_ENDPOINTS,
-                                           &c->n, err);
+    /* nothing kept, nothing static: the controller decodes from threads */
+    return ngx_http_fado_record_list(c->endpoints, c->endpoints_len,
+                                     NGX_HTTP_FADO_MAX_ENDPOINTS, "endpoints",
+                                     ngx_http_fado_record_endpoint3_check,
+                                     NULL, &c->n, err);
 }
 
 

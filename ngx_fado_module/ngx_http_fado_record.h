@@ -26,6 +26,8 @@
 #define NGX_HTTP_FADO_ERR_LEN           160
 #define NGX_HTTP_FADO_HOST_MAX          253
 #define NGX_HTTP_FADO_PREFIX_MAX        512
+/* The bucket_header setting (docs/routing-contract.md, "Settings"). */
+#define NGX_HTTP_FADO_HEADER_MAX        64
 
 enum {
     NGX_HTTP_FADO_POLICY_DEFAULT = 0,   /* "-": the upstream's policy */
@@ -33,8 +35,13 @@ enum {
     NGX_HTTP_FADO_POLICY_LC,
     NGX_HTTP_FADO_POLICY_P2C,
     NGX_HTTP_FADO_POLICY_EWMA,
-    NGX_HTTP_FADO_POLICY_CHASH
+    NGX_HTTP_FADO_POLICY_CHASH,
+    NGX_HTTP_FADO_POLICY_RANDOM,
+    NGX_HTTP_FADO_POLICY_FIRST
 };
+
+/* The last policy, for loops over the table and range checks. */
+#define NGX_HTTP_FADO_POLICY_LAST       NGX_HTTP_FADO_POLICY_FIRST
 
 
 typedef struct {
@@ -134,8 +141,12 @@ int ngx_http_fado_record_label_valid(const char *s, size_t len);
 /* A zone list: 1..16 labels joined by "+" (a cluster in several zones). */
 int ngx_http_fado_record_zones_valid(const char *s, size_t len);
 
-/* S3 bucket name rules: 3..63 characters of a-z 0-9 . - */
+/* S3 bucket name rules: 3..63 characters of a-z 0-9 . -, a letter or digit
+ * first and last, no ".." (the controller's API uses this one too) */
 int ngx_http_fado_record_bucket_valid(const char *s, size_t len);
+
+/* A bucket_header value: 1..64 characters of A-Z a-z 0-9 - */
+int ngx_http_fado_record_header_valid(const char *s, size_t len);
 
 const char *ngx_http_fado_record_policy_name(int policy);
 

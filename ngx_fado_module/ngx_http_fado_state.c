@@ -14,6 +14,7 @@
  * megabytes:
  *
  *   fado-snapshot 1 <table version>
+ *   H <bucket_header>                          (when one is published)
  *   C <cluster> <C2 record>
  *   S <endpoint text, contract 1>
  *   G <cluster list, contract 2>
@@ -177,6 +178,11 @@ ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
 
     p = ngx_sprintf(head, NGX_HTTP_FADO_STATE_MAGIC "%uL", sh->version);
     ngx_http_fado_state_line(o, head, p - head);
+
+    if (sh->bucket_header_len) {
+        ngx_http_fado_state_line2(o, (u_char *) "H ", (u_char *) "H " + 2,
+                                  sh->bucket_header, sh->bucket_header_len);
+    }
 
     for (i = 0; i < sh->ncluster_slots; i++) {
         for (c = sh->cluster_slots[i]; c; c = c->next) {
@@ -420,6 +426,17 @@ ngx_http_fado_state_apply(ngx_http_fado_table_t *t, ngx_log_t *log,
         }
 
         switch (p[0]) {
+
+        case 'H':
+            if (ngx_http_fado_table_set_header(t, log, (char *) p + 2,
+                                               end - p - 2)
+                != NGX_OK)
+            {
+                *why = "invalid bucket_header line";
+                return NGX_ERROR;
+            }
+
+            break;
 
         case 'C':
             name = p + 2;

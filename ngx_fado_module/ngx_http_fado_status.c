@@ -13,7 +13,7 @@
 
 /* generous upper bound of one endpoint's text in either format */
 #define NGX_HTTP_FADO_EP_TEXT   1024
-#define NGX_HTTP_FADO_HEAD_TEXT 4096
+#define NGX_HTTP_FADO_HEAD_TEXT (4096 + 6 * NGX_HTTP_FADO_HEADER_MAX + 32)
 #define NGX_HTTP_FADO_CLUSTER_TEXT 512
 
 
@@ -27,9 +27,14 @@ char *
 ngx_http_fado_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_fado_loc_conf_t  *flcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_fado_status_handler;
+
+    /* never a bucket lookup here, whatever header a request carries */
+    flcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_fado_module);
+    flcf->own_handler = 1;
 
     ngx_http_fado_need_table("fado_status");
 
@@ -41,9 +46,14 @@ char *
 ngx_http_fado_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_fado_loc_conf_t  *flcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_fado_metrics_handler;
+
+    /* never a bucket lookup here, whatever header a request carries */
+    flcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_fado_module);
+    flcf->own_handler = 1;
 
     ngx_http_fado_need_table("fado_metrics");
 
@@ -216,6 +226,9 @@ ngx_http_fado_status_handler(ngx_http_request_t *r)
 
     p = ngx_sprintf(p, "\"epoch\":");
     p = ngx_http_fado_json_str(p, sh->epoch, sh->epoch_len);
+
+    p = ngx_sprintf(p, ",\"bucket_header\":");
+    p = ngx_http_fado_json_str(p, sh->bucket_header, sh->bucket_header_len);
 
     p = ngx_sprintf(p, ",\"resyncs\":%ui,\"last_resync_ms\":%M,"
                     "\"last_resync_at\":%T,\"updates\":%ui,"

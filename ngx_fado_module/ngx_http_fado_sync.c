@@ -1,6 +1,7 @@
 /*
- * Route sync: one worker (the owner, elected through the shared zone) keeps
- * the shared table equal to Redis, following the gateway algorithm of
+ * Route sync, the protocol: the worker that owns the table
+ * (ngx_http_fado_owner.c) keeps it equal to Redis, following the gateway
+ * algorithm of
  * docs/routing-contract.md: snapshot (HSCAN batches of the cluster records,
  * then of the bucket records, so F2 routes find their clusters), then the
  * change feed
@@ -12,9 +13,6 @@
  * holding the same keys): a connection that fails or drops moves on to the
  * next one at once, and after a whole round without an answer the owner
  * backs off and starts again from the first, the preferred one.
- *
- * Ownership moves when the owner dies (a respawned worker finds its pid
- * gone) or when a reload brings workers of a newer configuration.
  */
 
 #include <ngx_config.h>
@@ -22,54 +20,10 @@
 #include <ngx_event.h>
 #include <ngx_http.h>
 
-#include "ngx_http_fado_module.h"
-#include "ngx_http_fado_redis.h"
+#include "ngx_http_fado_sync.h"
 
 
-#define NGX_HTTP_FADO_TICK          1000
-#define NGX_HTTP_FADO_BLOCK         5000
-#define NGX_HTTP_FADO_BACKOFF_MIN   100
-#define NGX_HTTP_FADO_BACKOFF_MAX   5000
-#define NGX_HTTP_FADO_FEED_COUNT    1000
-#define NGX_HTTP_FADO_LOCK_BATCH    1000
-#define NGX_HTTP_FADO_STATE_DELAY   1000   /* batches state file writes */
-
-
-typedef struct {
-    ngx_log_t                  *log;
-    ngx_http_fado_main_conf_t  *fmcf;
-    ngx_http_fado_table_t      *table;
-    redisAsyncContext          *ac;
-
-    ngx_event_t                 tick;       /* election, zombie sweep */
-    ngx_event_t                 retry;      /* reconnect after back-off */
-    ngx_event_t                 watchdog;   /* a reply is overdue */
-    ngx_event_t                 state;      /* write the state file */
-
-    ngx_msec_t                  backoff;
-    ngx_uint_t                  server;     /* index in fmcf->servers */
-    ngx_uint_t                  walk;       /* servers failed this round */
-    ngx_msec_t                  snapshot_start;
-    ngx_msec_t                  last_resync;
-    ngx_atomic_uint_t           gen;        /* our configuration's */
-    ngx_uint_t                  owner;
-    ngx_uint_t                  snapshot_routes;
-
-    uint64_t                    version;    /* last applied */
-    uint64_t                    snapshot_version;
-    size_t                      last_id_len;
-    size_t                      epoch_len;
-    size_t                      cursor_len;
-    u_char                      last_id[64];
-    u_char                      epoch[64];
-    u_char                      cursor[32];
-    unsigned                    synced:1;   /* table matches last_id */
-    unsigned                    scan_clusters:1; /* snapshot phase */
-    unsigned                    has_epoch:1;
-} ngx_http_fado_sync_t;
-
-
-static ngx_http_fado_sync_t  ngx_http_fado_sync;
+ngx_http_fado_sync_t  ngx_http_fado_sync;
 
 #define ngx_http_fado_sync_name(s)  (&(s)->fmcf->servers[(s)->server].name)
 
@@ -78,16 +32,8 @@ static const char  *ngx_http_fado_sync_states[] = {
 };
 
 
-static void ngx_http_fado_sync_tick(ngx_event_t *ev);
-static ngx_int_t ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s);
-static void ngx_http_fado_sync_retry(ngx_event_t *ev);
-static void ngx_http_fado_sync_watchdog(ngx_event_t *ev);
-static void ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s);
-static void ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s,
-    const char *why, size_t len);
 static void ngx_http_fado_sync_snapshot(ngx_http_fado_sync_t *s);
 static void ngx_http_fado_sync_follow(ngx_http_fado_sync_t *s);
-static void ngx_http_fado_sync_state(ngx_event_t *ev);
 
 
 const char *
@@ -101,256 +47,23 @@ ngx_http_fado_sync_state_name(ngx_uint_t state)
 }
 
 
-ngx_int_t
-ngx_http_fado_sync_init_process(ngx_cycle_t *cycle)
-{
-    ngx_http_fado_sync_t       *s = &ngx_http_fado_sync;
-    ngx_http_fado_main_conf_t  *fmcf;
-
-    if (ngx_process != NGX_PROCESS_WORKER
-        && ngx_process != NGX_PROCESS_SINGLE)
-    {
-        return NGX_OK;
-    }
-
-    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fado_module);
-
-    if (fmcf == NULL || fmcf->shm_zone == NULL || !fmcf->redis_set) {
-        return NGX_OK;
-    }
-
-    ngx_memzero(s, sizeof(ngx_http_fado_sync_t));
-
-    s->log = cycle->log;
-    s->fmcf = fmcf;
-    s->table = fmcf->shm_zone->data;
-    s->gen = s->table->sh->conf_gen;
-
-    s->tick.handler = ngx_http_fado_sync_tick;
-    s->tick.data = s;
-    s->tick.log = cycle->log;
-    s->tick.cancelable = 1;
-
-    s->retry.handler = ngx_http_fado_sync_retry;
-    s->retry.data = s;
-    s->retry.log = cycle->log;
-    s->retry.cancelable = 1;
-
-    s->watchdog.handler = ngx_http_fado_sync_watchdog;
-    s->watchdog.data = s;
-    s->watchdog.log = cycle->log;
-    s->watchdog.cancelable = 1;
-
-    s->state.handler = ngx_http_fado_sync_state;
-    s->state.data = s;
-    s->state.log = cycle->log;
-    s->state.cancelable = 1;
-
-    /* soon, so a fresh gateway fills its table at once */
-    ngx_add_timer(&s->tick, 1 + ngx_random() % 20);
-
-    return NGX_OK;
-}
 
 
-/* The table changed: write the state file soon, once for many changes. */
-static void
-ngx_http_fado_sync_changed(ngx_http_fado_sync_t *s)
-{
-    /*
-     * A write blocks this worker (0.5 s for a million routes): keep it
-     * under a tenth of the worker's time however often the table changes.
-     */
-    if (s->table->state.len && !s->state.timer_set && !ngx_exiting) {
-        ngx_add_timer(&s->state,
-                      ngx_max(NGX_HTTP_FADO_STATE_DELAY,
-                              10 * s->table->sh->state_write_ms));
-    }
-}
 
 
-static void
-ngx_http_fado_sync_state(ngx_event_t *ev)
-{
-    ngx_http_fado_sync_t  *s = ev->data;
-
-    if (s->owner && s->table) {
-        (void) ngx_http_fado_state_write(s->table, s->log);
-    }
-}
 
 
-/* A pending write is not lost when the worker exits. */
-static void
-ngx_http_fado_sync_state_now(ngx_http_fado_sync_t *s)
-{
-    if (!s->state.timer_set) {
-        return;
-    }
-
-    ngx_del_timer(&s->state);
-    ngx_http_fado_sync_state(&s->state);
-}
 
 
-static void
-ngx_http_fado_sync_release(ngx_http_fado_sync_t *s)
-{
-    if (!s->owner) {
-        return;
-    }
 
-    s->owner = 0;
-    s->synced = 0;
-    (void) ngx_atomic_cmp_set(&s->table->sh->owner, ngx_pid, 0);
 
-    ngx_log_error(NGX_LOG_INFO, s->log, 0, "fado: route sync released");
-}
+
+
+
+
 
 
 void
-ngx_http_fado_sync_exit_process(ngx_cycle_t *cycle)
-{
-    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
-    redisAsyncContext     *ac;
-
-    if (s->table == NULL) {
-        return;
-    }
-
-    ngx_http_fado_sync_state_now(s);
-    ngx_http_fado_sync_release(s);
-
-    ac = s->ac;
-    s->ac = NULL;
-
-    if (ac) {
-        redisAsyncFree(ac);
-    }
-
-    s->table = NULL;
-}
-
-
-/*
- * Without a master process a reload re-reads the configuration in this very
- * process and no init_process follows: pick up the new configuration here,
- * before the old one is freed.
- */
-static ngx_int_t
-ngx_http_fado_sync_reconfigured(ngx_http_fado_sync_t *s)
-{
-    ngx_cycle_t                *cycle;
-    ngx_http_fado_main_conf_t  *fmcf;
-
-    cycle = (ngx_cycle_t *) ngx_cycle;
-    fmcf = NULL;
-
-    if (cycle->conf_ctx[ngx_http_module.index]) {
-        fmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                   ngx_http_fado_module);
-    }
-
-    if (fmcf == s->fmcf) {
-        return NGX_OK;
-    }
-
-    ngx_http_fado_sync_drop(s, NULL, 0);
-    ngx_http_fado_sync_state_now(s);
-    ngx_http_fado_sync_release(s);
-
-    if (s->retry.timer_set) {
-        ngx_del_timer(&s->retry);
-    }
-
-    s->table = NULL;
-
-    (void) ngx_http_fado_sync_init_process(cycle);
-
-    return NGX_DECLINED;
-}
-
-
-static void
-ngx_http_fado_sync_tick(ngx_event_t *ev)
-{
-    ngx_http_fado_sync_t  *s = ev->data;
-
-    ngx_pid_t             pid;
-    ngx_http_fado_shm_t  *sh;
-
-    if (ngx_process == NGX_PROCESS_SINGLE
-        && ngx_http_fado_sync_reconfigured(s) != NGX_OK)
-    {
-        return;
-    }
-
-    sh = s->table->sh;
-
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        ngx_http_fado_sync_drop(s, NULL, 0);
-        ngx_http_fado_sync_state_now(s);
-        ngx_http_fado_sync_release(s);
-        return;
-    }
-
-    pid = (ngx_pid_t) sh->owner;
-
-    if (s->gen < sh->conf_gen) {
-        /* a newer configuration is loaded: its workers sync */
-        if (s->owner) {
-            ngx_http_fado_sync_drop(s, NULL, 0);
-            ngx_http_fado_sync_release(s);
-        }
-
-    } else if (s->owner && pid != ngx_pid) {
-        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
-                      "fado: route sync taken over by pid %P", pid);
-        s->owner = 0;
-        s->synced = 0;
-        ngx_http_fado_sync_drop(s, NULL, 0);
-
-    } else if (!s->owner
-               && (pid == 0 || pid == ngx_pid || sh->owner_gen < s->gen
-                   || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH)))
-    {
-        if (ngx_atomic_cmp_set(&sh->owner, (ngx_atomic_uint_t) pid,
-                               (ngx_atomic_uint_t) ngx_pid))
-        {
-            sh->owner_gen = s->gen;
-            s->owner = 1;
-            s->synced = 0;
-            s->backoff = 0;
-
-            ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
-                          "fado: route sync owned by this worker "
-                          "(previous owner pid %P)", pid);
-
-            ngx_http_fado_sync_connect(s);
-        }
-    }
-
-    if (s->owner) {
-        ngx_rwlock_wlock(&sh->lock);
-        (void) ngx_http_fado_table_slot_reclaim(s->table, s->log);
-        (void) ngx_http_fado_table_free_zombies(s->table);
-        ngx_rwlock_unlock(&sh->lock);
-
-        if (s->fmcf->resync_interval && s->synced
-            && ngx_current_msec - s->last_resync >= s->fmcf->resync_interval)
-        {
-            /* a safety net: reconnect forgetting where we were */
-            s->synced = 0;
-            ngx_http_fado_sync_drop(s, NULL, 0);
-            ngx_http_fado_sync_connect(s);
-        }
-    }
-
-    ngx_add_timer(&s->tick, NGX_HTTP_FADO_TICK);
-}
-
-
-static void
 ngx_http_fado_sync_retry(ngx_event_t *ev)
 {
     ngx_http_fado_sync_t  *s = ev->data;
@@ -361,7 +74,7 @@ ngx_http_fado_sync_retry(ngx_event_t *ev)
 }
 
 
-static void
+void
 ngx_http_fado_sync_watchdog(ngx_event_t *ev)
 {
     ngx_http_fado_sync_t  *s = ev->data;
@@ -448,7 +161,7 @@ ngx_http_fado_sync_lost(ngx_http_fado_sync_t *s, redisAsyncContext *ac,
 }
 
 
-static void
+void
 ngx_http_fado_sync_drop(ngx_http_fado_sync_t *s, const char *why, size_t len)
 {
     ngx_http_fado_sync_lost(s, s->ac, why, len);
@@ -589,7 +302,7 @@ ngx_http_fado_sync_on_epoch_check(redisAsyncContext *ac, void *r, void *data)
 }
 
 
-static void
+void
 ngx_http_fado_sync_connect(ngx_http_fado_sync_t *s)
 {
     const char                 *argv[3];
@@ -704,6 +417,8 @@ static void ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac,
     void *r, void *data);
 static void ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_fado_sync_on_snap_settings(redisAsyncContext *ac,
+    void *r, void *data);
 static void ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac,
     void *r, void *data);
 
@@ -938,30 +653,6 @@ ngx_http_fado_sync_on_snap_version(redisAsyncContext *ac, void *r,
 }
 
 
-/* Applies under the write lock, if this worker still owns the table. */
-static ngx_int_t
-ngx_http_fado_sync_wlock(ngx_http_fado_sync_t *s)
-{
-    ngx_http_fado_shm_t  *sh;
-
-    sh = s->table->sh;
-
-    ngx_rwlock_wlock(&sh->lock);
-
-    if (sh->owner != (ngx_atomic_uint_t) ngx_pid) {
-        ngx_rwlock_unlock(&sh->lock);
-
-        ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
-                      "fado: route sync lost to pid %P",
-                      (ngx_pid_t) sh->owner);
-        s->owner = 0;
-        s->synced = 0;
-        ngx_http_fado_sync_drop(s, NULL, 0);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
 
 
 static void
@@ -972,7 +663,7 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
     ngx_uint_t             clusters;
     redisReply            *reply, *cursor, *items, *k, *v;
     ngx_http_fado_shm_t   *sh;
-    const char            *argv[2];
+    const char            *argv[3];
 
     reply = ngx_http_fado_sync_reply(s, ac, r);
     if (reply == NULL) {
@@ -1019,12 +710,13 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
         }
 
     } else {
-        argv[0] = "GET";
-        argv[1] = (char *) s->fmcf->key_default.data;
+        argv[0] = "HGET";
+        argv[1] = (char *) s->fmcf->key_settings.data;
+        argv[2] = "bucket_header";
 
         (void) ngx_http_fado_sync_command(s, 0,
-                                          ngx_http_fado_sync_on_snap_default,
-                                          2, argv);
+                                          ngx_http_fado_sync_on_snap_settings,
+                                          3, argv);
     }
 
     if (s->ac == NULL) {
@@ -1039,7 +731,7 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
                 ngx_rwlock_unlock(&sh->lock);
             }
 
-            if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+            if (ngx_http_fado_owner_wlock(s) != NGX_OK) {
                 return;
             }
         }
@@ -1082,6 +774,41 @@ ngx_http_fado_sync_on_hscan(redisAsyncContext *ac, void *r, void *data)
 }
 
 
+/* The settings (contract: "Settings"), between the routes and the default. */
+static void
+ngx_http_fado_sync_on_snap_settings(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    ngx_http_fado_sync_t  *s = &ngx_http_fado_sync;
+    redisReply            *reply;
+    const char            *argv[2];
+
+    reply = ngx_http_fado_sync_reply(s, ac, r);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (ngx_http_fado_owner_wlock(s) != NGX_OK) {
+        return;
+    }
+
+    /* absent (nil): no header published, which clears the one we had */
+    (void) ngx_http_fado_table_set_header(s->table, s->log,
+                                          reply->type == REDIS_REPLY_STRING
+                                          ? reply->str : "",
+                                          reply->type == REDIS_REPLY_STRING
+                                          ? reply->len : 0);
+
+    ngx_rwlock_unlock(&s->table->sh->lock);
+
+    argv[0] = "GET";
+    argv[1] = (char *) s->fmcf->key_default.data;
+
+    (void) ngx_http_fado_sync_command(s, 0, ngx_http_fado_sync_on_snap_default,
+                                      2, argv);
+}
+
+
 static void
 ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     void *data)
@@ -1098,7 +825,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
 
     sh = s->table->sh;
 
-    if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+    if (ngx_http_fado_owner_wlock(s) != NGX_OK) {
         return;
     }
 
@@ -1130,7 +857,7 @@ ngx_http_fado_sync_on_snap_default(redisAsyncContext *ac, void *r,
     s->backoff = 0;
     s->last_resync = ngx_current_msec;
 
-    ngx_http_fado_sync_changed(s);
+    ngx_http_fado_owner_changed(s);
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "fado: resync done: %ui routes (%ui in table, %ui removed, "
@@ -1186,7 +913,7 @@ static ngx_int_t
 ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 {
     uint64_t              v;
-    redisReply           *fields, *op, *b, *c, *rec;
+    redisReply           *fields, *op, *b, *c, *k, *rec;
     ngx_http_fado_esc_t   esc, esc2;
     ngx_http_fado_shm_t  *sh;
 
@@ -1223,6 +950,7 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
 
     b = ngx_http_fado_sync_field(fields, "b");
     c = ngx_http_fado_sync_field(fields, "c");
+    k = ngx_http_fado_sync_field(fields, "k");
     rec = ngx_http_fado_sync_field(fields, "r");
 
     if (op->len == 3 && ngx_memcmp(op->str, "set", 3) == 0
@@ -1250,6 +978,17 @@ ngx_http_fado_sync_apply(ngx_http_fado_sync_t *s, redisReply *entry)
     } else if (op->len == 4 && ngx_memcmp(op->str, "cdel", 4) == 0 && c) {
         ngx_http_fado_cluster_delete(s->table, s->log, (u_char *) c->str,
                                      c->len);
+
+    } else if (op->len == 7 && ngx_memcmp(op->str, "setting", 7) == 0
+               && k && rec)
+    {
+        /* a setting this gateway does not know is no reason to resync */
+        if (k->len == sizeof("bucket_header") - 1
+            && ngx_memcmp(k->str, "bucket_header", k->len) == 0)
+        {
+            (void) ngx_http_fado_table_set_header(s->table, s->log, rec->str,
+                                                  rec->len);
+        }
 
     } else if (op->len == 5 && ngx_memcmp(op->str, "reset", 5) == 0) {
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
@@ -1291,7 +1030,7 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
 
     if (ngx_exiting) {
         ngx_http_fado_sync_drop(s, NULL, 0);
-        ngx_http_fado_sync_release(s);
+        ngx_http_fado_owner_release(s);
         return;
     }
 
@@ -1313,7 +1052,7 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
     stream = reply->element[0];
     entries = stream->element[1];
 
-    if (ngx_http_fado_sync_wlock(s) != NGX_OK) {
+    if (ngx_http_fado_owner_wlock(s) != NGX_OK) {
         return;
     }
 
@@ -1333,7 +1072,7 @@ ngx_http_fado_sync_on_xread(redisAsyncContext *ac, void *r, void *data)
     ngx_http_fado_table_nomem_flush(s->log);
 
     if (i) {
-        ngx_http_fado_sync_changed(s);
+        ngx_http_fado_owner_changed(s);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->log, 0,

@@ -670,6 +670,40 @@ ngx_http_fado_table_clear_default(ngx_http_fado_table_t *t)
 }
 
 
+ngx_int_t
+ngx_http_fado_table_set_header(ngx_http_fado_table_t *t, ngx_log_t *log,
+    const char *value, size_t len)
+{
+    ngx_http_fado_esc_t   esc;
+    ngx_http_fado_shm_t  *sh;
+
+    sh = t->sh;
+
+    /* empty: the setting is gone, locations without fado_bucket stop */
+    if (len && !ngx_http_fado_record_header_valid(value, len)) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "fado: rejected setting bucket_header \"%V\": not a "
+                      "header name of 1-64 letters, digits and '-'",
+                      ngx_http_fado_esc(&esc, value, len));
+        sh->rejected++;
+        return NGX_DECLINED;
+    }
+
+    if (len != sh->bucket_header_len
+        || ngx_strncasecmp(sh->bucket_header, (u_char *) value, len) != 0)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "fado: bucket_header is now \"%V\"",
+                      ngx_http_fado_esc(&esc, value, len));
+    }
+
+    ngx_memcpy(sh->bucket_header, value, len);
+    sh->bucket_header_len = len;
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_fado_table_keep(ngx_http_fado_table_t *t, u_char *bucket,
     size_t len)

@@ -216,6 +216,10 @@ typedef struct {
     ngx_msec_t                 state_write_ms;  /* the last write took */
     u_char                     epoch[64];
     u_char                     last_error[256];
+
+    /* the published bucket_header setting (write lock), empty: none */
+    size_t                     bucket_header_len;
+    u_char                     bucket_header[NGX_HTTP_FADO_HEADER_MAX];
 } ngx_http_fado_shm_t;
 
 
@@ -286,6 +290,9 @@ ngx_int_t ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
 void ngx_http_fado_table_delete(ngx_http_fado_table_t *t, u_char *bucket,
     size_t len);
 void ngx_http_fado_table_clear_default(ngx_http_fado_table_t *t);
+/* The bucket_header setting; NGX_DECLINED (logged) if the value is not one. */
+ngx_int_t ngx_http_fado_table_set_header(ngx_http_fado_table_t *t,
+    ngx_log_t *log, const char *value, size_t len);
 void ngx_http_fado_table_keep(ngx_http_fado_table_t *t, u_char *bucket,
     size_t len);
 ngx_uint_t ngx_http_fado_table_sweep_unseen(ngx_http_fado_table_t *t);

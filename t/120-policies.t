@@ -10,7 +10,7 @@ use Fado::Routes;
 
 Fado::Routes::export_backends(9);
 
-Fado::Routes->new(prefix => "t120$_:") for 'a' .. 'k';
+Fado::Routes->new(prefix => "t120$_:") for 'a' .. 'o';
 
 our $Backends = <<'_EOC_';
     upstream rr    { fado policy=rr; }
@@ -18,6 +18,8 @@ our $Backends = <<'_EOC_';
     upstream p2c   { fado policy=p2c; }
     upstream ewma  { fado policy=ewma; }
     upstream chash { fado policy=chash hash_key=$arg_fn; }
+    upstream random { fado policy=random; }
+    upstream first { fado policy=first; }
     server { listen 127.0.0.1:$TEST_NGINX_B1_PORT; return 200 "b1\n"; }
     server { listen 127.0.0.1:$TEST_NGINX_B2_PORT; return 200 "b2\n"; }
     server { listen 127.0.0.1:$TEST_NGINX_B3_PORT; return 200 "b3\n"; }
@@ -250,3 +252,90 @@ GET /t
 b2
 --- response_headers eval
 "X-Tried: 127.0.0.1:$ENV{TEST_NGINX_B7_PORT}, 127.0.0.1:$ENV{TEST_NGINX_B2_PORT}"
+
+
+
+=== TEST 11: random spreads requests over every endpoint, in no fixed order
+--- http_config eval: main::http_config('t120l:')
+--- config eval: main::ssi(main::fan(60, 'random', 'photos'))
+--- init
+my $r = Fado::Routes->new(prefix => 't120l:', keep => 1);
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,1,0 127.0.0.1:$ENV{TEST_NGINX_B3_PORT},us-1,us,1,0"));
+--- request
+GET /t
+--- response_body_like: \A(?!(?:b1\nb2\nb3\n){20}\z)(?!(?:b2\nb3\nb1\n){20}\z)(?!(?:b3\nb1\nb2\n){20}\z)(?=(?:b\d\n)*b1\n)(?=(?:b\d\n)*b2\n)(?=(?:b\d\n)*b3\n)(?:b[123]\n){60}\z
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a route's random token picks by weight: 1 against 1000 leaves the light endpoint almost idle
+--- http_config eval: main::http_config('t120m:')
+--- config eval: main::ssi(main::fan(40, 'rr', 'photos'))
+--- init
+my $r = Fado::Routes->new(prefix => 't120m:', keep => 1);
+Fado::Routes::wait_version($r->set('photos', "random 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,1000,0"));
+--- request
+GET /t
+--- response_body_like: \A(?:b2\n)*(?:b1\n)?(?:b2\n)*(?:b1\n)?(?:b2\n)*\z
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: first sends every request to the first endpoint of the route's order while it is healthy
+--- http_config eval: main::http_config('t120n:')
+--- config eval: main::ssi(main::fan(6, 'first', 'photos'))
+--- init
+my $r = Fado::Routes->new(prefix => 't120n:', keep => 1);
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B3_PORT},us-1,us,1,0 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,5,0"));
+--- request
+GET /t
+--- response_body
+b3
+b3
+b3
+b3
+b3
+b3
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: first retries in the route's order, whatever the cluster, and skips the failed endpoints afterwards
+--- http_config eval: main::http_config('t120o:')
+--- config eval
+main::ssi(main::fan(2, 'first', 'photos') . '<!--# include virtual="/fado-status" -->')
+--- init
+my $r = Fado::Routes->new(prefix => 't120o:', keep => 1);
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B7_PORT},eu-1,eu,1,0 127.0.0.1:$ENV{TEST_NGINX_B8_PORT},eu-1,eu,1,0 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,1,0 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0"));
+--- request
+GET /t
+--- response_body_like eval
+qr{\Ab2\nb2\n\{(?=.*"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B7_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":1,"failures":1,)(?=.*"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B8_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":1,"failures":1,)(?=.*"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B2_PORT}","cluster":"us-1","zone":"us","inflight":0,"requests":2,"fails":0,"failures":0,)(?=.*"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":0,)}s
+--- error_log eval
+qr/connect\(\) failed .* upstream: "http:\/\/127\.0\.0\.1:$ENV{TEST_NGINX_B8_PORT}\//
+
+
+
+=== TEST 15: first passes over a saturated endpoint to the next one in the route's order
+--- http_config eval: main::http_config('t120k:')
+--- config eval
+main::ssi(main::fan(4, 'first', 'photos'),
+          "    location /held { fado_bucket held; proxy_read_timeout 2s; proxy_pass http://first; }\n")
+--- init
+Fado::Routes::blackhole($ENV{TEST_NGINX_B9_PORT});
+my $r = Fado::Routes->new(prefix => 't120k:', keep => 1);
+$r->set('held', "- 127.0.0.1:$ENV{TEST_NGINX_B9_PORT},eu-1,eu,1,1");
+Fado::Routes::wait_version($r->set('photos', "- 127.0.0.1:$ENV{TEST_NGINX_B9_PORT},eu-1,eu,1,1 127.0.0.1:$ENV{TEST_NGINX_B2_PORT},us-1,us,1,0 127.0.0.1:$ENV{TEST_NGINX_B1_PORT},eu-1,eu,1,0"));
+Fado::Routes::hold_request('/held');
+select(undef, undef, undef, 0.2);
+--- request
+GET /t
+--- response_body
+b2
+b2
+b2
+b2
+--- timeout: 4

@@ -255,7 +255,7 @@ GET /fado-status
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"ready":true,"table_version":2,"routes":1,"default_route":true,"endpoint_sets":2,"endpoints_count":2,"zombie_sets":0,"clusters_count":0,"cluster_groups":0,"clusters":\[\],"sync":\{"state":"following","owner_pid":\d+,"redis":"127\.0\.0\.1:\d+","redis_servers":1,"epoch":"","resyncs":1,"last_resync_ms":\d+,"last_resync_at":\d+,"updates":[12],"rejected_records":0,"alloc_failures":0,"inflight_reclaimed":0,"last_error":"","last_error_at":0\},"state_file":\{"configured":false,"loaded_version":0,"written_version":0,"writes":0,"errors":0,"written_at":0,"write_ms":0\},"shm":\{"size":\d+,"used":\d+,"bytes_per_route":\d+,"hash_slots":4096\},"endpoints":\[.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":0,"failures":0,"ewma_us":\d+\}.*\]\}$/s
+qr/^\{"ready":true,"table_version":2,"routes":1,"default_route":true,"endpoint_sets":2,"endpoints_count":2,"zombie_sets":0,"clusters_count":0,"cluster_groups":0,"clusters":\[\],"sync":\{"state":"following","owner_pid":\d+,"redis":"127\.0\.0\.1:\d+","redis_servers":1,"epoch":"","bucket_header":"","resyncs":1,"last_resync_ms":\d+,"last_resync_at":\d+,"updates":[12],"rejected_records":0,"alloc_failures":0,"inflight_reclaimed":0,"last_error":"","last_error_at":0\},"state_file":\{"configured":false,"loaded_version":0,"written_version":0,"writes":0,"errors":0,"written_at":0,"write_ms":0\},"shm":\{"size":\d+,"used":\d+,"bytes_per_route":\d+,"hash_slots":4096\},"endpoints":\[.*\{"addr":"127\.0\.0\.1:$ENV{TEST_NGINX_B1_PORT}","cluster":"eu-1","zone":"eu","inflight":0,"requests":1,"fails":0,"failures":0,"ewma_us":\d+\}.*\]\}$/s
 --- no_error_log
 [error]
 

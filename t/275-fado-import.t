@@ -98,12 +98,16 @@ sub refused {
     $f = fado_file();
     $f->{faas_deployments}[0]{url} = 'ftp://faas1:9100';
     refused($f, 'faas_deployments[0].url', qr/scheme/, 'a FaaS endpoint that is not http(s)');
-    refused(fado_file(load_balancer => { policy => 'ip_hash' }), 'load_balancer.policy',
-            qr/no equivalent/, "FaDO's ip_hash policy");
+    refused(fado_file(load_balancer => { policy => 'cookie' }), 'load_balancer.policy',
+            qr/no equivalent: fado's gateway has no cookie policy/, "FaDO's cookie policy");
     refused(fado_file(load_balancer => { route_overrides => { $global => {
                 bucket_name => $global, policy => 'first', upstreams => ['127.0.0.1:1'] } } }),
-            "load_balancer.route_overrides.$global", qr/route overrides/,
-            'a route override');
+            "load_balancer.route_overrides.$global.upstreams[0]", qr/belongs to a cluster/,
+            'a route override to an address that is no function endpoint of the file');
+    refused(fado_file(load_balancer => { route_overrides => { $global => {
+                bucket_name => $global, upstreams => ["http://localhost:$fn_port{$names[0]}"] } } }),
+            "load_balancer.route_overrides.$global.upstreams[0]", qr/literal address/,
+            'a route override to a named endpoint (overrides are not resolved)');
     refused(fado_file(), 'adopt', qr/true or false/, 'an adopt option that is not a boolean',
             query => '?adopt=yes');
 }
@@ -249,6 +253,22 @@ is_deeply([$j->{zone}, $j->{zones}], ['zone-3', ['zone-3', 'global']], 'zone fol
 is($s, 409, 'a zone a cluster lists (not first) cannot be deleted');
 ($s) = $c->api(DELETE => '/v1/clusters/mz-1');
 is($s, 204, 'the cluster goes');
+
+# ---------------------------------------------------------------- route overrides
+# FaDO's route override becomes the bucket's route_override when its
+# upstreams are function endpoints of the file by literal address.
+{
+    my $lit = "127.0.0.1:$fn_port{$names[0]}";
+    my $f = fado_file(load_balancer => { route_overrides => { $zone2 => {
+        bucket_name => $zone2, policy => 'first', upstreams => [$lit] } } });
+    $f->{faas_deployments}[0]{url} = "http://$lit";
+    ($s, $j) = $c->api(POST => '/v1/import', $f);
+    is($s, 200, "FaDO's route override imports") or diag explain $j;
+    ($s, $j) = $c->api(GET => "/v1/buckets/$zone2");
+    is_deeply($j->{route_override}, { policy => 'first', endpoints => [
+        { address => $lit, cluster => $names[0], weight => 1, max_inflight => 0 } ] },
+        'as the bucket\'s route_override, its upstream in the cluster that has it');
+}
 
 # ---------------------------------------------------------------- upgrade
 {

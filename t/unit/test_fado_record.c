@@ -71,6 +71,43 @@ test_accepts_ipv6_policy_and_empty_list(void)
 }
 
 
+/* Every policy token decodes to its own value and back to its token. */
+static void
+test_policy_tokens(void)
+{
+    static const struct {
+        const char  *token;
+        int          policy;
+    } t[] = {
+        { "-", NGX_HTTP_FADO_POLICY_DEFAULT },
+        { "rr", NGX_HTTP_FADO_POLICY_RR },
+        { "lc", NGX_HTTP_FADO_POLICY_LC },
+        { "p2c", NGX_HTTP_FADO_POLICY_P2C },
+        { "ewma", NGX_HTTP_FADO_POLICY_EWMA },
+        { "chash", NGX_HTTP_FADO_POLICY_CHASH },
+        { "random", NGX_HTTP_FADO_POLICY_RANDOM },
+        { "first", NGX_HTTP_FADO_POLICY_FIRST },
+    };
+    ngx_http_fado_record_head_t      h;
+    ngx_http_fado_record_endpoint_t  eps[8];
+    size_t                           n, i;
+    char                             err[NGX_HTTP_FADO_ERR_LEN], rec[64];
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        snprintf(rec, sizeof(rec), "F1 3 %s 127.0.0.1:80,c,z,1,0", t[i].token);
+        CHECK(decode(rec, &h, eps, &n, err) == 0 && h.policy == t[i].policy
+              && n == 1, "%s decodes: %s", t[i].token, err);
+        CHECK(strcmp(ngx_http_fado_record_policy_name(t[i].policy),
+                     t[i].token) == 0, "%s named back", t[i].token);
+    }
+
+    CHECK(ngx_http_fado_record_policy("firs", 4) == -1, "prefix refused");
+    CHECK(ngx_http_fado_record_policy("random1", 7) == -1, "longer refused");
+    CHECK(strcmp(ngx_http_fado_record_policy_name(NGX_HTTP_FADO_POLICY_LAST + 1),
+                 "?") == 0, "out of range");
+}
+
+
 static void
 test_rejects(const char *s, const char *expect)
 {
@@ -323,6 +360,20 @@ test_bucket_names(void)
     CHECK(!ngx_http_fado_record_bucket_valid("ab", 2), "too short");
     CHECK(!ngx_http_fado_record_bucket_valid("Photos", 6), "upper case");
     CHECK(!ngx_http_fado_record_bucket_valid("a_b_c", 5), "underscore");
+    CHECK(!ngx_http_fado_record_bucket_valid("-photos", 7), "leading hyphen");
+    CHECK(!ngx_http_fado_record_bucket_valid("photos.", 7), "trailing dot");
+    CHECK(!ngx_http_fado_record_bucket_valid("a..b", 4), "two dots");
+    CHECK(ngx_http_fado_record_bucket_valid("a.b.c", 5), "single dots");
+    CHECK(ngx_http_fado_record_bucket_valid("abc", 3), "three letters");
+    CHECK(!ngx_http_fado_record_bucket_valid(
+              "a234567890123456789012345678901234567890123456789012345678901234",
+              64), "64 characters");
+
+    /* bucket_header values */
+    CHECK(ngx_http_fado_record_header_valid("X-Fado-Bucket", 13), "header");
+    CHECK(!ngx_http_fado_record_header_valid("X_Fado", 6), "underscore header");
+    CHECK(!ngx_http_fado_record_header_valid("X Fado", 6), "space header");
+    CHECK(!ngx_http_fado_record_header_valid("", 0), "empty header");
 }
 
 
@@ -331,6 +382,7 @@ main(void)
 {
     test_accepts_contract_example();
     test_accepts_ipv6_policy_and_empty_list();
+    test_policy_tokens();
 
     test_rejects("F3 1 -", "unknown record tag \"F3\"");
     test_rejects("C2 1 -", "unknown record tag \"C2\"");

@@ -12,6 +12,7 @@ package Fado::Routes;
 #   $r->publish_later(1.0, set => 'photos', '- 127.0.0.1:1986,us-1,us,1,0');
 #   $r->cset('eu-1', 'eu up 127.0.0.1:1984,1,0');       # contract 2
 #   $r->set2('photos', '- eu-1 us-1');
+#   $r->setting('bucket_header', 'X-Tenant');          # settings hash
 #
 # new(..., v1_keys => 1) calls the script with the five keys of contract 1
 # only, as a publisher written before contract 2 does.
@@ -54,14 +55,14 @@ sub port { $_[0]{port} }
 sub redis_keys {
     my $self = shift;
     my $p = $self->{prefix};
-    return map { "$p$_" } qw(routes version feed default epoch clusters);
+    return map { "$p$_" } qw(routes version feed default epoch clusters settings);
 }
 
-# The keys passed to the script: six, or the five of contract 1.
+# The keys passed to the script: seven, or the five of contract 1.
 sub script_keys {
     my $self = shift;
     my @k = $self->redis_keys;
-    pop @k if $self->{v1_keys};
+    splice @k, 5 if $self->{v1_keys};
     return @k;
 }
 
@@ -122,6 +123,7 @@ sub set2 { my ($self, $b, $body) = @_; $self->publish(set2 => $b, $body) }
 sub default2 { my ($self, $body) = @_; $self->publish(default2 => '', $body) }
 sub cset { my ($self, $c, $body) = @_; $self->publish(cset => $c, $body) }
 sub cdel { my ($self, $c) = @_; $self->publish(cdel => $c, '') }
+sub setting { my ($self, $k, $v) = @_; $self->publish(setting => $k, $v) }
 
 # Publishes in the background after $delay seconds, while requests run.
 sub publish_later {
