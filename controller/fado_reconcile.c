@@ -30,7 +30,7 @@
  * FADO_FULL_CHUNK_MIN and FADO_FULL_CHUNK_MAX buckets (a loaded machine
  * gets smaller steps, not slower changes).
  */
-#define FADO_FULL_STEP_MS    15
+#define FADO_FULL_STEP_MS    25
 #define FADO_FULL_CHUNK_MIN  50
 #define FADO_FULL_CHUNK_MAX  5000
 #define FADO_ELECT_MS        1000        /* followers try the lock this often */

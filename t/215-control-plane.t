@@ -157,8 +157,11 @@ ok(Fado::Controller::wait_until(sub {
     my @old = grep { $h{$_} =~ /^F2 \d+ - / } keys %h;
     return @old == 0 && keys(%h) == $N;
 }, 15), 'the leader killed mid-change: once the other leads, every route has the change');
-is(sql('SELECT count(*) FROM dirty_buckets') + sql('SELECT count(*) FROM dirty_clusters'), 0,
-   'and nothing is pending');
+# The killed leader may have written Redis before it could delete its rows:
+# the next leader does that batch again.
+ok(Fado::Controller::wait_until(sub {
+       sql('SELECT count(*) FROM dirty_buckets') + sql('SELECT count(*) FROM dirty_clusters') == 0 }, 15),
+   'and nothing is left pending once the other leads');
 $lead->start(db_url => $c1->db_url);
 
 # ---------------------------------------------------------------- Redis restart
