@@ -38,7 +38,7 @@ fado_console_query(fado_req_t *req, const char *sql, int n, const char *const *p
     {
         fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL connection lost");
     } else {
-        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=\"%s\"", state, err);
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s", state, FADO_LOG_Q(err));
         fado_req_error(req, 500, "internal", NULL, "database error");
     }
     return NULL;

@@ -239,7 +239,7 @@ fado_jobs_notify(fado_jobs_t *jobs, const fst_site_t *site, const char *bucket)
                                              err, sizeof(err)) != 0)
     {
         fado_log(FADO_LOG_WARN, "msg=\"bucket notifications not set\" bucket=%s cluster=%s"
-                 " error=\"%s\"", bucket, site->cluster, err);
+                 " error=%s", bucket, site->cluster, FADO_LOG_Q(err));
     }
     fst_s3_client_free(c);
 }
@@ -266,7 +266,7 @@ fado_jobs_home_down(PGconn *conn, const char *bucket, const char *home, const ch
     }
     if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
         fado_log(FADO_LOG_WARN, "msg=\"home unavailable, replicas keep serving reads\""
-                 " bucket=%s home=%s error=\"%s\"", bucket, home, err);
+                 " bucket=%s home=%s error=%s", bucket, home, FADO_LOG_Q(err));
     }
     PQclear(res);
 }
@@ -354,8 +354,8 @@ fado_jobs_replica_failed(fado_jobs_t *jobs, PGconn *conn, const fado_job_t *job,
         break;
     }
     if (strcmp(state, "failed") != 0) {
-        fado_log(FADO_LOG_WARN, "msg=\"replica failed\" bucket=%s cluster=%s reason=\"%s\"",
-                 job->bucket, job->cluster, err);
+        fado_log(FADO_LOG_WARN, "msg=\"replica failed\" bucket=%s cluster=%s reason=%s",
+                 job->bucket, job->cluster, FADO_LOG_Q(err));
         if (strcmp(state, "ready") == 0 && jobs->changed != NULL) {
             jobs->changed(jobs->changed_ud);
         }
@@ -879,7 +879,7 @@ fado_jobs_run_one(fado_jobs_t *jobs)
     }
     if (result == FADO_JOB_FAILED && job.attempts == 0) {
         fado_log(FADO_LOG_WARN, "msg=\"job failed, will retry\" kind=%s bucket=%s"
-                 " cluster=%s error=\"%s\"", job.kind, job.bucket, job.cluster, err);
+                 " cluster=%s error=%s", job.kind, job.bucket, job.cluster, FADO_LOG_Q(err));
     }
     fado_jobs_finish(jobs, conn, &job, result, err);
     fado_db_release(jobs->db, conn);

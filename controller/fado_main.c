@@ -345,7 +345,7 @@ main(int argc, char **argv)
         || (conf.bootstrap_token != NULL
             && fado_auth_bootstrap(conn, conf.bootstrap_token, err, sizeof(err)) != 0))
     {
-        fado_log(FADO_LOG_ERROR, "msg=\"start-up failed\" error=\"%s\"", err);
+        fado_log(FADO_LOG_ERROR, "msg=\"start-up failed\" error=%s", FADO_LOG_Q(err));
         fado_db_release(db, conn);
         fado_db_close(db);
         return 1;
@@ -354,7 +354,7 @@ main(int argc, char **argv)
 
     pub = fado_publisher_new(conf.redis_url, conf.redis_prefix, err, sizeof(err));
     if (pub == NULL) {
-        fado_log(FADO_LOG_ERROR, "msg=\"invalid redis configuration\" error=\"%s\"", err);
+        fado_log(FADO_LOG_ERROR, "msg=\"invalid redis configuration\" error=%s", FADO_LOG_Q(err));
         fado_db_close(db);
         return 2;
     }
@@ -407,7 +407,7 @@ main(int argc, char **argv)
 
     http = fado_http_start(&app, fado_router_routes, conf.listen, conf.threads, err, sizeof(err));
     if (http == NULL) {
-        fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=\"%s\"", err);
+        fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=%s", FADO_LOG_Q(err));
         fado_resolver_stop(resolver);
     fado_reconciler_stop(rec);
         fado_publisher_free(pub);

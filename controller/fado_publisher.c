@@ -754,8 +754,8 @@ fado_publisher_epoch_ok(fado_publisher_t *pub, PGconn *conn, char *err, size_t e
     }
     ok = redis_epoch[0] != '\0' && strcmp(pub->epoch, redis_epoch) == 0;
     if (!ok) {
-        fado_log(FADO_LOG_INFO, "msg=\"routes need a full republish\" reason=\"%s\"",
-                 redis_epoch[0] ? "epoch changed" : "epoch missing");
+        fado_log(FADO_LOG_INFO, "msg=\"routes need a full republish\" reason=%s",
+                 FADO_LOG_Q(redis_epoch[0] ? "epoch changed" : "epoch missing"));
     }
     return ok;
 }

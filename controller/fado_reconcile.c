@@ -461,8 +461,8 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
                                     "effective", res.capped ? json_integer((json_int_t) res.n)
                                                             : json_null()));
         if (!res.satisfiable) {
-            fado_log(FADO_LOG_WARN, "msg=\"placement unsatisfiable\" bucket=%s reason=\"%s\"",
-                     req.bucket, res.reason);
+            fado_log(FADO_LOG_WARN, "msg=\"placement unsatisfiable\" bucket=%s reason=%s",
+                     req.bucket, FADO_LOG_Q(res.reason));
         }
     }
 
@@ -689,7 +689,7 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
         ok = 0;
     }
     if (!ok) {
-        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
+        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=%s", FADO_LOG_Q(err));
     }
     fado_log(FADO_LOG_DEBUG, "msg=\"batch\" buckets=%zu placed=%zu clusters=%zu"
              " place_ms=%.2f publish_ms=%.2f", json_array_size(buckets),
@@ -714,7 +714,7 @@ fado_epoch_check(fado_reconciler_t *rec, PGconn *conn)
         ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
     }
     if (ok != 1) {
-        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=\"%s\"", err);
+        fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=%s", FADO_LOG_Q(err));
         ok = 0;
     }
     atomic_store(&rec->redis_ok, ok);
@@ -816,7 +816,7 @@ fado_full_drift_step(fado_reconciler_t *rec, PGconn *conn)
                                            &rec->full_drifted, err, sizeof(err));
 
     if (more < 0) {
-        fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=\"%s\"", err);
+        fado_log(FADO_LOG_WARN, "msg=\"drift check failed\" error=%s", FADO_LOG_Q(err));
         return -1;
     }
     if (more) {
@@ -871,7 +871,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
               "SELECT name FROM buckets WHERE name > $1 ORDER BY name LIMIT $2::int",
               2, p, err, sizeof(err));
     if (names == NULL) {
-        fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
+        fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=%s", FADO_LOG_Q(err));
         return -1;
     }
     n = (int) json_array_size(names);
@@ -887,7 +887,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
             "SELECT name FROM clusters UNION SELECT cluster FROM published_clusters",
             0, NULL, err, sizeof(err));
         if (clusters == NULL) {
-            fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=\"%s\"", err);
+            fado_log(FADO_LOG_WARN, "msg=\"reconcile query failed\" error=%s", FADO_LOG_Q(err));
             goto done;
         }
     }
@@ -929,7 +929,7 @@ static void
 fado_leader_drop(fado_reconciler_t *rec, const char *why)
 {
     if (atomic_load(&rec->leading)) {
-        fado_log(FADO_LOG_WARN, "msg=\"leadership lost\" reason=\"%s\"", why);
+        fado_log(FADO_LOG_WARN, "msg=\"leadership lost\" reason=%s", FADO_LOG_Q(why));
     }
     atomic_store(&rec->leading, 0);
     if (rec->conn != NULL) {

@@ -94,7 +94,7 @@ fado_ui_answer(struct MHD_Connection *c, const char *method, const char *url)
     }
     f = fado_ui_find(url);
     if (f == NULL) {
-        fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=\"%s\" status=404", method, url);
+        fado_log(FADO_LOG_DEBUG, "msg=request method=%s path=%s status=404", method, FADO_LOG_Q(url));
         return fado_ui_send(c, MHD_HTTP_NOT_FOUND, "application/json", not_found,
                             sizeof(not_found) - 1, NULL);
     }
