@@ -284,6 +284,10 @@ def fado_endpoint(api, probe, changes, state, redis):
         state["c0_version"] += 1
     log("  endpoint: API answered p50 %.2f ms, record in Redis p50 %.2f ms, served p50 %.2f ms"
         % (statistics.median(t_api), statistics.median(t_redis), statistics.median(times)))
+    # The tail is a few samples: say where each of the slowest spent its time.
+    for i in sorted(range(len(times)), key=lambda k: times[k])[-3:]:
+        log("  endpoint: slow sample %d: API %.2f ms, record in Redis %.2f ms, served %.2f ms"
+            % (i, t_api[i], t_redis[i], times[i]))
     return times
 
 
