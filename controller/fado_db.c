@@ -6,6 +6,7 @@
 #include "fado_log.h"
 #include "fado_sql.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,34 @@ fado_db_usable(PGconn *conn)
     return conn != NULL && PQstatus(conn) == CONNECTION_OK;
 }
 
+/*
+ * A pooled connection that the server closed while it sat idle (a restart,
+ * pg_terminate_backend) still says CONNECTION_OK: its goodbye is waiting on
+ * the socket. Reading it here, without sending anything, lets the request
+ * get a fresh connection instead of a 503.
+ */
+static int
+fado_db_alive(PGconn *conn)
+{
+    struct pollfd  pfd;
+
+    if (!fado_db_usable(conn)) {
+        return 0;
+    }
+    pfd.fd = PQsocket(conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0) {
+        return 0;
+    }
+    if (poll(&pfd, 1, 0) > 0
+        && (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK))
+    {
+        return 0;
+    }
+    return 1;
+}
+
 PGconn *
 fado_db_acquire(fado_db_t *db)
 {
@@ -160,7 +189,7 @@ fado_db_acquire(fado_db_t *db)
     pthread_mutex_unlock(&db->lock);
 
     /* Connect or repair outside the lock: it may take a while. */
-    if (!fado_db_usable(conn)) {
+    if (!fado_db_alive(conn)) {
         if (conn != NULL) {
             PQreset(conn);
         } else {
