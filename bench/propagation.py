@@ -508,6 +508,16 @@ def main():
             add_ballast(have, n)
             have = n
             wait_for(lambda: gateway_routes() >= n, 600, "%d routes at the gateway" % n)
+            # The gateway has the ballast once its records are in Redis; the
+            # leader still records them and clears their change rows. A
+            # change made then waits for that batch to end (bounded by the
+            # batch size, 10,000): measured apart from the steady state.
+            t_busy = time.perf_counter()
+            wait_for(lambda: psql("SELECT (SELECT count(*) FROM dirty_buckets)"
+                                  " + (SELECT count(*) FROM dirty_clusters)") == "0",
+                     600, "no pending changes")
+            log("%d buckets: leader idle %.0f ms after the gateway had the ballast"
+                % (n, (time.perf_counter() - t_busy) * 1000))
             probe = Probe(P_GW)
             log("%d buckets: fado endpoint changes" % n)
             ep = fado_endpoint(api, probe, changes, state, redis)
