@@ -787,12 +787,16 @@ fado_publisher_body(const char *rec, fado_rec_kind_e kind)
     return *p == ' ' ? p + 1 : FADO_DRIFT "-foreign";
 }
 
-/* Marks the names (a JSON array) drifted and dirty; adds how many to *found. */
+/*
+ * Marks the names (a JSON array) drifted and dirty, or with unpublished set
+ * only those nothing published (strays in Redis); adds how many to *found.
+ */
 static int
-fado_drift_mark(PGconn *conn, json_t *names, size_t *found, char *err, size_t err_len)
+fado_drift_mark(PGconn *conn, json_t *names, int unpublished, size_t *found, char *err,
+    size_t err_len)
 {
     char        *js;
-    const char  *p[1];
+    const char  *p[2];
     PGresult    *res;
 
     if (json_array_size(names) == 0) {
@@ -804,18 +808,21 @@ fado_drift_mark(PGconn *conn, json_t *names, size_t *found, char *err, size_t er
         return -1;
     }
     p[0] = js;
+    p[1] = unpublished ? "t" : "f";
     res = fado_db_query(conn,
         "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
+        " s AS (SELECT name FROM n WHERE NOT $2::boolean OR NOT EXISTS"
+        "       (SELECT 1 FROM published_routes p WHERE p.bucket = n.name)),"
         " u AS (INSERT INTO published_routes (bucket, body, version)"
-        "       SELECT name, '" FADO_DRIFT "', 0 FROM n"
+        "       SELECT name, '" FADO_DRIFT "', 0 FROM s"
         "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
-        " SELECT fado_mark_buckets(ARRAY(SELECT name FROM n), false)",
-        1, p, err, err_len, NULL);
+        " SELECT fado_mark_buckets(ARRAY(SELECT name FROM s), false),"
+        "        (SELECT count(*) FROM s)", 2, p, err, err_len, NULL);
     free(js);
     if (res == NULL) {
         return -1;
     }
-    *found += json_array_size(names);
+    *found += (size_t) atoll(PQgetvalue(res, 0, 1));
     PQclear(res);
     return 0;
 }
@@ -958,7 +965,7 @@ fado_drift_known(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
             goto done;
         }
     }
-    if (fado_drift_mark(conn, drifted, found, err, err_len) != 0) {
+    if (fado_drift_mark(conn, drifted, 0, found, err, err_len) != 0) {
         goto done;
     }
     snprintf(cur->after, sizeof(cur->after), "%s", PQgetvalue(rows, n - 1, 0));
@@ -986,9 +993,6 @@ fado_drift_strays(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
     const char   *argv[6] = { "HSCAN", rkey, scan, "COUNT", FADO_STR(FADO_DRIFT_CHUNK), NULL };
     redisReply   *r, *keys;
     json_t       *names = json_array();
-    char         *js = NULL;
-    const char   *p[1];
-    PGresult     *res;
     int           rc = -1;
 
     snprintf(rkey, sizeof(rkey), "%sroutes", pub->prefix);
@@ -1020,27 +1024,8 @@ fado_drift_strays(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
             goto done;
         }
     }
-    if (json_array_size(names) > 0) {
-        js = json_dumps(names, JSON_COMPACT);
-        if (js == NULL) {
-            snprintf(err, err_len, "out of memory");
-            goto done;
-        }
-        p[0] = js;
-        res = fado_db_query(conn,
-            "WITH n AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS name),"
-            " s AS (SELECT name FROM n WHERE NOT EXISTS"
-            "       (SELECT 1 FROM published_routes p WHERE p.bucket = n.name)),"
-            " u AS (INSERT INTO published_routes (bucket, body, version)"
-            "       SELECT name, '" FADO_DRIFT "', 0 FROM s"
-            "       ON CONFLICT (bucket) DO UPDATE SET body = EXCLUDED.body)"
-            " SELECT fado_mark_buckets(ARRAY(SELECT name FROM s), false),"
-            "        (SELECT count(*) FROM s)", 1, p, err, err_len, NULL);
-        if (res == NULL) {
-            goto done;
-        }
-        *found += (size_t) atoll(PQgetvalue(res, 0, 1));
-        PQclear(res);
+    if (fado_drift_mark(conn, names, 1, found, err, err_len) != 0) {
+        goto done;
     }
     if (cur->scan == 0) {
         cur->phase++;
@@ -1048,7 +1033,6 @@ fado_drift_strays(fado_publisher_t *pub, PGconn *conn, fado_drift_cursor_t *cur,
     rc = 0;
 
 done:
-    free(js);
     json_decref(names);
     freeReplyObject(r);
     return rc;
