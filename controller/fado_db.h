@@ -77,6 +77,10 @@ typedef struct {
     int                 nparams;
     const char *const  *params;
     PGresult           *res;        /* out: the rows (the caller clears it) */
+    /* 1: keep the statement prepared on this connection (sql must be a
+     * string that lives as long as the program: it names the statement).
+     * Planning the publisher's queries costs more than running them. */
+    int                 prepare;
 } fado_db_stmt_t;
 
 /*

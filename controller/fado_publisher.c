@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FADO_PUBLISH_BATCH   1000        /* triples per script call */
 #define FADO_PUBLISH_CHUNK   10000       /* buckets per sync of a republish */
@@ -201,6 +202,15 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
         freeReplyObject(r);
     }
     return 0;
+}
+
+static double
+fado_publisher_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -554,7 +564,7 @@ fado_publisher_record(PGconn *conn, fado_batch_t *b, fado_db_stmt_t *tail, size_
         "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($5::jsonb)"
         "        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
         "           version = EXCLUDED.version, updated_at = now())"
-        " SELECT 1", 5, p, NULL };
+        " SELECT 1", 5, p, NULL, 1 };
 
 tail:
     for (size_t i = 0; i < ntail; i++) {
@@ -650,6 +660,7 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     char            *js[2] = { NULL, NULL };
     const char      *pc[1], *pb[1];
     int              ci = -1, bi = -1, si, n = 0, rc = -1;
+    double           t0, t1 = 0;
 
     memset(stats, 0, sizeof(*stats));
     memset(st, 0, sizeof(st));
@@ -675,12 +686,12 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
         buckets = with_default;
         pc[0] = js[0];
         ci = n;
-        st[n++] = (fado_db_stmt_t) { FADO_CLUSTERS_SQL, 1, pc, NULL };
+        st[n++] = (fado_db_stmt_t) { FADO_CLUSTERS_SQL, 1, pc, NULL, 1 };
     }
     if (w->after != NULL) {
         pb[0] = w->after;
         bi = n;
-        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_RANGE_SQL, 1, pb, NULL };
+        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_RANGE_SQL, 1, pb, NULL, 1 };
     } else if (buckets != NULL && json_array_size(buckets) > 0) {
         js[1] = json_dumps(buckets, JSON_COMPACT);
         if (js[1] == NULL) {
@@ -689,15 +700,18 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
         }
         pb[0] = js[1];
         bi = n;
-        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_SQL, 1, pb, NULL };
+        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_SQL, 1, pb, NULL, 1 };
     }
     /* One row at most, and usually none: cheap enough for every sync. */
     si = n;
-    st[n++] = (fado_db_stmt_t) { FADO_SETTINGS_SQL, 0, NULL, NULL };
+    st[n++] = (fado_db_stmt_t) { FADO_SETTINGS_SQL, 0, NULL, NULL, 1 };
+    t0 = fado_publisher_now_ms();
     if (fado_db_pipeline(conn, &e, st, (size_t) n) != 0) {
         snprintf(err, err_len, "%s", e.message);
         goto done;
     }
+    t1 = fado_publisher_now_ms();
+    stats->read_ms = t1 - t0;
 
     if (ci >= 0 && fado_publisher_queue(pub, &b, st[ci].res, FADO_REC_CLUSTER, err, err_len) != 0)
     {
@@ -727,9 +741,12 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     if (fado_batch_flush(&b, pub, err, err_len) != 0) {
         goto done;
     }
+    t0 = fado_publisher_now_ms();
+    stats->redis_ms = t0 - t1;
     if (fado_publisher_record(conn, &b, w->tail, w->ntail, err, err_len) != 0) {
         goto done;
     }
+    stats->record_ms = fado_publisher_now_ms() - t0;
     rc = 0;
 
 done:

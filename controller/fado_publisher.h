@@ -36,6 +36,9 @@ typedef struct {
     size_t     deleted;       /* records removed */
     int        full;          /* a full republish (new epoch) happened */
     long long  version;       /* last version assigned, 0 if nothing written */
+    double     read_ms;       /* where a sync's time went, for the debug log */
+    double     redis_ms;
+    double     record_ms;
 } fado_publish_stats_t;
 
 /* url: redis://[:password@]host[:port][/db]; prefix: key prefix. */

@@ -527,7 +527,7 @@ fado_place_write(PGconn *conn, json_t *names, json_t *upd, json_t *ins, json_t *
     if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL) {
         goto done;
     }
-    st[n++] = (fado_db_stmt_t) { "SELECT set_config('fado.placing', 'on', true)", 0, NULL, NULL };
+    st[n++] = (fado_db_stmt_t) { "SELECT set_config('fado.placing', 'on', true)", 0, NULL, NULL, 1 };
     if (json_array_size(upd) || json_array_size(ins) || json_array_size(leave)) {
         st[n++] = (fado_db_stmt_t) {
             "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason,"
@@ -546,14 +546,14 @@ fado_place_write(PGconn *conn, json_t *names, json_t *upd, json_t *ins, json_t *
             "   FROM jsonb_to_recordset($3::jsonb) AS u (bucket text, cluster text,"
             "                                           remove boolean, reason text)"
             "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
-            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p, NULL };
+            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p, NULL, 1 };
     }
     st[n++] = (fado_db_stmt_t) {
         "INSERT INTO jobs (kind, bucket, cluster)"
         " SELECT 'replica', bucket, cluster FROM replicas"
         "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
         "    AND state <> 'ready'"
-        " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, pn, NULL };
+        " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, pn, NULL, 1 };
     if (fado_db_pipeline(conn, NULL, st, n) != 0) {
         goto done;
     }
@@ -584,15 +584,15 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
     json_t              *upd = json_array(), *ins = json_array(), *leave = json_array();
     fado_replica_row_t  *reps = NULL;
     fado_db_stmt_t       st[3] = {
-        { FADO_PLACE_CLUSTERS_SQL, 0, NULL, NULL },
+        { FADO_PLACE_CLUSTERS_SQL, 0, NULL, NULL, 1 },
         { "SELECT name, home_cluster, to_jsonb(allowed_zones), replicas,"
           "       to_jsonb(pinned_clusters), placement_ok, placement_reason,"
           "       cap_replicas, placement_effective"
           "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
-          " ORDER BY name COLLATE \"C\"", 1, p, NULL },
+          " ORDER BY name COLLATE \"C\"", 1, p, NULL, 1 },
         { "SELECT bucket, cluster, state FROM replicas"
           " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
-          " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p, NULL }
+          " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p, NULL, 1 }
     };
     int                  rc = -1, r = 0;
 
@@ -705,8 +705,9 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
         fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=%s", FADO_LOG_Q(err));
     }
     fado_log(FADO_LOG_DEBUG, "msg=\"batch\" buckets=%zu placed=%zu clusters=%zu"
-             " place_ms=%.2f publish_ms=%.2f", json_array_size(buckets),
-             json_array_size(place), json_array_size(clusters), t1 - t0, fado_now_fms() - t1);
+             " place_ms=%.2f publish_ms=%.2f read_ms=%.2f redis_ms=%.2f record_ms=%.2f",
+             json_array_size(buckets), json_array_size(place), json_array_size(clusters),
+             t1 - t0, fado_now_fms() - t1, st.read_ms, st.redis_ms, st.record_ms);
     atomic_store(&rec->redis_ok, ok);
     atomic_fetch_add(&rec->passes, 1);
     return ok ? 0 : -1;
@@ -752,8 +753,12 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         "           WHERE d.bucket = u.b AND d.seq = u.s)"
         " DELETE FROM dirty_clusters d"
         " USING jsonb_to_recordset($2::jsonb) AS u (c text, s bigint)"
-        " WHERE d.cluster = u.c AND d.seq = u.s", 2, p, NULL };
+        " WHERE d.cluster = u.c AND d.seq = u.s", 2, p, NULL, 1 };
+    fado_db_stmt_t   changes = {
+        "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
+        " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL, NULL, 1 };
     int              rc = -1, n = 0;
+    double           t0;
 
     if (place == NULL || buckets == NULL || clusters == NULL || seen_b == NULL
         || seen_c == NULL)
@@ -761,9 +766,11 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     /* One round trip for both tables: kind 'b' (with place) or 'c'. */
-    db = fado_db_exec(conn, NULL,
-        "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
-        " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL);
+    t0 = fado_now_fms();
+    if (fado_db_pipeline(conn, NULL, &changes, 1) != 0) {
+        goto done;
+    }
+    db = changes.res;
     if (db == NULL) {
         goto done;
     }
@@ -772,6 +779,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         rc = 0;
         goto done;
     }
+    fado_log(FADO_LOG_DEBUG, "msg=\"changes read\" rows=%d ms=%.2f", n, fado_now_fms() - t0);
     for (int i = 0; i < n; i++) {
         int      is_bucket = PQgetvalue(db, i, 0)[0] == 'b';
         json_t  *name = json_string(PQgetvalue(db, i, 1));
