@@ -112,9 +112,8 @@ typedef struct fado_http_s  fado_http_t;
 
 /* routes: the first entry whose method and path match serves a request;
  * the table ends with an entry whose path is NULL and must outlive the
- * server. */
-/* db: the pool a route's handler gets its connection from (and tokens
- * are checked against); app: handed to every handler in req->app. */
+ * server. db: the pool a route's handle() gets its connection from, and
+ * tokens are checked against; app: handed to every handler as req->app. */
 fado_http_t *fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes,
     const char *listen, int threads, char *err, size_t err_len);
 void fado_http_stop(fado_http_t *http);
