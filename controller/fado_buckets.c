@@ -72,10 +72,10 @@ fado_buckets_refs(PGconn *conn, const fado_bucket_t *b, const char *zones, const
         "SELECT (SELECT count(*) FROM clusters WHERE name = $1),"
         "       (SELECT string_agg(z, ',' ORDER BY o)"
         "          FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS a (z, o)"
-        "         WHERE NOT EXISTS (SELECT 1 FROM zones WHERE name = z)),"
+        "         WHERE (SELECT true FROM zones WHERE name = z) IS NULL),"
         "       (SELECT string_agg(c, ',' ORDER BY o)"
         "          FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS a (c, o)"
-        "         WHERE NOT EXISTS (SELECT 1 FROM clusters WHERE name = c))", 3, p);
+        "         WHERE (SELECT true FROM clusters WHERE name = c) IS NULL)", 3, p);
     if (res == NULL) {
         return -1;
     }
@@ -188,7 +188,7 @@ fado_buckets_override(PGconn *conn, const fado_bucket_t *b, fado_err_t *err)
     /* the first endpoint whose cluster does not exist, by position */
     res = fado_db_exec_err(conn, err,
         "SELECT min(ord) - 1 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY e (v, ord)"
-        " WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.name = v->>'cluster')", 1, p + 2);
+        " WHERE (SELECT true FROM clusters c WHERE c.name = v->>'cluster') IS NULL", 1, p + 2);
     if (res == NULL) {
         goto done;
     }

@@ -82,7 +82,7 @@ fado_clusters_write(PGconn *conn, const fado_cluster_t *c, long version, const c
     res = fado_db_exec_err(conn, err,
         "SELECT string_agg(z, ',' ORDER BY o)"
         "  FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS a (z, o)"
-        " WHERE NOT EXISTS (SELECT 1 FROM zones WHERE name = z)", 1, &zones);
+        " WHERE (SELECT true FROM zones WHERE name = z) IS NULL", 1, &zones);
     if (res == NULL) {
         return -1;
     }

@@ -97,7 +97,10 @@ json_t *fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err);
 /*
  * A text[] from a JSON array of strings passed as a parameter ($n, text):
  * lists go to PostgreSQL as jansson's encoding, never as a hand-built
- * array literal. Order is the array's.
+ * array literal. Order is the array's. To check a list's names against a
+ * table, test each element with a correlated lookup, "(SELECT true FROM t
+ * WHERE name = v) IS NULL": the planner knows no row count for a jsonb
+ * array and would otherwise hash the whole table.
  */
 #define FADO_DB_TEXT_ARRAY(param) \
     "ARRAY(SELECT v FROM jsonb_array_elements_text(" param "::jsonb)" \
