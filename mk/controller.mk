@@ -22,7 +22,7 @@ CONTROLLER_SRCS += controller/fado_api_zones.c controller/fado_api_clusters.c \
                    controller/fado_api_buckets.c controller/fado_api_routes.c \
                    controller/fado_api_settings.c controller/fado_api_import.c \
                    controller/fado_zones.c controller/fado_clusters.c controller/fado_buckets.c \
-                   controller/fado_settings.c
+                   controller/fado_settings.c controller/fado_routes.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
