@@ -25,8 +25,9 @@
 /* ------------------------------------------------------------ helpers */
 
 /*
- * The API's answer to a failed statement: the database layer has told
- * what the SQLSTATE means; this is the one place that turns it into HTTP.
+ * The API's answer to a failed statement: fado_db_error says what it means
+ * as a domain error (the one domain code returns too), fado_api_err turns
+ * that into HTTP, so both paths answer alike.
  */
 void
 fado_api_db_error(fado_req_t *req, const fado_db_err_t *e)

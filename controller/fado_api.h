@@ -12,7 +12,7 @@
 #include "fado_err.h"
 #include "fado_http.h"
 
-/* The one mapping from a database error to an HTTP answer: 409 for a
+/* A database error as an HTTP answer, through fado_db_error: 409 for a
  * taken name or a row in use, 400 for a value the schema refuses, 503
  * while PostgreSQL is away, 500 (logged) for anything else. */
 void fado_api_db_error(fado_req_t *req, const fado_db_err_t *e);
@@ -58,7 +58,8 @@ void fado_api_tokens(fado_req_t *req, const char *id);
 void fado_api_metrics(fado_req_t *req);
 
 /* A domain error as an answer: invalid 400, not found 404, conflict 409,
- * unavailable 503, internal 500; code, field and message carried over. */
+ * unknown reference 422, unavailable 503, internal 500; code, field and
+ * message carried over. */
 void fado_api_err(fado_req_t *req, const fado_err_t *err);
 
 /* POST /v1/minio/events[/{cluster}] (fado_api_events.c). */
