@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct fado_db_s {
     pthread_mutex_t   lock;
@@ -373,6 +374,140 @@ fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err)
         fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "cannot read a stored document");
     }
     return j;
+}
+
+/* The error of a failed result (or of the connection, res NULL) into *e. */
+static void
+fado_db_fail(PGconn *conn, fado_db_err_t *e, const PGresult *res)
+{
+    const char  *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (state != NULL) {
+        snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state);
+    }
+    snprintf(e->message, sizeof(e->message), "%s",
+             res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    e->message[strcspn(e->message, "\n")] = '\0';
+    if (e->message[0] == '\0') {
+        snprintf(e->message, sizeof(e->message), "pipeline out of step");
+    }
+    e->status = fado_db_classify(conn, e->sqlstate);
+}
+
+/*
+ * A pipeline that cannot be drained to its sync leaves libpq refusing
+ * every later statement while PQstatus() still says CONNECTION_OK. Cutting
+ * the socket and reading the end turns that into CONNECTION_BAD.
+ */
+static void
+fado_db_break(PGconn *conn)
+{
+    if (PQstatus(conn) == CONNECTION_OK && PQsocket(conn) >= 0) {
+        (void) shutdown(PQsocket(conn), SHUT_RDWR);
+        (void) PQconsumeInput(conn);
+    }
+}
+
+int
+fado_db_pipeline(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n)
+{
+    fado_db_err_t   local;
+    PGresult       *res;
+    size_t          sent = 0, i;
+    int             failed = 0;
+
+    if (e == NULL) {
+        e = &local;
+    }
+    e->status = FADO_DB_OK;
+    e->sqlstate[0] = '\0';
+    e->message[0] = '\0';
+    for (i = 0; i < n; i++) {
+        stmts[i].res = NULL;
+    }
+    if (PQenterPipelineMode(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        goto logged;
+    }
+    for (; sent < n; sent++) {
+        if (PQsendQueryParams(conn, stmts[sent].sql, stmts[sent].nparams, NULL,
+                              stmts[sent].params, NULL, NULL, 0) != 1)
+        {
+            break;
+        }
+    }
+    if (PQpipelineSync(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto logged;
+    }
+    if (sent < n) {
+        fado_db_fail(conn, e, NULL);
+        failed = 1;
+    }
+
+    /* Each statement's result, then the NULL that ends it; the first
+     * failure aborts the rest (PIPELINE_ABORTED) and the transaction. */
+    for (i = 0; i < sent; i++) {
+        ExecStatusType  st;
+
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            fado_db_fail(conn, e, NULL);
+            fado_db_break(conn);
+            goto clear;
+        }
+        st = PQresultStatus(res);
+        if (!failed && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            stmts[i].res = res;
+        } else {
+            if (!failed && st != PGRES_PIPELINE_ABORTED) {
+                fado_db_fail(conn, e, res);
+                failed = 1;
+            }
+            PQclear(res);
+        }
+        res = PQgetResult(conn);
+        if (res != NULL) {
+            PQclear(res);
+            fado_db_fail(conn, e, NULL);
+            fado_db_break(conn);
+            goto clear;
+        }
+    }
+    res = PQgetResult(conn);
+    if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+        if (res != NULL) {
+            PQclear(res);
+        }
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto clear;
+    }
+    PQclear(res);
+    if (PQexitPipelineMode(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto clear;
+    }
+    if (!failed) {
+        return 0;
+    }
+
+clear:
+    for (i = 0; i < n; i++) {
+        if (stmts[i].res != NULL) {
+            PQclear(stmts[i].res);
+            stmts[i].res = NULL;
+        }
+    }
+
+logged:
+    if (e == &local) {
+        fado_log(FADO_LOG_WARN, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
+    }
+    return -1;
 }
 
 int
