@@ -66,17 +66,19 @@ fado_api_int(fado_req_t *req, json_t *obj, const char *key, const char *field, l
     return (long) json_integer_value(v);
 }
 
-/* A PostgreSQL text[] literal from a JSON array of names. */
+/*
+ * A JSON array of names, checked: *out is the array itself (the caller
+ * passes it on as a jsonb parameter) or NULL when absent or null.
+ */
 int
 fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
-    int bucket_rule, char *out, size_t size)
+    int bucket_rule, json_t **out)
 {
     json_t  *arr = json_object_get(obj, key), *v;
-    size_t   i, len = 1;
+    size_t   i;
 
-    snprintf(out, size, "{");
+    *out = NULL;
     if (arr == NULL || json_is_null(arr)) {
-        snprintf(out + len, size - len, "}");
         return 0;
     }
     if (!json_is_array(arr) || json_array_size(arr) > 64) {
@@ -85,16 +87,14 @@ fado_api_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
     }
     json_array_foreach(arr, i, v) {
         const char  *s = json_string_value(v);
-        if (s == NULL || !(bucket_rule ? fado_valid_bucket(s) : fado_valid_name(s))
-            || len + strlen(s) + 2 >= size)
-        {
+
+        if (s == NULL || !(bucket_rule ? fado_valid_bucket(s) : fado_valid_name(s))) {
             fado_req_error(req, 400, "invalid_field", field,
                            "%s[%zu] is not a valid name", field, i);
             return -1;
         }
-        len += (size_t) snprintf(out + len, size - len, "%s%s", i ? "," : "", s);
     }
-    snprintf(out + len, size - len, "}");
+    *out = arr;
     return 0;
 }
 

@@ -334,6 +334,56 @@ fado_db_run(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
     return 0;
 }
 
+void
+fado_db_error(const fado_db_err_t *e, fado_err_t *err)
+{
+    switch (e->status) {
+    case FADO_DB_EXISTS:
+        fado_err_set(err, FADO_ERR_CONFLICT, "conflict", "name", "it already exists");
+        break;
+    case FADO_DB_IN_USE:
+        fado_err_set(err, FADO_ERR_CONFLICT, "in_use", NULL,
+                     "it is referenced by another resource: %s", e->message);
+        break;
+    case FADO_DB_INVALID:
+        fado_err_set(err, FADO_ERR_INVALID, "invalid", NULL, "%s", e->message);
+        break;
+    case FADO_DB_UNAVAILABLE:
+        fado_err_set(err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                     "PostgreSQL connection lost");
+        break;
+    default:
+        fado_log(FADO_LOG_ERROR, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
+        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "database error");
+        break;
+    }
+}
+
+PGresult *
+fado_db_exec_err(PGconn *conn, fado_err_t *err, const char *sql, int nparams,
+    const char *const *params)
+{
+    fado_db_err_t  e;
+    PGresult      *res = fado_db_exec(conn, &e, sql, nparams, params);
+
+    if (res == NULL) {
+        fado_db_error(&e, err);
+    }
+    return res;
+}
+
+json_t *
+fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err)
+{
+    json_t  *j = json_loads(PQgetvalue(res, row, col), 0, NULL);
+
+    if (j == NULL) {
+        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "cannot read a stored document");
+    }
+    return j;
+}
+
 /* The error of a failed result (or of the connection, res NULL) into *e. */
 static void
 fado_db_fail(PGconn *conn, fado_db_err_t *e, const PGresult *res)

@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "fado_err.h"
+
 typedef struct fado_db_s  fado_db_t;
 
 fado_db_t *fado_db_open(const char *url, int size);
@@ -100,6 +102,34 @@ fado_db_status_e fado_db_classify(PGconn *conn, const char *sqlstate);
  */
 PGresult *fado_db_query(PGconn *conn, const char *sql, int nparams,
     const char *const *params, char *err, size_t err_len, char sqlstate[6]);
+
+/*
+ * A failed statement as the domain's error value, for domain code that
+ * answers with fado_err_t: exists and in use are conflicts ("conflict"
+ * naming name, "in_use"), a refused value is invalid, unavailable stays
+ * unavailable, anything else is internal and logged here.
+ */
+void fado_db_error(const fado_db_err_t *e, fado_err_t *err);
+
+/* fado_db_exec whose failure fills err through fado_db_error. */
+PGresult *fado_db_exec_err(PGconn *conn, fado_err_t *err, const char *sql, int nparams,
+    const char *const *params);
+
+/* The JSON document PostgreSQL built in a cell, or NULL with err
+ * (internal "cannot read a stored document"). */
+json_t *fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err);
+
+/*
+ * A text[] from a JSON array of strings passed as a parameter ($n, text):
+ * lists go to PostgreSQL as jansson's encoding, never as a hand-built
+ * array literal. Order is the array's. To check a list's names against a
+ * table, test each element with a correlated lookup, "(SELECT true FROM t
+ * WHERE name = v) IS NULL": the planner knows no row count for a jsonb
+ * array and would otherwise hash the whole table.
+ */
+#define FADO_DB_TEXT_ARRAY(param) \
+    "ARRAY(SELECT v FROM jsonb_array_elements_text(" param "::jsonb)" \
+    " WITH ORDINALITY AS a (v, o) ORDER BY o)"
 
 /* The first column of a query's rows as a JSON array of strings, or NULL
  * with err (SQL failed, or out of memory). */

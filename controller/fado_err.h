@@ -13,6 +13,7 @@ typedef enum {
     FADO_ERR_INVALID,           /* the input is wrong: the caller must change it */
     FADO_ERR_NOT_FOUND,
     FADO_ERR_CONFLICT,          /* the state does not allow it now */
+    FADO_ERR_UNKNOWN,           /* names a zone, cluster, ... that does not exist */
     FADO_ERR_UNAVAILABLE,       /* PostgreSQL (or a store) is away: retry */
     FADO_ERR_INTERNAL           /* out of memory, a bug: logged where it happens */
 } fado_err_kind_e;

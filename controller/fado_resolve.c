@@ -32,7 +32,8 @@
 #define FADO_RESOLVE_BATCH     64      /* names looked up per round */
 #define FADO_RESOLVE_TICK_MS   1000    /* how often due names are looked for */
 #define FADO_RESOLVE_MAX_ADDRS 32      /* addresses kept per name */
-#define FADO_RESOLVE_TEXT      (FADO_RESOLVE_MAX_ADDRS * (INET6_ADDRSTRLEN + 1) + 8)
+/* the addresses as a JSON array: quotes and a comma each */
+#define FADO_RESOLVE_TEXT      (FADO_RESOLVE_MAX_ADDRS * (INET6_ADDRSTRLEN + 3) + 8)
 
 struct fado_resolver_s {
     fado_db_t              *db;
@@ -184,8 +185,9 @@ fado_resolve_cmp(const void *a, const void *b)
 }
 
 /*
- * The addresses of a name as a PostgreSQL text[] literal, sorted and
- * without duplicates, in out. 0, or -1 with the reason in err.
+ * The addresses of a name as a compact JSON array (jansson's encoding,
+ * passed to SQL as jsonb), sorted and without duplicates, in out. 0, or
+ * -1 with the reason in err.
  */
 static int
 fado_resolve_lookup(const char *host, char *out, size_t size, char *err, size_t err_len)
@@ -193,8 +195,10 @@ fado_resolve_lookup(const char *host, char *out, size_t size, char *err, size_t 
     struct addrinfo   hints, *ai, *p;
     char              addrs[FADO_RESOLVE_MAX_ADDRS][INET6_ADDRSTRLEN];
     char             *sorted[FADO_RESOLVE_MAX_ADDRS];
-    size_t            n = 0, len;
+    size_t            n = 0;
     int               rc;
+    json_t           *arr;
+    char             *js;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -223,19 +227,29 @@ fado_resolve_lookup(const char *host, char *out, size_t size, char *err, size_t 
         return -1;
     }
     qsort(sorted, n, sizeof(sorted[0]), fado_resolve_cmp);
-    len = (size_t) snprintf(out, size, "{");
-    for (size_t i = 0; i < n; i++) {
+    arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
         if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0) {
             continue;
         }
-        len += (size_t) snprintf(out + len, len < size ? size - len : 0, "%s%s",
-                                 len > 1 ? "," : "", sorted[i]);
+        if (json_array_append_new(arr, json_string(sorted[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
-    if (len + 2 > size) {
+    js = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (js == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (strlen(js) >= size) {
+        free(js);
         snprintf(err, err_len, "too many addresses");
         return -1;
     }
-    snprintf(out + len, size - len, "}");
+    memcpy(out, js, strlen(js) + 1);
+    free(js);
     return 0;
 }
 
@@ -291,7 +305,7 @@ fado_resolve_due(PGconn *conn, char (*out)[FADO_EP_HOST_MAX + 1],
 
     snprintf(lim, sizeof(lim), "%d", cap);
     res = fado_resolve_query(conn,
-        "SELECT host, addresses::text FROM endpoint_names WHERE due_at <= now()"
+        "SELECT host, array_to_json(addresses)::text FROM endpoint_names WHERE due_at <= now()"
         " ORDER BY due_at LIMIT $1::int", 1, p);
     if (res == NULL) {
         return 0;
@@ -317,9 +331,9 @@ fado_resolve_store(fado_resolver_t *r, PGconn *conn, const char *host, const cha
     if (error == NULL) {
         /* the trigger marks the clusters using the name when it changed */
         res = fado_resolve_query(conn,
-            "UPDATE endpoint_names SET addresses = $2::text[], resolved_at = now(),"
-            " attempted_at = now(), last_error = '', failures = 0,"
-            " changed_at = CASE WHEN addresses IS DISTINCT FROM $2::text[]"
+            "UPDATE endpoint_names SET addresses = " FADO_DB_TEXT_ARRAY("$2") ","
+            " resolved_at = now(), attempted_at = now(), last_error = '', failures = 0,"
+            " changed_at = CASE WHEN addresses IS DISTINCT FROM " FADO_DB_TEXT_ARRAY("$2")
             "                   THEN now() ELSE changed_at END,"
             " due_at = now() + make_interval(secs => $3::int)"
             " WHERE host = $1", 3, p);

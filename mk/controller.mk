@@ -17,6 +17,12 @@ CONTROLLER_SRCS := controller/fado_main.c controller/fado_log.c controller/fado_
                    controller/fado_api_copies.c \
                    controller/fado_resolve.c \
                    controller/fado_policy.c controller/fado_route_view.c
+# The /v1 resources: a handler file and a domain file each.
+CONTROLLER_SRCS += controller/fado_api_zones.c controller/fado_api_clusters.c \
+                   controller/fado_api_buckets.c controller/fado_api_routes.c \
+                   controller/fado_api_settings.c controller/fado_api_import.c \
+                   controller/fado_zones.c controller/fado_clusters.c controller/fado_buckets.c \
+                   controller/fado_settings.c controller/fado_routes.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
                    $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
@@ -66,7 +72,7 @@ $(BUILD)/bench/placement: bench/placement.c controller/fado_placement.c controll
 
 # The publisher and what it stands on (the storage library for its hex),
 # nothing of the API (which the events, objects and jobs code needs).
-BENCH_PUBLISH_OBJS := $(addprefix $(BUILD)/controller/,fado_publisher.o fado_db.o \
+BENCH_PUBLISH_OBJS := $(addprefix $(BUILD)/controller/,fado_publisher.o fado_db.o fado_err.o \
                       fado_log.o fado_sql.o)
 
 $(BUILD)/bench/publish: bench/publish.c $(BENCH_PUBLISH_OBJS) $(STORAGE_LIB)

@@ -104,6 +104,34 @@ my %cl = (
         functions => [{ address => '127.0.0.1:9006' }] });
 }
 
+# A cluster in several zones: the list goes to PostgreSQL as given (order
+# kept), its names are checked one by one, and a malformed one is a 400.
+{
+    my %mz = (name => 'multi-1', functions => [{ address => '127.0.0.1:9007' },
+                                               { address => '127.0.0.1:9007' }]);
+    my ($s, $j) = api(POST => '/v1/clusters', { %mz, zones => ['us', 'asia'] });
+    is($s, 201, 'cluster in two zones created');
+    is_deeply($j->{zones}, ['us', 'asia'], 'its zones are kept in the order given');
+    is($j->{zone}, 'us', 'the first of them is its zone');
+    is_deeply([map { $_->{address} } @{ $j->{functions} }], ['127.0.0.1:9007'],
+              'an endpoint listed twice is stored once');
+    ($s, $j) = api(PUT => '/v1/clusters/multi-1', { %mz, version => $j->{version},
+                   zones => ['asia', 'mars', 'eu', 'venus'] });
+    is($s, 422, 'an update naming unknown zones: 422');
+    is($j->{error}{field}, 'zones', '422 names the zones field');
+    like($j->{error}{message}, qr/unknown zones: mars,venus$/, 'and lists the unknown ones in order');
+    ($s, $j) = api(GET => '/v1/clusters/multi-1');
+    is_deeply($j->{zones}, ['us', 'asia'], 'the refused update changed nothing');
+    ($s, $j) = api(POST => '/v1/clusters', { %mz, name => 'multi-2', zones => [7, 'us'] });
+    is($s, 400, 'a zone that is not a string: 400');
+    is($j->{error}{field}, 'zones', 'the error names zones');
+    ($s, $j) = api(POST => '/v1/clusters', { %mz, name => 'multi-2', zone => undef });
+    is($s, 400, 'zone null and no zones: 400');
+    is($j->{error}{field}, 'zone', 'the error names zone');
+    ($s) = api(DELETE => '/v1/clusters/multi-1');
+    is($s, 204, 'the multi-zone cluster is deleted again');
+}
+
 # ---------------------------------------------------------------- buckets
 {
     my ($s, $j) = api(POST => '/v1/buckets', { name => 'photos', home_cluster => 'eu-1',
