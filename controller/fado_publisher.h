@@ -81,7 +81,7 @@ int fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,
  * bucket and cluster whose record differs (or is missing, or should not be
  * there) dirty for the next sync. *found receives how many.
  *
- * fado_publisher_drift_step does it in steps of at most 2,000 records, so
+ * fado_publisher_drift_step does it in steps of at most 5,000 records, so
  * that a full reconcile lets changes through between them: start with a
  * zeroed cursor; 1 while steps remain, 0 when done (adding to *found), -1
  * with err.
@@ -90,6 +90,7 @@ typedef struct {
     int                  phase;        /* clusters, known routes, strays */
     char                 after[128];   /* last published route checked */
     unsigned long long   scan;         /* HSCAN cursor of the strays */
+    size_t               known_drifted; /* published routes found different */
 } fado_drift_cursor_t;
 
 int fado_publisher_drift_step(fado_publisher_t *pub, PGconn *conn,

@@ -106,6 +106,20 @@ ok(Fado::Controller::wait_until(sub {
     && $c1->redis('HGET', "${P}clusters", 'us-1') =~ /^C2 \d+ us up 127\.0\.0\.1:$fn[1],1,0$/ }, 15),
    'the full reconcile rewrites an edited record, restores a deleted one, removes a stray one');
 
+# The stray scan is skipped when every published record was found as
+# published and Redis holds no more names: a stray alone, or one standing
+# in for a missing record, must still be found.
+$c1->redis('HSET', "${P}routes", 'stray-alone', 'F2 1 - eu-1');
+ok(Fado::Controller::wait_until(sub {
+       $c1->redis('HEXISTS', "${P}routes", 'stray-alone') == 0 }, 15),
+   'a stray record alone (every other record as published) is removed');
+$c1->redis('HDEL', "${P}routes", 'b00004');
+$c1->redis('HSET', "${P}routes", 'stray-swapped', 'F2 1 - eu-1');
+ok(Fado::Controller::wait_until(sub {
+       $c1->redis('HEXISTS', "${P}routes", 'stray-swapped') == 0
+    && $c1->redis('HEXISTS', "${P}routes", 'b00004') == 1 }, 15),
+   'a stray in place of a deleted record (as many names as published) is removed, the record restored');
+
 # ---------------------------------------------------------------- failover
 sub leader_obj { my $l = leaders(); return $l eq 'c1' ? ($c1, $c2) : $l eq 'c2' ? ($c2, $c1) : () }
 my ($lead, $follow) = leader_obj();
