@@ -20,7 +20,7 @@
 #include "fado_route_view.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -645,11 +645,11 @@ fado_bucket_override_put(fado_req_t *req, json_t *obj, const char *name, const c
     }
     eps = json_object_get(ov, "endpoints");
     if (!json_is_array(eps) || json_array_size(eps) == 0
-        || json_array_size(eps) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+        || json_array_size(eps) > FRC_MAX_ENDPOINTS)
     {
         fado_req_error(req, 400, "invalid_field", OFIELD("%sroute_override.endpoints", prefix),
                        "route_override.endpoints must be an array of 1 to %d endpoints",
-                       NGX_HTTP_FADO_MAX_ENDPOINTS);
+                       FRC_MAX_ENDPOINTS);
         return -1;
     }
     rows = json_array();
@@ -696,7 +696,7 @@ fado_bucket_override_put(fado_req_t *req, json_t *obj, const char *name, const c
         if (cluster == NULL) {
             goto done;
         }
-        if (!ngx_http_fado_record_label_valid(cluster, strlen(cluster))) {
+        if (!frc_record_label_valid(cluster, strlen(cluster))) {
             fado_req_error(req, 400, "invalid_field", f,
                            "%s must be 1-63 characters of A-Z a-z 0-9 - _ .", f);
             goto done;
@@ -1156,9 +1156,9 @@ fado_api_settings(fado_req_t *req)
             fado_req_error(req, 400, "invalid_field", "default_policy",
                            "default_policy must be one of " FADO_POLICY_NAMES);
         }
-        /* the gateway's rule (ngx_http_fado_record.c), so it takes what we publish */
+        /* the gateway's rule (lib/route/frc_record.c), so it takes what we publish */
         if (req->json == NULL && header != NULL
-            && !ngx_http_fado_record_header_valid(header, strlen(header)))
+            && !frc_record_header_valid(header, strlen(header)))
         {
             fado_req_error(req, 400, "invalid_field", "bucket_header",
                            "bucket_header must be a header name of 1-64 letters, digits and '-'");

@@ -1,6 +1,6 @@
 # Golden test of the one route contract: what the controller's SQL encoder
 # publishes (bucket records F2, override records F1, cluster records C2, the
-# default route) decodes with the gateway's C decoder (ngx_http_fado_record.c,
+# default route) decodes with the gateway's C decoder (lib/route/frc_record.c,
 # run through build/unit/route_decode) to exactly what the API was told:
 # policies (aliases mapped), cluster lists in byte order, endpoints with
 # weights and limits, override order, IPv6 addresses.
