@@ -65,7 +65,7 @@ fado_route_join(json_t *out, json_t *names, json_t *clusters,
         }
         if (frc_record_cluster(rec, len, &c, derr) != 0
             || frc_record_endpoints2(c.endpoints, c.endpoints_len, eps,
-                                               FRC_MAX_ENDPOINTS, &n, derr) != 0)
+                                     FRC_MAX_ENDPOINTS, &n, derr) != 0)
         {
             snprintf(err, err_len, "cluster record of %s: %s", json_string_value(name), derr);
             free(rec);
@@ -117,7 +117,7 @@ fado_route_view(const char *bucket, const char *version, const char *body, json_
     }
     if (frc_record_head(rec, len, &h, derr) != 0
         || frc_record_clusters(h.endpoints, h.endpoints_len, names,
-                                         FRC_MAX_CLUSTERS, &n, derr) != 0)
+                               FRC_MAX_CLUSTERS, &n, derr) != 0)
     {
         free(rec);
         contract = 1;
@@ -128,7 +128,7 @@ fado_route_view(const char *bucket, const char *version, const char *body, json_
         }
         if (frc_record_head(rec, len, &h, derr) != 0
             || frc_record_endpoints(h.endpoints, h.endpoints_len, eps,
-                                              FRC_MAX_ENDPOINTS, &n, derr) != 0)
+                                    FRC_MAX_ENDPOINTS, &n, derr) != 0)
         {
             snprintf(err, err_len, "route of \"%s\" is not a record: %s", bucket, derr);
             free(rec);

@@ -122,7 +122,7 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (value[i].len > 7 && ngx_strncmp(value[i].data, "policy=", 7) == 0)
         {
             n = frc_record_policy((char *) value[i].data + 7,
-                                            value[i].len - 7);
+                                  value[i].len - 7);
             if (n <= FRC_POLICY_DEFAULT) {
                 goto invalid;
             }

@@ -240,7 +240,7 @@ ngx_http_fado_cluster_refs(ngx_http_fado_table_t *t, u_char *name,
 
     /* validated by frc_record_cluster() already */
     if (frc_record_endpoints2(rc->endpoints, rc->endpoints_len, re,
-                                        FRC_MAX_ENDPOINTS, &n, err)
+                              FRC_MAX_ENDPOINTS, &n, err)
         != 0 || n == 0)
     {
         return NULL;
@@ -565,7 +565,7 @@ ngx_http_fado_group_get(ngx_http_fado_table_t *t, const char *key, size_t key_le
     }
 
     if (frc_record_clusters(key, key_len, names,
-                                      FRC_MAX_CLUSTERS, &n, err)
+                            FRC_MAX_CLUSTERS, &n, err)
         != 0)
     {
         *rc = NGX_DECLINED;

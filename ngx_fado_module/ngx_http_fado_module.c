@@ -1080,8 +1080,8 @@ ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx)
 
     ctx->bucket_log.data = p;
     ctx->bucket_log.len = frc_text_log(p, ctx->bucket.data,
-                                                 ctx->bucket.len,
-                                                 FRC_TEXT_LOG_MAX)
+                                       ctx->bucket.len,
+                                       FRC_TEXT_LOG_MAX)
                           - p;
 
     return &ctx->bucket_log;

@@ -414,7 +414,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
     }
 
     if (frc_record_endpoints(key, key_len, eps,
-                                       FRC_MAX_ENDPOINTS, &n, err)
+                             FRC_MAX_ENDPOINTS, &n, err)
         != 0)
     {
         *rc = NGX_DECLINED;

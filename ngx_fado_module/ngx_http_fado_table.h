@@ -33,7 +33,7 @@ ngx_http_fado_esc(ngx_http_fado_esc_t *e, const void *p, size_t len)
 {
     e->s.data = e->buf;
     e->s.len = frc_text_log(e->buf, p, len,
-                                      FRC_TEXT_LOG_MAX) - e->buf;
+                            FRC_TEXT_LOG_MAX) - e->buf;
     return &e->s;
 }
 

@@ -315,7 +315,7 @@ frc_record_addr(const char *s, size_t len, frc_record_endpoint_t *ep)
     }
 
     if (frc_record_uint(colon + 1, (size_t) (s + len - colon - 1),
-                                  5, &port) != 0
+                        5, &port) != 0
         || port == 0 || port > 65535)
     {
         return -1;
@@ -407,7 +407,7 @@ frc_record_endpoint(const char *s, size_t len, int nfields,
         } else if (p != end) {
             /* contract 2.1: ",scheme,host,prefix" after max_inflight */
             if (frc_record_origin(p + 1, (size_t) (end - p - 1), ep,
-                                            err)
+                                  err)
                 != 0)
             {
                 return -1;
@@ -473,7 +473,7 @@ frc_record_endpoint(const char *s, size_t len, int nfields,
         || v > 65535)
     {
         frc_record_err(err, "invalid max_inflight", f[w + 1],
-                                 fl[w + 1]);
+                       fl[w + 1]);
         return -1;
     }
 
@@ -564,8 +564,8 @@ frc_record_endpoints(const char *s, size_t len,
     frc_record_endpoint_t *out, size_t cap, size_t *n, char *err)
 {
     return frc_record_list(s, len, cap, "endpoints",
-                                     frc_record_endpoint5, out,
-                                     n, err);
+                           frc_record_endpoint5, out,
+                           n, err);
 }
 
 
@@ -574,8 +574,8 @@ frc_record_endpoints2(const char *s, size_t len,
     frc_record_endpoint_t *out, size_t cap, size_t *n, char *err)
 {
     return frc_record_list(s, len, cap, "endpoints",
-                                     frc_record_endpoint3, out,
-                                     n, err);
+                           frc_record_endpoint3, out,
+                           n, err);
 }
 
 
@@ -625,8 +625,8 @@ frc_record_clusters(const char *s, size_t len,
     frc_record_name_t *out, size_t cap, size_t *n, char *err)
 {
     return frc_record_list(s, len, cap, "clusters",
-                                     frc_record_cluster_name, out,
-                                     n, err);
+                           frc_record_cluster_name, out,
+                           n, err);
 }
 
 
@@ -716,9 +716,9 @@ frc_record_cluster(const char *s, size_t len,
 
     /* nothing kept, nothing static: the controller decodes from threads */
     return frc_record_list(c->endpoints, c->endpoints_len,
-                                     FRC_MAX_ENDPOINTS, "endpoints",
-                                     frc_record_endpoint3_check,
-                                     NULL, &c->n, err);
+                           FRC_MAX_ENDPOINTS, "endpoints",
+                           frc_record_endpoint3_check,
+                           NULL, &c->n, err);
 }
 
 
@@ -751,8 +751,8 @@ frc_record_origin(const char *s, size_t len,
         if (i < 2) {
             if (p == end) {
                 frc_record_err(err, "too many fields in endpoint"
-                                         " (after max_inflight come scheme,"
-                                         "host,prefix):", s, len);
+                               " (after max_inflight come scheme,"
+                               "host,prefix):", s, len);
                 return -1;
             }
 
@@ -760,7 +760,7 @@ frc_record_origin(const char *s, size_t len,
 
         } else if (p != end) {
             frc_record_err(err, "too many fields in endpoint",
-                                     s, len);
+                           s, len);
             return -1;
         }
     }
@@ -773,7 +773,7 @@ frc_record_origin(const char *s, size_t len,
 
     } else {
         frc_record_err(err, "invalid scheme (http or https)", f[0],
-                                 fl[0]);
+                       fl[0]);
         return -1;
     }
 

@@ -25,7 +25,7 @@ decode(const char *s, frc_record_head_t *h,
     }
 
     return frc_record_endpoints(h->endpoints, h->endpoints_len,
-                                          eps, 8, n, err);
+                                eps, 8, n, err);
 }
 
 
@@ -139,7 +139,7 @@ test_f2(void)
     CHECK(h.contract == 2 && h.version == 58
           && h.policy == FRC_POLICY_DEFAULT, "F2 head fields");
     CHECK(frc_record_clusters(h.endpoints, h.endpoints_len, names,
-                                        4, &n, err) == 0, "F2 clusters: %s",
+                              4, &n, err) == 0, "F2 clusters: %s",
           err);
     CHECK(n == 2 && names[1].len == 4 && memcmp(names[1].name, "us-1", 4) == 0,
           "F2 cluster names");
@@ -151,7 +151,7 @@ test_f2(void)
     s = "F2 59 p2c";
     CHECK(frc_record_head(s, strlen(s), &h, err) == 0
           && frc_record_clusters(h.endpoints, h.endpoints_len,
-                                           names, 4, &n, err) == 0
+                                 names, 4, &n, err) == 0
           && n == 0 && h.policy == FRC_POLICY_P2C,
           "F2 with no cluster");
 }
@@ -170,7 +170,7 @@ test_f2_rejects(const char *s, const char *expect)
     rc = frc_record_head(s, strlen(s), &h, err);
     if (rc == 0) {
         rc = frc_record_clusters(h.endpoints, h.endpoints_len,
-                                           names, 4, &n, err);
+                                 names, 4, &n, err);
     }
 
     CHECK(rc == -1, "F2 rejects \"%s\"", s);
@@ -197,7 +197,7 @@ test_c2(void)
     CHECK(c.endpoints_len == strlen("127.0.0.1:18031,1,4 127.0.0.1:18032,1,4"),
           "C2 endpoint text");
     CHECK(frc_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
-                                          &n, err) == 0
+                                &n, err) == 0
           && n == 2 && eps[1].weight == 1 && eps[1].max_inflight == 4
           && ntohs(eps[1].sockaddr.sin.sin_port) == 18032
           && eps[1].cluster == NULL, "C2 endpoints");
@@ -279,7 +279,7 @@ test_origin(void)
     CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0 && c.n == 3,
           "C2 with origins: %s", err);
     CHECK(frc_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
-                                          &n, err) == 0 && n == 3, "origins decode");
+                                &n, err) == 0 && n == 3, "origins decode");
     CHECK(eps[0].https == 1 && eps[0].host_len == 10
           && memcmp(eps[0].host, "fn.example", 10) == 0 && eps[0].prefix_len == 7
           && memcmp(eps[0].prefix, "/api/v1", 7) == 0 && eps[0].max_inflight == 4,
@@ -328,7 +328,7 @@ test_hostile(void)
 
         CHECK(frc_record_head(nulf, sizeof(nulf) - 1, &h, err) == 0
               && frc_record_clusters(h.endpoints, h.endpoints_len,
-                                               names, 4, &n, err) == -1,
+                                     names, 4, &n, err) == -1,
               "F2 with a NUL inside a cluster name rejected");
     }
 
