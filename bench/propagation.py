@@ -475,6 +475,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--changes", type=int, default=50)
     ap.add_argument("--scales", default="1000,10000,100000")
+    ap.add_argument("--no-caddy", action="store_true",
+                    help="diagnosis only: skip the Caddy baseline (no caddy-fado rows)")
     args = ap.parse_args()
     scales = [int(x) for x in args.scales.split(",")]
     changes = args.changes
@@ -501,7 +503,8 @@ def main():
         wait_for(lambda: replica_states(api)[0] == {"c1": "ready", "c2": "ready"}, 90,
                  "real-bucket ready")
         start_gateway()
-        start_caddy()
+        if not args.no_caddy:
+            start_caddy()
         state = {"c0_fn": 6, "c0_version": 1}
         have = 1
         for n in scales:
@@ -527,13 +530,13 @@ def main():
             # there, said in the CSV's changes column.
             cchanges = changes if n <= 1000 else max(5, changes // 5) if n <= 10000 \
                 else max(3, changes // 10)
-            log("%d buckets: caddy as FaDO (%d changes each)" % (n, cchanges))
-            c_ep = caddy_changes(n, cchanges, "endpoint")
-            c_bk = caddy_changes(n, cchanges, "bucket")
-            for kind, system, ts in (("endpoint", "fado", ep), ("bucket-shrink", "fado", shrink),
-                                     ("bucket-grow", "fado", grow),
-                                     ("endpoint", "caddy-fado", c_ep),
-                                     ("bucket", "caddy-fado", c_bk)):
+            measured = [("endpoint", "fado", ep), ("bucket-shrink", "fado", shrink),
+                        ("bucket-grow", "fado", grow)]
+            if not args.no_caddy:
+                log("%d buckets: caddy as FaDO (%d changes each)" % (n, cchanges))
+                measured += [("endpoint", "caddy-fado", caddy_changes(n, cchanges, "endpoint")),
+                             ("bucket", "caddy-fado", caddy_changes(n, cchanges, "bucket"))]
+            for kind, system, ts in measured:
                 rows.append([kind, n, system, len(ts), "%.2f" % statistics.median(ts),
                              "%.2f" % pct(ts, 0.99), "%.2f" % max(ts)])
                 log("  %-13s %-10s p50 %8.2f ms  p99 %8.2f ms" % (kind, system,

@@ -14,7 +14,6 @@
 #include "fado_lifecycle.h"
 #include "fado_log.h"
 #include "fado_reconcile.h"
-#include "fado_objects.h"
 #include "fado_policy.h"
 #include "fado_resolve.h"
 #include "fado_route_view.h"
@@ -1271,7 +1270,7 @@ fado_api_handle(fado_req_t *req)
             fado_api_copies(req, bucket, cluster);
             return;
         }
-        if (fado_objects_path(req->path, bucket, sizeof(bucket), &key)) {
+        if (fado_api_objects_path(req->path, bucket, sizeof(bucket), &key)) {
             fado_api_objects_handle(req, bucket, key);
             return;
         }

@@ -10,6 +10,17 @@
 #include "fado_err.h"
 #include "fado_http.h"
 
+typedef struct fado_reconciler_s  fado_reconciler_t;
+
+/* The API's state, which every handler reaches through req->app; the
+ * transport carries it without looking inside. */
+struct fado_app_s {
+    fado_db_t          *db;             /* the pool (object calls take their own) */
+    fado_reconciler_t  *rec;
+    const char         *redis_prefix;
+    const char         *events_token;   /* MinIO webhook; NULL: disabled */
+};
+
 /* The one mapping from a database error to an HTTP answer: 409 for a
  * taken name or a row in use, 400 for a value the schema refuses, 503
  * while PostgreSQL is away, 500 (logged) for anything else. */
@@ -55,7 +66,14 @@ void fado_api_events(fado_req_t *req, const char *path_cluster);
  * (fado_api_objects.c), for the /v1/buckets routes. */
 extern const fado_stream_ops_t  fado_api_objects_stream;
 
-/* Listing, metadata and delete of objects: JSON answers. */
+/* Splits "/v1/buckets/{b}/objects[/{key}]": 1 if it is one, bucket and key
+ * ("" for the listing) filled in; 0 if not an object path. */
+int fado_api_objects_path(const char *path, char *bucket, size_t bsize, const char **key);
+
+/* Listing, metadata and delete of objects: JSON answers. Object calls
+ * take their own connections from req->app->db (they wait on MinIO), so
+ * this runs on the object threads (fado_api_objects_stream's json), not
+ * with req->conn held. */
 void fado_api_objects_handle(fado_req_t *req, const char *bucket, const char *key);
 
 /* Paging (fado_api_page.c): ?limit= from 1 to max (def when absent), or

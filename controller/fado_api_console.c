@@ -4,6 +4,7 @@
  */
 
 #include "fado_api_console.h"
+#include "fado_api.h"
 #include "fado_log.h"
 #include "fado_reconcile.h"
 #include "fado_placement.h"

@@ -6,11 +6,15 @@
 #include "fado_log.h"
 #include "fado_sql.h"
 
+#include <libpq-events.h>
+
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct fado_db_s {
     pthread_mutex_t   lock;
@@ -323,6 +327,265 @@ fado_db_run(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
     }
     PQclear(res);
     return 0;
+}
+
+/* The error of a failed result (or of the connection, res NULL) into *e. */
+static void
+fado_db_fail(PGconn *conn, fado_db_err_t *e, const PGresult *res)
+{
+    const char  *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (state != NULL) {
+        snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state);
+    }
+    snprintf(e->message, sizeof(e->message), "%s",
+             res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    e->message[strcspn(e->message, "\n")] = '\0';
+    if (e->message[0] == '\0') {
+        snprintf(e->message, sizeof(e->message), "pipeline out of step");
+    }
+    e->status = fado_db_classify(conn, e->sqlstate);
+}
+
+/*
+ * A pipeline that cannot be drained to its sync leaves libpq refusing
+ * every later statement while PQstatus() still says CONNECTION_OK. Cutting
+ * the socket and reading the end turns that into CONNECTION_BAD.
+ */
+static void
+fado_db_break(PGconn *conn)
+{
+    if (PQstatus(conn) == CONNECTION_OK && PQsocket(conn) >= 0) {
+        (void) shutdown(PQsocket(conn), SHUT_RDWR);
+        (void) PQconsumeInput(conn);
+    }
+}
+
+/*
+ * What a connection has prepared, attached to it with libpq's instance
+ * data so that it goes when the connection is reset or closed. Statements
+ * are known, and named, by the address of their text. When the list and
+ * the server disagree (a statement missing, or one there already), the
+ * next pipeline deallocates everything and starts again.
+ */
+#define FADO_DB_PREPARED_MAX  32
+
+typedef struct {
+    const char  *sql[FADO_DB_PREPARED_MAX];
+    size_t       n;
+    int          lost;
+} fado_db_prepared_t;
+
+static int
+fado_db_event(PGEventId id, void *info, void *pass)
+{
+    (void) pass;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGEventRegister     *ev = info;
+        fado_db_prepared_t  *pr = calloc(1, sizeof(*pr));
+
+        return pr != NULL && PQsetInstanceData(ev->conn, fado_db_event, pr) == 1;
+    }
+    case PGEVT_CONNRESET: {
+        PGEventConnReset    *ev = info;
+        fado_db_prepared_t  *pr = PQinstanceData(ev->conn, fado_db_event);
+
+        if (pr != NULL) {
+            pr->n = 0;
+            pr->lost = 0;
+        }
+        return 1;
+    }
+    case PGEVT_CONNDESTROY: {
+        PGEventConnDestroy  *ev = info;
+
+        free(PQinstanceData(ev->conn, fado_db_event));
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+static fado_db_prepared_t *
+fado_db_prepared(PGconn *conn)
+{
+    fado_db_prepared_t  *pr = PQinstanceData(conn, fado_db_event);
+
+    if (pr == NULL && PQregisterEventProc(conn, fado_db_event, "fado_db", NULL) == 1) {
+        pr = PQinstanceData(conn, fado_db_event);
+    }
+    return pr;
+}
+
+static int
+fado_db_prepared_has(const fado_db_prepared_t *pr, const char *sql)
+{
+    for (size_t i = 0; pr != NULL && i < pr->n; i++) {
+        if (pr->sql[i] == sql) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What each result of a pipeline answers: statement i (i >= 0), its
+ * preparation (-1 - i), or a DEALLOCATE (FADO_DB_SLOT_RESET). */
+#define FADO_DB_PIPE_MAX    32
+#define FADO_DB_SLOT_RESET  (-1 - FADO_DB_PIPE_MAX)
+
+int
+fado_db_pipeline(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n)
+{
+    fado_db_err_t        local;
+    fado_db_prepared_t  *pr;
+    PGresult            *res;
+    int                  slot[2 * FADO_DB_PIPE_MAX + 1];
+    char                 name[32];
+    size_t               sent = 0, nslots = 0, nnew = 0, i;
+    int                  failed = 0;
+
+    if (e == NULL) {
+        e = &local;
+    }
+    e->status = FADO_DB_OK;
+    e->sqlstate[0] = '\0';
+    e->message[0] = '\0';
+    for (i = 0; i < n; i++) {
+        stmts[i].res = NULL;
+    }
+    if (n > FADO_DB_PIPE_MAX) {
+        snprintf(e->message, sizeof(e->message), "too many statements in one pipeline");
+        e->status = FADO_DB_FAILED;
+        goto logged;
+    }
+    pr = fado_db_prepared(conn);
+    if (PQenterPipelineMode(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        goto logged;
+    }
+    if (pr != NULL && pr->lost) {
+        if (PQsendQueryParams(conn, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0) == 1) {
+            slot[nslots++] = FADO_DB_SLOT_RESET;
+        }
+    }
+    for (; sent < n; sent++) {
+        const fado_db_stmt_t  *st = &stmts[sent];
+        int                    named = 0, ok;
+
+        if (st->prepare && pr != NULL) {
+            named = !pr->lost && fado_db_prepared_has(pr, st->sql);
+            snprintf(name, sizeof(name), "fado_s%lx", (unsigned long) (uintptr_t) st->sql);
+            if (!named && pr->n + nnew < FADO_DB_PREPARED_MAX) {
+                if (PQsendPrepare(conn, name, st->sql, st->nparams, NULL) != 1) {
+                    break;
+                }
+                nnew++;
+                slot[nslots++] = -1 - (int) sent;
+                named = 1;
+            }
+        }
+        if (named) {
+            ok = PQsendQueryPrepared(conn, name, st->nparams, st->params, NULL, NULL, 0);
+        } else {
+            ok = PQsendQueryParams(conn, st->sql, st->nparams, NULL, st->params,
+                                   NULL, NULL, 0);
+        }
+        if (ok != 1) {
+            break;
+        }
+        slot[nslots++] = (int) sent;
+    }
+    if (PQpipelineSync(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto logged;
+    }
+    if (sent < n) {
+        fado_db_fail(conn, e, NULL);
+        failed = 1;
+    }
+
+    /* Each result, then the NULL that ends it; the first failure aborts
+     * the rest (PIPELINE_ABORTED) and the transaction. */
+    for (i = 0; i < nslots; i++) {
+        ExecStatusType  st;
+
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            fado_db_fail(conn, e, NULL);
+            fado_db_break(conn);
+            goto clear;
+        }
+        st = PQresultStatus(res);
+        if (slot[i] == FADO_DB_SLOT_RESET && st == PGRES_COMMAND_OK) {
+            pr->n = 0;
+            pr->lost = 0;
+        } else if (slot[i] < 0 && st == PGRES_COMMAND_OK) {
+            /* prepared, whatever happens to the transaction */
+            pr->sql[pr->n++] = stmts[-1 - slot[i]].sql;
+        }
+        if (slot[i] < 0) {
+            if (!failed && st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED) {
+                fado_db_fail(conn, e, res);
+                failed = 1;
+            }
+            PQclear(res);
+        } else if (!failed && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            stmts[slot[i]].res = res;
+        } else {
+            if (!failed && st != PGRES_PIPELINE_ABORTED) {
+                fado_db_fail(conn, e, res);
+                failed = 1;
+            }
+            PQclear(res);
+        }
+        res = PQgetResult(conn);
+        if (res != NULL) {
+            PQclear(res);
+            fado_db_fail(conn, e, NULL);
+            fado_db_break(conn);
+            goto clear;
+        }
+    }
+    res = PQgetResult(conn);
+    if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+        if (res != NULL) {
+            PQclear(res);
+        }
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto clear;
+    }
+    PQclear(res);
+    if (PQexitPipelineMode(conn) != 1) {
+        fado_db_fail(conn, e, NULL);
+        fado_db_break(conn);
+        goto clear;
+    }
+    if (!failed) {
+        return 0;
+    }
+    /* 26000: a statement is gone (DISCARD ALL); 42P05: one is there already */
+    if (pr != NULL && (strcmp(e->sqlstate, "26000") == 0 || strcmp(e->sqlstate, "42P05") == 0)) {
+        pr->lost = 1;
+    }
+
+clear:
+    for (i = 0; i < n; i++) {
+        if (stmts[i].res != NULL) {
+            PQclear(stmts[i].res);
+            stmts[i].res = NULL;
+        }
+    }
+
+logged:
+    if (e == &local) {
+        fado_log(FADO_LOG_WARN, "msg=\"query failed\" sqlstate=%s error=%s",
+                 FADO_LOG_Q(e->sqlstate), FADO_LOG_Q(e->message));
+    }
+    return -1;
 }
 
 int

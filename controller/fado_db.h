@@ -66,6 +66,31 @@ int fado_db_run(PGconn *conn, fado_db_err_t *e, const char *sql, int nparams,
 int fado_db_begin(PGconn *conn, fado_db_err_t *e);
 int fado_db_end(PGconn *conn, int ok, fado_db_err_t *e);
 
+/*
+ * Statements sent together (libpq's pipeline mode): one round trip, and one
+ * implicit transaction, so all of them take effect or none. A process
+ * that waits for the server once per statement pays the scheduler once per
+ * statement as well: on a busy machine that, not the SQL, is the latency.
+ */
+typedef struct {
+    const char         *sql;
+    int                 nparams;
+    const char *const  *params;
+    PGresult           *res;        /* out: the rows (the caller clears it) */
+    /* 1: keep the statement prepared on this connection (sql must be a
+     * string that lives as long as the program: it names the statement).
+     * Planning the publisher's queries costs more than running them. */
+    int                 prepare;
+} fado_db_stmt_t;
+
+/*
+ * Runs n statements in one pipeline. 0 with every res set; -1 with none
+ * set and *e (or a log line) naming the first that failed. A connection
+ * the pipeline could not be brought back from is closed, so that
+ * PQstatus() says so: its owner replaces it (a leader gives up its lock).
+ */
+int fado_db_pipeline(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n);
+
 /* The class of a SQLSTATE on conn ("" when libpq gave none). */
 fado_db_status_e fado_db_classify(PGconn *conn, const char *sqlstate);
 

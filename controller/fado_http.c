@@ -59,6 +59,7 @@ typedef struct {
 
 struct fado_http_s {
     struct MHD_Daemon  *daemon;
+    fado_db_t          *db;
     fado_app_t         *app;
     const fado_route_t *routes;
     fado_accept_t      *accept;
@@ -313,7 +314,7 @@ fado_http_authenticate(fado_http_t *http, const fado_route_t *route, fado_req_t 
     case FADO_ACCESS_ADMIN:
         break;
     }
-    req->role = fado_auth_check(http->app->db, req->authorization);
+    req->role = fado_auth_check(http->db, req->authorization);
     if (req->role == FADO_ROLE_NONE || req->role == FADO_ROLE_DB_ERROR) {
         req->role = FADO_ROLE_NONE;
         fado_req_error(req, 401, "unauthorized", "Authorization",
@@ -334,14 +335,14 @@ fado_http_route(fado_conn_t *st)
     fado_http_t  *http = st->http;
     fado_req_t   *req = &st->req;
 
-    req->conn = fado_db_acquire(http->app->db);
+    req->conn = fado_db_acquire(http->db);
     if (req->conn == NULL) {
         fado_req_error(req, 503, "database_unavailable", NULL,
                        "PostgreSQL is unreachable; routes already published keep working");
         return;
     }
     st->route->handle(req);
-    fado_db_release(http->app->db, req->conn);
+    fado_db_release(http->db, req->conn);
     req->conn = NULL;
 }
 
@@ -419,7 +420,7 @@ fado_http_job_pool_json(void *arg)
 {
     fado_conn_t  *st = arg;
 
-    fado_http_route(st);
+    st->ops->json(&st->req);
     st->answer = 1;
     fado_http_job_done(st);
 }
@@ -428,17 +429,8 @@ static void
 fado_http_job_download_begin(void *arg)
 {
     fado_conn_t  *st = arg;
-    fado_req_t   *req = &st->req;
 
-    req->conn = fado_db_acquire(st->http->app->db);
-    if (req->conn == NULL) {
-        fado_req_error(req, 503, "database_unavailable", NULL,
-                       "PostgreSQL is unreachable; routes already published keep working");
-    } else {
-        st->dl = st->ops->download_begin(req, strcmp(req->method, "HEAD") == 0);
-        fado_db_release(st->http->app->db, req->conn);
-        req->conn = NULL;
-    }
+    st->dl = st->ops->download_begin(&st->req, strcmp(st->req.method, "HEAD") == 0);
     st->answer = st->dl == NULL;
     fado_http_job_done(st);
 }
@@ -460,17 +452,8 @@ static void
 fado_http_job_upload_begin(void *arg)
 {
     fado_conn_t  *st = arg;
-    fado_req_t   *req = &st->req;
 
-    req->conn = fado_db_acquire(st->http->app->db);
-    if (req->conn == NULL) {
-        fado_req_error(req, 503, "database_unavailable", NULL,
-                       "PostgreSQL is unreachable; routes already published keep working");
-    } else {
-        st->upload = st->ops->upload_begin(req, st->length);
-        fado_db_release(st->http->app->db, req->conn);
-        req->conn = NULL;
-    }
+    st->upload = st->ops->upload_begin(&st->req, st->length);
     st->answer = st->upload == NULL;
     fado_http_job_done(st);
 }
@@ -491,18 +474,13 @@ static void
 fado_http_job_upload_end(void *arg)
 {
     fado_conn_t  *st = arg;
-    fado_req_t   *req = &st->req;
 
     if (st->stage_len > 0) {
         (void) st->ops->upload_data(st->upload, st->stage, st->stage_len);
         st->stage_len = 0;
     }
-    st->ops->upload_end(req, st->upload);               /* may take req->conn */
+    st->ops->upload_end(&st->req, st->upload);          /* frees the upload */
     st->upload = NULL;
-    if (req->conn != NULL) {
-        fado_db_release(st->http->app->db, req->conn);
-        req->conn = NULL;
-    }
     st->answer = 1;
     fado_http_job_done(st);
 }
@@ -818,8 +796,8 @@ fado_http_handoff(void *ud, int fd, const struct sockaddr *addr, socklen_t addrl
 /* ------------------------------------------------------------ start, stop */
 
 fado_http_t *
-fado_http_start(fado_app_t *app, const fado_route_t *routes, const char *listen, int threads,
-    char *err, size_t err_len)
+fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes, const char *listen,
+    int threads, char *err, size_t err_len)
 {
     struct sockaddr_in   addr;
     char                 host[64];
@@ -849,6 +827,7 @@ fado_http_start(fado_app_t *app, const fado_route_t *routes, const char *listen,
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    http->db = db;
     http->app = app;
     http->routes = routes;
     cf = &http->conf;

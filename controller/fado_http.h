@@ -18,8 +18,9 @@
 
 #include "fado_db.h"
 
-/* The reconciler is the handlers' business; the transport only carries it. */
-typedef struct fado_reconciler_s  fado_reconciler_t;
+/* The API's state (fado_api.h): the transport hands it to the handlers
+ * and never looks inside. */
+typedef struct fado_app_s  fado_app_t;
 
 typedef enum {
     FADO_ROLE_DB_ERROR = -1,    /* the token could not be checked */
@@ -27,13 +28,6 @@ typedef enum {
     FADO_ROLE_READ_ONLY,
     FADO_ROLE_ADMIN
 } fado_role_e;
-
-typedef struct {
-    fado_db_t          *db;
-    fado_reconciler_t  *rec;
-    const char         *redis_prefix;
-    const char         *events_token;   /* MinIO webhook; NULL: disabled */
-} fado_app_t;
 
 typedef struct {
     fado_app_t   *app;
@@ -44,7 +38,7 @@ typedef struct {
     const char   *authorization;
     const char   *body;
     size_t        body_len;
-    PGconn       *conn;           /* acquired for the request */
+    PGconn       *conn;           /* held while a route's handle runs; NULL in stream ops */
     void         *mhd;            /* the connection, for fado_req_arg/header */
     fado_role_e   role;
     /* answer */
@@ -67,11 +61,13 @@ typedef enum {
  * Streamed routes: requests that may wait on a store run on the object
  * threads, and their bodies or answers pass through in bounded pieces.
  * The handler side (fado_api_objects.c) provides these functions; the
- * transport owns the threads, the staging buffer and the connection.
+ * transport owns the threads, the staging buffer and the connection to
+ * the client. It holds no PostgreSQL connection for them: they may wait
+ * on a store for long, so they take one for as long as they need it.
  */
 typedef enum {
     FADO_STREAM_NONE = 0,       /* not streamed: the route's handler, on an HTTP thread */
-    FADO_STREAM_JSON,           /* a JSON exchange, no body: the handler, on the pool */
+    FADO_STREAM_JSON,           /* a JSON exchange, no body: json(), on the pool */
     FADO_STREAM_UPLOAD,         /* the body is streamed through the pool */
     FADO_STREAM_DOWNLOAD        /* the answer is streamed from the pool */
 } fado_stream_kind_e;
@@ -80,10 +76,11 @@ typedef struct {
     const char          *what;  /* in "GET of <what> takes no request body" */
     /* From the head, after the access check. */
     fado_stream_kind_e (*kind)(fado_req_t *req);
-    /* begin runs with req->conn held and returns the transfer, or NULL
-     * with the answer set; end answers and may take req->conn, which the
-     * transport releases. data after a failed write returns -1 and the
-     * rest of the body is dropped. abort: the client went away. */
+    /* FADO_STREAM_JSON: answers the request. */
+    void               (*json)(fado_req_t *req);
+    /* begin returns the transfer, or NULL with the answer set; end
+     * answers. data after a failed write returns -1 and the rest of the
+     * body is dropped. abort: the client went away. */
     void              *(*upload_begin)(fado_req_t *req, int64_t length);
     int                (*upload_data)(void *upload, const char *data, size_t len);
     void               (*upload_end)(fado_req_t *req, void *upload);
@@ -115,8 +112,9 @@ typedef struct fado_http_s  fado_http_t;
 
 /* routes: the first entry whose method and path match serves a request;
  * the table ends with an entry whose path is NULL and must outlive the
- * server. */
-fado_http_t *fado_http_start(fado_app_t *app, const fado_route_t *routes,
+ * server. db: the pool a route's handle() gets its connection from, and
+ * tokens are checked against; app: handed to every handler as req->app. */
+fado_http_t *fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes,
     const char *listen, int threads, char *err, size_t err_len);
 void fado_http_stop(fado_http_t *http);
 

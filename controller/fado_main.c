@@ -4,6 +4,7 @@
  */
 
 #include "fado_db.h"
+#include "fado_api.h"
 #include "fado_auth.h"
 #include "fado_http.h"
 #include "fado_import.h"
@@ -405,7 +406,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    http = fado_http_start(&app, fado_router_routes, conf.listen, conf.threads, err, sizeof(err));
+    http = fado_http_start(db, &app, fado_router_routes, conf.listen, conf.threads, err, sizeof(err));
     if (http == NULL) {
         fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=%s", FADO_LOG_Q(err));
         fado_resolver_stop(resolver);

@@ -1,5 +1,6 @@
 /*
- * fado_objects: the unified object API over the clusters' MinIO.
+ * fado_objects: the unified object API over the clusters' MinIO, as
+ * domain calls (fado_objects.h); fado_api_objects.c answers for them.
  */
 
 #include "fado_objects.h"
@@ -14,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FADO_OBJ_MAX_SITES     16
-
 /* A cluster's object store, with its strings owned. */
 typedef struct {
     char                 name[64];
@@ -24,11 +23,11 @@ typedef struct {
     char                 access_key[256];
     char                 secret_key[256];
     int                  is_home;
-    fst_site_t  site;
+    fst_site_t           site;
 } fado_obj_site_t;
 
 struct fado_obj_upload_s {
-    fst_stream_t  *stream;
+    fst_stream_t           *stream;
     fado_obj_site_t         home;
     char                    bucket[64];
     char                   *key;
@@ -37,83 +36,49 @@ struct fado_obj_upload_s {
 };
 
 struct fado_obj_download_s {
-    fst_stream_t  *stream;     /* NULL for HEAD */
-    fst_s3_object_info_t   info;
+    fst_stream_t           *stream;     /* NULL for HEAD */
+    fst_s3_object_info_t    info;
     char                    cluster[64];
 };
 
 /* ------------------------------------------------------------ helpers */
 
 int
-fado_objects_path(const char *path, char *bucket, size_t bsize, const char **key)
-{
-    const char  *p, *slash;
-
-    if (strncmp(path, "/v1/buckets/", 12) != 0) {
-        return 0;
-    }
-    p = path + 12;
-    slash = strchr(p, '/');
-    if (slash == NULL || (size_t) (slash - p) >= bsize || slash == p) {
-        return 0;
-    }
-    if (strncmp(slash, "/objects", 8) != 0 || (slash[8] != '\0' && slash[8] != '/')) {
-        return 0;
-    }
-    memcpy(bucket, p, (size_t) (slash - p));
-    bucket[slash - p] = '\0';
-    *key = slash[8] == '/' ? slash + 9 : "";
-    return 1;
-}
-
-int
-fado_objects_streamed(const char *method, const char *path, int metadata)
-{
-    char         bucket[64];
-    const char  *key;
-
-    if (!fado_objects_path(path, bucket, sizeof(bucket), &key) || key[0] == '\0') {
-        return 0;
-    }
-    return strcmp(method, "PUT") == 0 || strcmp(method, "HEAD") == 0
-           || (strcmp(method, "GET") == 0 && !metadata);
-}
-
-int
-fado_objects_valid(fado_req_t *req, const char *bucket, const char *key)
+fado_objects_valid(const char *bucket, const char *key, fado_err_t *err)
 {
     const char  *why;
 
     if (!fado_valid_bucket(bucket)) {
-        fado_req_error(req, 400, "invalid_field", "bucket",
-                       "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
-        return 0;
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_field", "bucket",
+                     "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
+        return -1;
     }
     if (key != NULL && key[0] != '\0' && (why = fado_valid_key(key)) != NULL) {
-        fado_req_error(req, 400, "invalid_key", "key", "%s", why);
-        return 0;
+        fado_err_set(err, FADO_ERR_INVALID, "invalid_key", "key", "%s", why);
+        return -1;
     }
-    return 1;
+    return 0;
 }
 
-/* PostgreSQL is not held while MinIO is asked: a stuck MinIO must not
- * hold the connections the JSON API needs. */
 static void
-fado_obj_db_release(fado_req_t *req)
+fado_obj_err_init(fado_obj_err_t *e)
 {
-    if (req->conn != NULL) {
-        fado_db_release(req->app->db, req->conn);
-        req->conn = NULL;
-    }
+    memset(e, 0, sizeof(*e));
 }
 
-static int
-fado_obj_db_acquire(fado_req_t *req)
+/* A connection for the SQL of one call: PostgreSQL is never held while
+ * MinIO is asked (a stuck MinIO must not hold the connections the JSON
+ * API needs), so each call takes one from the pool and gives it back. */
+static PGconn *
+fado_obj_acquire(fado_db_t *db, fado_obj_err_t *e)
 {
-    if (req->conn == NULL) {
-        req->conn = fado_db_acquire(req->app->db);
+    PGconn  *conn = fado_db_acquire(db);
+
+    if (conn == NULL) {
+        fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                     "PostgreSQL is unreachable; routes already published keep working");
     }
-    return req->conn != NULL;
+    return conn;
 }
 
 /* curl's texts for its timeouts, when the failure came from a stream's own
@@ -124,12 +89,13 @@ fado_obj_timeout_text(const char *err)
     return strstr(err, "timed out") != NULL || strstr(err, "too slow") != NULL;
 }
 
-/* A stuck MinIO: 504 naming the cluster. */
+/* A stuck MinIO, named. */
 static void
-fado_obj_timeout(fado_req_t *req, const char *cluster, const char *err)
+fado_obj_timeout(fado_obj_err_t *e, const char *cluster, const char *err)
 {
-    fado_req_error(req, 504, "storage_timeout", NULL,
-                   "cluster \"%s\" did not answer in time: %s", cluster, err);
+    e->store = FADO_OBJ_STORE_TIMEOUT;
+    fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "storage_timeout", NULL,
+                 "cluster \"%s\" did not answer in time: %s", cluster, err);
 }
 
 static void
@@ -149,12 +115,13 @@ fado_obj_site_fill(fado_obj_site_t *s, PGresult *res, int row)
 }
 
 static PGresult *
-fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
+fado_obj_query(PGconn *conn, const char *sql, int n, const char *const *p, fado_obj_err_t *e)
 {
-    PGresult  *res = fado_db_exec(req->conn, NULL, sql, n, p);      /* logs a failure */
+    PGresult  *res = fado_db_exec(conn, NULL, sql, n, p);      /* logs a failure */
 
     if (res == NULL) {
-        fado_req_error(req, 503, "database_unavailable", NULL, "PostgreSQL query failed");
+        fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "database_unavailable", NULL,
+                     "PostgreSQL query failed");
     }
     return res;
 }
@@ -163,18 +130,18 @@ fado_obj_query(fado_req_t *req, const char *sql, int n, const char *const *p)
  * The sites of a bucket an operation may use, best first: ready replicas on
  * healthy clusters, those in the preferred zone first, then the home, then
  * by name, and a home marked down last (its store may still answer when
- * only its functions are down); want_home: only the home (writes). Returns how many, or -1 with
- * the error answered (404 for an unknown bucket).
+ * only its functions are down); want_home: only the home (writes). Returns
+ * how many, or -1 with e (not_found for an unknown bucket, bucket_not_ready).
  */
 static int
-fado_obj_sites(fado_req_t *req, const char *bucket, const char *zone, int want_home,
-    fado_obj_site_t *sites, int max)
+fado_obj_sites(PGconn *conn, const char *bucket, const char *zone, int want_home,
+    fado_obj_site_t *sites, int max, fado_obj_err_t *e)
 {
     const char  *p[3] = { bucket, zone ? zone : "", want_home ? "t" : "f" };
     PGresult    *res;
     int          n;
 
-    res = fado_obj_query(req,
+    res = fado_obj_query(conn,
         "SELECT c.name, c.zone, c.storage_endpoint, c.storage_access_key,"
         "       c.storage_secret_key, c.name = b.home_cluster"
         "  FROM buckets b JOIN replicas r ON r.bucket = b.name"
@@ -183,7 +150,7 @@ fado_obj_sites(fado_req_t *req, const char *bucket, const char *zone, int want_h
         "   AND (c.healthy OR c.name = b.home_cluster)"
         "   AND (NOT $3::boolean OR c.name = b.home_cluster)"
         " ORDER BY c.healthy DESC, $2 = ANY (c.zones) DESC, c.name = b.home_cluster DESC, c.name",
-        3, p);
+        3, p, e);
     if (res == NULL) {
         return -1;
     }
@@ -195,37 +162,52 @@ fado_obj_sites(fado_req_t *req, const char *bucket, const char *zone, int want_h
     if (n > 0) {
         return n;
     }
-    res = fado_obj_query(req, "SELECT 1 FROM buckets WHERE name = $1", 1, p);
+    res = fado_obj_query(conn, "SELECT 1 FROM buckets WHERE name = $1", 1, p, e);
     if (res == NULL) {
         return -1;
     }
     if (PQntuples(res) == 0) {
-        fado_req_error(req, 404, "not_found", "bucket", "bucket \"%s\" does not exist", bucket);
+        fado_err_set(&e->err, FADO_ERR_NOT_FOUND, "not_found", "bucket",
+                     "bucket \"%s\" does not exist", bucket);
     } else {
-        fado_req_error(req, 409, "bucket_not_ready", "bucket",
-                       "bucket \"%s\" has no ready replica yet%s", bucket,
-                       want_home ? " on its home cluster" : "");
+        fado_err_set(&e->err, FADO_ERR_CONFLICT, "bucket_not_ready", "bucket",
+                     "bucket \"%s\" has no ready replica yet%s", bucket,
+                     want_home ? " on its home cluster" : "");
     }
     PQclear(res);
     return -1;
 }
 
-/* Answers a storage failure with the status it maps to. */
+/* A store's failure in the terms S3 gives it (fst_s3_error_http_status):
+ * a missing key, a store away, a store failing, or a refusal that keeps
+ * its status. */
 static void
-fado_obj_storage_error(fado_req_t *req, long status, const char *code, const char *cluster,
+fado_obj_storage_error(fado_obj_err_t *e, long status, const char *code, const char *cluster,
     const char *err)
 {
-    unsigned int  http = (unsigned int) fst_s3_error_http_status(status, code);
-    const char   *name = http == 404 ? "not_found" : http == 503 ? "storage_unavailable"
-                       : http == 502 ? "storage_error" : "storage_refused";
+    int  s3 = fst_s3_error_http_status(status, code);
 
-    fado_req_error(req, http, name, http == 404 ? "key" : NULL, "cluster \"%s\": %s",
-                   cluster, err);
+    if (s3 == 404) {
+        fado_err_set(&e->err, FADO_ERR_NOT_FOUND, "not_found", "key", "cluster \"%s\": %s",
+                     cluster, err);
+    } else if (s3 == 503) {
+        fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "storage_unavailable", NULL,
+                     "cluster \"%s\": %s", cluster, err);
+    } else if (s3 == 502) {
+        e->store = FADO_OBJ_STORE_FAILED;
+        fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "storage_error", NULL,
+                     "cluster \"%s\": %s", cluster, err);
+    } else {
+        e->store = FADO_OBJ_STORE_REFUSED;
+        e->s3_status = s3;
+        fado_err_set(&e->err, s3 == 409 ? FADO_ERR_CONFLICT : FADO_ERR_INVALID,
+                     "storage_refused", NULL, "cluster \"%s\": %s", cluster, err);
+    }
 }
 
 /* Records the version the home now holds as the key's latest. */
 static void
-fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
+fado_obj_index_put(PGconn *conn, const char *bucket, const char *key,
     const fst_s3_object_info_t *info, const char *home)
 {
     char         size[24];
@@ -235,7 +217,7 @@ fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
     char         err[256];
 
     snprintf(size, sizeof(size), "%" PRId64, info->size < 0 ? (int64_t) 0 : info->size);
-    res = fado_db_query(req->conn,
+    res = fado_db_query(conn,
         "INSERT INTO objects AS o (bucket, key, version_id, size, etag, content_type,"
         "                          last_modified, locations)"
         " VALUES ($1, $2, $3, $4::bigint, $5, $6, now(), ARRAY[$7])"
@@ -257,61 +239,79 @@ fado_obj_index_put(fado_req_t *req, const char *bucket, const char *key,
 /* ------------------------------------------------------------ home down */
 
 static void
-fado_obj_home_error(fado_req_t *req, const char *bucket, const char *home, const char *why)
+fado_obj_home_error(fado_obj_err_t *e, const char *bucket, const char *home, const char *why)
 {
-    fado_req_error(req, 503, "home_unavailable", "home_cluster",
-                   "home cluster \"%s\" of bucket \"%s\" is unavailable (%s): writes resume"
-                   " when it is back; reads are served by the other ready replicas",
-                   home, bucket, why);
+    fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "home_unavailable", "home_cluster",
+                 "home cluster \"%s\" of bucket \"%s\" is unavailable (%s): writes resume"
+                 " when it is back; reads are served by the other ready replicas",
+                 home, bucket, why);
 }
 
 /*
  * Writes go to the home only. While the home is marked down they are
- * refused at once with 503 naming it (not tried and timed out); a 404 is
- * left to fado_obj_sites. Returns 1 when it answered.
+ * refused at once naming it (not tried and timed out); an unknown bucket
+ * is left to fado_obj_sites. Returns 1 with e set when refused.
  */
 static int
-fado_obj_home_down(fado_req_t *req, const char *bucket)
+fado_obj_home_down(PGconn *conn, const char *bucket, fado_obj_err_t *e)
 {
     const char  *p[1] = { bucket };
     PGresult    *res;
     int          down = 0;
 
-    res = fado_obj_query(req,
+    res = fado_obj_query(conn,
         "SELECT b.home_cluster, c.healthy FROM buckets b"
-        "  JOIN clusters c ON c.name = b.home_cluster WHERE b.name = $1", 1, p);
+        "  JOIN clusters c ON c.name = b.home_cluster WHERE b.name = $1", 1, p, e);
     if (res == NULL) {
         return 1;
     }
     if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] != 't') {
-        fado_obj_home_error(req, bucket, PQgetvalue(res, 0, 0), "the cluster is down");
+        fado_obj_home_error(e, bucket, PQgetvalue(res, 0, 0), "the cluster is down");
         down = 1;
     }
     PQclear(res);
     return down;
 }
 
+/* The home of a write (upload, delete), or -1 with e: the home down, the
+ * bucket unknown or not ready there. */
+static int
+fado_obj_write_home(PGconn *conn, const char *bucket, fado_obj_site_t *home,
+    fado_obj_err_t *e)
+{
+    if (fado_obj_home_down(conn, bucket, e)
+        || fado_obj_sites(conn, bucket, NULL, 1, home, 1, e) != 1)
+    {
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ upload */
 
 fado_obj_upload_t *
-fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
-    const char *content_type, int64_t length)
+fado_objects_upload_begin(fado_db_t *db, const char *bucket, const char *key,
+    const char *content_type, int64_t length, fado_obj_err_t *e)
 {
     fado_obj_upload_t  *u;
+    PGconn             *conn;
     char                err[512];
+    int                 rc;
 
-    if (!fado_objects_valid(req, bucket, key)) {
+    fado_obj_err_init(e);
+    if (fado_objects_valid(bucket, key, &e->err) != 0) {
         return NULL;
     }
     u = calloc(1, sizeof(*u));
     if (u == NULL || (u->key = strdup(key)) == NULL) {
         free(u);
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        fado_err_set(&e->err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
         return NULL;
     }
-    if (fado_obj_home_down(req, bucket)
-        || fado_obj_sites(req, bucket, NULL, 1, &u->home, 1) != 1)
-    {
+    conn = fado_obj_acquire(db, e);
+    rc = conn != NULL ? fado_obj_write_home(conn, bucket, &u->home, e) : -1;
+    fado_db_release(db, conn);
+    if (rc != 0) {
         free(u->key);
         free(u);
         return NULL;
@@ -320,9 +320,9 @@ fado_objects_upload_begin(fado_req_t *req, const char *bucket, const char *key,
     snprintf(u->content_type, sizeof(u->content_type), "%s",
              content_type && content_type[0] ? content_type : "application/octet-stream");
     u->stream = fst_stream_upload_start(&u->home.site, bucket, key, u->content_type,
-                                          length, err, sizeof(err));
+                                        length, err, sizeof(err));
     if (u->stream == NULL) {
-        fado_req_error(req, 400, "invalid_field", "key", "%s", err);
+        fado_err_set(&e->err, FADO_ERR_INVALID, "invalid_field", "key", "%s", err);
         free(u->key);
         free(u);
         return NULL;
@@ -340,44 +340,52 @@ fado_objects_upload_data(fado_obj_upload_t *u, const char *data, size_t len)
     return 0;
 }
 
-void
-fado_objects_upload_end(fado_req_t *req, fado_obj_upload_t *u)
+int
+fado_objects_upload_end(fado_db_t *db, fado_obj_upload_t *u, fado_obj_stored_t *stored,
+    fado_obj_err_t *e)
 {
     fst_s3_object_info_t  info;
-    char                   err[768];
+    char                  err[768];
+    PGconn               *conn;
+    int                   rc = -1;
 
+    fado_obj_err_init(e);
     memset(&info, 0, sizeof(info));
     if (fst_stream_upload_finish(u->stream, &info, err, sizeof(err)) != 0) {
         /* The stream's error names MinIO's status and code in its text;
          * a broken transfer to MinIO is the store's failure, not the caller's.
-         * A stalled store answers 504 naming it; a home whose store does
-         * not answer at all is unavailable: 503. */
+         * A stalled store is a timeout naming it; a home whose store does
+         * not answer at all is unavailable. */
         if (fado_obj_timeout_text(err)) {
-            fado_obj_timeout(req, u->home.name, err);
+            fado_obj_timeout(e, u->home.name, err);
         } else if (!fst_replication_reachable(&u->home.site, u->bucket)) {
-            fado_obj_home_error(req, u->bucket, u->home.name, err);
+            fado_obj_home_error(e, u->bucket, u->home.name, err);
         } else {
-            fado_req_error(req, 502, "storage_error", NULL, "cluster \"%s\": %s",
-                           u->home.name, err);
+            e->store = FADO_OBJ_STORE_FAILED;
+            fado_err_set(&e->err, FADO_ERR_UNAVAILABLE, "storage_error", NULL,
+                         "cluster \"%s\": %s", u->home.name, err);
         }
     } else {
-        /* PostgreSQL only now that MinIO has answered (NULL: the index
+        /* PostgreSQL only now that MinIO has answered (none: the index
          * catches up from events or a scan). */
-        if (fado_obj_db_acquire(req)) {
-            fado_obj_index_put(req, u->bucket, u->key, &info, u->home.name);
+        conn = fado_db_acquire(db);
+        if (conn != NULL) {
+            fado_obj_index_put(conn, u->bucket, u->key, &info, u->home.name);
+            fado_db_release(db, conn);
         }
-        req->status = 201;
-        json_decref(req->json);
-        req->json = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}",
-                              "bucket", u->bucket, "key", u->key,
-                              "version_id", info.version_id, "etag", info.etag,
-                              "size", (json_int_t) info.size, "content_type", u->content_type,
-                              "cluster", u->home.name);
+        memset(stored, 0, sizeof(*stored));
+        snprintf(stored->version_id, sizeof(stored->version_id), "%s", info.version_id);
+        snprintf(stored->etag, sizeof(stored->etag), "%s", info.etag);
+        snprintf(stored->content_type, sizeof(stored->content_type), "%s", u->content_type);
+        snprintf(stored->cluster, sizeof(stored->cluster), "%s", u->home.name);
+        stored->size = info.size;
         fado_log(FADO_LOG_DEBUG, "msg=\"object stored\" bucket=%s size=%" PRId64 " cluster=%s",
                  FADO_LOG_Q(u->bucket), info.size, FADO_LOG_Q(u->home.name));
+        rc = 0;
     }
     free(u->key);
     free(u);
+    return rc;
 }
 
 void
@@ -435,17 +443,16 @@ fado_obj_try_site(fado_obj_download_t *d, const fado_obj_site_t *s, const char *
  * each site in order, a 404 on a replica falling through to the next.
  * When the home does not answer, the replicas the index said lack the
  * version are asked for it too (the index's locations lag replication by
- * MinIO's event delay); if none has it, that is a 503 naming the home,
- * never an older version passed off as the latest.
+ * MinIO's event delay); if none has it, the home is unavailable, never an
+ * older version passed off as the latest.
  */
 fado_obj_download_t *
-fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key, int head)
+fado_objects_download_begin(fado_db_t *db, const char *bucket, const char *key,
+    const char *zone, const char *version, int head, fado_obj_err_t *e)
 {
     fado_obj_site_t       sites[FADO_OBJ_MAX_SITES];
     int                   skipped[FADO_OBJ_MAX_SITES];
     fado_obj_download_t  *d;
-    const char           *zone = fado_req_arg(req, "zone");
-    const char           *version = fado_req_arg(req, "version_id");
     const char           *p[2] = { bucket, key };
     char                  latest[128] = "", locations[1024] = "";
     char                  err[768] = "", home[64] = "";
@@ -453,49 +460,54 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
     long                  status = 0;
     char                  code[64] = "";
     int                   n, nskipped = 0, home_down = 0;
+    PGconn               *conn;
     PGresult             *res;
 
-    if (zone == NULL) {
-        zone = fado_req_header(req, "X-Fado-Zone");
-    }
-    if (!fado_objects_valid(req, bucket, key)) {
+    fado_obj_err_init(e);
+    if (fado_objects_valid(bucket, key, &e->err) != 0) {
         return NULL;
     }
     if (zone != NULL && !fado_valid_name(zone)) {
-        fado_req_error(req, 400, "invalid_field", "zone", "zone is not a zone name");
+        fado_err_set(&e->err, FADO_ERR_INVALID, "invalid_field", "zone",
+                     "zone is not a zone name");
         return NULL;
     }
     if (version != NULL && !fado_valid_cursor(version)) {
-        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
+        fado_err_set(&e->err, FADO_ERR_INVALID, "invalid_field", "version_id",
+                     "version_id is not a version");
         return NULL;
     }
-    n = fado_obj_sites(req, bucket, zone, 0, sites, FADO_OBJ_MAX_SITES);
+    conn = fado_obj_acquire(db, e);
+    if (conn == NULL) {
+        return NULL;
+    }
+    n = fado_obj_sites(conn, bucket, zone, 0, sites, FADO_OBJ_MAX_SITES, e);
+    if (n >= 0 && (version == NULL || version[0] == '\0')) {
+        res = fado_obj_query(conn,
+            "SELECT version_id, ',' || array_to_string(locations, ',') || ','"
+            "  FROM objects WHERE bucket = $1 AND key = $2", 2, p, e);
+        if (res == NULL) {
+            n = -1;
+        } else {
+            if (PQntuples(res) == 1) {
+                snprintf(latest, sizeof(latest), "%s", PQgetvalue(res, 0, 0));
+                snprintf(locations, sizeof(locations), "%s", PQgetvalue(res, 0, 1));
+            }
+            PQclear(res);
+            version = latest[0] ? latest : NULL;
+        }
+    }
+    /* The transfer needs no connection. */
+    fado_db_release(db, conn);
     if (n < 0) {
         return NULL;
-    }
-    if (version == NULL || version[0] == '\0') {
-        res = fado_obj_query(req,
-            "SELECT version_id, ',' || array_to_string(locations, ',') || ','"
-            "  FROM objects WHERE bucket = $1 AND key = $2", 2, p);
-        if (res == NULL) {
-            return NULL;
-        }
-        if (PQntuples(res) == 1) {
-            snprintf(latest, sizeof(latest), "%s", PQgetvalue(res, 0, 0));
-            snprintf(locations, sizeof(locations), "%s", PQgetvalue(res, 0, 1));
-        }
-        PQclear(res);
-        version = latest[0] ? latest : NULL;
     }
 
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
+        fado_err_set(&e->err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
         return NULL;
     }
-    /* Release PostgreSQL before talking to MinIO: the connection is not
-     * needed for the transfer. (fado_http re-checks req->conn.) */
-    fado_obj_db_release(req);
     for (int i = 0; i < n; i++) {
         const fado_obj_site_t  *s = &sites[i];
         char                    needle[70];
@@ -535,19 +547,20 @@ fado_objects_download_begin(fado_req_t *req, const char *bucket, const char *key
         }
         if (home_down) {
             free(d);
-            fado_obj_home_error(req, bucket, home, "the latest version of this key is not on"
+            fado_obj_home_error(e, bucket, home, "the latest version of this key is not on"
                                 " any other ready replica yet");
             return NULL;
         }
     }
     free(d);
     if (status == 0 && timed_out[0] != '\0') {
-        fado_obj_timeout(req, timed_out, err);
+        fado_obj_timeout(e, timed_out, err);
     } else if (status == 404) {
-        fado_req_error(req, 404, "not_found", "key", "object \"%s\" not found in bucket \"%s\"%s",
-                       key, bucket, version && version != latest ? " at that version" : "");
+        fado_err_set(&e->err, FADO_ERR_NOT_FOUND, "not_found", "key",
+                     "object \"%s\" not found in bucket \"%s\"%s", key, bucket,
+                     version && version != latest ? " at that version" : "");
     } else {
-        fado_obj_storage_error(req, status, code, "?", err);
+        fado_obj_storage_error(e, status, code, "?", err);
     }
     return NULL;
 }
@@ -559,24 +572,33 @@ fado_objects_download_size(const fado_obj_download_t *d)
 }
 
 const char *
-fado_objects_download_header(const fado_obj_download_t *d, const char *name)
+fado_objects_download_content_type(const fado_obj_download_t *d)
 {
-    if (strcmp(name, "Content-Type") == 0) {
-        return d->info.content_type[0] ? d->info.content_type : "application/octet-stream";
-    }
-    if (strcmp(name, "ETag") == 0) {
-        return d->info.etag;
-    }
-    if (strcmp(name, "Last-Modified") == 0) {
-        return d->info.last_modified;
-    }
-    if (strcmp(name, "X-Fado-Version-Id") == 0) {
-        return d->info.version_id;
-    }
-    if (strcmp(name, "X-Fado-Cluster") == 0) {
-        return d->cluster;
-    }
-    return NULL;
+    return d->info.content_type[0] ? d->info.content_type : "application/octet-stream";
+}
+
+const char *
+fado_objects_download_etag(const fado_obj_download_t *d)
+{
+    return d->info.etag;
+}
+
+const char *
+fado_objects_download_last_modified(const fado_obj_download_t *d)
+{
+    return d->info.last_modified;
+}
+
+const char *
+fado_objects_download_version(const fado_obj_download_t *d)
+{
+    return d->info.version_id;
+}
+
+const char *
+fado_objects_download_cluster(const fado_obj_download_t *d)
+{
+    return d->cluster;
 }
 
 ssize_t
@@ -607,7 +629,7 @@ fado_objects_download_close(fado_obj_download_t *d)
     free(d);
 }
 
-/* ------------------------------------------------------------ JSON routes */
+/* ------------------------------------------------------------ index, metadata, delete */
 
 PGresult *
 fado_objects_list(PGconn *conn, const char *bucket, const char *prefix, const char *cursor,
@@ -658,55 +680,74 @@ unavailable:
 
 /* Metadata from the home (the authority on the latest version and its
  * replication status) and where that version is, asked of each replica. */
-void
-fado_objects_metadata(fado_req_t *req, const char *bucket, const char *key)
+int
+fado_objects_metadata(fado_db_t *db, const char *bucket, const char *key, const char *version,
+    fado_obj_meta_t *meta, fado_obj_err_t *e)
 {
     const char             *p[1] = { bucket };
-    const char             *version = fado_req_arg(req, "version_id");
+    PGconn                 *conn;
     PGresult               *res;
     fado_obj_site_t         sites[FADO_OBJ_MAX_SITES];
-    fst_s3_object_info_t   info;
-    json_t                 *locations;
+    fst_s3_object_info_t    info;
     char                    err[768];
     int                     n;
 
-    res = fado_obj_query(req,
+    fado_obj_err_init(e);
+    memset(meta, 0, sizeof(*meta));
+    conn = fado_obj_acquire(db, e);
+    if (conn == NULL) {
+        return -1;
+    }
+    res = fado_obj_query(conn,
         "SELECT c.name, c.zone, c.storage_endpoint, c.storage_access_key,"
         "       c.storage_secret_key, c.name = b.home_cluster, r.state"
         "  FROM buckets b JOIN replicas r ON r.bucket = b.name"
         "  JOIN clusters c ON c.name = r.cluster"
         " WHERE b.name = $1 AND c.storage_endpoint <> ''"
-        " ORDER BY c.name = b.home_cluster DESC, c.name", 1, p);
+        " ORDER BY c.name = b.home_cluster DESC, c.name", 1, p, e);
     if (res == NULL) {
-        return;
+        fado_db_release(db, conn);
+        return -1;
     }
     n = PQntuples(res) < FADO_OBJ_MAX_SITES ? PQntuples(res) : FADO_OBJ_MAX_SITES;
     if (n == 0 || PQgetvalue(res, 0, 5)[0] != 't') {
+        /* No store on the home: an unknown bucket or a home not ready. */
         PQclear(res);
-        (void) fado_obj_sites(req, bucket, NULL, 1, sites, 1);  /* answers 404 / 409 */
-        return;
+        if (fado_obj_sites(conn, bucket, NULL, 1, sites, 1, e) >= 0) {
+            fado_err_set(&e->err, FADO_ERR_CONFLICT, "bucket_not_ready", "bucket",
+                         "bucket \"%s\" has no store on its home cluster", bucket);
+        }
+        fado_db_release(db, conn);
+        return -1;
     }
+    fado_db_release(db, conn);     /* the rows are read; MinIO is asked next */
     if (version != NULL && !fado_valid_cursor(version)) {
         PQclear(res);
-        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
-        return;
+        fado_err_set(&e->err, FADO_ERR_INVALID, "invalid_field", "version_id",
+                     "version_id is not a version");
+        return -1;
     }
-    fado_obj_db_release(req);
-    locations = json_array();
-    for (int i = 0; i < n && locations != NULL; i++) {
-        fst_s3_client_t       *c;
-        fst_s3_object_info_t   ri;
-        int                     present = 0;
+    memset(&info, 0, sizeof(info));
+    for (int i = 0; i < n; i++) {
+        fst_s3_client_t         *c;
+        fst_s3_object_info_t     ri;
+        fado_obj_location_t     *l = &meta->locations[meta->nlocations];
+        int                      present = 0;
 
         fado_obj_site_fill(&sites[i], res, i);
         c = fst_s3_client_new(sites[i].endpoint, sites[i].access_key, sites[i].secret_key,
-                               NULL, err, sizeof(err));
+                              NULL, err, sizeof(err));
         if (c == NULL) {
-            break;
+            if (i == 0) {
+                PQclear(res);
+                fado_err_set(&e->err, FADO_ERR_INTERNAL, "internal", NULL, "%s", err);
+                return -1;
+            }
+            break;      /* the locations known so far */
         }
         memset(&ri, 0, sizeof(ri));
         if (fst_s3_object_head(c, bucket, key, i == 0 ? version : info.version_id, &ri,
-                                err, sizeof(err)) == 0)
+                               err, sizeof(err)) == 0)
         {
             present = 1;
         } else if (i == 0) {
@@ -715,112 +756,110 @@ fado_objects_metadata(fado_req_t *req, const char *bucket, const char *key)
 
             snprintf(code, sizeof(code), "%s", fst_s3_last_code(c));
             fst_s3_client_free(c);
-            json_decref(locations);
             PQclear(res);
             if (st == 404) {
-                fado_req_error(req, 404, "not_found", "key",
-                               "object \"%s\" not found in bucket \"%s\"", key, bucket);
+                fado_err_set(&e->err, FADO_ERR_NOT_FOUND, "not_found", "key",
+                             "object \"%s\" not found in bucket \"%s\"", key, bucket);
             } else if (fst_s3_timed_out()) {
-                fado_obj_timeout(req, sites[0].name, err);
+                fado_obj_timeout(e, sites[0].name, err);
             } else {
-                fado_obj_storage_error(req, st, code, sites[0].name, err);
+                fado_obj_storage_error(e, st, code, sites[0].name, err);
             }
-            return;
+            return -1;
         }
         fst_s3_client_free(c);
         if (i == 0) {
             info = ri;
         }
-        json_array_append_new(locations, json_pack("{s:s, s:s, s:b, s:b, s:s}",
-                              "cluster", sites[i].name, "zone", sites[i].zone,
-                              "home", sites[i].is_home, "present", present,
-                              "replica_state", PQgetvalue(res, i, 6)));
+        snprintf(l->cluster, sizeof(l->cluster), "%.63s", sites[i].name);
+        snprintf(l->zone, sizeof(l->zone), "%.63s", sites[i].zone);
+        snprintf(l->replica_state, sizeof(l->replica_state), "%s", PQgetvalue(res, i, 6));
+        l->home = sites[i].is_home;
+        l->present = present;
+        meta->nlocations++;
     }
     PQclear(res);
-    if (locations == NULL || n == 0) {
-        json_decref(locations);
-        fado_req_error(req, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    req->status = 200;
-    req->json = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o}",
-                          "bucket", bucket, "key", key, "version_id", info.version_id,
-                          "size", (json_int_t) info.size, "etag", info.etag,
-                          "content_type", info.content_type,
-                          "last_modified", info.last_modified,
-                          "replication_status", info.replication_status[0]
-                                                ? info.replication_status : "NONE",
-                          "locations", locations);
+    snprintf(meta->version_id, sizeof(meta->version_id), "%s", info.version_id);
+    snprintf(meta->etag, sizeof(meta->etag), "%s", info.etag);
+    snprintf(meta->content_type, sizeof(meta->content_type), "%s", info.content_type);
+    snprintf(meta->last_modified, sizeof(meta->last_modified), "%s", info.last_modified);
+    snprintf(meta->replication_status, sizeof(meta->replication_status), "%s",
+             info.replication_status);
+    meta->size = info.size;
+    return 0;
 }
 
-void
-fado_objects_delete(fado_req_t *req, const char *bucket, const char *key)
+/* Deletes on the home, then in the index (which events and scans would
+ * also bring up to date: a failure there is logged, not answered). */
+int
+fado_objects_delete(fado_db_t *db, const char *bucket, const char *key, const char *version,
+    fado_obj_err_t *e)
 {
     fado_obj_site_t    home;
-    fst_s3_client_t  *c;
-    const char        *version = fado_req_arg(req, "version_id");
+    fst_s3_client_t   *c;
+    PGconn            *conn;
     char               err[768], code[64];
     long               status;
+    int                rc;
 
-    if (fado_obj_home_down(req, bucket) || fado_obj_sites(req, bucket, NULL, 1, &home, 1) != 1) {
-        return;
-    }
-    c = fst_s3_client_new(home.endpoint, home.access_key, home.secret_key, NULL, err,
-                           sizeof(err));
-    if (c == NULL) {
-        fado_req_error(req, 500, "internal", NULL, "%s", err);
-        return;
+    fado_obj_err_init(e);
+    conn = fado_obj_acquire(db, e);
+    rc = conn != NULL ? fado_obj_write_home(conn, bucket, &home, e) : -1;
+    fado_db_release(db, conn);
+    if (rc != 0) {
+        return -1;
     }
     if (version != NULL && !fado_valid_cursor(version)) {
-        fst_s3_client_free(c);
-        fado_req_error(req, 400, "invalid_field", "version_id", "version_id is not a version");
-        return;
+        fado_err_set(&e->err, FADO_ERR_INVALID, "invalid_field", "version_id",
+                     "version_id is not a version");
+        return -1;
     }
-    fado_obj_db_release(req);
+    c = fst_s3_client_new(home.endpoint, home.access_key, home.secret_key, NULL, err,
+                          sizeof(err));
+    if (c == NULL) {
+        fado_err_set(&e->err, FADO_ERR_INTERNAL, "internal", NULL, "%s", err);
+        return -1;
+    }
     if (fst_s3_object_delete(c, bucket, key, version && version[0] ? version : NULL,
-                              err, sizeof(err)) != 0)
+                             err, sizeof(err)) != 0)
     {
         status = fst_s3_last_status(c);
         snprintf(code, sizeof(code), "%s", fst_s3_last_code(c));
         fst_s3_client_free(c);
         if (fst_s3_timed_out()) {
-            fado_obj_timeout(req, home.name, err);
+            fado_obj_timeout(e, home.name, err);
         } else if (status == 0) {
-            fado_obj_home_error(req, bucket, home.name, err);
+            fado_obj_home_error(e, bucket, home.name, err);
         } else {
-            fado_obj_storage_error(req, status, code, home.name, err);
+            fado_obj_storage_error(e, status, code, home.name, err);
         }
-        return;
+        return -1;
     }
     fst_s3_client_free(c);
-    if (!fado_obj_db_acquire(req)) {
-        /* Deleted on the home; the index follows from events or a scan. */
-        req->status = 204;
-        json_decref(req->json);
-        req->json = NULL;
-        return;
+    conn = fado_db_acquire(db);
+    if (conn == NULL) {
+        return 0;       /* deleted on the home; the index follows from events or a scan */
     }
     {
-        const char  *p[3] = { bucket, key, version ? version : "" };
-        PGresult    *res = fado_db_query(req->conn,
+        const char  *q[3] = { bucket, key, version ? version : "" };
+        PGresult    *res = fado_db_exec(conn, NULL,        /* logs a failure */
             "DELETE FROM objects WHERE bucket = $1 AND key = $2"
-            " AND ($3 = '' OR version_id = $3)", 3, p, err, sizeof(err), NULL);
+            " AND ($3 = '' OR version_id = $3)", 3, q);
 
         if (res != NULL) {
             PQclear(res);
         }
         if (version != NULL && version[0] != '\0') {
             /* An older version may be the latest again: rescan soon. */
-            res = fado_db_query(req->conn,
+            res = fado_db_exec(conn, NULL,
                 "INSERT INTO jobs (kind, bucket) VALUES ('scan', $1)"
                 " ON CONFLICT (kind, bucket, cluster) DO UPDATE SET run_after = now()"
-                " WHERE jobs.state = 'queued'", 1, p, err, sizeof(err), NULL);
+                " WHERE jobs.state = 'queued'", 1, q);
             if (res != NULL) {
                 PQclear(res);
             }
         }
     }
-    req->status = 204;
-    json_decref(req->json);
-    req->json = NULL;
+    fado_db_release(db, conn);
+    return 0;
 }

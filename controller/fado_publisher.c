@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FADO_PUBLISH_BATCH   1000        /* triples per script call */
 #define FADO_PUBLISH_CHUNK   10000       /* buckets per sync of a republish */
@@ -21,6 +22,7 @@
 #define FADO_FEED_MAXLEN     "100000"
 #define FADO_DRIFT           "!drift"    /* a body no encoder produces */
 #define FADO_DRIFT_CHUNK     2000        /* records per step of the drift check */
+#define FADO_TAIL_MAX        4           /* caller's statements after a sync */
 
 struct fado_publisher_s {
     char           host[256];
@@ -31,6 +33,7 @@ struct fado_publisher_s {
     char           sha[41];
     redisContext  *redis;
     char           epoch[64];       /* recorded in PostgreSQL, "" until read */
+    int            epoch_lost;      /* a script call found another epoch */
 };
 
 static int
@@ -201,6 +204,15 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
     return 0;
 }
 
+static double
+fado_publisher_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
+}
+
 /* ------------------------------------------------------------ batches */
 
 /*
@@ -215,7 +227,8 @@ typedef enum {
     FADO_REC_ROUTE,
     FADO_REC_CLUSTER,
     FADO_REC_SETTING,
-    FADO_REC_NONE           /* reset: nothing to record */
+    FADO_REC_NONE,          /* reset: nothing to record */
+    FADO_REC_EXPECT         /* expect: nothing to record, no version */
 } fado_rec_kind_e;
 
 typedef struct {
@@ -229,6 +242,8 @@ typedef struct {
     fado_rec_op_t    *ops;
     int               argc;
     size_t            triples;
+    size_t            head;            /* triples every call starts with */
+    const char       *expect;          /* the epoch each call checks, or NULL */
     char              keys[7][96];
     /* what was written, for fado_publisher_record */
     json_t           *routes_set;      /* name -> [body, version] */
@@ -294,19 +309,34 @@ fado_batch_start(fado_batch_t *b, const fado_publisher_t *pub)
         b->argv[b->argc++] = b->keys[i];
     }
     b->argv[b->argc++] = FADO_FEED_MAXLEN;
+    if (b->expect != NULL) {
+        b->ops[b->triples].kind = FADO_REC_EXPECT;
+        b->ops[b->triples].removed = 0;
+        b->argv[b->argc++] = "expect";
+        b->argv[b->argc++] = "";
+        b->argv[b->argc++] = b->expect;
+        b->triples++;
+    }
+    b->head = b->triples;
 }
 
-/* What the flush wrote, with versions last - n + 1 .. last. */
+/* What the flush wrote: every op but expect took the next version, the
+ * last one being last. */
 static int
 fado_batch_collect(fado_batch_t *b, long long last)
 {
-    for (size_t i = 0; i < b->triples; i++) {
+    long long  v = last + 1;
+
+    for (size_t i = b->triples; i-- > 0; ) {
         const fado_rec_op_t  *op = &b->ops[i];
         const char           *name = b->argv[FADO_BATCH_HEAD + 3 * i + 1];
         const char           *body = b->argv[FADO_BATCH_HEAD + 3 * i + 2];
-        long long             v = last - (long long) (b->triples - 1 - i);
         int                   rc = 0;
 
+        if (op->kind == FADO_REC_EXPECT) {
+            continue;
+        }
+        v--;
         if (op->kind == FADO_REC_NONE) {
             continue;
         }
@@ -334,7 +364,7 @@ fado_batch_flush(fado_batch_t *b, fado_publisher_t *pub, char *err, size_t err_l
 {
     redisReply  *r;
 
-    if (b->triples == 0) {
+    if (b->triples == b->head) {
         return 0;
     }
     for (int i = 0; i < b->argc; i++) {
@@ -351,6 +381,13 @@ fado_batch_flush(fado_batch_t *b, fado_publisher_t *pub, char *err, size_t err_l
         freeReplyObject(r);
         fado_publisher_drop(pub);
         snprintf(err, err_len, "redis lost the publish script; retrying");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "FADOEPOCH", 9) == 0) {
+        /* Redis lost the table (a restart, a flush): nothing was written. */
+        freeReplyObject(r);
+        pub->epoch_lost = 1;
+        snprintf(err, err_len, "redis no longer holds the published table");
         return -1;
     }
     if (r->type != REDIS_REPLY_INTEGER) {
@@ -474,14 +511,29 @@ fado_batch_add(fado_batch_t *b, fado_publisher_t *pub, const char *op, const cha
     "   LEFT JOIN published_clusters p ON p.cluster = n.name) s" \
     " WHERE body IS DISTINCT FROM published"
 
-/* Records what a sync wrote, in one statement (so all of it or nothing). */
+/*
+ * Records what a sync wrote in one statement, and runs the caller's tail
+ * statements (its bookkeeping of what it asked for) in the same pipeline:
+ * one round trip, and all of it or nothing.
+ */
 static int
-fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
+fado_publisher_record(PGconn *conn, fado_batch_t *b, fado_db_stmt_t *tail, size_t ntail,
+    char *err, size_t err_len)
 {
-    char        *js[5];
-    const char  *p[5];
-    PGresult    *res;
-    int          rc = -1;
+    char            *js[5] = { NULL, NULL, NULL, NULL, NULL };
+    const char      *p[5];
+    fado_db_stmt_t   st[1 + FADO_TAIL_MAX];
+    fado_db_err_t    e;
+    size_t           n = 0;
+    int              rc = -1;
+
+    if (ntail > FADO_TAIL_MAX) {
+        snprintf(err, err_len, "too many statements after a sync");
+        return -1;
+    }
+    if (b->stats->set == 0 && b->stats->deleted == 0) {
+        goto tail;
+    }
 
     js[0] = json_dumps(b->routes_del, JSON_COMPACT);
     js[1] = json_dumps(b->routes_set, JSON_COMPACT);
@@ -495,7 +547,7 @@ fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
     for (int i = 0; i < 5; i++) {
         p[i] = js[i];
     }
-    res = fado_db_query(conn,
+    st[n++] = (fado_db_stmt_t) {
         "WITH d1 AS (DELETE FROM published_routes"
         "             WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))),"
         " i1 AS (INSERT INTO published_routes (bucket, body, version)"
@@ -512,34 +564,29 @@ fado_publisher_record(PGconn *conn, fado_batch_t *b, char *err, size_t err_len)
         "        SELECT key, value->>0, (value->>1)::bigint FROM jsonb_each($5::jsonb)"
         "        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
         "           version = EXCLUDED.version, updated_at = now())"
-        " SELECT 1", 5, p, err, err_len, NULL);
-    if (res != NULL) {
-        PQclear(res);
-        rc = 0;
+        " SELECT 1", 5, p, NULL, 1 };
+
+tail:
+    for (size_t i = 0; i < ntail; i++) {
+        st[n++] = tail[i];
     }
+    if (n == 0) {
+        return 0;
+    }
+    if (fado_db_pipeline(conn, &e, st, n) != 0) {
+        snprintf(err, err_len, "%s", e.message);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PQclear(st[i].res);
+    }
+    rc = 0;
 
 done:
     for (int i = 0; i < 5; i++) {
         free(js[i]);
     }
     return rc;
-}
-
-static PGresult *
-fado_publisher_changes(PGconn *conn, const char *sql, json_t *names, char *err,
-    size_t err_len)
-{
-    char        *js = json_dumps(names, JSON_COMPACT);
-    const char  *p[1] = { js };
-    PGresult    *res;
-
-    if (js == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
-    res = fado_db_query(conn, sql, 1, p, err, err_len, NULL);
-    free(js);
-    return res;
 }
 
 /* Queues the changed rows (name, body or NULL) of one kind. */
@@ -591,71 +638,98 @@ typedef struct {
     char          last[64];     /* out: the chunk's last name */
     size_t        rows;         /* out: the chunk's size */
     const char   *reset_epoch;  /* non-NULL: end with a reset */
+    const char   *expect;       /* non-NULL: write only if Redis has this epoch */
+    fado_db_stmt_t  *tail;      /* the caller's, run with the recording */
+    size_t        ntail;
     json_t       *seen[2];
 } fado_write_t;
 
-/* Clusters go first: a bucket record that names a new cluster finds its
- * endpoints already there. */
+/*
+ * The reads of a write go in one round trip: clusters (with the default
+ * route), buckets, settings. Clusters are queued first: a bucket record
+ * that names a new cluster finds its endpoints already there.
+ */
 static int
 fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     fado_publish_stats_t *stats, char *err, size_t err_len)
 {
-    PGresult      *crows = NULL, *brows = NULL, *srows = NULL;
-    fado_batch_t   b;
-    json_t        *buckets = w->buckets, *with_default = NULL;
-    int            rc = -1;
+    fado_db_stmt_t   st[3];
+    fado_db_err_t    e;
+    fado_batch_t     b;
+    json_t          *buckets = w->buckets, *with_default = NULL;
+    char            *js[2] = { NULL, NULL };
+    const char      *pc[1], *pb[1];
+    int              ci = -1, bi = -1, si, n = 0, rc = -1;
+    double           t0, t1 = 0;
 
     memset(stats, 0, sizeof(*stats));
+    memset(st, 0, sizeof(st));
     if (fado_batch_init(&b, pub, stats) != 0) {
         snprintf(err, err_len, "out of memory");
         goto done;
     }
     b.seen[FADO_REC_ROUTE] = w->seen[FADO_REC_ROUTE];
     b.seen[FADO_REC_CLUSTER] = w->seen[FADO_REC_CLUSTER];
+    b.expect = w->expect;
     fado_batch_start(&b, pub);
 
     if (w->clusters != NULL && json_array_size(w->clusters) > 0) {
         /* The default route lists clusters: redo it with them. */
         with_default = buckets != NULL ? json_copy(buckets) : json_array();
-        if (with_default == NULL || json_array_append_new(with_default, json_string("")) != 0) {
+        js[0] = json_dumps(w->clusters, JSON_COMPACT);
+        if (with_default == NULL || js[0] == NULL
+            || json_array_append_new(with_default, json_string("")) != 0)
+        {
             snprintf(err, err_len, "out of memory");
             goto done;
         }
         buckets = with_default;
-        crows = fado_publisher_changes(conn, FADO_CLUSTERS_SQL, w->clusters, err, err_len);
-        if (crows == NULL
-            || fado_publisher_queue(pub, &b, crows, FADO_REC_CLUSTER, err, err_len) != 0)
-        {
-            goto done;
-        }
+        pc[0] = js[0];
+        ci = n;
+        st[n++] = (fado_db_stmt_t) { FADO_CLUSTERS_SQL, 1, pc, NULL, 1 };
     }
     if (w->after != NULL) {
-        const char  *p[1] = { w->after };
-
-        brows = fado_db_query(conn, FADO_ROUTES_RANGE_SQL, 1, p, err, err_len, NULL);
-        if (brows == NULL
-            || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
-        {
-            goto done;
-        }
-        w->rows = (size_t) PQntuples(brows);
-        if (w->rows > 0) {
-            snprintf(w->last, sizeof(w->last), "%s",
-                     PQgetvalue(brows, PQntuples(brows) - 1, 0));
-        }
+        pb[0] = w->after;
+        bi = n;
+        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_RANGE_SQL, 1, pb, NULL, 1 };
     } else if (buckets != NULL && json_array_size(buckets) > 0) {
-        brows = fado_publisher_changes(conn, FADO_ROUTES_SQL, buckets, err, err_len);
-        if (brows == NULL
-            || fado_publisher_queue(pub, &b, brows, FADO_REC_ROUTE, err, err_len) != 0)
-        {
+        js[1] = json_dumps(buckets, JSON_COMPACT);
+        if (js[1] == NULL) {
+            snprintf(err, err_len, "out of memory");
             goto done;
         }
+        pb[0] = js[1];
+        bi = n;
+        st[n++] = (fado_db_stmt_t) { FADO_ROUTES_SQL, 1, pb, NULL, 1 };
     }
     /* One row at most, and usually none: cheap enough for every sync. */
-    srows = fado_db_query(conn, FADO_SETTINGS_SQL, 0, NULL, err, err_len, NULL);
-    if (srows == NULL
-        || fado_publisher_queue(pub, &b, srows, FADO_REC_SETTING, err, err_len) != 0)
+    si = n;
+    st[n++] = (fado_db_stmt_t) { FADO_SETTINGS_SQL, 0, NULL, NULL, 1 };
+    t0 = fado_publisher_now_ms();
+    if (fado_db_pipeline(conn, &e, st, (size_t) n) != 0) {
+        snprintf(err, err_len, "%s", e.message);
+        goto done;
+    }
+    t1 = fado_publisher_now_ms();
+    stats->read_ms = t1 - t0;
+
+    if (ci >= 0 && fado_publisher_queue(pub, &b, st[ci].res, FADO_REC_CLUSTER, err, err_len) != 0)
     {
+        goto done;
+    }
+    if (bi >= 0) {
+        if (fado_publisher_queue(pub, &b, st[bi].res, FADO_REC_ROUTE, err, err_len) != 0) {
+            goto done;
+        }
+        if (w->after != NULL) {
+            w->rows = (size_t) PQntuples(st[bi].res);
+            if (w->rows > 0) {
+                snprintf(w->last, sizeof(w->last), "%s",
+                         PQgetvalue(st[bi].res, PQntuples(st[bi].res) - 1, 0));
+            }
+        }
+    }
+    if (fado_publisher_queue(pub, &b, st[si].res, FADO_REC_SETTING, err, err_len) != 0) {
         goto done;
     }
     if (w->reset_epoch != NULL
@@ -667,39 +741,63 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     if (fado_batch_flush(&b, pub, err, err_len) != 0) {
         goto done;
     }
-    if ((stats->set || stats->deleted) && fado_publisher_record(conn, &b, err, err_len) != 0) {
+    t0 = fado_publisher_now_ms();
+    stats->redis_ms = t0 - t1;
+    if (fado_publisher_record(conn, &b, w->tail, w->ntail, err, err_len) != 0) {
         goto done;
     }
+    stats->record_ms = fado_publisher_now_ms() - t0;
     rc = 0;
 
 done:
     fado_batch_free(&b);
     json_decref(with_default);
-    if (crows != NULL) {
-        PQclear(crows);
-    }
-    if (brows != NULL) {
-        PQclear(brows);
-    }
-    if (srows != NULL) {
-        PQclear(srows);
+    free(js[0]);
+    free(js[1]);
+    for (int i = 0; i < n; i++) {
+        if (st[i].res != NULL) {
+            PQclear(st[i].res);
+        }
     }
     return rc;
 }
 
+/*
+ * With the recorded epoch known, each script call checks it (expect): no
+ * separate round trip to Redis, and no gap between the check and the write.
+ */
 int
 fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, fado_publish_stats_t *stats, char *err, size_t err_len)
+    json_t *clusters, fado_db_stmt_t *tail, size_t ntail, fado_publish_stats_t *stats,
+    char *err, size_t err_len)
 {
+    fado_write_t  w;
+    int           rc;
+
+    memset(stats, 0, sizeof(*stats));
     if (fado_publisher_connect(pub, err, err_len) != 0) {
         return -1;
     }
-    fado_write_t  w;
-
+    if (pub->epoch[0] == '\0') {
+        rc = fado_publisher_epoch_ok(pub, conn, err, err_len);
+        if (rc != 1) {
+            return rc < 0 ? -1 : 1;
+        }
+    }
     memset(&w, 0, sizeof(w));
     w.buckets = buckets;
     w.clusters = clusters;
-    return fado_publisher_write(pub, conn, &w, stats, err, err_len);
+    w.tail = tail;
+    w.ntail = ntail;
+    w.expect = pub->epoch;
+    pub->epoch_lost = 0;
+    rc = fado_publisher_write(pub, conn, &w, stats, err, err_len);
+    if (rc != 0 && pub->epoch_lost) {
+        fado_log(FADO_LOG_INFO, "msg=\"routes need a full republish\" reason=%s",
+                 FADO_LOG_Q("epoch changed"));
+        return 1;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ epoch */
@@ -1154,7 +1252,7 @@ fado_publisher_strays(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
         }
     }
     if (fado_batch_flush(&b, pub, err, err_len) != 0
-        || ((part.set || part.deleted) && fado_publisher_record(conn, &b, err, err_len) != 0))
+        || fado_publisher_record(conn, &b, NULL, 0, err, err_len) != 0)
     {
         goto done;
     }

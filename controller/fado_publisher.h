@@ -27,6 +27,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "fado_db.h"
+
 typedef struct fado_publisher_s  fado_publisher_t;
 
 typedef struct {
@@ -34,6 +36,9 @@ typedef struct {
     size_t     deleted;       /* records removed */
     int        full;          /* a full republish (new epoch) happened */
     long long  version;       /* last version assigned, 0 if nothing written */
+    double     read_ms;       /* where a sync's time went, for the debug log */
+    double     redis_ms;
+    double     record_ms;
 } fado_publish_stats_t;
 
 /* url: redis://[:password@]host[:port][/db]; prefix: key prefix. */
@@ -55,11 +60,17 @@ void fado_publisher_forget_epoch(fado_publisher_t *pub);
 /*
  * Publishes the records of these buckets and clusters (JSON arrays of
  * names; NULL for none) where they differ from what was published; the
- * default route is recomputed whenever a cluster is named. Returns 0, or -1
- * with err: nothing was recorded, the caller retries the same names.
+ * default route is recomputed whenever a cluster is named. The tail
+ * statements (at most 4; their results are cleared here) run in the
+ * transaction that records what was written, once Redis has it: the
+ * caller's own bookkeeping moves with the record.
+ * Returns 0; 1 when Redis no longer holds the recorded table (nothing was
+ * written: the caller republishes); -1 with err: nothing was recorded, the
+ * caller retries the same names.
  */
 int fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, fado_publish_stats_t *stats, char *err, size_t err_len);
+    json_t *clusters, fado_db_stmt_t *tail, size_t ntail, fado_publish_stats_t *stats,
+    char *err, size_t err_len);
 
 /* Everything, under a new epoch, then a reset for the gateways. */
 int fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,

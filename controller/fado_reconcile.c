@@ -323,16 +323,16 @@ fado_clusters_zones(fado_cluster_set_t *cs)
     return 0;
 }
 
+#define FADO_PLACE_CLUSTERS_SQL \
+    "SELECT name, zone, eligible, storage_endpoint <> '', healthy," \
+    "       array_to_string(zones, ' '), cardinality(zones) FROM clusters" \
+    " ORDER BY name COLLATE \"C\""
+
+/* The cluster set from FADO_PLACE_CLUSTERS_SQL's rows; cs owns res from here. */
 static int
-fado_clusters_load(PGconn *conn, fado_cluster_set_t *cs)
+fado_clusters_load(PGresult *res, fado_cluster_set_t *cs)
 {
-    cs->res = fado_db_exec(conn, NULL,
-        "SELECT name, zone, eligible, storage_endpoint <> '', healthy,"
-        "       array_to_string(zones, ' '), cardinality(zones) FROM clusters"
-        " ORDER BY name COLLATE \"C\"", 0, NULL);
-    if (cs->res == NULL) {
-        return -1;
-    }
+    cs->res = res;
     cs->n = (size_t) PQntuples(cs->res);
     if (cs->n > FADO_MAX_CLUSTERS) {
         fado_log(FADO_LOG_WARN, "msg=\"too many clusters, placing on the first\" max=%d",
@@ -507,23 +507,29 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
     return rc == 0 ? 0 : -1;
 }
 
-/* The placement writes of a batch, in one transaction that the triggers
- * do not record again (the batch publishes what they change). */
+/*
+ * The placement writes of a batch and the replica jobs they call for, in
+ * one pipeline and so one transaction, which the triggers do not record
+ * again (the batch publishes what they change). Replicas that are not
+ * ready (new, syncing, failed, leaving) need a job; an existing one keeps
+ * its schedule and back-off.
+ */
 static int
-fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
+fado_place_write(PGconn *conn, json_t *names, json_t *upd, json_t *ins, json_t *leave)
 {
-    char        *js[3] = { fado_rec_json(upd), fado_rec_json(ins), fado_rec_json(leave) };
-    const char  *p[3] = { js[0], js[1], js[2] };
-    int          rc = -1;
+    char            *js[4] = { fado_rec_json(upd), fado_rec_json(ins), fado_rec_json(leave),
+                               fado_rec_json(names) };
+    const char      *p[3] = { js[0], js[1], js[2] }, *pn[1] = { js[3] };
+    fado_db_stmt_t   st[3];
+    size_t           n = 0;
+    int              rc = -1;
 
-    if (js[0] == NULL || js[1] == NULL || js[2] == NULL) {
+    if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL) {
         goto done;
     }
-    if (fado_db_begin(conn, NULL) != 0) {
-        goto done;
-    }
-    if (fado_db_run(conn, NULL, "SELECT set_config('fado.placing', 'on', true)", 0, NULL) != 0
-        || fado_db_run(conn, NULL,
+    st[n++] = (fado_db_stmt_t) { "SELECT set_config('fado.placing', 'on', true)", 0, NULL, NULL, 1 };
+    if (json_array_size(upd) || json_array_size(ins) || json_array_size(leave)) {
+        st[n++] = (fado_db_stmt_t) {
             "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason,"
             "                                placement_effective = u.effective"
             "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
@@ -540,16 +546,24 @@ fado_place_write(PGconn *conn, json_t *upd, json_t *ins, json_t *leave)
             "   FROM jsonb_to_recordset($3::jsonb) AS u (bucket text, cluster text,"
             "                                           remove boolean, reason text)"
             "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
-            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p) != 0
-        || fado_db_end(conn, 1, NULL) != 0)
-    {
-        (void) fado_db_end(conn, 0, NULL);
+            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p, NULL, 1 };
+    }
+    st[n++] = (fado_db_stmt_t) {
+        "INSERT INTO jobs (kind, bucket, cluster)"
+        " SELECT 'replica', bucket, cluster FROM replicas"
+        "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        "    AND state <> 'ready'"
+        " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, pn, NULL, 1 };
+    if (fado_db_pipeline(conn, NULL, st, n) != 0) {
         goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PQclear(st[i].res);
     }
     rc = 0;
 
 done:
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         free(js[i]);
     }
     return rc;
@@ -557,41 +571,47 @@ done:
 
 /*
  * Places the named buckets (a JSON array) and queues the replica jobs they
- * call for. Set-based: three reads and one write transaction per batch,
+ * call for. Set-based: one round trip of reads and one of writes per batch,
  * whatever its size.
  */
 static int
 fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
 {
     fado_cluster_set_t   cs;
-    PGresult            *bk = NULL, *rp = NULL;
+    PGresult            *bk, *rp;
     char                *js = fado_rec_json(names);
     const char          *p[1] = { js };
     json_t              *upd = json_array(), *ins = json_array(), *leave = json_array();
     fado_replica_row_t  *reps = NULL;
+    fado_db_stmt_t       st[3] = {
+        { FADO_PLACE_CLUSTERS_SQL, 0, NULL, NULL, 1 },
+        { "SELECT name, home_cluster, to_jsonb(allowed_zones), replicas,"
+          "       to_jsonb(pinned_clusters), placement_ok, placement_reason,"
+          "       cap_replicas, placement_effective"
+          "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
+          " ORDER BY name COLLATE \"C\"", 1, p, NULL, 1 },
+        { "SELECT bucket, cluster, state FROM replicas"
+          " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
+          " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p, NULL, 1 }
+    };
     int                  rc = -1, r = 0;
 
     cs.res = NULL;
     cs.zone_text = NULL;
     cs.zone_list = NULL;
+    /* The three reads in one round trip. */
     if (js == NULL || upd == NULL || ins == NULL || leave == NULL
-        || fado_clusters_load(conn, &cs) != 0)
+        || fado_db_pipeline(conn, NULL, st, 3) != 0)
     {
         goto done;
     }
-    bk = fado_db_exec(conn, NULL,
-        "SELECT name, home_cluster, to_jsonb(allowed_zones), replicas,"
-        "       to_jsonb(pinned_clusters), placement_ok, placement_reason,"
-        "       cap_replicas, placement_effective"
-        "  FROM buckets WHERE name IN (SELECT jsonb_array_elements_text($1::jsonb))"
-        " ORDER BY name COLLATE \"C\"", 1, p);
-    rp = bk ? fado_db_exec(conn, NULL,
-        "SELECT bucket, cluster, state FROM replicas"
-        " WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
-        " ORDER BY bucket COLLATE \"C\", cluster COLLATE \"C\"", 1, p) : NULL;
-    if (rp == NULL) {
+    bk = st[1].res;
+    rp = st[2].res;
+    if (fado_clusters_load(st[0].res, &cs) != 0) {
+        st[0].res = NULL;
         goto done;
     }
+    st[0].res = NULL;              /* cs holds it */
     reps = calloc((size_t) PQntuples(rp) + 1, sizeof(*reps));
     if (reps == NULL) {
         goto done;
@@ -615,20 +635,7 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
             goto done;
         }
     }
-    if ((json_array_size(upd) || json_array_size(ins) || json_array_size(leave))
-        && fado_place_write(conn, upd, ins, leave) != 0)
-    {
-        goto done;
-    }
-    /* Replicas that are not ready (new, syncing, failed, leaving) need a
-     * job; an existing one keeps its schedule and back-off. */
-    if (fado_db_run(conn, NULL,
-            "INSERT INTO jobs (kind, bucket, cluster)"
-            " SELECT 'replica', bucket, cluster FROM replicas"
-            "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
-            "    AND state <> 'ready'"
-            " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, p) != 0)
-    {
+    if (fado_place_write(conn, names, upd, ins, leave) != 0) {
         goto done;
     }
     if (json_array_size(ins) || json_array_size(leave)) {
@@ -642,11 +649,10 @@ done:
     json_decref(upd);
     json_decref(ins);
     json_decref(leave);
-    if (bk != NULL) {
-        PQclear(bk);
-    }
-    if (rp != NULL) {
-        PQclear(rp);
+    for (int i = 0; i < 3; i++) {
+        if (st[i].res != NULL) {
+            PQclear(st[i].res);
+        }
     }
     if (cs.res != NULL) {
         PQclear(cs.res);
@@ -659,15 +665,17 @@ done:
 /* ------------------------------------------------------------ batches */
 
 /*
- * Places (where asked) and publishes one batch. Returns 0, or -1 when the
- * publication failed (Redis): the caller keeps the dirty rows and retries.
+ * Places (where asked) and publishes one batch; the tail statements (the
+ * batch's own bookkeeping) run with the recording of what was published.
+ * Returns 0, or -1 when the publication failed (Redis): the caller keeps
+ * the dirty rows and retries.
  */
 static int
 fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buckets,
-    json_t *clusters)
+    json_t *clusters, fado_db_stmt_t *tail, size_t ntail)
 {
     fado_publish_stats_t  st;
-    char                  err[512];
+    char                  err[512] = "";
     int                   ok;
     double                t0 = fado_now_fms(), t1;
 
@@ -675,13 +683,18 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
         return -1;
     }
     t1 = fado_now_fms();
-    ok = fado_publisher_epoch_ok(rec->pub, conn, err, sizeof(err));
-    if (ok == 0) {
-        ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0;
-    } else if (ok == 1) {
-        ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, &st, err,
-                                 sizeof(err)) == 0;
-        if (ok && (st.set || st.deleted)) {
+    ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, tail, ntail, &st, err,
+                             sizeof(err));
+    if (ok == 1) {
+        /* Redis lost the table: all of it again, this batch included. */
+        ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0
+             && (ntail == 0 || fado_db_pipeline(conn, NULL, tail, ntail) == 0);
+        for (size_t i = 0; ok && i < ntail; i++) {
+            PQclear(tail[i].res);
+        }
+    } else if (ok == 0) {
+        ok = 1;
+        if (st.set || st.deleted) {
             fado_log(FADO_LOG_INFO, "msg=\"routes published\" set=%zu deleted=%zu"
                      " version=%lld", st.set, st.deleted, st.version);
         }
@@ -692,8 +705,9 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
         fado_log(FADO_LOG_WARN, "msg=\"publication failed, will retry\" error=%s", FADO_LOG_Q(err));
     }
     fado_log(FADO_LOG_DEBUG, "msg=\"batch\" buckets=%zu placed=%zu clusters=%zu"
-             " place_ms=%.2f publish_ms=%.2f", json_array_size(buckets),
-             json_array_size(place), json_array_size(clusters), t1 - t0, fado_now_fms() - t1);
+             " place_ms=%.2f publish_ms=%.2f read_ms=%.2f redis_ms=%.2f record_ms=%.2f",
+             json_array_size(buckets), json_array_size(place), json_array_size(clusters),
+             t1 - t0, fado_now_fms() - t1, st.read_ms, st.redis_ms, st.record_ms);
     atomic_store(&rec->redis_ok, ok);
     atomic_fetch_add(&rec->passes, 1);
     return ok ? 0 : -1;
@@ -728,11 +742,23 @@ fado_epoch_check(fado_reconciler_t *rec, PGconn *conn)
 static int
 fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
 {
-    PGresult  *db = NULL;
-    json_t    *place = json_array(), *buckets = json_array(), *clusters = json_array();
-    json_t    *seen_b = json_array(), *seen_c = json_array();
-    char      *js[2] = { NULL, NULL };
-    int        rc = -1, n = 0;
+    PGresult        *db = NULL;
+    json_t          *place = json_array(), *buckets = json_array(), *clusters = json_array();
+    json_t          *seen_b = json_array(), *seen_c = json_array();
+    char            *js[2] = { NULL, NULL };
+    const char      *p[2];
+    fado_db_stmt_t   tail = {
+        "WITH b AS (DELETE FROM dirty_buckets d"
+        "           USING jsonb_to_recordset($1::jsonb) AS u (b text, s bigint)"
+        "           WHERE d.bucket = u.b AND d.seq = u.s)"
+        " DELETE FROM dirty_clusters d"
+        " USING jsonb_to_recordset($2::jsonb) AS u (c text, s bigint)"
+        " WHERE d.cluster = u.c AND d.seq = u.s", 2, p, NULL, 1 };
+    fado_db_stmt_t   changes = {
+        "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
+        " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL, NULL, 1 };
+    int              rc = -1, n = 0;
+    double           t0;
 
     if (place == NULL || buckets == NULL || clusters == NULL || seen_b == NULL
         || seen_c == NULL)
@@ -740,9 +766,11 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     /* One round trip for both tables: kind 'b' (with place) or 'c'. */
-    db = fado_db_exec(conn, NULL,
-        "(SELECT 'b', bucket, place, seq FROM dirty_buckets ORDER BY seq LIMIT " FADO_BATCH ")"
-        " UNION ALL SELECT 'c', cluster, false, seq FROM dirty_clusters", 0, NULL);
+    t0 = fado_now_fms();
+    if (fado_db_pipeline(conn, NULL, &changes, 1) != 0) {
+        goto done;
+    }
+    db = changes.res;
     if (db == NULL) {
         goto done;
     }
@@ -751,6 +779,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         rc = 0;
         goto done;
     }
+    fado_log(FADO_LOG_DEBUG, "msg=\"changes read\" rows=%d ms=%.2f", n, fado_now_fms() - t0);
     for (int i = 0; i < n; i++) {
         int      is_bucket = PQgetvalue(db, i, 0)[0] == 'b';
         json_t  *name = json_string(PQgetvalue(db, i, 1));
@@ -765,24 +794,17 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
             goto done;
         }
     }
-    if (fado_batch_run(rec, conn, place, buckets, clusters) != 0) {
-        goto done;
-    }
-    /* Rows written again meanwhile have a new seq and stay. */
+    /* The rows go with the record of what was published; rows written
+     * again meanwhile have a new seq and stay. */
     js[0] = fado_rec_json(seen_b);
     js[1] = fado_rec_json(seen_c);
-    if (js[0] != NULL && js[1] != NULL) {
-        const char  *p[2] = { js[0], js[1] };
-        if (fado_db_run(conn, NULL,
-                "WITH b AS (DELETE FROM dirty_buckets d"
-                "           USING jsonb_to_recordset($1::jsonb) AS u (b text, s bigint)"
-                "           WHERE d.bucket = u.b AND d.seq = u.s)"
-                " DELETE FROM dirty_clusters d"
-                " USING jsonb_to_recordset($2::jsonb) AS u (c text, s bigint)"
-                " WHERE d.cluster = u.c AND d.seq = u.s", 2, p) == 0)
-        {
-            rc = n;
-        }
+    if (js[0] == NULL || js[1] == NULL) {
+        goto done;
+    }
+    p[0] = js[0];
+    p[1] = js[1];
+    if (fado_batch_run(rec, conn, place, buckets, clusters, &tail, 1) == 0) {
+        rc = n;
     }
 
 done:
@@ -892,7 +914,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
         }
     }
     if ((n > 0 || clusters != NULL)
-        && fado_batch_run(rec, conn, stale ? NULL : names, names, clusters) != 0)
+        && fado_batch_run(rec, conn, stale ? NULL : names, names, clusters, NULL, 0) != 0)
     {
         goto done;
     }

@@ -16,6 +16,10 @@
 --   cdel <cluster> ""        remove clusters[cluster]
 --   setting <name> <value>   settings[name] = value (bucket_header)
 --   reset "" <epoch>         new epoch; gateways resync from the table
+--   expect "" <epoch>        write nothing unless the epoch is <epoch>: the
+--                            table this caller knows is still the one in
+--                            Redis (an error starting "FADOEPOCH" if not);
+--                            takes no version, adds no feed entry
 -- Returns the last version assigned.
 --
 -- Running as one script makes each change atomic: the hash, the counter and
@@ -35,7 +39,7 @@ end
 -- so a bad triple must be refused before anything is written.
 local known = { set = true, set2 = true, del = true, default = true,
                 default2 = true, nodefault = true, cset = true, cdel = true,
-                setting = true, reset = true }
+                setting = true, reset = true, expect = true }
 for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if not known[op] then
@@ -67,8 +71,16 @@ for i = 2, #ARGV, 3 do
             return redis.error_reply("fado-publish: bucket_header must be 1-64 of letters, digits, '-'")
         end
     end
-    if op == "reset" and body == "" then
-        return redis.error_reply("fado-publish: reset needs an epoch")
+    if (op == "reset" or op == "expect") and body == "" then
+        return redis.error_reply("fado-publish: " .. op .. " needs an epoch")
+    end
+end
+
+-- Checked after the triples and before any write: a Redis that restarted
+-- empty (or was flushed) must not receive half a table.
+for i = 2, #ARGV, 3 do
+    if ARGV[i] == "expect" and redis.call("GET", epoch) ~= ARGV[i + 2] then
+        return redis.error_reply("FADOEPOCH the routing table's epoch is not the expected one")
     end
 end
 
@@ -76,8 +88,11 @@ local last = tonumber(redis.call("GET", version) or "0")
 
 for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    local v = redis.call("INCR", version)
-    last = v
+    local v = last
+    if op ~= "expect" then
+        v = redis.call("INCR", version)
+        last = v
+    end
     if op == "set" or op == "set2" then
         local rec = (op == "set" and "F1 " or "F2 ") .. v .. " " .. body
         redis.call("HSET", routes, bucket, rec)

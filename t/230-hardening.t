@@ -4,7 +4,7 @@
 # hostile client would, so no HTTP client normalises them on the way.
 # Also: log lines cannot be forged, /readyz needs no token (docs/controller.md
 # says why), and with PostgreSQL unreachable requests without a valid token
-# still get 401.
+# still get 401, object calls 503 and a bad object key still 400.
 
 use strict;
 use warnings;
@@ -241,6 +241,20 @@ error_is([send_req(POST => '/v1/zones', 'x' x (9 * 1024 * 1024))], 413, 'body_to
              'PostgreSQL down, an unknown token: 401');
     error_is([get('/v1/zones')], 503, 'database_unavailable', undef,
              'PostgreSQL down, a valid token: 503 (it is known without PostgreSQL)');
+    # Object calls take their connections from the pool themselves (the
+    # transport holds none on the object threads): the same 503.
+    error_is([send_req(PUT => "/v1/buckets/$bucket/objects/abc", 'while PostgreSQL is down')],
+             503, 'database_unavailable', undef, 'PostgreSQL down: an upload gets 503');
+    error_is([get("/v1/buckets/$bucket/objects/abc")], 503, 'database_unavailable', undef,
+             'PostgreSQL down: a download gets 503');
+    error_is([get("/v1/buckets/$bucket/objects/abc?metadata=true")], 503,
+             'database_unavailable', undef, 'PostgreSQL down: metadata gets 503');
+    error_is([get("/v1/buckets/$bucket/objects")], 503, 'database_unavailable', undef,
+             'PostgreSQL down: the listing gets 503');
+    error_is([send_req(DELETE => "/v1/buckets/$bucket/objects/abc")], 503,
+             'database_unavailable', undef, 'PostgreSQL down: a delete gets 503');
+    error_is([get("/v1/buckets/$bucket/objects/a//b")], 400, 'invalid_key', 'key',
+             'PostgreSQL down: a bad key is still refused 400, before PostgreSQL is asked');
 }
 
 kill 'TERM', $relay if $relay;
