@@ -24,6 +24,7 @@ BENCH_TARGETS :=
 .PHONY: all deps test sanitize sanitize-build unit-tests bench-build up down clean
 all:
 
+-include mk/route.mk
 -include mk/module.mk
 -include mk/storage.mk
 -include mk/controller.mk

@@ -9,7 +9,7 @@
 #include "fado_buckets.h"
 #include "fado_policy.h"
 #include "fado_valid.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,11 +55,11 @@ fado_api_buckets_override(fado_req_t *req, json_t *obj, fado_bucket_t *b,
     }
     eps = json_object_get(ov, "endpoints");
     if (!json_is_array(eps) || json_array_size(eps) == 0
-        || json_array_size(eps) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+        || json_array_size(eps) > FRC_MAX_ENDPOINTS)
     {
         fado_req_error(req, 400, "invalid_field", "route_override.endpoints",
                        "route_override.endpoints must be an array of 1 to %d endpoints",
-                       NGX_HTTP_FADO_MAX_ENDPOINTS);
+                       FRC_MAX_ENDPOINTS);
         return -1;
     }
     json_array_foreach(eps, i, ep) {
@@ -98,7 +98,7 @@ fado_api_buckets_override(fado_req_t *req, json_t *obj, fado_bucket_t *b,
         if (e->cluster == NULL) {
             return -1;
         }
-        if (!ngx_http_fado_record_label_valid(e->cluster, strlen(e->cluster))) {
+        if (!frc_record_label_valid(e->cluster, strlen(e->cluster))) {
             fado_req_error(req, 400, "invalid_field", f,
                            "%s must be 1-63 characters of A-Z a-z 0-9 - _ .", f);
             return -1;
@@ -132,7 +132,7 @@ fado_api_buckets_override(fado_req_t *req, json_t *obj, fado_bucket_t *b,
 static int
 fado_api_buckets_put(fado_req_t *req, json_t *obj, const char *name, long version)
 {
-    fado_bucket_endpoint_t  eps[NGX_HTTP_FADO_MAX_ENDPOINTS];
+    fado_bucket_endpoint_t  eps[FRC_MAX_ENDPOINTS];
     fado_bucket_t           b;
     fado_err_t              err;
     json_t                 *placement;

@@ -8,9 +8,9 @@
 #include "fado_log.h"
 #include "fado_reconcile.h"
 #include "fado_placement.h"
+#include "fado_valid.h"
 #include "fst_buf.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -202,27 +202,6 @@ fado_console_summary(fado_req_t *req)
 
 /* ------------------------------------------------------------ placement preview */
 
-/* The API's bucket name rule (S3's, as MinIO applies it). */
-static int
-fado_console_valid_bucket(const char *s)
-{
-    size_t  n = strlen(s);
-
-    if (n < 3 || n > 63 || !isalnum((unsigned char) s[0])
-        || !isalnum((unsigned char) s[n - 1]) || strstr(s, "..") != NULL)
-    {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!islower((unsigned char) *s) && !isdigit((unsigned char) *s) && *s != '.'
-            && *s != '-')
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A JSON array of strings into names[]; -1 with the error set. */
 static int
 fado_console_names(fado_req_t *req, json_t *obj, const char *key, const char *field,
@@ -395,7 +374,7 @@ fado_console_preview(fado_req_t *req)
     if (placement == NULL) {
         placement = body;     /* flat form, as the bucket API accepts */
     }
-    if (preq.bucket == NULL || !fado_console_valid_bucket(preq.bucket)) {
+    if (preq.bucket == NULL || !fado_valid_bucket(preq.bucket)) {
         fado_req_error(req, 400, "invalid_field", "name",
                        "bucket names are 3-63 characters of a-z, 0-9, '.', '-' (S3 rules)");
         goto done;

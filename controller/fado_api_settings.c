@@ -6,7 +6,7 @@
 #include "fado_api.h"
 #include "fado_policy.h"
 #include "fado_settings.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <string.h>
 
@@ -29,7 +29,7 @@ fado_api_settings_body(fado_req_t *req, json_t *body, const char **policy,
         return -1;
     }
     /* the gateway's rule (ngx_http_fado_record.c), so it takes what we publish */
-    if (*header != NULL && !ngx_http_fado_record_header_valid(*header, strlen(*header))) {
+    if (*header != NULL && !frc_record_header_valid(*header, strlen(*header))) {
         fado_req_error(req, 400, "invalid_field", "bucket_header",
                        "bucket_header must be a header name of 1-64 letters, digits and '-'");
         return -1;

@@ -19,7 +19,7 @@
 #include "fado_policy.h"
 #include "fado_valid.h"
 #include "fst_s3_client.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -634,12 +634,12 @@ fado_import_fado_override(fado_import_doc_t *d, const char *bucket, json_t *o,
     }
     ups = json_object_get(o, "upstreams");
     if (!json_is_array(ups) || json_array_size(ups) == 0
-        || json_array_size(ups) > NGX_HTTP_FADO_MAX_ENDPOINTS)
+        || json_array_size(ups) > FRC_MAX_ENDPOINTS)
     {
         snprintf(f, sizeof(f), "%supstreams", path);
         return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field", f,
                                 "%s must be an array of 1 to %d addresses", f,
-                                NGX_HTTP_FADO_MAX_ENDPOINTS);
+                                FRC_MAX_ENDPOINTS);
     }
     eps = json_array();
     if (eps == NULL) {
@@ -747,9 +747,9 @@ fado_import_fado_lb(json_t *in, fado_import_doc_t *d, fado_import_error_t *err)
     if (header == NULL && err->status != FADO_IMPORT_OK) {
         return -1;
     }
-    /* the gateway's rule for the value it takes (ngx_http_fado_record.c) */
+    /* the gateway's rule for the value it takes (lib/route/frc_record.c) */
     if (header != NULL) {
-        if (!ngx_http_fado_record_header_valid(header, strlen(header))) {
+        if (!frc_record_header_valid(header, strlen(header))) {
             return fado_import_fail(err, FADO_IMPORT_INVALID, "invalid_field",
                                     "load_balancer.match_header", "load_balancer.match_header"
                                     " must be a header name (1-64 letters, digits, '-')");

@@ -3,7 +3,6 @@
  */
 
 #include "fado_policy.h"
-#include "ngx_http_fado_record.h"
 
 #include <string.h>
 
@@ -34,10 +33,10 @@ static const struct {
 const char *
 fado_policy_lookup(const char *name, const char **why)
 {
-    int  p = ngx_http_fado_record_policy(name, strlen(name));
+    int  p = frc_record_policy(name, strlen(name));
 
     if (p >= 0) {
-        return ngx_http_fado_record_policy_name(p);
+        return frc_record_policy_name(p);
     }
     for (size_t i = 0; i < sizeof(fado_policy_aliases) / sizeof(fado_policy_aliases[0]); i++) {
         if (strcmp(name, fado_policy_aliases[i].fado_name) == 0) {
@@ -48,8 +47,7 @@ fado_policy_lookup(const char *name, const char **why)
         }
     }
     if (why != NULL) {
-        *why = "it is neither a FaDO (Caddy) policy nor one of -, rr, lc, p2c, ewma, chash,"
-               " random, first";
+        *why = "it is not one of " FADO_POLICY_NAMES;
     }
     return NULL;
 }

@@ -1,7 +1,7 @@
 /*
  * fado_policy: the policy names the controller accepts (API and import),
  * and the route record token each one is published as. The tokens
- * themselves are the route contract's (ngx_http_fado_record.c, shared with
+ * themselves are the route contract's (lib/route/frc_record.c, shared with
  * the gateway); this table adds FaDO's (Caddy's) names as aliases, so an
  * imported FaDO configuration keeps its meaning (docs/controller.md,
  * "Policies"), and says why the few without an equivalent are refused.
@@ -10,9 +10,12 @@
 #ifndef FADO_POLICY_H
 #define FADO_POLICY_H
 
-/* What a 400 says the accepted names are. */
+#include "frc_record.h"
+
+/* What a 400 says the accepted names are: the contract's tokens (from its
+ * one list), then the FaDO names of fado_policy.c. */
 #define FADO_POLICY_NAMES \
-    "-, rr, lc, p2c, ewma, chash, random, first, or FaDO's round_robin," \
+    FRC_POLICY_LIST "or FaDO's round_robin," \
     " weighted_round_robin, least_conn, random_choose, ip_hash, uri_hash"
 
 /*

@@ -3,7 +3,7 @@
  */
 
 #include "fado_route_view.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ fado_route_record(const char *tag, const char *version, const char *body, size_t
 }
 
 static json_t *
-fado_route_endpoint(const ngx_http_fado_record_endpoint_t *ep, const char *cluster,
+fado_route_endpoint(const frc_record_endpoint_t *ep, const char *cluster,
     size_t cluster_len, const char *zone, size_t zone_len)
 {
     /* the origin (contract 2.1): scheme, and the name and prefix or null */
@@ -42,7 +42,7 @@ fado_route_endpoint(const ngx_http_fado_record_endpoint_t *ep, const char *clust
 /* F2: the endpoints of the named clusters that are up, in the record's order. */
 static int
 fado_route_join(json_t *out, json_t *names, json_t *clusters,
-    ngx_http_fado_record_endpoint_t *eps, char *err, size_t err_len)
+    frc_record_endpoint_t *eps, char *err, size_t err_len)
 {
     size_t   i, n, k;
     json_t  *name;
@@ -50,8 +50,8 @@ fado_route_join(json_t *out, json_t *names, json_t *clusters,
     json_array_foreach(names, i, name) {
         const char                      *cbody = json_string_value(json_object_get(clusters,
                                                      json_string_value(name)));
-        ngx_http_fado_record_cluster_t   c;
-        char                             derr[NGX_HTTP_FADO_ERR_LEN];
+        frc_record_cluster_t   c;
+        char                             derr[FRC_ERR_LEN];
         char                            *rec;
         size_t                           len;
 
@@ -63,9 +63,9 @@ fado_route_join(json_t *out, json_t *names, json_t *clusters,
             snprintf(err, err_len, "out of memory");
             return -1;
         }
-        if (ngx_http_fado_record_cluster(rec, len, &c, derr) != 0
-            || ngx_http_fado_record_endpoints2(c.endpoints, c.endpoints_len, eps,
-                                               NGX_HTTP_FADO_MAX_ENDPOINTS, &n, derr) != 0)
+        if (frc_record_cluster(rec, len, &c, derr) != 0
+            || frc_record_endpoints2(c.endpoints, c.endpoints_len, eps,
+                                     FRC_MAX_ENDPOINTS, &n, derr) != 0)
         {
             snprintf(err, err_len, "cluster record of %s: %s", json_string_value(name), derr);
             free(rec);
@@ -89,15 +89,15 @@ json_t *
 fado_route_view(const char *bucket, const char *version, const char *body, json_t *clusters,
     char *err, size_t err_len)
 {
-    ngx_http_fado_record_head_t       h;
-    ngx_http_fado_record_name_t       names[NGX_HTTP_FADO_MAX_CLUSTERS];
-    ngx_http_fado_record_endpoint_t  *eps;
-    char                              derr[NGX_HTTP_FADO_ERR_LEN], *rec;
+    frc_record_head_t       h;
+    frc_record_name_t       names[FRC_MAX_CLUSTERS];
+    frc_record_endpoint_t  *eps;
+    char                              derr[FRC_ERR_LEN], *rec;
     size_t                            len, n;
     json_t                           *view = NULL, *cl, *ep;
     int                               contract = 2;
 
-    eps = malloc(NGX_HTTP_FADO_MAX_ENDPOINTS * sizeof(*eps));
+    eps = malloc(FRC_MAX_ENDPOINTS * sizeof(*eps));
     cl = json_array();
     ep = json_array();
     if (eps == NULL || cl == NULL || ep == NULL) {
@@ -115,9 +115,9 @@ fado_route_view(const char *bucket, const char *version, const char *body, json_
         snprintf(err, err_len, "out of memory");
         goto done;
     }
-    if (ngx_http_fado_record_head(rec, len, &h, derr) != 0
-        || ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len, names,
-                                         NGX_HTTP_FADO_MAX_CLUSTERS, &n, derr) != 0)
+    if (frc_record_head(rec, len, &h, derr) != 0
+        || frc_record_clusters(h.endpoints, h.endpoints_len, names,
+                               FRC_MAX_CLUSTERS, &n, derr) != 0)
     {
         free(rec);
         contract = 1;
@@ -126,9 +126,9 @@ fado_route_view(const char *bucket, const char *version, const char *body, json_
             snprintf(err, err_len, "out of memory");
             goto done;
         }
-        if (ngx_http_fado_record_head(rec, len, &h, derr) != 0
-            || ngx_http_fado_record_endpoints(h.endpoints, h.endpoints_len, eps,
-                                              NGX_HTTP_FADO_MAX_ENDPOINTS, &n, derr) != 0)
+        if (frc_record_head(rec, len, &h, derr) != 0
+            || frc_record_endpoints(h.endpoints, h.endpoints_len, eps,
+                                    FRC_MAX_ENDPOINTS, &n, derr) != 0)
         {
             snprintf(err, err_len, "route of \"%s\" is not a record: %s", bucket, derr);
             free(rec);
@@ -167,7 +167,7 @@ fado_route_view(const char *bucket, const char *version, const char *body, json_
     view = json_pack("{s:s, s:I, s:i, s:s, s:s, s:O, s:O}",
                      "bucket", bucket, "version", (json_int_t) strtoll(version, NULL, 10),
                      "contract", contract, "record_body", body,
-                     "policy", ngx_http_fado_record_policy_name(h.policy),
+                     "policy", frc_record_policy_name(h.policy),
                      "clusters", cl, "endpoints", ep);
     free(rec);
     if (view == NULL) {

@@ -1,6 +1,6 @@
 /*
  * fado_route_view: a published route as the API shows it. The record is
- * decoded by the gateway's own decoder (ngx_http_fado_record.c), so what
+ * decoded by the gateway's own decoder (lib/route/frc_record.c), so what
  * the API says a gateway routes to is what a gateway reads.
  */
 

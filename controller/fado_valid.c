@@ -4,7 +4,7 @@
  */
 
 #include "fado_valid.h"
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -60,18 +60,18 @@ fado_valid_utf8(const char *str, size_t len)
     return 1;
 }
 
-/* The route contract's rules (ngx_http_fado_record.c): one copy for the API
+/* The route contract's rules (lib/route/frc_record.c): one copy for the API
  * and the gateways, so a name the API takes is a name a gateway routes. */
 int
 fado_valid_name(const char *s)
 {
-    return ngx_http_fado_record_label_valid(s, strlen(s));
+    return frc_record_label_valid(s, strlen(s));
 }
 
 int
 fado_valid_bucket(const char *s)
 {
-    return ngx_http_fado_record_bucket_valid(s, strlen(s));
+    return frc_record_bucket_valid(s, strlen(s));
 }
 
 /* No C0 control character nor DEL. */

@@ -25,7 +25,7 @@ CONTROLLER_SRCS += controller/fado_api_zones.c controller/fado_api_clusters.c \
                    controller/fado_settings.c controller/fado_routes.c
 CONTROLLER_SRCS := $(wildcard $(CONTROLLER_SRCS))
 CONTROLLER_OBJS := $(patsubst controller/%.c,$(BUILD)/controller/%.o,$(CONTROLLER_SRCS)) \
-                   $(BUILD)/controller/fado_sql.o $(ROUTE_OBJS)
+                   $(BUILD)/controller/fado_sql.o
 CONTROLLER_HDRS := $(wildcard controller/fado_*.h)
 CONTROLLER_PKGS := libpq jansson hiredis libcurl libmicrohttpd openssl
 CONTROLLER_CFLAGS = $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) $(ROUTE_CFLAGS) $(shell pkg-config --cflags $(CONTROLLER_PKGS))
@@ -51,7 +51,7 @@ $(BUILD)/controller/fado_%.o: controller/fado_%.c $(CONTROLLER_HDRS) $(STORAGE_H
 	@mkdir -p $(dir $@)
 	$(CC) $(CONTROLLER_CFLAGS) -c -o $@ $<
 
-$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(STORAGE_LIB)
+$(CONTROLLER_BIN): $(CONTROLLER_OBJS) $(ROUTE_LIB) $(STORAGE_LIB)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $^ $(CONTROLLER_LIBS) $(STORAGE_LIBS)
 
 UNIT_TESTS += $(BUILD)/unit/test_placement
@@ -86,7 +86,7 @@ BENCH_TARGETS += $(BUILD)/bench/placement $(BUILD)/bench/publish
 UNIT_TESTS += $(BUILD)/unit/test_fado_endpoint
 
 $(BUILD)/unit/test_fado_endpoint: t/unit/test_fado_endpoint.c t/unit/tap.h controller/fado_valid.c \
-        controller/fado_valid.h $(ROUTE_SRCS) $(ROUTE_HDRS)
+        controller/fado_valid.h $(ROUTE_LIB) $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Icontroller $(ROUTE_CFLAGS) -It/unit -o $@ t/unit/test_fado_endpoint.c \
-	    controller/fado_valid.c $(ROUTE_SRCS) $(LDFLAGS_COMMON)
+	    controller/fado_valid.c $(ROUTE_LIB) $(LDFLAGS_COMMON)

@@ -1,7 +1,8 @@
 # Fuzzing: libFuzzer targets (clang, Debian's) for the parsers that read
-# what other programs send: the route record decoder (the nginx module's,
-# compiled in unchanged), MinIO's webhook payload, the S3 XML readers and
-# the replication configuration parser. Seeds live in fuzz/corpus/<name>/.
+# what other programs send: the route record decoder (lib/route/, as the
+# gateway compiles it, with the encoder's round trip), MinIO's webhook
+# payload, the S3 XML readers and the replication configuration parser.
+# Seeds live in fuzz/corpus/<name>/.
 #
 #   make fuzz                 build, then run each target FUZZ_TIME seconds
 #   make fuzz FUZZ_TIME=600   longer
@@ -21,12 +22,11 @@ FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_CTRL_CFLAGS = -Icontroller $(shell pkg-config --cflags libpq jansson)
 
-$(BUILD)/fuzz/fuzz_route_record: fuzz/fuzz_route_record.c \
-        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h \
-        ngx_fado_module/ngx_http_fado_text.c ngx_fado_module/ngx_http_fado_text.h
+# The route contract's sources are compiled in (with the fuzzer's
+# instrumentation), not taken from the archive.
+$(BUILD)/fuzz/fuzz_route_record: fuzz/fuzz_route_record.c $(ROUTE_SRCS) $(ROUTE_HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ingx_fado_module -o $@ fuzz/fuzz_route_record.c \
-	    ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(ROUTE_CFLAGS) -o $@ fuzz/fuzz_route_record.c $(ROUTE_SRCS)
 
 $(BUILD)/fuzz/fuzz_events: $(ROUTE_SRCS) $(ROUTE_HDRS) \
         fuzz/fuzz_events.c controller/fado_events.c controller/fado_log.c \
@@ -71,11 +71,10 @@ endif
 
 UNIT_TESTS += $(BUILD)/unit/test_fado_valid
 
-$(BUILD)/unit/test_fado_valid: $(ROUTE_SRCS) $(ROUTE_HDRS) \
+$(BUILD)/unit/test_fado_valid: $(ROUTE_LIB) $(ROUTE_HDRS) \
         t/unit/test_fado_valid.c t/unit/tap.h controller/fado_valid.c \
         controller/fado_valid.h controller/fado_log.c controller/fado_log.h \
         $(STORAGE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Icontroller $(STORAGE_CFLAGS) -It/unit $(ROUTE_CFLAGS) -o $@ t/unit/test_fado_valid.c \
-	    $(ROUTE_SRCS) \
-	    controller/fado_valid.c controller/fado_log.c $(STORAGE_LIB) $(LDFLAGS_COMMON) -lexpat
+	    controller/fado_valid.c controller/fado_log.c $(ROUTE_LIB) $(STORAGE_LIB) $(LDFLAGS_COMMON) -lexpat

@@ -7,7 +7,9 @@
 NGX_DIST_SRC   ?= /usr/share/nginx/src
 MODULE_NGX_DIR := $(abspath $(BUILD))/nginx-src
 MODULE_SO      := $(BUILD)/ngx_http_fado_module.so
-MODULE_SRCS    := $(wildcard ngx_fado_module/*.c ngx_fado_module/*.h)
+# the route contract is compiled into the module from lib/route (mk/route.mk)
+MODULE_SRCS    := $(wildcard ngx_fado_module/*.c ngx_fado_module/*.h) \
+                  $(ROUTE_SRCS) $(ROUTE_HDRS)
 
 .PHONY: module
 module: $(MODULE_SO)
@@ -26,50 +28,3 @@ $(MODULE_NGX_DIR)/.configured: config
 $(MODULE_SO): $(MODULE_NGX_DIR)/.configured $(MODULE_SRCS)
 	$(MAKE) -C $(MODULE_NGX_DIR) -f objs/Makefile modules
 	cp $(MODULE_NGX_DIR)/objs/ngx_http_fado_module.so $@.tmp && mv $@.tmp $@
-
-# The record decoder has no nginx dependency, so it is unit tested alone
-# (t/unit conventions: mk/unit.mk).
-MODULE_RECORD_TEST := $(BUILD)/unit/test_fado_record
-UNIT_TESTS += $(MODULE_RECORD_TEST)
-
-MODULE_TEXT_SRCS := ngx_fado_module/ngx_http_fado_text.c ngx_fado_module/ngx_http_fado_text.h
-
-$(MODULE_RECORD_TEST): t/unit/test_fado_record.c t/unit/tap.h \
-        ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_record.h \
-        $(MODULE_TEXT_SRCS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
-	    t/unit/test_fado_record.c ngx_fado_module/ngx_http_fado_record.c \
-	    ngx_fado_module/ngx_http_fado_text.c $(LDFLAGS_COMMON)
-
-# The escaping of text from outside (log lines, JSON), libc only too.
-MODULE_TEXT_TEST := $(BUILD)/unit/test_fado_text
-UNIT_TESTS += $(MODULE_TEXT_TEST)
-
-$(MODULE_TEXT_TEST): t/unit/test_fado_text.c t/unit/tap.h $(MODULE_TEXT_SRCS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -It/unit -Ingx_fado_module -o $@ \
-	    t/unit/test_fado_text.c ngx_fado_module/ngx_http_fado_text.c \
-	    $(LDFLAGS_COMMON)
-
-# The route contract (record decoder, policy table, name rules, escaping) is
-# libc only; the controller links the same two files, so gateway and
-# controller cannot disagree on a token or a name (ROUTE_* for its users).
-ROUTE_SRCS   := ngx_fado_module/ngx_http_fado_record.c ngx_fado_module/ngx_http_fado_text.c
-ROUTE_HDRS   := ngx_fado_module/ngx_http_fado_record.h ngx_fado_module/ngx_http_fado_text.h
-ROUTE_OBJS   := $(BUILD)/route/ngx_http_fado_record.o $(BUILD)/route/ngx_http_fado_text.o
-ROUTE_CFLAGS := -Ingx_fado_module
-
-$(BUILD)/route/%.o: ngx_fado_module/%.c $(ROUTE_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -c -o $@ $<
-
-# The golden test's decoder (t/218-route-golden.t): records in, the
-# decoder's reading out. Built with the unit tests, run by the suite.
-ROUTE_DECODE := $(BUILD)/unit/route_decode
-UNIT_TESTS += $(ROUTE_DECODE)
-
-$(ROUTE_DECODE): t/unit/route_decode.c $(ROUTE_SRCS) $(ROUTE_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(ROUTE_CFLAGS) -o $@ t/unit/route_decode.c $(ROUTE_SRCS) \
-	    $(LDFLAGS_COMMON)

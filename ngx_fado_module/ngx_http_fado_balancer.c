@@ -121,9 +121,9 @@ ngx_http_fado_upstream(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (value[i].len > 7 && ngx_strncmp(value[i].data, "policy=", 7) == 0)
         {
-            n = ngx_http_fado_record_policy((char *) value[i].data + 7,
-                                            value[i].len - 7);
-            if (n <= NGX_HTTP_FADO_POLICY_DEFAULT) {
+            n = frc_record_policy((char *) value[i].data + 7,
+                                  value[i].len - 7);
+            if (n <= FRC_POLICY_DEFAULT) {
                 goto invalid;
             }
 
@@ -273,11 +273,11 @@ ngx_http_fado_prepare(ngx_http_request_t *r, ngx_http_fado_ctx_t *ctx,
 
     ctx->uscf = fscf;
 
-    if (ctx->policy == NGX_HTTP_FADO_POLICY_DEFAULT) {
+    if (ctx->policy == FRC_POLICY_DEFAULT) {
         ctx->policy = fscf->policy;
     }
 
-    if (ctx->policy == NGX_HTTP_FADO_POLICY_CHASH) {
+    if (ctx->policy == FRC_POLICY_CHASH) {
         key = ctx->bucket;
 
         if (fscf->hash_key
@@ -751,7 +751,7 @@ ngx_http_fado_pick_first(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass,
 typedef ngx_int_t (*ngx_http_fado_pick_pt)(ngx_http_fado_ctx_t *ctx,
     ngx_uint_t pass, ngx_msec_t now);
 
-/* Indexed by NGX_HTTP_FADO_POLICY_*; "-" never reaches a pick. */
+/* Indexed by FRC_POLICY_*; "-" never reaches a pick. */
 static ngx_http_fado_pick_pt  ngx_http_fado_picks[] = {
     ngx_http_fado_pick_rr,              /* "-" */
     ngx_http_fado_pick_rr,
@@ -771,8 +771,8 @@ ngx_http_fado_pick(ngx_http_fado_ctx_t *ctx, ngx_uint_t pass, ngx_msec_t now)
 
     policy = ctx->policy;
 
-    if (policy > NGX_HTTP_FADO_POLICY_LAST) {
-        policy = NGX_HTTP_FADO_POLICY_RR;
+    if (policy > FRC_POLICY_LAST) {
+        policy = FRC_POLICY_RR;
     }
 
     return ngx_http_fado_picks[policy](ctx, pass, now);
@@ -891,7 +891,7 @@ found:
                    "fado: bucket \"%V\" policy %s -> %V (cluster %V, "
                    "in-flight %uA, ewma %uAus, retry %ui)",
                    ngx_http_fado_log_bucket(ctx),
-                   ngx_http_fado_record_policy_name(ctx->policy),
+                   frc_record_policy_name(ctx->policy),
                    &m->ep->name, &m->ep->cluster, m->ep->inflight,
                    m->ep->ewma_us, any_tried);
 

@@ -27,7 +27,7 @@
 
 /* the longest join: every endpoint with the longest names */
 #define NGX_HTTP_FADO_JOIN_MAX                                                \
-    (NGX_HTTP_FADO_MAX_ENDPOINTS * (64 + 2 * (NGX_HTTP_FADO_NAME_MAX + 1) + 12))
+    (FRC_MAX_ENDPOINTS * (64 + 2 * (FRC_NAME_MAX + 1) + 12))
 
 
 static ngx_int_t ngx_http_fado_group_rebuild(ngx_http_fado_table_t *t,
@@ -36,7 +36,7 @@ static void ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t,
     ngx_log_t *log, u_char *name, size_t len);
 static ngx_http_fado_endpoint_t **ngx_http_fado_cluster_refs(
     ngx_http_fado_table_t *t, u_char *name, size_t len,
-    ngx_http_fado_record_cluster_t *rc);
+    frc_record_cluster_t *rc);
 static void ngx_http_fado_cluster_unrefs(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t **eps, ngx_uint_t n);
 
@@ -91,7 +91,7 @@ ngx_int_t
 ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     u_char *name, size_t len, const char *rec, size_t rec_len)
 {
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
     u_char                          *text;
     ngx_str_t                       *ename;
     ngx_http_fado_esc_t              esc;
@@ -99,16 +99,16 @@ ngx_http_fado_cluster_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     ngx_http_fado_shm_t             *sh;
     ngx_http_fado_cluster_t         *c, **slot;
     ngx_http_fado_endpoint_t       **eps, **old_eps;
-    ngx_http_fado_record_cluster_t   rc;
+    frc_record_cluster_t   rc;
 
     sh = t->sh;
 
-    if (!ngx_http_fado_record_label_valid((char *) name, len)) {
+    if (!frc_record_label_valid((char *) name, len)) {
         ngx_snprintf((u_char *) err, sizeof(err) - 1, "invalid cluster name%Z");
         goto rejected;
     }
 
-    if (ngx_http_fado_record_cluster(rec, rec_len, &rc, err) != 0) {
+    if (frc_record_cluster(rec, rec_len, &rc, err) != 0) {
         goto rejected;
     }
 
@@ -210,7 +210,7 @@ rejected:
     sh->rejected++;
 
     /* keep what we had for the cluster, also across a resync sweep */
-    if (len <= NGX_HTTP_FADO_NAME_MAX) {
+    if (len <= FRC_NAME_MAX) {
         c = ngx_http_fado_cluster_lookup(sh, name, len);
         if (c) {
             c->gen = sh->gen;
@@ -228,19 +228,19 @@ rejected:
  */
 static ngx_http_fado_endpoint_t **
 ngx_http_fado_cluster_refs(ngx_http_fado_table_t *t, u_char *name,
-    size_t len, ngx_http_fado_record_cluster_t *rc)
+    size_t len, frc_record_cluster_t *rc)
 {
     u_char                           *p;
     size_t                            i, n;
-    char                              err[NGX_HTTP_FADO_ERR_LEN];
+    char                              err[FRC_ERR_LEN];
     ngx_http_fado_endpoint_t        **eps;
-    static u_char                     key[128 + NGX_HTTP_FADO_NAME_MAX
-                                          + NGX_HTTP_FADO_ZONES_MAX];
-    static ngx_http_fado_record_endpoint_t  re[NGX_HTTP_FADO_MAX_ENDPOINTS];
+    static u_char                     key[128 + FRC_NAME_MAX
+                                          + FRC_ZONES_MAX];
+    static frc_record_endpoint_t  re[FRC_MAX_ENDPOINTS];
 
-    /* validated by ngx_http_fado_record_cluster() already */
-    if (ngx_http_fado_record_endpoints2(rc->endpoints, rc->endpoints_len, re,
-                                        NGX_HTTP_FADO_MAX_ENDPOINTS, &n, err)
+    /* validated by frc_record_cluster() already */
+    if (frc_record_endpoints2(rc->endpoints, rc->endpoints_len, re,
+                              FRC_MAX_ENDPOINTS, &n, err)
         != 0 || n == 0)
     {
         return NULL;
@@ -339,7 +339,7 @@ ngx_http_fado_cluster_delete(ngx_http_fado_table_t *t, ngx_log_t *log,
 ngx_uint_t
 ngx_http_fado_cluster_sweep_unseen(ngx_http_fado_table_t *t, ngx_log_t *log)
 {
-    u_char                    name[NGX_HTTP_FADO_NAME_MAX];
+    u_char                    name[FRC_NAME_MAX];
     size_t                    len;
     ngx_uint_t                i, removed;
     ngx_http_fado_shm_t      *sh;
@@ -401,7 +401,7 @@ static void
 ngx_http_fado_cluster_changed(ngx_http_fado_table_t *t, ngx_log_t *log,
     u_char *name, size_t len)
 {
-    char                    err[NGX_HTTP_FADO_ERR_LEN];
+    char                    err[FRC_ERR_LEN];
     ngx_uint_t              i;
     ngx_http_fado_esc_t     esc;
     ngx_http_fado_shm_t    *sh;
@@ -473,13 +473,13 @@ ngx_http_fado_group_join(ngx_http_fado_shm_t *sh, ngx_http_fado_group_t *g,
             for (comma = e; *comma != ','; comma++) { /* void */ }
             for (tok = comma; tok < eend && *tok != ' '; tok++) { /* void */ }
 
-            if (++n > NGX_HTTP_FADO_MAX_ENDPOINTS
+            if (++n > FRC_MAX_ENDPOINTS
                 || (size_t) (last - p)
                    < (size_t) (tok - e) + c->len + c->zone_len + 3)
             {
-                ngx_snprintf((u_char *) err, NGX_HTTP_FADO_ERR_LEN - 1,
+                ngx_snprintf((u_char *) err, FRC_ERR_LEN - 1,
                              "more than %d endpoints in its clusters%Z",
-                             NGX_HTTP_FADO_MAX_ENDPOINTS);
+                             FRC_MAX_ENDPOINTS);
                 return -1;
             }
 
@@ -523,7 +523,7 @@ ngx_http_fado_group_rebuild(ngx_http_fado_table_t *t,
     if (set == NULL) {
         if (rc == NGX_ERROR) {
             t->sh->alloc_failures++;
-            ngx_snprintf((u_char *) err, NGX_HTTP_FADO_ERR_LEN - 1,
+            ngx_snprintf((u_char *) err, FRC_ERR_LEN - 1,
                          "shared memory zone full%Z");
         }
 
@@ -548,7 +548,7 @@ ngx_http_fado_group_get(ngx_http_fado_table_t *t, const char *key, size_t key_le
     uint32_t                      hash;
     ngx_http_fado_shm_t          *sh;
     ngx_http_fado_group_t        *g, **slot;
-    static ngx_http_fado_record_name_t  names[NGX_HTTP_FADO_MAX_CLUSTERS];
+    static frc_record_name_t  names[FRC_MAX_CLUSTERS];
 
     sh = t->sh;
 
@@ -564,8 +564,8 @@ ngx_http_fado_group_get(ngx_http_fado_table_t *t, const char *key, size_t key_le
         }
     }
 
-    if (ngx_http_fado_record_clusters(key, key_len, names,
-                                      NGX_HTTP_FADO_MAX_CLUSTERS, &n, err)
+    if (frc_record_clusters(key, key_len, names,
+                            FRC_MAX_CLUSTERS, &n, err)
         != 0)
     {
         *rc = NGX_DECLINED;

@@ -358,7 +358,7 @@ ngx_http_fado_create_srv_conf(ngx_conf_t *cf)
      *     fscf->enabled = 0;
      */
 
-    fscf->policy = NGX_HTTP_FADO_POLICY_RR;
+    fscf->policy = FRC_POLICY_RR;
     fscf->bounded_load = 125;
     fscf->max_fails = 1;
     fscf->fail_timeout = 10000;
@@ -864,7 +864,7 @@ static ngx_int_t
 ngx_http_fado_header_bucket(ngx_http_request_t *r, ngx_http_fado_table_t *t,
     ngx_str_t *bucket)
 {
-    u_char            name[NGX_HTTP_FADO_HEADER_MAX];
+    u_char            name[FRC_HEADER_MAX];
     size_t            len;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -973,7 +973,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
     /* the whole request-path critical section: a hash probe and a ref */
     ngx_rwlock_rlock(&sh->lock);
 
-    if (bucket.len && bucket.len <= NGX_HTTP_FADO_NAME_MAX) {
+    if (bucket.len && bucket.len <= FRC_NAME_MAX) {
         route = ngx_http_fado_table_lookup(sh, bucket.data, bucket.len);
     }
 
@@ -1016,7 +1016,7 @@ ngx_http_fado_handler(ngx_http_request_t *r)
                    "fado: bucket \"%V\" %V, %uD endpoints, policy %s",
                    ngx_http_fado_log_bucket(ctx),
                    &ngx_http_fado_localities[ctx->locality],
-                   ctx->set->n, ngx_http_fado_record_policy_name(ctx->policy));
+                   ctx->set->n, frc_record_policy_name(ctx->policy));
 
     if (ctx->set->n == 0) {
         /* known, but nothing can serve it: neither local nor fallback */
@@ -1073,15 +1073,15 @@ ngx_http_fado_log_bucket(ngx_http_fado_ctx_t *ctx)
         return &ctx->bucket_log;
     }
 
-    p = ngx_pnalloc(ctx->request->pool, NGX_HTTP_FADO_TEXT_LOG_SIZE);
+    p = ngx_pnalloc(ctx->request->pool, FRC_TEXT_LOG_SIZE);
     if (p == NULL) {
         return &unknown;
     }
 
     ctx->bucket_log.data = p;
-    ctx->bucket_log.len = ngx_http_fado_text_log(p, ctx->bucket.data,
-                                                 ctx->bucket.len,
-                                                 NGX_HTTP_FADO_TEXT_LOG_MAX)
+    ctx->bucket_log.len = frc_text_log(p, ctx->bucket.data,
+                                       ctx->bucket.len,
+                                       FRC_TEXT_LOG_MAX)
                           - p;
 
     return &ctx->bucket_log;

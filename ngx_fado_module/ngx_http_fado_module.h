@@ -3,11 +3,11 @@
  * memory. Types shared by the files of the module:
  *
  *   ngx_http_fado_module.c    directives, variables, bucket lookup
- *   ngx_http_fado_record.c    the route record decoder (no nginx inside)
+ *   lib/route/frc_record.c    the route record decoder (no nginx inside)
  *   ngx_http_fado_table.c     the routing table in shared memory
  *   ngx_http_fado_cluster.c   contract 2: cluster records and their joins
  *   ngx_http_fado_state.c     the table on disk (fado_shm_zone state=)
- *   ngx_http_fado_text.c      escaping of outside text (no nginx inside)
+ *   lib/route/frc_text.c      escaping of outside text (no nginx inside)
  *   ngx_http_fado_balancer.c  the upstream balancer and its policies
  *   ngx_http_fado_queue.c     the wait queue of a saturated upstream
  *   ngx_http_fado_owner.c     route sync: which worker syncs, state timer
@@ -23,7 +23,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 #include "ngx_http_fado_table.h"
 
 

@@ -24,7 +24,7 @@ static ngx_int_t ngx_http_fado_origin_head(ngx_http_fado_ctx_t *ctx,
 
 void
 ngx_http_fado_origin_member(ngx_http_fado_member_t *m,
-    ngx_http_fado_record_endpoint_t *re, const char *key, u_char *copy)
+    frc_record_endpoint_t *re, const char *key, u_char *copy)
 {
     ngx_memzero(&m->origin, sizeof(ngx_http_fado_origin_t));
 
@@ -128,7 +128,7 @@ ngx_http_fado_origin_head(ngx_http_fado_ctx_t *ctx, ngx_peer_connection_t *pc,
     ngx_http_fado_member_t *m)
 {
     u_char               *start, *last, *sp, *line, *hdrs, *hend, *val, *eol, *p;
-    u_char                hostbuf[NGX_HTTP_FADO_HOST_MAX + sizeof(":65535")];
+    u_char                hostbuf[FRC_HOST_MAX + sizeof(":65535")];
     size_t                len;
     in_port_t             port;
     ngx_str_t             host, upstream;

@@ -22,7 +22,7 @@
  * into copy, the set's own copy of that text (write lock held).
  */
 void ngx_http_fado_origin_member(ngx_http_fado_member_t *m,
-    ngx_http_fado_record_endpoint_t *re, const char *key, u_char *copy);
+    frc_record_endpoint_t *re, const char *key, u_char *copy);
 
 /*
  * For the member just picked for r: TLS on or off, the TLS server name,

@@ -124,7 +124,7 @@ ngx_http_fado_state_route(ngx_http_fado_state_out_t *o,
     }
 
     p = ngx_sprintf(p, "%uL %s ", r->version,
-                    ngx_http_fado_record_policy_name(r->policy));
+                    frc_record_policy_name(r->policy));
 
     if (r->group) {
         p = ngx_sprintf(p, "G%uD", r->group->snap_id);
@@ -140,8 +140,8 @@ ngx_http_fado_state_route(ngx_http_fado_state_out_t *o,
 ngx_int_t
 ngx_http_fado_state_write(ngx_http_fado_table_t *t, ngx_log_t *log)
 {
-    u_char                     *p, head[256 + NGX_HTTP_FADO_NAME_MAX
-                                            + NGX_HTTP_FADO_ZONES_MAX];
+    u_char                     *p, head[256 + FRC_NAME_MAX
+                                            + FRC_ZONES_MAX];
     uint32_t                    id;
     ngx_msec_t                  start;
     ngx_uint_t                  i;
@@ -412,7 +412,7 @@ ngx_http_fado_state_apply(ngx_http_fado_table_t *t, ngx_log_t *log,
     size_t                       nlen;
     uint64_t                     v;
     ngx_http_fado_state_text_t  *tx;
-    static u_char                rec[NGX_HTTP_FADO_RECORD_MAX + 128];
+    static u_char                rec[FRC_RECORD_MAX + 128];
 
     /* skip the magic line */
     p = ngx_strlchr(buf, last, '\n') + 1;
@@ -503,7 +503,7 @@ ngx_http_fado_state_apply(ngx_http_fado_table_t *t, ngx_log_t *log,
             tx = ngx_http_fado_state_ref(sp[1] == 'G' ? groups : sets,
                                          sp + 2, end);
             if (tx == NULL || (sp[1] != 'G' && sp[1] != 'S')
-                || tx->len > NGX_HTTP_FADO_RECORD_MAX)
+                || tx->len > FRC_RECORD_MAX)
             {
                 *why = "route refers to no set";
                 return NGX_ERROR;

@@ -13,7 +13,7 @@
 
 /* generous upper bound of one endpoint's text in either format */
 #define NGX_HTTP_FADO_EP_TEXT   1024
-#define NGX_HTTP_FADO_HEAD_TEXT (4096 + 6 * NGX_HTTP_FADO_HEADER_MAX + 32)
+#define NGX_HTTP_FADO_HEAD_TEXT (4096 + 6 * FRC_HEADER_MAX + 32)
 #define NGX_HTTP_FADO_CLUSTER_TEXT 512
 
 
@@ -68,7 +68,7 @@ ngx_http_fado_json_str(u_char *p, u_char *s, size_t len)
 {
     /* valid UTF-8 whatever Redis or a request gave (6 bytes per byte) */
     *p++ = '"';
-    p = ngx_http_fado_text_json(p, s, len);
+    p = frc_text_json(p, s, len);
     *p++ = '"';
     return p;
 }
@@ -325,7 +325,7 @@ ngx_http_fado_status_route(ngx_http_request_t *r, ngx_http_fado_table_t *t,
 
     route = NULL;
 
-    if (bucket.len && bucket.len <= NGX_HTTP_FADO_NAME_MAX) {
+    if (bucket.len && bucket.len <= FRC_NAME_MAX) {
         route = ngx_http_fado_table_lookup(sh, bucket.data, bucket.len);
     }
 
@@ -355,7 +355,7 @@ ngx_http_fado_status_route(ngx_http_request_t *r, ngx_http_fado_table_t *t,
     p = ngx_sprintf(p, ",\"known\":true,\"contract\":%d,\"version\":%uL,"
                     "\"policy\":\"%s\"",
                     route->group ? 2 : 1, route->version,
-                    ngx_http_fado_record_policy_name(route->policy));
+                    frc_record_policy_name(route->policy));
 
     if (route->group) {
         p = ngx_sprintf(p, ",\"clusters\":[");

@@ -179,7 +179,7 @@ ngx_int_t
 ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     u_char *bucket, size_t len, const char *rec, size_t rec_len)
 {
-    char                          err[NGX_HTTP_FADO_ERR_LEN];
+    char                          err[FRC_ERR_LEN];
     uint32_t                      hash;
     ngx_int_t                     rc;
     ngx_str_t                    *name;
@@ -188,11 +188,11 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
     ngx_http_fado_set_t          *set;
     ngx_http_fado_group_t        *group;
     ngx_http_fado_route_t        *r, **slot;
-    ngx_http_fado_record_head_t   head;
+    frc_record_head_t   head;
 
     sh = t->sh;
 
-    if (len && !ngx_http_fado_record_bucket_valid((char *) bucket, len)) {
+    if (len && !frc_record_bucket_valid((char *) bucket, len)) {
         name = ngx_http_fado_esc(&esc, bucket, len);
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "fado: rejected record for bucket \"%V\": invalid "
@@ -203,7 +203,7 @@ ngx_http_fado_table_set(ngx_http_fado_table_t *t, ngx_log_t *log,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_fado_record_head(rec, rec_len, &head, err) != 0) {
+    if (frc_record_head(rec, rec_len, &head, err) != 0) {
         goto rejected;
     }
 
@@ -393,7 +393,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
     ngx_http_fado_shm_t              *sh;
     ngx_http_fado_set_t              *set, **slot;
     ngx_http_fado_endpoint_t         *ep;
-    static ngx_http_fado_record_endpoint_t  eps[NGX_HTTP_FADO_MAX_ENDPOINTS];
+    static frc_record_endpoint_t  eps[FRC_MAX_ENDPOINTS];
 
     sh = t->sh;
 
@@ -413,8 +413,8 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
         }
     }
 
-    if (ngx_http_fado_record_endpoints(key, key_len, eps,
-                                       NGX_HTTP_FADO_MAX_ENDPOINTS, &n, err)
+    if (frc_record_endpoints(key, key_len, eps,
+                             FRC_MAX_ENDPOINTS, &n, err)
         != 0)
     {
         *rc = NGX_DECLINED;
@@ -468,7 +468,7 @@ ngx_http_fado_table_intern(ngx_http_fado_table_t *t, const char *key,
 
 ngx_http_fado_endpoint_t *
 ngx_http_fado_table_endpoint(ngx_http_fado_table_t *t,
-    ngx_http_fado_record_endpoint_t *re)
+    frc_record_endpoint_t *re)
 {
     u_char                     *p;
     size_t                      klen;
@@ -680,7 +680,7 @@ ngx_http_fado_table_set_header(ngx_http_fado_table_t *t, ngx_log_t *log,
     sh = t->sh;
 
     /* empty: the setting is gone, locations without fado_bucket stop */
-    if (len && !ngx_http_fado_record_header_valid(value, len)) {
+    if (len && !frc_record_header_valid(value, len)) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "fado: rejected setting bucket_header \"%V\": not a "
                       "header name of 1-64 letters, digits and '-'",

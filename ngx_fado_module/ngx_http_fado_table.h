@@ -17,14 +17,14 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_http_fado_record.h"
-#include "ngx_http_fado_text.h"
+#include "frc_record.h"
+#include "frc_text.h"
 
 
 /* A name from Redis or a request, escaped for a log line (%V). */
 typedef struct {
     ngx_str_t                  s;
-    u_char                     buf[NGX_HTTP_FADO_TEXT_LOG_SIZE];
+    u_char                     buf[FRC_TEXT_LOG_SIZE];
 } ngx_http_fado_esc_t;
 
 
@@ -32,8 +32,8 @@ static ngx_inline ngx_str_t *
 ngx_http_fado_esc(ngx_http_fado_esc_t *e, const void *p, size_t len)
 {
     e->s.data = e->buf;
-    e->s.len = ngx_http_fado_text_log(e->buf, p, len,
-                                      NGX_HTTP_FADO_TEXT_LOG_MAX) - e->buf;
+    e->s.len = frc_text_log(e->buf, p, len,
+                            FRC_TEXT_LOG_MAX) - e->buf;
     return &e->s;
 }
 
@@ -125,8 +125,8 @@ struct ngx_http_fado_cluster_s {
     u_char                     up;
     u_char                     len;
     uint16_t                   zone_len;    /* its zones, "+"-joined */
-    u_char                     name[NGX_HTTP_FADO_NAME_MAX];
-    u_char                     zone[NGX_HTTP_FADO_ZONES_MAX];
+    u_char                     name[FRC_NAME_MAX];
+    u_char                     zone[FRC_ZONES_MAX];
 };
 
 
@@ -219,7 +219,7 @@ typedef struct {
 
     /* the published bucket_header setting (write lock), empty: none */
     size_t                     bucket_header_len;
-    u_char                     bucket_header[NGX_HTTP_FADO_HEADER_MAX];
+    u_char                     bucket_header[FRC_HEADER_MAX];
 } ngx_http_fado_shm_t;
 
 
@@ -311,7 +311,7 @@ void ngx_http_fado_table_unref_set(ngx_http_fado_table_t *t,
 
 /* References the endpoint "addr,cluster,zone" of re, interning it. */
 ngx_http_fado_endpoint_t *ngx_http_fado_table_endpoint(
-    ngx_http_fado_table_t *t, ngx_http_fado_record_endpoint_t *re);
+    ngx_http_fado_table_t *t, frc_record_endpoint_t *re);
 void ngx_http_fado_table_unref_endpoint(ngx_http_fado_table_t *t,
     ngx_http_fado_endpoint_t *ep);
 

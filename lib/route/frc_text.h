@@ -2,19 +2,19 @@
  * Text that came from outside (a request header, a Redis reply) made safe
  * for where fado writes it: an error log line no byte can forge or break,
  * and JSON that is valid UTF-8 whatever the input was. libc only, so that
- * it is unit tested without nginx (t/unit/test_fado_text.c).
+ * it is unit tested without nginx (t/unit/test_frc_text.c).
  */
 
-#ifndef NGX_HTTP_FADO_TEXT_H
-#define NGX_HTTP_FADO_TEXT_H
+#ifndef FRC_TEXT_H
+#define FRC_TEXT_H
 
 #include <stddef.h>
 
 
 /* Input bytes a log line quotes at most; more are cut, "..." marks it. */
-#define NGX_HTTP_FADO_TEXT_LOG_MAX   64
-/* Room for the escaped form of NGX_HTTP_FADO_TEXT_LOG_MAX input bytes. */
-#define NGX_HTTP_FADO_TEXT_LOG_SIZE  (4 * NGX_HTTP_FADO_TEXT_LOG_MAX + 4)
+#define FRC_TEXT_LOG_MAX   64
+/* Room for the escaped form of FRC_TEXT_LOG_MAX input bytes. */
+#define FRC_TEXT_LOG_SIZE  (4 * FRC_TEXT_LOG_MAX + 4)
 
 
 /*
@@ -22,7 +22,7 @@
  * 0x21..0x7e but the space, and '"' and '\', becomes \xHH; "..." follows a
  * cut. dst must hold 4 * max + 3 bytes. Returns the end of what it wrote.
  */
-unsigned char *ngx_http_fado_text_log(unsigned char *dst,
+unsigned char *frc_text_log(unsigned char *dst,
     const unsigned char *src, size_t len, size_t max);
 
 /*
@@ -30,7 +30,7 @@ unsigned char *ngx_http_fado_text_log(unsigned char *dst,
  * escaped, valid UTF-8 sequences copied, any other byte written as
  * \ufffd. dst must hold 6 * len bytes. Returns the end of what it wrote.
  */
-unsigned char *ngx_http_fado_text_json(unsigned char *dst,
+unsigned char *frc_text_json(unsigned char *dst,
     const unsigned char *src, size_t len);
 
-#endif /* NGX_HTTP_FADO_TEXT_H */
+#endif /* FRC_TEXT_H */

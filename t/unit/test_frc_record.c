@@ -8,7 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "ngx_http_fado_record.h"
+#include "frc_record.h"
 #include "tap.h"
 
 
@@ -17,25 +17,25 @@
 
 
 static int
-decode(const char *s, ngx_http_fado_record_head_t *h,
-    ngx_http_fado_record_endpoint_t *eps, size_t *n, char *err)
+decode(const char *s, frc_record_head_t *h,
+    frc_record_endpoint_t *eps, size_t *n, char *err)
 {
-    if (ngx_http_fado_record_head(s, strlen(s), h, err) != 0) {
+    if (frc_record_head(s, strlen(s), h, err) != 0) {
         return -1;
     }
 
-    return ngx_http_fado_record_endpoints(h->endpoints, h->endpoints_len,
-                                          eps, 8, n, err);
+    return frc_record_endpoints(h->endpoints, h->endpoints_len,
+                                eps, 8, n, err);
 }
 
 
 static void
 test_accepts_contract_example(void)
 {
-    ngx_http_fado_record_head_t      h;
-    ngx_http_fado_record_endpoint_t  eps[8];
+    frc_record_head_t      h;
+    frc_record_endpoint_t  eps[8];
     size_t                           n;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
     const char                      *s;
 
     s = "F1 42 - 127.0.0.1:18031,eu-1,eu,1,4 127.0.0.1:18032,eu-1,eu,1,4 "
@@ -43,7 +43,7 @@ test_accepts_contract_example(void)
 
     CHECK(decode(s, &h, eps, &n, err) == 0, "example rejected: %s", err);
     CHECK(h.version == 42, "version %llu", (unsigned long long) h.version);
-    CHECK(h.policy == NGX_HTTP_FADO_POLICY_DEFAULT, "policy %d", h.policy);
+    CHECK(h.policy == FRC_POLICY_DEFAULT, "policy %d", h.policy);
     CHECK(n == 3, "n %zu", n);
     CHECK(eps[2].weight == 2 && eps[2].max_inflight == 8, "weight/max");
     CHECK(eps[2].cluster_len == 4 && memcmp(eps[2].cluster, "us-1", 4) == 0,
@@ -56,18 +56,18 @@ test_accepts_contract_example(void)
 static void
 test_accepts_ipv6_policy_and_empty_list(void)
 {
-    ngx_http_fado_record_head_t      h;
-    ngx_http_fado_record_endpoint_t  eps[8];
+    frc_record_head_t      h;
+    frc_record_endpoint_t  eps[8];
     size_t                           n;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
 
     CHECK(decode("F1 7 chash [::1]:8080,c,z,1000,65535", &h, eps, &n, err)
           == 0, "ipv6 rejected: %s", err);
-    CHECK(h.policy == NGX_HTTP_FADO_POLICY_CHASH, "policy");
+    CHECK(h.policy == FRC_POLICY_CHASH, "policy");
     CHECK(n == 1 && eps[0].sockaddr.sin6.sin6_family == AF_INET6, "ipv6");
 
     CHECK(decode("F1 8 lc", &h, eps, &n, err) == 0, "empty list: %s", err);
-    CHECK(n == 0 && h.policy == NGX_HTTP_FADO_POLICY_LC, "empty list n");
+    CHECK(n == 0 && h.policy == FRC_POLICY_LC, "empty list n");
 }
 
 
@@ -79,31 +79,31 @@ test_policy_tokens(void)
         const char  *token;
         int          policy;
     } t[] = {
-        { "-", NGX_HTTP_FADO_POLICY_DEFAULT },
-        { "rr", NGX_HTTP_FADO_POLICY_RR },
-        { "lc", NGX_HTTP_FADO_POLICY_LC },
-        { "p2c", NGX_HTTP_FADO_POLICY_P2C },
-        { "ewma", NGX_HTTP_FADO_POLICY_EWMA },
-        { "chash", NGX_HTTP_FADO_POLICY_CHASH },
-        { "random", NGX_HTTP_FADO_POLICY_RANDOM },
-        { "first", NGX_HTTP_FADO_POLICY_FIRST },
+        { "-", FRC_POLICY_DEFAULT },
+        { "rr", FRC_POLICY_RR },
+        { "lc", FRC_POLICY_LC },
+        { "p2c", FRC_POLICY_P2C },
+        { "ewma", FRC_POLICY_EWMA },
+        { "chash", FRC_POLICY_CHASH },
+        { "random", FRC_POLICY_RANDOM },
+        { "first", FRC_POLICY_FIRST },
     };
-    ngx_http_fado_record_head_t      h;
-    ngx_http_fado_record_endpoint_t  eps[8];
+    frc_record_head_t      h;
+    frc_record_endpoint_t  eps[8];
     size_t                           n, i;
-    char                             err[NGX_HTTP_FADO_ERR_LEN], rec[64];
+    char                             err[FRC_ERR_LEN], rec[64];
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         snprintf(rec, sizeof(rec), "F1 3 %s 127.0.0.1:80,c,z,1,0", t[i].token);
         CHECK(decode(rec, &h, eps, &n, err) == 0 && h.policy == t[i].policy
               && n == 1, "%s decodes: %s", t[i].token, err);
-        CHECK(strcmp(ngx_http_fado_record_policy_name(t[i].policy),
+        CHECK(strcmp(frc_record_policy_name(t[i].policy),
                      t[i].token) == 0, "%s named back", t[i].token);
     }
 
-    CHECK(ngx_http_fado_record_policy("firs", 4) == -1, "prefix refused");
-    CHECK(ngx_http_fado_record_policy("random1", 7) == -1, "longer refused");
-    CHECK(strcmp(ngx_http_fado_record_policy_name(NGX_HTTP_FADO_POLICY_LAST + 1),
+    CHECK(frc_record_policy("firs", 4) == -1, "prefix refused");
+    CHECK(frc_record_policy("random1", 7) == -1, "longer refused");
+    CHECK(strcmp(frc_record_policy_name(FRC_POLICY_LAST + 1),
                  "?") == 0, "out of range");
 }
 
@@ -111,10 +111,10 @@ test_policy_tokens(void)
 static void
 test_rejects(const char *s, const char *expect)
 {
-    ngx_http_fado_record_head_t      h;
-    ngx_http_fado_record_endpoint_t  eps[8];
+    frc_record_head_t      h;
+    frc_record_endpoint_t  eps[8];
     size_t                           n;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
 
     err[0] = '\0';
     CHECK(decode(s, &h, eps, &n, err) == -1, "rejects \"%s\"", s);
@@ -127,32 +127,32 @@ test_rejects(const char *s, const char *expect)
 static void
 test_f2(void)
 {
-    ngx_http_fado_record_head_t  h;
-    ngx_http_fado_record_name_t  names[4];
+    frc_record_head_t  h;
+    frc_record_name_t  names[4];
     size_t                       n;
-    char                         err[NGX_HTTP_FADO_ERR_LEN];
+    char                         err[FRC_ERR_LEN];
     const char                  *s;
 
     s = "F2 58 - eu-1 us-1";
-    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0,
+    CHECK(frc_record_head(s, strlen(s), &h, err) == 0,
           "F2 head: %s", err);
     CHECK(h.contract == 2 && h.version == 58
-          && h.policy == NGX_HTTP_FADO_POLICY_DEFAULT, "F2 head fields");
-    CHECK(ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len, names,
-                                        4, &n, err) == 0, "F2 clusters: %s",
+          && h.policy == FRC_POLICY_DEFAULT, "F2 head fields");
+    CHECK(frc_record_clusters(h.endpoints, h.endpoints_len, names,
+                              4, &n, err) == 0, "F2 clusters: %s",
           err);
     CHECK(n == 2 && names[1].len == 4 && memcmp(names[1].name, "us-1", 4) == 0,
           "F2 cluster names");
 
     s = "F1 3 -";
-    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0
+    CHECK(frc_record_head(s, strlen(s), &h, err) == 0
           && h.contract == 1, "F1 is contract 1");
 
     s = "F2 59 p2c";
-    CHECK(ngx_http_fado_record_head(s, strlen(s), &h, err) == 0
-          && ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
-                                           names, 4, &n, err) == 0
-          && n == 0 && h.policy == NGX_HTTP_FADO_POLICY_P2C,
+    CHECK(frc_record_head(s, strlen(s), &h, err) == 0
+          && frc_record_clusters(h.endpoints, h.endpoints_len,
+                                 names, 4, &n, err) == 0
+          && n == 0 && h.policy == FRC_POLICY_P2C,
           "F2 with no cluster");
 }
 
@@ -160,17 +160,17 @@ test_f2(void)
 static void
 test_f2_rejects(const char *s, const char *expect)
 {
-    ngx_http_fado_record_head_t  h;
-    ngx_http_fado_record_name_t  names[4];
+    frc_record_head_t  h;
+    frc_record_name_t  names[4];
     size_t                       n;
-    char                         err[NGX_HTTP_FADO_ERR_LEN];
+    char                         err[FRC_ERR_LEN];
     int                          rc;
 
     err[0] = '\0';
-    rc = ngx_http_fado_record_head(s, strlen(s), &h, err);
+    rc = frc_record_head(s, strlen(s), &h, err);
     if (rc == 0) {
-        rc = ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
-                                           names, 4, &n, err);
+        rc = frc_record_clusters(h.endpoints, h.endpoints_len,
+                                 names, 4, &n, err);
     }
 
     CHECK(rc == -1, "F2 rejects \"%s\"", s);
@@ -183,42 +183,42 @@ test_f2_rejects(const char *s, const char *expect)
 static void
 test_c2(void)
 {
-    ngx_http_fado_record_cluster_t   c;
-    ngx_http_fado_record_endpoint_t  eps[4];
+    frc_record_cluster_t   c;
+    frc_record_endpoint_t  eps[4];
     size_t                           n;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
     const char                      *s;
 
     s = "C2 57 eu up 127.0.0.1:18031,1,4 127.0.0.1:18032,1,4";
-    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0,
+    CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0,
           "C2 example: %s", err);
     CHECK(c.version == 57 && c.up == 1 && c.n == 2 && c.zone_len == 2
           && memcmp(c.zone, "eu", 2) == 0, "C2 fields");
     CHECK(c.endpoints_len == strlen("127.0.0.1:18031,1,4 127.0.0.1:18032,1,4"),
           "C2 endpoint text");
-    CHECK(ngx_http_fado_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
-                                          &n, err) == 0
+    CHECK(frc_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
+                                &n, err) == 0
           && n == 2 && eps[1].weight == 1 && eps[1].max_inflight == 4
           && ntohs(eps[1].sockaddr.sin.sin_port) == 18032
           && eps[1].cluster == NULL, "C2 endpoints");
 
     s = "C2 9 us down";
-    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+    CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0
           && c.up == 0 && c.n == 0, "C2 down, no endpoint");
 
     s = "C2 10 asia up [::1]:9000,1000,0";
-    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+    CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0
           && c.n == 1, "C2 ipv6: %s", err);
 
     /* a cluster in several zones (contract item 1): the list as published */
     err[0] = '\0';
     s = "C2 11 global+zone-1 up 127.0.0.1:9101,1,0";
-    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0
+    CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0
           && c.zone_len == strlen("global+zone-1")
           && memcmp(c.zone, "global+zone-1", c.zone_len) == 0 && c.n == 1,
           "C2 with a zone list: %s", err);
     s = "F1 3 - 127.0.0.1:80,c1,global+zone-1,1,0";
-    CHECK(ngx_http_fado_record_endpoints(s + 7, strlen(s + 7), eps, 4, &n, err) == 0
+    CHECK(frc_record_endpoints(s + 7, strlen(s + 7), eps, 4, &n, err) == 0
           && n == 1 && eps[0].zone_len == strlen("global+zone-1"),
           "an F1 endpoint takes a zone list too (the gateway's C2 join): %s", err);
 }
@@ -229,8 +229,8 @@ static void
 test_c2_zone_lists(void)
 {
     static char                      rec[2048];
-    ngx_http_fado_record_cluster_t   c;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    frc_record_cluster_t   c;
+    char                             err[FRC_ERR_LEN];
     size_t                           len;
 
     err[0] = '\0';
@@ -240,10 +240,10 @@ test_c2_zone_lists(void)
                                  i, 0);
     }
     len += (size_t) snprintf(rec + len, sizeof(rec) - len, " up");
-    CHECK(ngx_http_fado_record_cluster(rec, len, &c, err) == 0
+    CHECK(frc_record_cluster(rec, len, &c, err) == 0
           && c.zone_len == 16 * 64 - 1, "sixteen zones of 63 characters: %s", err);
     memcpy(rec + len - 3, "+zz up", 6);
-    CHECK(ngx_http_fado_record_cluster(rec, len + 3, &c, err) == -1
+    CHECK(frc_record_cluster(rec, len + 3, &c, err) == -1
           && strstr(err, "invalid zone") != NULL, "a seventeenth zone is refused");
 }
 
@@ -251,11 +251,11 @@ test_c2_zone_lists(void)
 static void
 test_c2_rejects(const char *s, size_t len, const char *expect)
 {
-    ngx_http_fado_record_cluster_t  c;
-    char                            err[NGX_HTTP_FADO_ERR_LEN];
+    frc_record_cluster_t  c;
+    char                            err[FRC_ERR_LEN];
 
     err[0] = '\0';
-    CHECK(ngx_http_fado_record_cluster(s, len, &c, err) == -1,
+    CHECK(frc_record_cluster(s, len, &c, err) == -1,
           "C2 rejects \"%.*s\"", (int) (len > 40 ? 40 : len), s);
     if (!CHECK(strstr(err, expect) != NULL, "error names \"%s\"", expect)) {
         diag("error was \"%s\"", err);
@@ -267,19 +267,19 @@ test_c2_rejects(const char *s, size_t len, const char *expect)
 static void
 test_origin(void)
 {
-    ngx_http_fado_record_cluster_t   c;
-    ngx_http_fado_record_head_t      h;
-    ngx_http_fado_record_endpoint_t  eps[8];
+    frc_record_cluster_t   c;
+    frc_record_head_t      h;
+    frc_record_endpoint_t  eps[8];
     size_t                           n;
-    char                             err[NGX_HTTP_FADO_ERR_LEN];
+    char                             err[FRC_ERR_LEN];
     const char                      *s;
 
     s = "C2 3 eu up 127.0.0.1:8443,1,4,https,fn.example,/api/v1"
         " 127.0.0.1:8080,2,0 127.0.0.2:80,1,0,http,-,-";
-    CHECK(ngx_http_fado_record_cluster(s, strlen(s), &c, err) == 0 && c.n == 3,
+    CHECK(frc_record_cluster(s, strlen(s), &c, err) == 0 && c.n == 3,
           "C2 with origins: %s", err);
-    CHECK(ngx_http_fado_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
-                                          &n, err) == 0 && n == 3, "origins decode");
+    CHECK(frc_record_endpoints2(c.endpoints, c.endpoints_len, eps, 4,
+                                &n, err) == 0 && n == 3, "origins decode");
     CHECK(eps[0].https == 1 && eps[0].host_len == 10
           && memcmp(eps[0].host, "fn.example", 10) == 0 && eps[0].prefix_len == 7
           && memcmp(eps[0].prefix, "/api/v1", 7) == 0 && eps[0].max_inflight == 4,
@@ -309,7 +309,7 @@ test_origin(void)
 static void
 test_hostile(void)
 {
-    static char  big[NGX_HTTP_FADO_RECORD_MAX + 16];
+    static char  big[FRC_RECORD_MAX + 16];
     const char   nul[] = "C2 1 eu up 127.0.0.1:80,1,1\0 127.0.0.1:81,1,1";
     const char   nulf[] = "F2 1 - eu\0-1";
     size_t       i, len;
@@ -321,14 +321,14 @@ test_hostile(void)
     test_f2_rejects("F2 1 - caf\xc3\xa9", "invalid cluster");
 
     {
-        ngx_http_fado_record_head_t  h;
-        ngx_http_fado_record_name_t  names[4];
+        frc_record_head_t  h;
+        frc_record_name_t  names[4];
         size_t                       n;
-        char                         err[NGX_HTTP_FADO_ERR_LEN];
+        char                         err[FRC_ERR_LEN];
 
-        CHECK(ngx_http_fado_record_head(nulf, sizeof(nulf) - 1, &h, err) == 0
-              && ngx_http_fado_record_clusters(h.endpoints, h.endpoints_len,
-                                               names, 4, &n, err) == -1,
+        CHECK(frc_record_head(nulf, sizeof(nulf) - 1, &h, err) == 0
+              && frc_record_clusters(h.endpoints, h.endpoints_len,
+                                     names, 4, &n, err) == -1,
               "F2 with a NUL inside a cluster name rejected");
     }
 
@@ -355,25 +355,25 @@ test_hostile(void)
 static void
 test_bucket_names(void)
 {
-    CHECK(ngx_http_fado_record_bucket_valid("photos", 6), "photos");
-    CHECK(ngx_http_fado_record_bucket_valid("a.b-1", 5), "a.b-1");
-    CHECK(!ngx_http_fado_record_bucket_valid("ab", 2), "too short");
-    CHECK(!ngx_http_fado_record_bucket_valid("Photos", 6), "upper case");
-    CHECK(!ngx_http_fado_record_bucket_valid("a_b_c", 5), "underscore");
-    CHECK(!ngx_http_fado_record_bucket_valid("-photos", 7), "leading hyphen");
-    CHECK(!ngx_http_fado_record_bucket_valid("photos.", 7), "trailing dot");
-    CHECK(!ngx_http_fado_record_bucket_valid("a..b", 4), "two dots");
-    CHECK(ngx_http_fado_record_bucket_valid("a.b.c", 5), "single dots");
-    CHECK(ngx_http_fado_record_bucket_valid("abc", 3), "three letters");
-    CHECK(!ngx_http_fado_record_bucket_valid(
+    CHECK(frc_record_bucket_valid("photos", 6), "photos");
+    CHECK(frc_record_bucket_valid("a.b-1", 5), "a.b-1");
+    CHECK(!frc_record_bucket_valid("ab", 2), "too short");
+    CHECK(!frc_record_bucket_valid("Photos", 6), "upper case");
+    CHECK(!frc_record_bucket_valid("a_b_c", 5), "underscore");
+    CHECK(!frc_record_bucket_valid("-photos", 7), "leading hyphen");
+    CHECK(!frc_record_bucket_valid("photos.", 7), "trailing dot");
+    CHECK(!frc_record_bucket_valid("a..b", 4), "two dots");
+    CHECK(frc_record_bucket_valid("a.b.c", 5), "single dots");
+    CHECK(frc_record_bucket_valid("abc", 3), "three letters");
+    CHECK(!frc_record_bucket_valid(
               "a234567890123456789012345678901234567890123456789012345678901234",
               64), "64 characters");
 
     /* bucket_header values */
-    CHECK(ngx_http_fado_record_header_valid("X-Fado-Bucket", 13), "header");
-    CHECK(!ngx_http_fado_record_header_valid("X_Fado", 6), "underscore header");
-    CHECK(!ngx_http_fado_record_header_valid("X Fado", 6), "space header");
-    CHECK(!ngx_http_fado_record_header_valid("", 0), "empty header");
+    CHECK(frc_record_header_valid("X-Fado-Bucket", 13), "header");
+    CHECK(!frc_record_header_valid("X_Fado", 6), "underscore header");
+    CHECK(!frc_record_header_valid("X Fado", 6), "space header");
+    CHECK(!frc_record_header_valid("", 0), "empty header");
 }
 
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ngx_http_fado_text.h"
+#include "frc_text.h"
 #include "tap.h"
 
 
@@ -16,7 +16,7 @@ log_of(const char *s, size_t len, size_t max)
     static unsigned char  out[4 * 128 + 4];
     unsigned char        *e;
 
-    e = ngx_http_fado_text_log(out, (const unsigned char *) s, len, max);
+    e = frc_text_log(out, (const unsigned char *) s, len, max);
     *e = '\0';
     return (const char *) out;
 }
@@ -28,7 +28,7 @@ json_of(const char *s, size_t len)
     static unsigned char  out[6 * 64 + 1];
     unsigned char        *e;
 
-    e = ngx_http_fado_text_json(out, (const unsigned char *) s, len);
+    e = frc_text_json(out, (const unsigned char *) s, len);
     *e = '\0';
     return (const char *) out;
 }

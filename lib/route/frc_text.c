@@ -1,15 +1,15 @@
 /*
- * Escaping for log lines and JSON (see ngx_http_fado_text.h).
+ * Escaping for log lines and JSON (see lib/route/frc_text.h).
  */
 
-#include "ngx_http_fado_text.h"
+#include "frc_text.h"
 
 
-static const char  ngx_http_fado_text_hex[] = "0123456789abcdef";
+static const char  frc_text_hex[] = "0123456789abcdef";
 
 
 unsigned char *
-ngx_http_fado_text_log(unsigned char *dst, const unsigned char *src,
+frc_text_log(unsigned char *dst, const unsigned char *src,
     size_t len, size_t max)
 {
     size_t          i, n;
@@ -24,8 +24,8 @@ ngx_http_fado_text_log(unsigned char *dst, const unsigned char *src,
         if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
             *dst++ = '\\';
             *dst++ = 'x';
-            *dst++ = (unsigned char) ngx_http_fado_text_hex[c >> 4];
-            *dst++ = (unsigned char) ngx_http_fado_text_hex[c & 0xf];
+            *dst++ = (unsigned char) frc_text_hex[c >> 4];
+            *dst++ = (unsigned char) frc_text_hex[c & 0xf];
             continue;
         }
 
@@ -44,7 +44,7 @@ ngx_http_fado_text_log(unsigned char *dst, const unsigned char *src,
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t
-ngx_http_fado_text_utf8(const unsigned char *s, size_t n)
+frc_text_utf8(const unsigned char *s, size_t n)
 {
     size_t          need, i;
     unsigned char   c, lo, hi;
@@ -95,7 +95,7 @@ ngx_http_fado_text_utf8(const unsigned char *s, size_t n)
 
 
 unsigned char *
-ngx_http_fado_text_json(unsigned char *dst, const unsigned char *src,
+frc_text_json(unsigned char *dst, const unsigned char *src,
     size_t len)
 {
     size_t          i, n;
@@ -116,8 +116,8 @@ ngx_http_fado_text_json(unsigned char *dst, const unsigned char *src,
             *dst++ = 'u';
             *dst++ = '0';
             *dst++ = '0';
-            *dst++ = (unsigned char) ngx_http_fado_text_hex[c >> 4];
-            *dst++ = (unsigned char) ngx_http_fado_text_hex[c & 0xf];
+            *dst++ = (unsigned char) frc_text_hex[c >> 4];
+            *dst++ = (unsigned char) frc_text_hex[c & 0xf];
             i++;
             continue;
         }
@@ -128,7 +128,7 @@ ngx_http_fado_text_json(unsigned char *dst, const unsigned char *src,
             continue;
         }
 
-        n = ngx_http_fado_text_utf8(src + i, len - i);
+        n = frc_text_utf8(src + i, len - i);
 
         if (n == 0) {
             /* U+FFFD, the replacement character, for a byte that is not */

@@ -8,18 +8,20 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "ngx_http_fado_record.h"
-#include "ngx_http_fado_text.h"
+#include "frc_record.h"
+#include "frc_text.h"
 
 
-/* The policy tokens of the grammar, indexed by NGX_HTTP_FADO_POLICY_*. */
-static const char  *ngx_http_fado_record_policies[] = {
-    "-", "rr", "lc", "p2c", "ewma", "chash", "random", "first"
+#define FRC_POLICY_TOKEN(name, token)  token,
+
+/* The policy tokens of the grammar, indexed by FRC_POLICY_*. */
+static const char  *frc_record_policies[] = {
+    FRC_POLICIES(FRC_POLICY_TOKEN)
 };
 
 
 static void
-ngx_http_fado_record_err(char *err, const char *what, const char *s,
+frc_record_err(char *err, const char *what, const char *s,
     size_t len)
 {
     unsigned char  *e, q[4 * 24 + 4];
@@ -28,15 +30,15 @@ ngx_http_fado_record_err(char *err, const char *what, const char *s,
      * Quote at most 24 bytes of the offending token, escaped: enough to
      * find it, and what came from Redis cannot forge a log line.
      */
-    e = ngx_http_fado_text_log(q, (const unsigned char *) s, len, 24);
-    snprintf(err, NGX_HTTP_FADO_ERR_LEN, "%s \"%.*s\"", what,
+    e = frc_text_log(q, (const unsigned char *) s, len, 24);
+    snprintf(err, FRC_ERR_LEN, "%s \"%.*s\"", what,
              (int) (e - q), q);
 }
 
 
 /* Parses 1..maxdigits decimal digits, no sign, into *v. */
 static int
-ngx_http_fado_record_uint(const char *s, size_t len, size_t maxdigits,
+frc_record_uint(const char *s, size_t len, size_t maxdigits,
     uint64_t *v)
 {
     size_t    i;
@@ -66,12 +68,12 @@ ngx_http_fado_record_uint(const char *s, size_t len, size_t maxdigits,
 
 
 int
-ngx_http_fado_record_label_valid(const char *s, size_t len)
+frc_record_label_valid(const char *s, size_t len)
 {
     size_t  i;
     char    c;
 
-    if (len == 0 || len > NGX_HTTP_FADO_NAME_MAX) {
+    if (len == 0 || len > FRC_NAME_MAX) {
         return 0;
     }
 
@@ -94,11 +96,11 @@ ngx_http_fado_record_label_valid(const char *s, size_t len)
  * endpoints it contributes carry the same list as their zone.
  */
 int
-ngx_http_fado_record_zones_valid(const char *s, size_t len)
+frc_record_zones_valid(const char *s, size_t len)
 {
     size_t  i, start, n;
 
-    if (len == 0 || len > NGX_HTTP_FADO_ZONES_MAX) {
+    if (len == 0 || len > FRC_ZONES_MAX) {
         return 0;
     }
 
@@ -110,8 +112,8 @@ ngx_http_fado_record_zones_valid(const char *s, size_t len)
             continue;
         }
 
-        if (++n > NGX_HTTP_FADO_ZONES_N
-            || !ngx_http_fado_record_label_valid(s + start, i - start))
+        if (++n > FRC_ZONES_N
+            || !frc_record_label_valid(s + start, i - start))
         {
             return 0;
         }
@@ -128,12 +130,12 @@ ngx_http_fado_record_zones_valid(const char *s, size_t len)
  * 3..63 of a-z 0-9 . -, a letter or digit first and last, no "..".
  */
 int
-ngx_http_fado_record_bucket_valid(const char *s, size_t len)
+frc_record_bucket_valid(const char *s, size_t len)
 {
     size_t  i;
     char    c;
 
-    if (len < 3 || len > NGX_HTTP_FADO_NAME_MAX) {
+    if (len < 3 || len > FRC_NAME_MAX) {
         return 0;
     }
 
@@ -156,12 +158,12 @@ ngx_http_fado_record_bucket_valid(const char *s, size_t len)
 
 
 int
-ngx_http_fado_record_header_valid(const char *s, size_t len)
+frc_record_header_valid(const char *s, size_t len)
 {
     size_t  i;
     char    c;
 
-    if (len == 0 || len > NGX_HTTP_FADO_HEADER_MAX) {
+    if (len == 0 || len > FRC_HEADER_MAX) {
         return 0;
     }
 
@@ -181,24 +183,24 @@ ngx_http_fado_record_header_valid(const char *s, size_t len)
 
 
 const char *
-ngx_http_fado_record_policy_name(int policy)
+frc_record_policy_name(int policy)
 {
-    if (policy < 0 || policy > NGX_HTTP_FADO_POLICY_LAST) {
+    if (policy < 0 || policy > FRC_POLICY_LAST) {
         return "?";
     }
 
-    return ngx_http_fado_record_policies[policy];
+    return frc_record_policies[policy];
 }
 
 
 int
-ngx_http_fado_record_policy(const char *s, size_t len)
+frc_record_policy(const char *s, size_t len)
 {
     int  i;
 
-    for (i = 0; i <= NGX_HTTP_FADO_POLICY_LAST; i++) {
-        if (strlen(ngx_http_fado_record_policies[i]) == len
-            && memcmp(ngx_http_fado_record_policies[i], s, len) == 0)
+    for (i = 0; i <= FRC_POLICY_LAST; i++) {
+        if (strlen(frc_record_policies[i]) == len
+            && memcmp(frc_record_policies[i], s, len) == 0)
         {
             return i;
         }
@@ -210,7 +212,7 @@ ngx_http_fado_record_policy(const char *s, size_t len)
 
 /* Returns the length of the token at s (up to a space or the end). */
 static size_t
-ngx_http_fado_record_token(const char *s, const char *end)
+frc_record_token(const char *s, const char *end)
 {
     const char  *p;
 
@@ -221,26 +223,26 @@ ngx_http_fado_record_token(const char *s, const char *end)
 
 
 int
-ngx_http_fado_record_head(const char *s, size_t len,
-    ngx_http_fado_record_head_t *head, char *err)
+frc_record_head(const char *s, size_t len,
+    frc_record_head_t *head, char *err)
 {
     size_t       tl;
     uint64_t     v;
     const char  *p, *end;
 
-    if (len > NGX_HTTP_FADO_RECORD_MAX) {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+    if (len > FRC_RECORD_MAX) {
+        snprintf(err, FRC_ERR_LEN,
                  "record of %zu bytes exceeds the %d bytes limit",
-                 len, NGX_HTTP_FADO_RECORD_MAX);
+                 len, FRC_RECORD_MAX);
         return -1;
     }
 
     p = s;
     end = s + len;
 
-    tl = ngx_http_fado_record_token(p, end);
+    tl = frc_record_token(p, end);
     if (tl != 2 || p[0] != 'F' || (p[1] != '1' && p[1] != '2')) {
-        ngx_http_fado_record_err(err, "unknown record tag", p, tl);
+        frc_record_err(err, "unknown record tag", p, tl);
         return -1;
     }
 
@@ -248,13 +250,13 @@ ngx_http_fado_record_head(const char *s, size_t len,
 
     p += tl;
     if (p == end || *p++ != ' ') {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its tag");
+        snprintf(err, FRC_ERR_LEN, "record ends after its tag");
         return -1;
     }
 
-    tl = ngx_http_fado_record_token(p, end);
-    if (ngx_http_fado_record_uint(p, tl, 20, &v) != 0) {
-        ngx_http_fado_record_err(err, "invalid version", p, tl);
+    tl = frc_record_token(p, end);
+    if (frc_record_uint(p, tl, 20, &v) != 0) {
+        frc_record_err(err, "invalid version", p, tl);
         return -1;
     }
 
@@ -262,14 +264,14 @@ ngx_http_fado_record_head(const char *s, size_t len,
 
     p += tl;
     if (p == end || *p++ != ' ') {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its version");
+        snprintf(err, FRC_ERR_LEN, "record ends after its version");
         return -1;
     }
 
-    tl = ngx_http_fado_record_token(p, end);
-    head->policy = ngx_http_fado_record_policy(p, tl);
+    tl = frc_record_token(p, end);
+    head->policy = frc_record_policy(p, tl);
     if (head->policy < 0) {
-        ngx_http_fado_record_err(err, "invalid policy", p, tl);
+        frc_record_err(err, "invalid policy", p, tl);
         return -1;
     }
 
@@ -279,7 +281,7 @@ ngx_http_fado_record_head(const char *s, size_t len,
         /* a separator must be followed by an endpoint */
         p++;
         if (p == end) {
-            snprintf(err, NGX_HTTP_FADO_ERR_LEN, "trailing space in record");
+            snprintf(err, FRC_ERR_LEN, "trailing space in record");
             return -1;
         }
     }
@@ -291,9 +293,8 @@ ngx_http_fado_record_head(const char *s, size_t len,
 }
 
 
-static int
-ngx_http_fado_record_addr(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *ep)
+int
+frc_record_addr(const char *s, size_t len, frc_record_endpoint_t *ep)
 {
     char         host[64];
     size_t       hl;
@@ -313,8 +314,8 @@ ngx_http_fado_record_addr(const char *s, size_t len,
         return -1;
     }
 
-    if (ngx_http_fado_record_uint(colon + 1, (size_t) (s + len - colon - 1),
-                                  5, &port) != 0
+    if (frc_record_uint(colon + 1, (size_t) (s + len - colon - 1),
+                        5, &port) != 0
         || port == 0 || port > 65535)
     {
         return -1;
@@ -365,8 +366,8 @@ ngx_http_fado_record_addr(const char *s, size_t len,
 }
 
 
-static int ngx_http_fado_record_origin(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *ep, char *err);
+static int frc_record_origin(const char *s, size_t len,
+    frc_record_endpoint_t *ep, char *err);
 
 
 /*
@@ -374,8 +375,8 @@ static int ngx_http_fado_record_origin(const char *s, size_t len,
  * "addr,weight,max_inflight" (C2, nfields 3).
  */
 static int
-ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
-    ngx_http_fado_record_endpoint_t *ep, char *err)
+frc_record_endpoint(const char *s, size_t len, int nfields,
+    frc_record_endpoint_t *ep, char *err)
 {
     size_t       fl[5];
     uint64_t     v;
@@ -395,7 +396,7 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
 
         if (i < nfields - 1) {
             if (p == end) {
-                ngx_http_fado_record_err(err, nfields == 5
+                frc_record_err(err, nfields == 5
                     ? "endpoint needs addr,cluster,zone,weight,max_inflight:"
                     : "endpoint needs addr,weight,max_inflight:", s, len);
                 return -1;
@@ -405,8 +406,8 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
 
         } else if (p != end) {
             /* contract 2.1: ",scheme,host,prefix" after max_inflight */
-            if (ngx_http_fado_record_origin(p + 1, (size_t) (end - p - 1), ep,
-                                            err)
+            if (frc_record_origin(p + 1, (size_t) (end - p - 1), ep,
+                                  err)
                 != 0)
             {
                 return -1;
@@ -428,8 +429,8 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
     ep->addr = f[0];
     ep->addr_len = fl[0];
 
-    if (ngx_http_fado_record_addr(f[0], fl[0], ep) != 0) {
-        ngx_http_fado_record_err(err, "invalid endpoint address", f[0], fl[0]);
+    if (frc_record_addr(f[0], fl[0], ep) != 0) {
+        frc_record_err(err, "invalid endpoint address", f[0], fl[0]);
         return -1;
     }
 
@@ -440,8 +441,8 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
     w = 1;
 
     if (nfields == 5) {
-        if (!ngx_http_fado_record_label_valid(f[1], fl[1])) {
-            ngx_http_fado_record_err(err, "invalid cluster", f[1], fl[1]);
+        if (!frc_record_label_valid(f[1], fl[1])) {
+            frc_record_err(err, "invalid cluster", f[1], fl[1]);
             return -1;
         }
 
@@ -449,8 +450,8 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
         ep->cluster_len = fl[1];
 
         /* a C2 cluster's zone list arrives here through the join */
-        if (!ngx_http_fado_record_zones_valid(f[2], fl[2])) {
-            ngx_http_fado_record_err(err, "invalid zone", f[2], fl[2]);
+        if (!frc_record_zones_valid(f[2], fl[2])) {
+            frc_record_err(err, "invalid zone", f[2], fl[2]);
             return -1;
         }
 
@@ -459,20 +460,20 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
         w = 3;
     }
 
-    if (ngx_http_fado_record_uint(f[w], fl[w], 4, &v) != 0
+    if (frc_record_uint(f[w], fl[w], 4, &v) != 0
         || v < 1 || v > 1000)
     {
-        ngx_http_fado_record_err(err, "invalid weight", f[w], fl[w]);
+        frc_record_err(err, "invalid weight", f[w], fl[w]);
         return -1;
     }
 
     ep->weight = (unsigned) v;
 
-    if (ngx_http_fado_record_uint(f[w + 1], fl[w + 1], 5, &v) != 0
+    if (frc_record_uint(f[w + 1], fl[w + 1], 5, &v) != 0
         || v > 65535)
     {
-        ngx_http_fado_record_err(err, "invalid max_inflight", f[w + 1],
-                                 fl[w + 1]);
+        frc_record_err(err, "invalid max_inflight", f[w + 1],
+                       fl[w + 1]);
         return -1;
     }
 
@@ -486,12 +487,12 @@ ngx_http_fado_record_endpoint(const char *s, size_t len, int nfields,
  * Walks a list of space separated tokens: no empty token, no trailing
  * space. Returns the number of tokens, or -1 with a message in err.
  */
-typedef int (*ngx_http_fado_record_token_pt)(const char *s, size_t len,
+typedef int (*frc_record_token_pt)(const char *s, size_t len,
     size_t i, void *data, char *err);
 
 static int
-ngx_http_fado_record_list(const char *s, size_t len, size_t cap,
-    const char *what, ngx_http_fado_record_token_pt fn, void *data,
+frc_record_list(const char *s, size_t len, size_t cap,
+    const char *what, frc_record_token_pt fn, void *data,
     size_t *n, char *err)
 {
     size_t       tl, count;
@@ -502,16 +503,16 @@ ngx_http_fado_record_list(const char *s, size_t len, size_t cap,
     count = 0;
 
     while (p < end) {
-        tl = ngx_http_fado_record_token(p, end);
+        tl = frc_record_token(p, end);
 
         if (tl == 0) {
-            snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+            snprintf(err, FRC_ERR_LEN,
                      "empty token (double space) in record");
             return -1;
         }
 
         if (count == cap) {
-            snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+            snprintf(err, FRC_ERR_LEN,
                      "more than %zu %s in record", cap, what);
             return -1;
         }
@@ -526,7 +527,7 @@ ngx_http_fado_record_list(const char *s, size_t len, size_t cap,
         if (p < end) {
             p++;
             if (p == end) {
-                snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+                snprintf(err, FRC_ERR_LEN,
                          "trailing space in record");
                 return -1;
             }
@@ -539,75 +540,75 @@ ngx_http_fado_record_list(const char *s, size_t len, size_t cap,
 
 
 static int
-ngx_http_fado_record_endpoint5(const char *s, size_t len, size_t i,
+frc_record_endpoint5(const char *s, size_t len, size_t i,
     void *data, char *err)
 {
-    ngx_http_fado_record_endpoint_t  *out = data;
+    frc_record_endpoint_t  *out = data;
 
-    return ngx_http_fado_record_endpoint(s, len, 5, &out[i], err);
+    return frc_record_endpoint(s, len, 5, &out[i], err);
 }
 
 
 static int
-ngx_http_fado_record_endpoint3(const char *s, size_t len, size_t i,
+frc_record_endpoint3(const char *s, size_t len, size_t i,
     void *data, char *err)
 {
-    ngx_http_fado_record_endpoint_t  *out = data;
+    frc_record_endpoint_t  *out = data;
 
-    return ngx_http_fado_record_endpoint(s, len, 3, &out[i], err);
+    return frc_record_endpoint(s, len, 3, &out[i], err);
 }
 
 
 int
-ngx_http_fado_record_endpoints(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+frc_record_endpoints(const char *s, size_t len,
+    frc_record_endpoint_t *out, size_t cap, size_t *n, char *err)
 {
-    return ngx_http_fado_record_list(s, len, cap, "endpoints",
-                                     ngx_http_fado_record_endpoint5, out,
-                                     n, err);
+    return frc_record_list(s, len, cap, "endpoints",
+                           frc_record_endpoint5, out,
+                           n, err);
 }
 
 
 int
-ngx_http_fado_record_endpoints2(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *out, size_t cap, size_t *n, char *err)
+frc_record_endpoints2(const char *s, size_t len,
+    frc_record_endpoint_t *out, size_t cap, size_t *n, char *err)
 {
-    return ngx_http_fado_record_list(s, len, cap, "endpoints",
-                                     ngx_http_fado_record_endpoint3, out,
-                                     n, err);
+    return frc_record_list(s, len, cap, "endpoints",
+                           frc_record_endpoint3, out,
+                           n, err);
 }
 
 
 /* Checks one "addr,weight,max_inflight" without keeping it. */
 static int
-ngx_http_fado_record_endpoint3_check(const char *s, size_t len, size_t i,
+frc_record_endpoint3_check(const char *s, size_t len, size_t i,
     void *data, char *err)
 {
-    ngx_http_fado_record_endpoint_t  ep;
+    frc_record_endpoint_t  ep;
 
     (void) i;
     (void) data;
 
-    return ngx_http_fado_record_endpoint(s, len, 3, &ep, err);
+    return frc_record_endpoint(s, len, 3, &ep, err);
 }
 
 
 static int
-ngx_http_fado_record_cluster_name(const char *s, size_t len, size_t i,
+frc_record_cluster_name(const char *s, size_t len, size_t i,
     void *data, char *err)
 {
     size_t                        j;
-    ngx_http_fado_record_name_t  *out = data;
+    frc_record_name_t  *out = data;
 
-    if (!ngx_http_fado_record_label_valid(s, len)) {
-        ngx_http_fado_record_err(err, "invalid cluster", s, len);
+    if (!frc_record_label_valid(s, len)) {
+        frc_record_err(err, "invalid cluster", s, len);
         return -1;
     }
 
     /* a cluster named twice would weigh its endpoints twice */
     for (j = 0; j < i; j++) {
         if (out[j].len == len && memcmp(out[j].name, s, len) == 0) {
-            ngx_http_fado_record_err(err, "cluster listed twice", s, len);
+            frc_record_err(err, "cluster listed twice", s, len);
             return -1;
         }
     }
@@ -620,48 +621,48 @@ ngx_http_fado_record_cluster_name(const char *s, size_t len, size_t i,
 
 
 int
-ngx_http_fado_record_clusters(const char *s, size_t len,
-    ngx_http_fado_record_name_t *out, size_t cap, size_t *n, char *err)
+frc_record_clusters(const char *s, size_t len,
+    frc_record_name_t *out, size_t cap, size_t *n, char *err)
 {
-    return ngx_http_fado_record_list(s, len, cap, "clusters",
-                                     ngx_http_fado_record_cluster_name, out,
-                                     n, err);
+    return frc_record_list(s, len, cap, "clusters",
+                           frc_record_cluster_name, out,
+                           n, err);
 }
 
 
 int
-ngx_http_fado_record_cluster(const char *s, size_t len,
-    ngx_http_fado_record_cluster_t *c, char *err)
+frc_record_cluster(const char *s, size_t len,
+    frc_record_cluster_t *c, char *err)
 {
     size_t       tl;
     uint64_t     v;
     const char  *p, *end;
 
-    if (len > NGX_HTTP_FADO_RECORD_MAX) {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN,
+    if (len > FRC_RECORD_MAX) {
+        snprintf(err, FRC_ERR_LEN,
                  "record of %zu bytes exceeds the %d bytes limit",
-                 len, NGX_HTTP_FADO_RECORD_MAX);
+                 len, FRC_RECORD_MAX);
         return -1;
     }
 
     p = s;
     end = s + len;
 
-    tl = ngx_http_fado_record_token(p, end);
+    tl = frc_record_token(p, end);
     if (tl != 2 || p[0] != 'C' || p[1] != '2') {
-        ngx_http_fado_record_err(err, "unknown cluster record tag", p, tl);
+        frc_record_err(err, "unknown cluster record tag", p, tl);
         return -1;
     }
 
     p += tl;
     if (p == end || *p++ != ' ') {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its tag");
+        snprintf(err, FRC_ERR_LEN, "record ends after its tag");
         return -1;
     }
 
-    tl = ngx_http_fado_record_token(p, end);
-    if (ngx_http_fado_record_uint(p, tl, 20, &v) != 0) {
-        ngx_http_fado_record_err(err, "invalid version", p, tl);
+    tl = frc_record_token(p, end);
+    if (frc_record_uint(p, tl, 20, &v) != 0) {
+        frc_record_err(err, "invalid version", p, tl);
         return -1;
     }
 
@@ -669,13 +670,13 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
 
     p += tl;
     if (p == end || *p++ != ' ') {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its version");
+        snprintf(err, FRC_ERR_LEN, "record ends after its version");
         return -1;
     }
 
-    tl = ngx_http_fado_record_token(p, end);
-    if (!ngx_http_fado_record_zones_valid(p, tl)) {
-        ngx_http_fado_record_err(err, "invalid zone", p, tl);
+    tl = frc_record_token(p, end);
+    if (!frc_record_zones_valid(p, tl)) {
+        frc_record_err(err, "invalid zone", p, tl);
         return -1;
     }
 
@@ -684,11 +685,11 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
 
     p += tl;
     if (p == end || *p++ != ' ') {
-        snprintf(err, NGX_HTTP_FADO_ERR_LEN, "record ends after its zone");
+        snprintf(err, FRC_ERR_LEN, "record ends after its zone");
         return -1;
     }
 
-    tl = ngx_http_fado_record_token(p, end);
+    tl = frc_record_token(p, end);
     if (tl == 2 && memcmp(p, "up", 2) == 0) {
         c->up = 1;
 
@@ -696,7 +697,7 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
         c->up = 0;
 
     } else {
-        ngx_http_fado_record_err(err, "invalid state (up or down)", p, tl);
+        frc_record_err(err, "invalid state (up or down)", p, tl);
         return -1;
     }
 
@@ -705,7 +706,7 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
     if (p < end) {
         p++;
         if (p == end) {
-            snprintf(err, NGX_HTTP_FADO_ERR_LEN, "trailing space in record");
+            snprintf(err, FRC_ERR_LEN, "trailing space in record");
             return -1;
         }
     }
@@ -714,10 +715,10 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
     c->endpoints_len = (size_t) (end - p);
 
     /* nothing kept, nothing static: the controller decodes from threads */
-    return ngx_http_fado_record_list(c->endpoints, c->endpoints_len,
-                                     NGX_HTTP_FADO_MAX_ENDPOINTS, "endpoints",
-                                     ngx_http_fado_record_endpoint3_check,
-                                     NULL, &c->n, err);
+    return frc_record_list(c->endpoints, c->endpoints_len,
+                           FRC_MAX_ENDPOINTS, "endpoints",
+                           frc_record_endpoint3_check,
+                           NULL, &c->n, err);
 }
 
 
@@ -729,11 +730,10 @@ ngx_http_fado_record_cluster(const char *s, size_t len,
  * endpoint is plain http, with no name and no prefix.
  */
 static int
-ngx_http_fado_record_origin(const char *s, size_t len,
-    ngx_http_fado_record_endpoint_t *ep, char *err)
+frc_record_origin(const char *s, size_t len,
+    frc_record_endpoint_t *ep, char *err)
 {
-    char         c;
-    size_t       i, fl[3], label;
+    size_t       i, fl[3];
     const char  *f[3], *p, *end;
 
     end = s + len;
@@ -750,17 +750,17 @@ ngx_http_fado_record_origin(const char *s, size_t len,
 
         if (i < 2) {
             if (p == end) {
-                ngx_http_fado_record_err(err, "too many fields in endpoint"
-                                         " (after max_inflight come scheme,"
-                                         "host,prefix):", s, len);
+                frc_record_err(err, "too many fields in endpoint"
+                               " (after max_inflight come scheme,"
+                               "host,prefix):", s, len);
                 return -1;
             }
 
             p++;
 
         } else if (p != end) {
-            ngx_http_fado_record_err(err, "too many fields in endpoint",
-                                     s, len);
+            frc_record_err(err, "too many fields in endpoint",
+                           s, len);
             return -1;
         }
     }
@@ -772,8 +772,8 @@ ngx_http_fado_record_origin(const char *s, size_t len,
         ep->https = 1;
 
     } else {
-        ngx_http_fado_record_err(err, "invalid scheme (http or https)", f[0],
-                                 fl[0]);
+        frc_record_err(err, "invalid scheme (http or https)", f[0],
+                       fl[0]);
         return -1;
     }
 
@@ -781,31 +781,9 @@ ngx_http_fado_record_origin(const char *s, size_t len,
     ep->host_len = 0;
 
     if (!(fl[1] == 1 && f[1][0] == '-')) {
-        if (fl[1] == 0 || fl[1] > NGX_HTTP_FADO_HOST_MAX) {
-            goto bad_host;
-        }
-
-        label = 0;
-
-        for (i = 0; i <= fl[1]; i++) {
-            c = i < fl[1] ? f[1][i] : '.';
-
-            if (c == '.') {
-                if (label == 0 || label > 63 || f[1][i - 1] == '-') {
-                    goto bad_host;
-                }
-
-                label = 0;
-                continue;
-            }
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || (c == '-' && label > 0)))
-            {
-                goto bad_host;
-            }
-
-            label++;
+        if (!frc_record_host_valid(f[1], fl[1])) {
+            frc_record_err(err, "invalid endpoint host", f[1], fl[1]);
+            return -1;
         }
 
         ep->host = f[1];
@@ -816,23 +794,9 @@ ngx_http_fado_record_origin(const char *s, size_t len,
     ep->prefix_len = 0;
 
     if (!(fl[2] == 1 && f[2][0] == '-')) {
-        if (fl[2] < 2 || fl[2] > NGX_HTTP_FADO_PREFIX_MAX || f[2][0] != '/'
-            || f[2][fl[2] - 1] == '/')
-        {
-            goto bad_prefix;
-        }
-
-        for (i = 0; i < fl[2]; i++) {
-            c = f[2][i];
-
-            /* RFC 3986 pchar and '/', without ',' (our separator) */
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9')
-                  || strchr("-._~!$&'()*+;=:@/%", c) != NULL)
-                || c == '\0')
-            {
-                goto bad_prefix;
-            }
+        if (!frc_record_prefix_valid(f[2], fl[2])) {
+            frc_record_err(err, "invalid endpoint prefix", f[2], fl[2]);
+            return -1;
         }
 
         ep->prefix = f[2];
@@ -843,14 +807,70 @@ ngx_http_fado_record_origin(const char *s, size_t len,
     ep->origin_len = len;
 
     return 0;
+}
 
-bad_host:
 
-    ngx_http_fado_record_err(err, "invalid endpoint host", f[1], fl[1]);
-    return -1;
+/* 1..253 of labels of 1..63 A-Z a-z 0-9 -, no '-' first or last in one */
+int
+frc_record_host_valid(const char *s, size_t len)
+{
+    char    c;
+    size_t  i, label;
 
-bad_prefix:
+    if (len == 0 || len > FRC_HOST_MAX) {
+        return 0;
+    }
 
-    ngx_http_fado_record_err(err, "invalid endpoint prefix", f[2], fl[2]);
-    return -1;
+    label = 0;
+
+    for (i = 0; i <= len; i++) {
+        c = i < len ? s[i] : '.';
+
+        if (c == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-') {
+                return 0;
+            }
+
+            label = 0;
+            continue;
+        }
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || (c == '-' && label > 0)))
+        {
+            return 0;
+        }
+
+        label++;
+    }
+
+    return 1;
+}
+
+
+/* a path: starts with '/', does not end with one, 2..512 bytes */
+int
+frc_record_prefix_valid(const char *s, size_t len)
+{
+    char    c;
+    size_t  i;
+
+    if (len < 2 || len > FRC_PREFIX_MAX || s[0] != '/' || s[len - 1] == '/') {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        /* RFC 3986 pchar and '/', without ',' (our separator) */
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || strchr("-._~!$&'()*+;=:@/%", c) != NULL)
+            || c == '\0')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
