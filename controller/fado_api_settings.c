@@ -28,7 +28,7 @@ fado_api_settings_body(fado_req_t *req, json_t *body, const char **policy,
                        "default_policy must be one of " FADO_POLICY_NAMES);
         return -1;
     }
-    /* the gateway's rule (ngx_http_fado_record.c), so it takes what we publish */
+    /* the gateway's rule (lib/route/frc_record.c), so it takes what we publish */
     if (*header != NULL && !frc_record_header_valid(*header, strlen(*header))) {
         fado_req_error(req, 400, "invalid_field", "bucket_header",
                        "bucket_header must be a header name of 1-64 letters, digits and '-'");
