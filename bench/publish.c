@@ -87,7 +87,7 @@ pass(fado_publisher_t *pub, PGconn *conn, const char *name, const char *n,
     } else {
         b = bucket_sql ? names(conn, bucket_sql) : NULL;
         c = cluster_sql ? names(conn, cluster_sql) : NULL;
-        rc = fado_publisher_sync(pub, conn, b, c, NULL, 0, &st, err, sizeof(err));
+        rc = fado_publisher_sync(pub, conn, b, c, NULL, 0, NULL, 0, &st, err, sizeof(err));
     }
     json_decref(b);
     json_decref(c);

@@ -23,6 +23,7 @@
 #define FADO_DRIFT           "!drift"    /* a body no encoder produces */
 #define FADO_DRIFT_CHUNK     5000        /* records per step of the drift check */
 #define FADO_TAIL_MAX        4           /* caller's statements after a sync */
+#define FADO_HEAD_MAX        4           /* caller's statements before it */
 
 struct fado_publisher_s {
     char           host[256];
@@ -639,6 +640,8 @@ typedef struct {
     size_t        rows;         /* out: the chunk's size */
     const char   *reset_epoch;  /* non-NULL: end with a reset */
     const char   *expect;       /* non-NULL: write only if Redis has this epoch */
+    fado_db_stmt_t  *head;      /* the caller's, run with the reads */
+    size_t        nhead;
     fado_db_stmt_t  *tail;      /* the caller's, run with the recording */
     size_t        ntail;
     json_t       *seen[2];
@@ -653,7 +656,7 @@ static int
 fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     fado_publish_stats_t *stats, char *err, size_t err_len)
 {
-    fado_db_stmt_t   st[3];
+    fado_db_stmt_t   st[FADO_HEAD_MAX + 3];
     fado_db_err_t    e;
     fado_batch_t     b;
     json_t          *buckets = w->buckets, *with_default = NULL;
@@ -664,6 +667,15 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
 
     memset(stats, 0, sizeof(*stats));
     memset(st, 0, sizeof(st));
+    if (w->nhead > FADO_HEAD_MAX) {
+        snprintf(err, err_len, "too many statements before a sync");
+        return -1;
+    }
+    /* The caller's writes first, in the same transaction as the reads
+     * that see them. */
+    for (size_t i = 0; i < w->nhead; i++) {
+        st[n++] = w->head[i];
+    }
     if (fado_batch_init(&b, pub, stats) != 0) {
         snprintf(err, err_len, "out of memory");
         goto done;
@@ -768,8 +780,8 @@ done:
  */
 int
 fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, fado_db_stmt_t *tail, size_t ntail, fado_publish_stats_t *stats,
-    char *err, size_t err_len)
+    json_t *clusters, fado_db_stmt_t *head, size_t nhead, fado_db_stmt_t *tail,
+    size_t ntail, fado_publish_stats_t *stats, char *err, size_t err_len)
 {
     fado_write_t  w;
     int           rc;
@@ -780,13 +792,26 @@ fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
     }
     if (pub->epoch[0] == '\0') {
         rc = fado_publisher_epoch_ok(pub, conn, err, err_len);
-        if (rc != 1) {
-            return rc < 0 ? -1 : 1;
+        if (rc < 0) {
+            return -1;
+        }
+        if (rc == 0) {
+            /* the republish that follows must see the caller's writes */
+            if (nhead > 0 && fado_db_pipeline(conn, NULL, head, nhead) != 0) {
+                snprintf(err, err_len, "the writes before a republish failed");
+                return -1;
+            }
+            for (size_t i = 0; i < nhead; i++) {
+                PQclear(head[i].res);
+            }
+            return 1;
         }
     }
     memset(&w, 0, sizeof(w));
     w.buckets = buckets;
     w.clusters = clusters;
+    w.head = head;
+    w.nhead = nhead;
     w.tail = tail;
     w.ntail = ntail;
     w.expect = pub->epoch;

@@ -60,17 +60,19 @@ void fado_publisher_forget_epoch(fado_publisher_t *pub);
 /*
  * Publishes the records of these buckets and clusters (JSON arrays of
  * names; NULL for none) where they differ from what was published; the
- * default route is recomputed whenever a cluster is named. The tail
- * statements (at most 4; their results are cleared here) run in the
- * transaction that records what was written, once Redis has it: the
- * caller's own bookkeeping moves with the record.
+ * default route is recomputed whenever a cluster is named. The caller's
+ * statements (at most 4 each; their results are cleared here) ride along:
+ * head ones run first, in the transaction that reads the records (the
+ * reads see what they wrote); tail ones in the transaction that records
+ * what was written, once Redis has it, so the caller's bookkeeping moves
+ * with the record.
  * Returns 0; 1 when Redis no longer holds the recorded table (nothing was
- * written: the caller republishes); -1 with err: nothing was recorded, the
- * caller retries the same names.
+ * written to Redis, the head statements have run: the caller republishes);
+ * -1 with err: nothing was recorded, the caller retries the same names.
  */
 int fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
-    json_t *clusters, fado_db_stmt_t *tail, size_t ntail, fado_publish_stats_t *stats,
-    char *err, size_t err_len);
+    json_t *clusters, fado_db_stmt_t *head, size_t nhead, fado_db_stmt_t *tail,
+    size_t ntail, fado_publish_stats_t *stats, char *err, size_t err_len);
 
 /* Everything, under a new epoch, then a reset for the gateways. */
 int fado_publisher_republish(fado_publisher_t *pub, PGconn *conn,

@@ -508,28 +508,53 @@ fado_place_one(const fado_cluster_set_t *cs, PGresult *bk, int row,
 }
 
 /*
- * The placement writes of a batch and the replica jobs they call for, in
- * one pipeline and so one transaction, which the triggers do not record
- * again (the batch publishes what they change). Replicas that are not
- * ready (new, syncing, failed, leaving) need a job; an existing one keeps
- * its schedule and back-off.
+ * The placement writes of a batch and the replica jobs they call for. They
+ * run at the head of the publisher's reads (fado_publisher_sync): one
+ * round trip and one transaction, which the triggers do not record again
+ * (the batch publishes what they change), and whose route reads see them.
+ * Replicas that are not ready (new, syncing, failed, leaving) need a job;
+ * an existing one keeps its schedule and back-off.
  */
-static int
-fado_place_write(PGconn *conn, json_t *names, json_t *upd, json_t *ins, json_t *leave)
-{
-    char            *js[4] = { fado_rec_json(upd), fado_rec_json(ins), fado_rec_json(leave),
-                               fado_rec_json(names) };
-    const char      *p[3] = { js[0], js[1], js[2] }, *pn[1] = { js[3] };
+typedef struct {
+    char            *js[4];
+    const char      *p[3];
+    const char      *pn[1];
     fado_db_stmt_t   st[3];
-    size_t           n = 0;
-    int              rc = -1;
+    size_t           n;
+    int              wake;          /* replicas added or leaving: wake the workers */
+} fado_place_writes_t;
 
-    if (js[0] == NULL || js[1] == NULL || js[2] == NULL || js[3] == NULL) {
-        goto done;
+static void
+fado_place_writes_free(fado_place_writes_t *pw)
+{
+    for (int i = 0; i < 4; i++) {
+        free(pw->js[i]);
+        pw->js[i] = NULL;
     }
-    st[n++] = (fado_db_stmt_t) { "SELECT set_config('fado.placing', 'on', true)", 0, NULL, NULL, 1 };
+    pw->n = 0;
+}
+
+static int
+fado_place_writes(fado_place_writes_t *pw, json_t *names, json_t *upd, json_t *ins,
+    json_t *leave)
+{
+    pw->js[0] = fado_rec_json(upd);
+    pw->js[1] = fado_rec_json(ins);
+    pw->js[2] = fado_rec_json(leave);
+    pw->js[3] = fado_rec_json(names);
+    if (pw->js[0] == NULL || pw->js[1] == NULL || pw->js[2] == NULL || pw->js[3] == NULL) {
+        fado_place_writes_free(pw);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        pw->p[i] = pw->js[i];
+    }
+    pw->pn[0] = pw->js[3];
+    pw->n = 0;
+    pw->st[pw->n++] = (fado_db_stmt_t) {
+        "SELECT set_config('fado.placing', 'on', true)", 0, NULL, NULL, 1 };
     if (json_array_size(upd) || json_array_size(ins) || json_array_size(leave)) {
-        st[n++] = (fado_db_stmt_t) {
+        pw->st[pw->n++] = (fado_db_stmt_t) {
             "WITH u AS (UPDATE buckets b SET placement_ok = u.ok, placement_reason = u.reason,"
             "                                placement_effective = u.effective"
             "           FROM jsonb_to_recordset($1::jsonb) AS u (name text, ok boolean,"
@@ -546,36 +571,25 @@ fado_place_write(PGconn *conn, json_t *names, json_t *upd, json_t *ins, json_t *
             "   FROM jsonb_to_recordset($3::jsonb) AS u (bucket text, cluster text,"
             "                                           remove boolean, reason text)"
             "  WHERE r.bucket = u.bucket AND r.cluster = u.cluster AND r.state <> 'removing'"
-            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, p, NULL, 1 };
+            "    AND (u.remove OR r.reason IS DISTINCT FROM u.reason)", 3, pw->p, NULL, 1 };
     }
-    st[n++] = (fado_db_stmt_t) {
+    pw->st[pw->n++] = (fado_db_stmt_t) {
         "INSERT INTO jobs (kind, bucket, cluster)"
         " SELECT 'replica', bucket, cluster FROM replicas"
         "  WHERE bucket IN (SELECT jsonb_array_elements_text($1::jsonb))"
         "    AND state <> 'ready'"
-        " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, pn, NULL, 1 };
-    if (fado_db_pipeline(conn, NULL, st, n) != 0) {
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        PQclear(st[i].res);
-    }
-    rc = 0;
-
-done:
-    for (int i = 0; i < 4; i++) {
-        free(js[i]);
-    }
-    return rc;
+        " ON CONFLICT (kind, bucket, cluster) DO NOTHING", 1, pw->pn, NULL, 1 };
+    pw->wake = json_array_size(ins) || json_array_size(leave);
+    return 0;
 }
 
 /*
- * Places the named buckets (a JSON array) and queues the replica jobs they
- * call for. Set-based: one round trip of reads and one of writes per batch,
- * whatever its size.
+ * Places the named buckets (a JSON array): reads in one round trip, and
+ * the writes (with the replica jobs they call for) into *pw, for the
+ * publisher to run. Set-based whatever the batch's size.
  */
 static int
-fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
+fado_place(PGconn *conn, json_t *names, fado_place_writes_t *pw)
 {
     fado_cluster_set_t   cs;
     PGresult            *bk, *rp;
@@ -635,11 +649,8 @@ fado_place(fado_reconciler_t *rec, PGconn *conn, json_t *names)
             goto done;
         }
     }
-    if (fado_place_write(conn, names, upd, ins, leave) != 0) {
+    if (fado_place_writes(pw, names, upd, ins, leave) != 0) {
         goto done;
-    }
-    if (json_array_size(ins) || json_array_size(leave)) {
-        fado_jobs_wake(rec->jobs);
     }
     rc = 0;
 
@@ -675,16 +686,22 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     json_t *clusters, fado_db_stmt_t *tail, size_t ntail)
 {
     fado_publish_stats_t  st;
+    fado_place_writes_t   pw;
     char                  err[512] = "";
     int                   ok;
     double                t0 = fado_now_fms(), t1;
 
-    if (json_array_size(place) > 0 && fado_place(rec, conn, place) != 0) {
+    memset(&pw, 0, sizeof(pw));
+    if (json_array_size(place) > 0 && fado_place(conn, place, &pw) != 0) {
         return -1;
     }
     t1 = fado_now_fms();
-    ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, tail, ntail, &st, err,
-                             sizeof(err));
+    ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, pw.st, pw.n, tail, ntail,
+                             &st, err, sizeof(err));
+    if (ok >= 0 && pw.wake) {
+        fado_jobs_wake(rec->jobs);
+    }
+    fado_place_writes_free(&pw);
     if (ok == 1) {
         /* Redis lost the table: all of it again, this batch included. */
         ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0
