@@ -21,7 +21,6 @@
  */
 
 #include "fado_accept.h"
-#include "fado_auth.h"
 #include "fado_http.h"
 #include "fado_log.h"
 #include "fado_ui.h"
@@ -62,6 +61,7 @@ struct fado_http_s {
     fado_db_t          *db;
     fado_app_t         *app;
     const fado_route_t *routes;
+    fado_http_authenticate_pt  authenticate;
     fado_accept_t      *accept;
     fado_pool_t        *pool;
     fado_http_conf_t    conf;
@@ -292,9 +292,9 @@ fado_http_find_route(fado_http_t *http, const char *method, const char *path)
 
 /*
  * Checks the caller's access to the route from the headers alone: 0, or
- * -1 with the error answer set. API tokens are checked against the
- * in-memory token set (fado_auth.c), so that a missing or unknown token
- * is a 401 even with PostgreSQL down.
+ * -1 with the error answer set. API tokens go to the check the server was
+ * given (fado_auth.c's in-memory token set), so that a missing or unknown
+ * token is a 401 even with PostgreSQL down.
  */
 static int
 fado_http_authenticate(fado_http_t *http, const fado_route_t *route, fado_req_t *req)
@@ -314,7 +314,7 @@ fado_http_authenticate(fado_http_t *http, const fado_route_t *route, fado_req_t 
     case FADO_ACCESS_ADMIN:
         break;
     }
-    req->role = fado_auth_check(http->db, req->authorization);
+    req->role = http->authenticate(http->db, req->authorization);
     if (req->role == FADO_ROLE_NONE || req->role == FADO_ROLE_DB_ERROR) {
         req->role = FADO_ROLE_NONE;
         fado_req_error(req, 401, "unauthorized", "Authorization",
@@ -796,8 +796,9 @@ fado_http_handoff(void *ud, int fd, const struct sockaddr *addr, socklen_t addrl
 /* ------------------------------------------------------------ start, stop */
 
 fado_http_t *
-fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes, const char *listen,
-    int threads, char *err, size_t err_len)
+fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes,
+    fado_http_authenticate_pt authenticate, const char *listen, int threads, char *err,
+    size_t err_len)
 {
     struct sockaddr_in   addr;
     char                 host[64];
@@ -830,6 +831,7 @@ fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes, cons
     http->db = db;
     http->app = app;
     http->routes = routes;
+    http->authenticate = authenticate;
     cf = &http->conf;
     cf->max_conns = fado_http_env("FADO_HTTP_MAX_CONNECTIONS", 1024, 8, 1000000);
     cf->max_per_ip = fado_http_env("FADO_HTTP_MAX_PER_IP", 64, 1, 1000000);

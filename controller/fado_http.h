@@ -110,12 +110,19 @@ typedef struct {
 
 typedef struct fado_http_s  fado_http_t;
 
+/* Who an Authorization header is (FADO_ROLE_NONE when nobody, _DB_ERROR
+ * when it could not be told), from the headers alone: it runs before a
+ * byte of the body is read. */
+typedef fado_role_e (*fado_http_authenticate_pt)(fado_db_t *db, const char *authorization);
+
 /* routes: the first entry whose method and path match serves a request;
  * the table ends with an entry whose path is NULL and must outlive the
- * server. db: the pool a route's handle() gets its connection from, and
- * tokens are checked against; app: handed to every handler as req->app. */
+ * server. db: the pool a route's handle() gets its connection from;
+ * authenticate: checks API tokens (fado_auth_check); app: handed to every
+ * handler as req->app. */
 fado_http_t *fado_http_start(fado_db_t *db, fado_app_t *app, const fado_route_t *routes,
-    const char *listen, int threads, char *err, size_t err_len);
+    fado_http_authenticate_pt authenticate, const char *listen, int threads, char *err,
+    size_t err_len);
 void fado_http_stop(fado_http_t *http);
 
 /* Sets an error answer: {"error": {"code", "message", "field"}}. */

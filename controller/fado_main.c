@@ -406,7 +406,8 @@ main(int argc, char **argv)
         return 1;
     }
 
-    http = fado_http_start(db, &app, fado_router_routes, conf.listen, conf.threads, err, sizeof(err));
+    http = fado_http_start(db, &app, fado_router_routes, fado_auth_check, conf.listen,
+                           conf.threads, err, sizeof(err));
     if (http == NULL) {
         fado_log(FADO_LOG_ERROR, "msg=\"cannot start the API\" error=%s", FADO_LOG_Q(err));
         fado_resolver_stop(resolver);
