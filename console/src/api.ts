@@ -143,6 +143,8 @@ export const POLICIES: { value: string; label: string }[] = [
   { value: 'p2c', label: 'p2c: random, two choices' },
   { value: 'ewma', label: 'ewma: latency-aware' },
   { value: 'chash', label: 'chash: consistent hash, bounded load' },
+  { value: 'random', label: 'random: weighted random' },
+  { value: 'first', label: 'first: the first endpoint that can take it, in order' },
 ];
 
 export interface Cluster {
