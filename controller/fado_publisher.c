@@ -253,6 +253,7 @@ typedef struct {
     json_t           *clusters_del;
     json_t           *settings_set;    /* key -> [value, version] */
     json_t           *seen[2];         /* republish: names queued, by kind */
+    int               quiet;           /* republish: no feed entry per record */
     fado_publish_stats_t  *stats;
 } fado_batch_t;
 
@@ -603,14 +604,16 @@ fado_publisher_queue(fado_publisher_t *pub, fado_batch_t *b, PGresult *rows,
         if (kind == FADO_REC_SETTING) {
             op = "setting";
         } else if (kind == FADO_REC_CLUSTER) {
-            op = removed ? "cdel" : "cset";
+            /* a republish writes quietly: its closing reset tells gateways */
+            op = removed ? "cdel" : b->quiet ? "rcset" : "cset";
         } else if (name[0] == '\0') {
             op = removed ? "nodefault" : "default2";
         } else if (removed) {
             op = "del";
         } else {
             /* a route override is an F1 record (its endpoints, listed) */
-            op = strcmp(PQgetvalue(rows, i, 2), "F1") == 0 ? "set" : "set2";
+            op = strcmp(PQgetvalue(rows, i, 2), "F1") == 0 ? (b->quiet ? "rset" : "set")
+                                                           : (b->quiet ? "rset2" : "set2");
         }
         if (kind != FADO_REC_SETTING && b->seen[kind] != NULL
             && json_object_set_new(b->seen[kind], name, json_true()) != 0)
@@ -682,6 +685,7 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     }
     b.seen[FADO_REC_ROUTE] = w->seen[FADO_REC_ROUTE];
     b.seen[FADO_REC_CLUSTER] = w->seen[FADO_REC_CLUSTER];
+    b.quiet = w->seen[FADO_REC_ROUTE] != NULL;
     b.expect = w->expect;
     fado_batch_start(&b, pub);
 

@@ -16,6 +16,10 @@
 --   cdel <cluster> ""        remove clusters[cluster]
 --   setting <name> <value>   settings[name] = value (bucket_header)
 --   reset "" <epoch>         new epoch; gateways resync from the table
+--   rset, rset2, rcset       as set, set2 and cset, with no feed entry: for a
+--                            republish, whose closing reset makes gateways
+--                            read the table again (feeding them 100k
+--                            entries first would only slow both sides)
 --   expect "" <epoch>        write nothing unless the epoch is <epoch>: the
 --                            table this caller knows is still the one in
 --                            Redis (an error starting "FADOEPOCH" if not);
@@ -39,16 +43,18 @@ end
 -- so a bad triple must be refused before anything is written.
 local known = { set = true, set2 = true, del = true, default = true,
                 default2 = true, nodefault = true, cset = true, cdel = true,
-                setting = true, reset = true, expect = true }
+                setting = true, reset = true, expect = true,
+                rset = true, rset2 = true, rcset = true }
 for i = 2, #ARGV, 3 do
     local op, bucket, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if not known[op] then
         return redis.error_reply("fado-publish: unknown op '" .. op .. "'")
     end
-    if (op == "set" or op == "set2" or op == "del") and bucket == "" then
+    if (op == "set" or op == "set2" or op == "del" or op == "rset" or op == "rset2")
+            and bucket == "" then
         return redis.error_reply("fado-publish: " .. op .. " needs a bucket")
     end
-    if op == "cset" or op == "cdel" then
+    if op == "cset" or op == "cdel" or op == "rcset" then
         if clusters == nil then
             return redis.error_reply("fado-publish: " .. op
                                      .. " needs the clusters hash as KEYS[6]")
@@ -57,8 +63,8 @@ for i = 2, #ARGV, 3 do
             return redis.error_reply("fado-publish: " .. op .. " needs a cluster")
         end
     end
-    if op == "cset" and body == "" then
-        return redis.error_reply("fado-publish: cset needs a body (zone state endpoints)")
+    if (op == "cset" or op == "rcset") and body == "" then
+        return redis.error_reply("fado-publish: " .. op .. " needs a body (zone state endpoints)")
     end
     if op == "setting" then
         if settings == nil then
@@ -98,6 +104,10 @@ for i = 2, #ARGV, 3 do
         redis.call("HSET", routes, bucket, rec)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
                    "v", v, "op", "set", "b", bucket, "r", rec)
+    elseif op == "rset" or op == "rset2" then
+        redis.call("HSET", routes, bucket, (op == "rset" and "F1 " or "F2 ") .. v .. " " .. body)
+    elseif op == "rcset" then
+        redis.call("HSET", clusters, bucket, "C2 " .. v .. " " .. body)
     elseif op == "del" then
         redis.call("HDEL", routes, bucket)
         redis.call("XADD", feed, "MAXLEN", "~", maxlen, "*",
