@@ -5,19 +5,35 @@
 #include "fado_placement.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static uint64_t fado_placement_seed(const char *bucket);
+static uint64_t fado_placement_score_from(uint64_t h, const char *cluster);
 
 uint64_t
 fado_placement_score(const char *bucket, const char *cluster)
 {
-    /* FNV-1a over "bucket\0cluster", then a strong finaliser so that
-     * scores of similar names are independent. */
+    return fado_placement_score_from(fado_placement_seed(bucket), cluster);
+}
+
+/* FNV-1a over "bucket\0cluster", then a strong finaliser so that scores of
+ * similar names are independent. The bucket's part is the same for every
+ * cluster: hashed once per placement. */
+static uint64_t
+fado_placement_seed(const char *bucket)
+{
     uint64_t  h = 0xcbf29ce484222325ULL;
 
     for (const unsigned char *p = (const unsigned char *) bucket; *p; p++) {
         h = (h ^ *p) * 0x100000001b3ULL;
     }
-    h = (h ^ 0) * 0x100000001b3ULL;
+    return (h ^ 0) * 0x100000001b3ULL;
+}
+
+static uint64_t
+fado_placement_score_from(uint64_t h, const char *cluster)
+{
     for (const unsigned char *p = (const unsigned char *) cluster; *p; p++) {
         h = (h ^ *p) * 0x100000001b3ULL;
     }
@@ -59,6 +75,14 @@ fado_placement_zone_allowed(const fado_placement_request_t *req,
 {
     return fado_placement_zones_allowed(req->allowed_zones, req->n_allowed_zones, c);
 }
+
+/* Clusters scored on the stack; more take a malloc. */
+#define FADO_PLACEMENT_SCAN  256
+
+typedef struct {
+    size_t    idx;
+    uint64_t  score;
+} fado_placement_cand_t;
 
 static long
 fado_placement_find(const fado_placement_cluster_t *clusters, size_t n, const char *name)
@@ -122,7 +146,9 @@ fado_placement_compute(const fado_placement_request_t *req,
     const fado_placement_cluster_t *clusters, size_t n_clusters,
     fado_placement_result_t *res)
 {
-    size_t  want;
+    fado_placement_cand_t   stack[FADO_PLACEMENT_SCAN], *cand;
+    size_t                  want, n_cand;
+    uint64_t                seed;
 
     memset(res, 0, sizeof(*res));
     res->satisfiable = 1;
@@ -142,29 +168,50 @@ fado_placement_compute(const fado_placement_request_t *req,
         return;
     }
 
+    if (res->n >= want) {
+        return;
+    }
+    /* Each eligible cluster is checked and scored once; the fill then takes
+     * the best-ranked remaining one per replica. */
+    n_cand = 0;
+    cand = n_clusters <= FADO_PLACEMENT_SCAN ? stack : malloc(n_clusters * sizeof(*cand));
+    if (cand == NULL) {
+        fado_placement_fail(res, "out of memory placing %s%s", req->bucket, "");
+        return;
+    }
+    seed = fado_placement_seed(req->bucket);
+    for (size_t i = 0; i < n_clusters; i++) {
+        const fado_placement_cluster_t  *c = &clusters[i];
+
+        if (c->healthy && c->has_storage && !fado_placement_has(res, i)
+            && fado_placement_zone_allowed(req, c))
+        {
+            cand[n_cand].idx = i;
+            cand[n_cand].score = fado_placement_score_from(seed, c->name);
+            n_cand++;
+        }
+    }
+
     /* Fill the rest with the best-ranked eligible clusters. */
     while (res->n < want) {
         long      best = -1;
+        size_t    best_k = 0;
         uint64_t  best_score = 0;
 
-        for (size_t i = 0; i < n_clusters; i++) {
-            const fado_placement_cluster_t  *c = &clusters[i];
-            uint64_t                         s;
-
-            if (!c->healthy || !c->has_storage || fado_placement_has(res, i)
-                || !fado_placement_zone_allowed(req, c))
+        for (size_t k = 0; k < n_cand; k++) {
+            /* ties (never seen with 64 bits) go to the first cluster, as
+             * a scan in cluster order would */
+            if (best < 0 || cand[k].score > best_score
+                || (cand[k].score == best_score && (long) cand[k].idx < best))
             {
-                continue;
-            }
-            s = fado_placement_score(req->bucket, c->name);
-            if (best < 0 || s > best_score) {
-                best = (long) i;
-                best_score = s;
+                best = (long) cand[k].idx;
+                best_k = k;
+                best_score = cand[k].score;
             }
         }
         if (best < 0 && req->cap) {
             res->capped = 1;    /* FaDO: as many as the zones give */
-            return;
+            break;
         }
         if (best < 0) {
             char  have[32], need[32];
@@ -173,8 +220,12 @@ fado_placement_compute(const fado_placement_request_t *req,
             fado_placement_fail(res, "only %s eligible clusters (healthy, with "
                                 "storage, in the allowed zones) for %s replicas",
                                 have, need);
-            return;
+            break;
         }
         res->chosen[res->n++] = (size_t) best;
+        cand[best_k] = cand[--n_cand];
+    }
+    if (cand != stack) {
+        free(cand);
     }
 }
