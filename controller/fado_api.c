@@ -145,8 +145,8 @@ fado_api_changed(fado_req_t *req)
 
 /* ------------------------------------------------------------ resources */
 
-static void
-fado_api_resource_list(fado_req_t *req, const fado_api_resource_t *r)
+void
+fado_api_list(fado_req_t *req, fado_api_list_pt list)
 {
     fado_api_page_t  pg;
     fado_err_t       err;
@@ -155,7 +155,7 @@ fado_api_resource_list(fado_req_t *req, const fado_api_resource_t *r)
     if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0) {
         return;
     }
-    res = r->list(req->conn, req->query_cursor ? req->query_cursor : "", pg.fetch, &err);
+    res = list(req->conn, req->query_cursor ? req->query_cursor : "", pg.fetch, &err);
     if (res == NULL) {
         fado_api_err(req, &err);
         return;
@@ -190,7 +190,7 @@ fado_api_resource(fado_req_t *req, const char *id, const fado_api_resource_t *r)
 
     if (strcmp(req->method, "GET") == 0) {
         if (id[0] == '\0') {
-            fado_api_resource_list(req, r);
+            fado_api_list(req, r->list);
         } else {
             fado_api_resource_answer(req, r, id, 200);
         }

@@ -134,6 +134,11 @@ typedef struct {
 
 void fado_api_resource(fado_req_t *req, const char *id, const fado_api_resource_t *r);
 
+/* A page of a collection from the domain's list function (?limit=, ?cursor=). */
+typedef PGresult *(*fado_api_list_pt)(PGconn *conn, const char *cursor, const char *fetch,
+    fado_err_t *err);
+void fado_api_list(fado_req_t *req, fado_api_list_pt list);
+
 /* The resources (fado_api_<resource>.c); id is the path's name, "" for the
  * collection. */
 extern const fado_api_resource_t  fado_api_clusters;

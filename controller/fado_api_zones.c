@@ -12,24 +12,7 @@
 static void
 fado_api_zones_list(fado_req_t *req)
 {
-    fado_api_page_t  pg;
-    fado_err_t       err;
-    PGresult        *res;
-
-    if (fado_api_page_limit(req, FADO_LIST_DEFAULT, FADO_LIST_MAX, &pg) != 0) {
-        return;
-    }
-    res = fado_zones_list(req->conn, req->query_cursor ? req->query_cursor : "", pg.fetch,
-                          &err);
-    if (res == NULL) {
-        fado_api_err(req, &err);
-        return;
-    }
-    req->json = fado_api_page_json(req, res, &pg, fado_api_row_item, NULL);
-    if (req->json != NULL) {
-        req->status = 200;
-    }
-    PQclear(res);
+    fado_api_list(req, fado_zones_list);
 }
 
 static void

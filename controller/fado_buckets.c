@@ -256,21 +256,8 @@ done:
 json_t *
 fado_buckets_get(PGconn *conn, const char *name, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err, FADO_BUCKETS_JSON_SQL " WHERE b.name = $1",
-                                      1, &name);
-    json_t    *j = NULL;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    if (PQntuples(res) == 0) {
-        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL,
-                     "bucket \"%s\" does not exist", name);
-    } else {
-        j = fado_db_json_cell(res, 0, 1, err);
-    }
-    PQclear(res);
-    return j;
+    return fado_db_get_named(conn, FADO_BUCKETS_JSON_SQL " WHERE b.name = $1", "bucket", name,
+                             err);
 }
 
 PGresult *
@@ -285,20 +272,6 @@ fado_buckets_list(PGconn *conn, const char *cursor, const char *fetch, fado_err_
 int
 fado_buckets_delete(PGconn *conn, const char *name, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err,
-                                      "DELETE FROM buckets WHERE name = $1 RETURNING name",
-                                      1, &name);
-    int        found;
-
-    if (res == NULL) {
-        return -1;
-    }
-    found = PQntuples(res) > 0;
-    PQclear(res);
-    if (!found) {
-        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL,
-                     "bucket \"%s\" does not exist", name);
-        return -1;
-    }
-    return 0;
+    return fado_db_delete_named(conn, "DELETE FROM buckets WHERE name = $1 RETURNING name",
+                                "bucket", name, err);
 }

@@ -172,21 +172,8 @@ fado_clusters_put(PGconn *conn, const fado_cluster_t *c, long version, fado_err_
 json_t *
 fado_clusters_get(PGconn *conn, const char *name, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err, FADO_CLUSTERS_JSON_SQL " WHERE c.name = $1",
-                                      1, &name);
-    json_t    *j = NULL;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    if (PQntuples(res) == 0) {
-        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL,
-                     "cluster \"%s\" does not exist", name);
-    } else {
-        j = fado_db_json_cell(res, 0, 1, err);
-    }
-    PQclear(res);
-    return j;
+    return fado_db_get_named(conn, FADO_CLUSTERS_JSON_SQL " WHERE c.name = $1", "cluster", name,
+                             err);
 }
 
 PGresult *
@@ -201,20 +188,6 @@ fado_clusters_list(PGconn *conn, const char *cursor, const char *fetch, fado_err
 int
 fado_clusters_delete(PGconn *conn, const char *name, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err,
-                                      "DELETE FROM clusters WHERE name = $1 RETURNING name",
-                                      1, &name);
-    int        found;
-
-    if (res == NULL) {
-        return -1;
-    }
-    found = PQntuples(res) > 0;
-    PQclear(res);
-    if (!found) {
-        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL,
-                     "cluster \"%s\" does not exist", name);
-        return -1;
-    }
-    return 0;
+    return fado_db_delete_named(conn, "DELETE FROM clusters WHERE name = $1 RETURNING name",
+                                "cluster", name, err);
 }

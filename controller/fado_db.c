@@ -111,7 +111,8 @@ fado_db_connect(const char *url, const char *application_name)
             given = o->val;
         }
     }
-    if ((size_t) snprintf(options, sizeof(options), "%s%s-c jit=off -c plan_cache_mode=force_custom_plan", given,
+    if ((size_t) snprintf(options, sizeof(options),
+                          "%s%s-c jit=off -c plan_cache_mode=force_custom_plan", given,
                           given[0] ? " " : "") >= sizeof(options))
     {
         PQconninfoFree(parsed);
@@ -382,6 +383,51 @@ fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err)
         fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "cannot read a stored document");
     }
     return j;
+}
+
+static void
+fado_db_not_found(fado_err_t *err, const char *kind, const char *name)
+{
+    fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL, "%s \"%s\" does not exist",
+                 kind, name);
+}
+
+json_t *
+fado_db_get_named(PGconn *conn, const char *sql, const char *kind, const char *name,
+    fado_err_t *err)
+{
+    PGresult  *res = fado_db_exec_err(conn, err, sql, 1, &name);
+    json_t    *j = NULL;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        fado_db_not_found(err, kind, name);
+    } else {
+        j = fado_db_json_cell(res, 0, 1, err);
+    }
+    PQclear(res);
+    return j;
+}
+
+int
+fado_db_delete_named(PGconn *conn, const char *sql, const char *kind, const char *name,
+    fado_err_t *err)
+{
+    PGresult  *res = fado_db_exec_err(conn, err, sql, 1, &name);
+    int        found;
+
+    if (res == NULL) {
+        return -1;
+    }
+    found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found) {
+        fado_db_not_found(err, kind, name);
+        return -1;
+    }
+    return 0;
 }
 
 /* The error of a failed result (or of the connection, res NULL) into *e. */

@@ -120,6 +120,17 @@ PGresult *fado_db_exec_err(PGconn *conn, fado_err_t *err, const char *sql, int n
 json_t *fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err);
 
 /*
+ * A named row, for the resources that are rows: sql takes the name as $1.
+ * get: the JSON document in its second column; delete: a DELETE ...
+ * RETURNING statement, 0 or -1. A name with no row is a not_found error,
+ * "<kind> \"<name>\" does not exist".
+ */
+json_t *fado_db_get_named(PGconn *conn, const char *sql, const char *kind, const char *name,
+    fado_err_t *err);
+int fado_db_delete_named(PGconn *conn, const char *sql, const char *kind, const char *name,
+    fado_err_t *err);
+
+/*
  * A text[] from a JSON array of strings passed as a parameter ($n, text):
  * lists go to PostgreSQL as jansson's encoding, never as a hand-built
  * array literal. Order is the array's. To check a list's names against a

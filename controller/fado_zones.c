@@ -53,20 +53,6 @@ fado_zones_list(PGconn *conn, const char *cursor, const char *fetch, fado_err_t 
 int
 fado_zones_delete(PGconn *conn, const char *name, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err,
-                                      "DELETE FROM zones WHERE name = $1 RETURNING name", 1,
-                                      &name);
-    int        found;
-
-    if (res == NULL) {
-        return -1;
-    }
-    found = PQntuples(res) > 0;
-    PQclear(res);
-    if (!found) {
-        fado_err_set(err, FADO_ERR_NOT_FOUND, "not_found", NULL,
-                     "zone \"%s\" does not exist", name);
-        return -1;
-    }
-    return 0;
+    return fado_db_delete_named(conn, "DELETE FROM zones WHERE name = $1 RETURNING name", "zone",
+                                name, err);
 }
