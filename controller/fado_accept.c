@@ -12,6 +12,7 @@
  */
 
 #include "fado_accept.h"
+#include "fado_clock.h"
 #include "fado_log.h"
 
 #include <arpa/inet.h>
@@ -75,15 +76,6 @@ struct fado_accept_s {
     fado_accept_ip_t        *ips[FADO_ACCEPT_IP_BUCKETS];
     atomic_ulong             refused, timed_out, malformed;
 };
-
-static long long
-fado_accept_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ counts */
 
@@ -269,7 +261,7 @@ fado_accept_refuse(fado_accept_t *a, fado_accept_conn_t *c, int status, const ch
     fado_accept_list_del(&a->waiting, c);
     fado_accept_count_out(a, (struct sockaddr *) &c->addr);
     c->lingering = 1;
-    c->deadline = fado_accept_now() + FADO_ACCEPT_LINGER_MS;
+    c->deadline = fado_clock_ms() + FADO_ACCEPT_LINGER_MS;
     fado_accept_list_add(&a->linger, c);
 }
 
@@ -502,7 +494,7 @@ fado_accept_new(fado_accept_t *a)
         c->fd = fd;
         memcpy(&c->addr, &ss, len);
         c->addrlen = len;
-        c->deadline = fado_accept_now() + a->conf.head_timeout_ms;
+        c->deadline = fado_clock_ms() + a->conf.head_timeout_ms;
         status = fado_accept_count_in(a, (struct sockaddr *) &ss, 0);
         if (status != 0) {
             atomic_fetch_add(&a->refused, 1);
@@ -517,7 +509,7 @@ fado_accept_new(fado_accept_t *a)
                 free(c);
                 continue;
             }
-            c->deadline = fado_accept_now() + FADO_ACCEPT_LINGER_MS;
+            c->deadline = fado_clock_ms() + FADO_ACCEPT_LINGER_MS;
             fado_accept_list_add(&a->linger, c);
         } else {
             fado_accept_list_add(&a->waiting, c);
@@ -554,7 +546,7 @@ fado_accept_main(void *arg)
     struct epoll_event   evs[64];
 
     while (!a->stop) {
-        long long  now = fado_accept_now(), next = now + 1000;
+        long long  now = fado_clock_ms(), next = now + 1000;
         int        n;
 
         if (a->waiting.head != NULL && a->waiting.head->deadline < next) {
@@ -571,7 +563,7 @@ fado_accept_main(void *arg)
                 fado_accept_readable(a, evs[i].data.ptr);
             }
         }
-        fado_accept_expire(a, fado_accept_now());
+        fado_accept_expire(a, fado_clock_ms());
     }
     return NULL;
 }

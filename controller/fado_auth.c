@@ -4,6 +4,7 @@
  */
 
 #include "fado_auth.h"
+#include "fado_clock.h"
 #include "fado_log.h"
 #include "fst_hex.h"
 
@@ -39,15 +40,6 @@ static size_t              fado_auth_count;
 static long long           fado_auth_loaded;    /* ms; 0: reload */
 static int                 fado_auth_loading;
 static pthread_mutex_t     fado_auth_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static long long
-fado_auth_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int
 fado_auth_cmp(const void *a, const void *b)
@@ -96,7 +88,7 @@ fado_auth_load(PGconn *conn)
     free(fado_auth_set);
     fado_auth_set = set;
     fado_auth_count = n;
-    fado_auth_loaded = fado_auth_now_ms();
+    fado_auth_loaded = fado_clock_ms();
     pthread_mutex_unlock(&fado_auth_lock);
     return 0;
 }
@@ -107,7 +99,7 @@ fado_auth_lookup(const char *hex, int *stale)
 {
     fado_auth_entry_t   key, *e;
     fado_role_e         role = FADO_ROLE_NONE;
-    long long           now = fado_auth_now_ms();
+    long long           now = fado_clock_ms();
 
     snprintf(key.hash, sizeof(key.hash), "%s", hex);
     pthread_mutex_lock(&fado_auth_lock);

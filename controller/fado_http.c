@@ -21,6 +21,7 @@
  */
 
 #include "fado_accept.h"
+#include "fado_clock.h"
 #include "fado_http.h"
 #include "fado_log.h"
 #include "fado_ui.h"
@@ -103,15 +104,6 @@ typedef struct {
 } fado_conn_t;
 
 /* ------------------------------------------------------------ helpers */
-
-static long long
-fado_http_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int
 fado_http_env(const char *name, int def, int lo, int hi)
@@ -354,7 +346,7 @@ fado_http_route(fado_conn_t *st)
 static int
 fado_http_body_progress(fado_conn_t *st, size_t n)
 {
-    long long  now = fado_http_now_ms();
+    long long  now = fado_clock_ms();
 
     if (st->win_start == 0) {
         st->win_start = now;

@@ -3,6 +3,7 @@
  */
 
 #include "fado_publisher.h"
+#include "fado_clock.h"
 #include "fado_db.h"
 #include "fado_log.h"
 #include "fado_sql.h"
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define FADO_PUBLISH_BATCH   1000        /* triples per script call */
 #define FADO_PUBLISH_CHUNK   10000       /* buckets per sync of a republish */
@@ -203,15 +203,6 @@ fado_publisher_connect(fado_publisher_t *pub, char *err, size_t err_len)
         freeReplyObject(r);
     }
     return 0;
-}
-
-static double
-fado_publisher_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -721,12 +712,12 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     /* One row at most, and usually none: cheap enough for every sync. */
     si = n;
     st[n++] = (fado_db_stmt_t) { FADO_SETTINGS_SQL, 0, NULL, NULL, 1 };
-    t0 = fado_publisher_now_ms();
+    t0 = fado_clock_fms();
     if (fado_db_pipeline(conn, &e, st, (size_t) n) != 0) {
         snprintf(err, err_len, "%s", e.message);
         goto done;
     }
-    t1 = fado_publisher_now_ms();
+    t1 = fado_clock_fms();
     stats->read_ms = t1 - t0;
 
     if (ci >= 0 && fado_publisher_queue(pub, &b, st[ci].res, FADO_REC_CLUSTER, err, err_len) != 0)
@@ -757,12 +748,12 @@ fado_publisher_write(fado_publisher_t *pub, PGconn *conn, fado_write_t *w,
     if (fado_batch_flush(&b, pub, err, err_len) != 0) {
         goto done;
     }
-    t0 = fado_publisher_now_ms();
+    t0 = fado_clock_fms();
     stats->redis_ms = t0 - t1;
     if (fado_publisher_record(conn, &b, w->tail, w->ntail, err, err_len) != 0) {
         goto done;
     }
-    stats->record_ms = fado_publisher_now_ms() - t0;
+    stats->record_ms = fado_clock_fms() - t0;
     rc = 0;
 
 done:

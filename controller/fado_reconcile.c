@@ -4,6 +4,7 @@
  */
 
 #include "fado_reconcile.h"
+#include "fado_clock.h"
 #include "fado_log.h"
 #include "fado_placement.h"
 #include "fado_resolve.h"
@@ -72,24 +73,6 @@ struct fado_reconciler_s {
     int                      failures[FADO_MAX_CLUSTERS];
     char                     names[FADO_MAX_CLUSTERS][64];
 };
-
-static double
-fado_now_fms(void)
-{
-    struct timespec  t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static long long
-fado_now_ms(void)
-{
-    struct timespec  t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long) t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* A JSON document as a query parameter; NULL when out of memory. */
 static char *
@@ -689,13 +672,13 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     fado_place_writes_t   pw;
     char                  err[512] = "";
     int                   ok;
-    double                t0 = fado_now_fms(), t1;
+    double                t0 = fado_clock_fms(), t1;
 
     memset(&pw, 0, sizeof(pw));
     if (json_array_size(place) > 0 && fado_place(conn, place, &pw) != 0) {
         return -1;
     }
-    t1 = fado_now_fms();
+    t1 = fado_clock_fms();
     ok = fado_publisher_sync(rec->pub, conn, buckets, clusters, pw.st, pw.n, tail, ntail,
                              &st, err, sizeof(err));
     if (ok >= 0 && pw.wake) {
@@ -724,7 +707,7 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     fado_log(FADO_LOG_DEBUG, "msg=\"batch\" buckets=%zu placed=%zu clusters=%zu"
              " place_ms=%.2f publish_ms=%.2f read_ms=%.2f redis_ms=%.2f record_ms=%.2f",
              json_array_size(buckets), json_array_size(place), json_array_size(clusters),
-             t1 - t0, fado_now_fms() - t1, st.read_ms, st.redis_ms, st.record_ms);
+             t1 - t0, fado_clock_fms() - t1, st.read_ms, st.redis_ms, st.record_ms);
     atomic_store(&rec->redis_ok, ok);
     atomic_fetch_add(&rec->passes, 1);
     return ok ? 0 : -1;
@@ -783,7 +766,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         goto done;
     }
     /* One round trip for both tables: kind 'b' (with place) or 'c'. */
-    t0 = fado_now_fms();
+    t0 = fado_clock_fms();
     if (fado_db_pipeline(conn, NULL, &changes, 1) != 0) {
         goto done;
     }
@@ -796,7 +779,7 @@ fado_changes_run(fado_reconciler_t *rec, PGconn *conn)
         rc = 0;
         goto done;
     }
-    fado_log(FADO_LOG_DEBUG, "msg=\"changes read\" rows=%d ms=%.2f", n, fado_now_fms() - t0);
+    fado_log(FADO_LOG_DEBUG, "msg=\"changes read\" rows=%d ms=%.2f", n, fado_clock_fms() - t0);
     for (int i = 0; i < n; i++) {
         int      is_bucket = PQgetvalue(db, i, 0)[0] == 'b';
         json_t  *name = json_string(PQgetvalue(db, i, 1));
@@ -867,7 +850,7 @@ fado_full_drift_step(fado_reconciler_t *rec, PGconn *conn)
     }
     (void) fado_jobs_schedule(conn, &rec->conf.jobs);
     fado_log(FADO_LOG_INFO, "msg=\"full reconcile done\" buckets=%lu drifted=%zu ms=%lld",
-             rec->full_buckets, rec->full_drifted, fado_now_ms() - rec->full_started);
+             rec->full_buckets, rec->full_drifted, fado_clock_ms() - rec->full_started);
     rec->full_phase = FADO_FULL_IDLE;
     return 0;
 }
@@ -895,7 +878,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
     char         err[512];
     int          rc = -1, n, first = rec->full_buckets == 0;
     int          stale = rec->full_phase == FADO_FULL_STALE;
-    double       t0 = fado_now_fms();
+    double       t0 = fado_clock_fms();
 
     if (rec->full_phase == FADO_FULL_DRIFT) {
         return fado_full_drift_step(rec, conn);
@@ -942,7 +925,7 @@ fado_full_step(fado_reconciler_t *rec, PGconn *conn)
     } else if (n < rec->full_chunk) {
         rec->full_phase = FADO_FULL_STALE;
     } else {
-        fado_full_resize(rec, n, fado_now_fms() - t0);
+        fado_full_resize(rec, n, fado_clock_fms() - t0);
     }
     rc = 0;
 
@@ -957,7 +940,7 @@ fado_full_start(fado_reconciler_t *rec)
 {
     rec->full_phase = FADO_FULL_BUCKETS;
     rec->full_cursor[0] = '\0';
-    rec->full_started = fado_now_ms();
+    rec->full_started = fado_clock_ms();
     rec->full_buckets = 0;
     rec->full_chunk = 200;        /* grows while steps are quick */
 }
@@ -1018,7 +1001,7 @@ fado_leader_elect(fado_reconciler_t *rec)
     fado_publisher_forget_epoch(rec->pub);
     /* A new leader repairs first: whatever happened before it is seen. */
     fado_full_start(rec);
-    rec->next_full = fado_now_ms() + rec->conf.full_interval_ms;
+    rec->next_full = fado_clock_ms() + rec->conf.full_interval_ms;
     rec->next_tick = 0;
     fado_log(FADO_LOG_INFO, "msg=\"leading: placement, publication and health run here\""
              " instance=%s", rec->conf.instance);
@@ -1104,7 +1087,7 @@ fado_leader_main(void *arg)
             fado_leader_drop(rec, "database connection lost");
             continue;
         }
-        now = fado_now_ms();
+        now = fado_clock_ms();
         if (n >= 0 && rec->full_phase == FADO_FULL_IDLE && now >= rec->next_full) {
             fado_full_start(rec);
             rec->next_full = now + rec->conf.full_interval_ms;
