@@ -690,6 +690,22 @@ logged:
 }
 
 int
+fado_db_pipeline_run(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (fado_db_pipeline(conn, e, stmts, n) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PQclear(stmts[i].res);
+        stmts[i].res = NULL;
+    }
+    return 0;
+}
+
+int
 fado_db_begin(PGconn *conn, fado_db_err_t *e)
 {
     return fado_db_run(conn, e, "BEGIN", 0, NULL);

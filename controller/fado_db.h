@@ -92,6 +92,8 @@ typedef struct {
  * PQstatus() says so: its owner replaces it (a leader gives up its lock).
  */
 int fado_db_pipeline(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n);
+/* The same for statements whose rows nobody reads (none: no round trip). */
+int fado_db_pipeline_run(PGconn *conn, fado_db_err_t *e, fado_db_stmt_t *stmts, size_t n);
 
 /* The class of a SQLSTATE on conn ("" when libpq gave none). */
 fado_db_status_e fado_db_classify(PGconn *conn, const char *sqlstate);

@@ -563,15 +563,9 @@ tail:
     for (size_t i = 0; i < ntail; i++) {
         st[n++] = tail[i];
     }
-    if (n == 0) {
-        return 0;
-    }
-    if (fado_db_pipeline(conn, &e, st, n) != 0) {
+    if (fado_db_pipeline_run(conn, &e, st, n) != 0) {
         snprintf(err, err_len, "%s", e.message);
         goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        PQclear(st[i].res);
     }
     rc = 0;
 
@@ -792,12 +786,9 @@ fado_publisher_sync(fado_publisher_t *pub, PGconn *conn, json_t *buckets,
         }
         if (rc == 0) {
             /* the republish that follows must see the caller's writes */
-            if (nhead > 0 && fado_db_pipeline(conn, NULL, head, nhead) != 0) {
+            if (fado_db_pipeline_run(conn, NULL, head, nhead) != 0) {
                 snprintf(err, err_len, "the writes before a republish failed");
                 return -1;
-            }
-            for (size_t i = 0; i < nhead; i++) {
-                PQclear(head[i].res);
             }
             return 1;
         }

@@ -688,10 +688,7 @@ fado_batch_run(fado_reconciler_t *rec, PGconn *conn, json_t *place, json_t *buck
     if (ok == 1) {
         /* Redis lost the table: all of it again, this batch included. */
         ok = fado_publisher_republish(rec->pub, conn, &st, err, sizeof(err)) == 0
-             && (ntail == 0 || fado_db_pipeline(conn, NULL, tail, ntail) == 0);
-        for (size_t i = 0; ok && i < ntail; i++) {
-            PQclear(tail[i].res);
-        }
+             && fado_db_pipeline_run(conn, NULL, tail, ntail) == 0;
     } else if (ok == 0) {
         ok = 1;
         if (st.set || st.deleted) {
