@@ -8,18 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fado_placement_seed(const char *bucket);
-static uint64_t fado_placement_score_from(uint64_t h, const char *cluster);
-
-uint64_t
-fado_placement_score(const char *bucket, const char *cluster)
-{
-    return fado_placement_score_from(fado_placement_seed(bucket), cluster);
-}
-
-/* FNV-1a over "bucket\0cluster", then a strong finaliser so that scores of
- * similar names are independent. The bucket's part is the same for every
- * cluster: hashed once per placement. */
+/* A cluster's rendezvous score for a bucket: FNV-1a over
+ * "bucket\0cluster", then a strong finaliser so that scores of similar
+ * names are independent. The bucket's part is the same for every cluster:
+ * hashed once per placement. */
 static uint64_t
 fado_placement_seed(const char *bucket)
 {

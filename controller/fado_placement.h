@@ -53,9 +53,6 @@ typedef struct {
 int fado_placement_zones_allowed(const char *const *allowed, size_t n_allowed,
     const fado_placement_cluster_t *c);
 
-/* The rendezvous score of a cluster for a bucket. */
-uint64_t fado_placement_score(const char *bucket, const char *cluster);
-
 /*
  * Computes the placement. The result lists home first, then pins, then the
  * best-ranked eligible clusters. When the policy cannot be met, the result
