@@ -385,6 +385,31 @@ fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err)
     return j;
 }
 
+json_t *
+fado_db_object(PGconn *conn, const char *sql, fado_err_t *err)
+{
+    PGresult  *res = fado_db_exec_err(conn, err, sql, 0, NULL);
+    json_t    *j;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    j = json_object();
+    for (int i = 0; j != NULL && i < PQntuples(res); i++) {
+        if (json_object_set_new(j, PQgetvalue(res, i, 0),
+                                json_string(PQgetvalue(res, i, 1))) != 0)
+        {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    PQclear(res);
+    if (j == NULL) {
+        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
+    }
+    return j;
+}
+
 static void
 fado_db_not_found(fado_err_t *err, const char *kind, const char *name)
 {

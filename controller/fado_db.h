@@ -121,6 +121,9 @@ PGresult *fado_db_exec_err(PGconn *conn, fado_err_t *err, const char *sql, int n
  * (internal "cannot read a stored document"). */
 json_t *fado_db_json_cell(PGresult *res, int row, int col, fado_err_t *err);
 
+/* A query's rows of (key, value) text as one JSON object, or NULL with err. */
+json_t *fado_db_object(PGconn *conn, const char *sql, fado_err_t *err);
+
 /*
  * A named row, for the resources that are rows: sql takes the name as $1.
  * get: the JSON document in its second column; delete: a DELETE ...

@@ -14,27 +14,8 @@
 json_t *
 fado_routes_clusters(PGconn *conn, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err,
-        "SELECT cluster, body FROM published_clusters WHERE body NOT LIKE '!%'", 0, NULL);
-    json_t    *map;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    map = json_object();
-    for (int i = 0; map != NULL && i < PQntuples(res); i++) {
-        if (json_object_set_new(map, PQgetvalue(res, i, 0),
-                                json_string(PQgetvalue(res, i, 1))) != 0)
-        {
-            json_decref(map);
-            map = NULL;
-        }
-    }
-    PQclear(res);
-    if (map == NULL) {
-        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
-    }
-    return map;
+    return fado_db_object(conn,
+        "SELECT cluster, body FROM published_clusters WHERE body NOT LIKE '!%'", err);
 }
 
 PGresult *

@@ -8,27 +8,7 @@
 json_t *
 fado_settings_get(PGconn *conn, fado_err_t *err)
 {
-    PGresult  *res = fado_db_exec_err(conn, err, "SELECT key, value FROM settings ORDER BY key",
-                                      0, NULL);
-    json_t    *j;
-
-    if (res == NULL) {
-        return NULL;
-    }
-    j = json_object();
-    for (int i = 0; j != NULL && i < PQntuples(res); i++) {
-        if (json_object_set_new(j, PQgetvalue(res, i, 0),
-                                json_string(PQgetvalue(res, i, 1))) != 0)
-        {
-            json_decref(j);
-            j = NULL;
-        }
-    }
-    PQclear(res);
-    if (j == NULL) {
-        fado_err_set(err, FADO_ERR_INTERNAL, "internal", NULL, "out of memory");
-    }
-    return j;
+    return fado_db_object(conn, "SELECT key, value FROM settings ORDER BY key", err);
 }
 
 static int
