@@ -30,6 +30,22 @@ frc_encode_err(char *err, const char *what, const char *s, size_t len)
 }
 
 
+/* A record goes into buf, with room kept for its terminating NUL. */
+static int
+frc_encode_start(frc_encode_out_t *o, char *buf, size_t size, char *err)
+{
+    if (size == 0) {
+        snprintf(err, FRC_ERR_LEN, "no room for a record");
+        return -1;
+    }
+
+    o->p = buf;
+    o->end = buf + size - 1;
+    o->full = 0;
+    return 0;
+}
+
+
 static void
 frc_encode_put(frc_encode_out_t *o, const char *s, size_t len)
 {
@@ -206,14 +222,9 @@ frc_encode_bucket(const frc_bucket_t *b, char *buf, size_t size,
     size_t            i, j;
     frc_encode_out_t  o;
 
-    if (size == 0) {
-        snprintf(err, FRC_ERR_LEN, "no room for a record");
+    if (frc_encode_start(&o, buf, size, err) != 0) {
         return -1;
     }
-
-    o.p = buf;
-    o.end = buf + size - 1;
-    o.full = 0;
 
     if (b->policy < 0 || b->policy > FRC_POLICY_LAST) {
         snprintf(err, FRC_ERR_LEN, "invalid policy %d", b->policy);
@@ -289,14 +300,9 @@ frc_encode_cluster(const frc_cluster_t *c, char *buf, size_t size,
     size_t            i;
     frc_encode_out_t  o;
 
-    if (size == 0) {
-        snprintf(err, FRC_ERR_LEN, "no room for a record");
+    if (frc_encode_start(&o, buf, size, err) != 0) {
         return -1;
     }
-
-    o.p = buf;
-    o.end = buf + size - 1;
-    o.full = 0;
 
     if (c->zones == NULL || !frc_record_zones_valid(c->zones, c->zones_len)) {
         frc_encode_err(err, "invalid zone", c->zones,
