@@ -222,12 +222,43 @@ frc_record_token(const char *s, const char *end)
 }
 
 
+/*
+ * What follows a record's tag in both kinds: " <version> ". *pp is just
+ * past the tag, and moves past the space after the version.
+ */
+static int
+frc_record_version(const char **pp, const char *end, uint64_t *version, char *err)
+{
+    const char  *p = *pp;
+    size_t       tl;
+
+    if (p == end || *p++ != ' ') {
+        snprintf(err, FRC_ERR_LEN, "record ends after its tag");
+        return -1;
+    }
+
+    tl = frc_record_token(p, end);
+    if (frc_record_uint(p, tl, 20, version) != 0) {
+        frc_record_err(err, "invalid version", p, tl);
+        return -1;
+    }
+
+    p += tl;
+    if (p == end || *p++ != ' ') {
+        snprintf(err, FRC_ERR_LEN, "record ends after its version");
+        return -1;
+    }
+
+    *pp = p;
+    return 0;
+}
+
+
 int
 frc_record_head(const char *s, size_t len,
     frc_record_head_t *head, char *err)
 {
     size_t       tl;
-    uint64_t     v;
     const char  *p, *end;
 
     if (len > FRC_RECORD_MAX) {
@@ -249,22 +280,7 @@ frc_record_head(const char *s, size_t len,
     head->contract = p[1] - '0';
 
     p += tl;
-    if (p == end || *p++ != ' ') {
-        snprintf(err, FRC_ERR_LEN, "record ends after its tag");
-        return -1;
-    }
-
-    tl = frc_record_token(p, end);
-    if (frc_record_uint(p, tl, 20, &v) != 0) {
-        frc_record_err(err, "invalid version", p, tl);
-        return -1;
-    }
-
-    head->version = v;
-
-    p += tl;
-    if (p == end || *p++ != ' ') {
-        snprintf(err, FRC_ERR_LEN, "record ends after its version");
+    if (frc_record_version(&p, end, &head->version, err) != 0) {
         return -1;
     }
 
@@ -635,7 +651,6 @@ frc_record_cluster(const char *s, size_t len,
     frc_record_cluster_t *c, char *err)
 {
     size_t       tl;
-    uint64_t     v;
     const char  *p, *end;
 
     if (len > FRC_RECORD_MAX) {
@@ -655,22 +670,7 @@ frc_record_cluster(const char *s, size_t len,
     }
 
     p += tl;
-    if (p == end || *p++ != ' ') {
-        snprintf(err, FRC_ERR_LEN, "record ends after its tag");
-        return -1;
-    }
-
-    tl = frc_record_token(p, end);
-    if (frc_record_uint(p, tl, 20, &v) != 0) {
-        frc_record_err(err, "invalid version", p, tl);
-        return -1;
-    }
-
-    c->version = v;
-
-    p += tl;
-    if (p == end || *p++ != ' ') {
-        snprintf(err, FRC_ERR_LEN, "record ends after its version");
+    if (frc_record_version(&p, end, &c->version, err) != 0) {
         return -1;
     }
 
